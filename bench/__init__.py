@@ -1,0 +1,1 @@
+"""zsbench engine: models, feature cache, protocol runners, metrics and run records."""

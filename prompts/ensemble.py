@@ -1,0 +1,84 @@
+"""CLIP's prompt ensemble: the zero-shot classifier as one matrix.
+
+Exactly as the CLIP paper and notebook: embed each (template, class) prompt, L2-normalize each
+embedding, average over a class's prompts, L2-normalize the mean. The result is
+``[embed_dim, n_classes]`` so that ``logits = normalized_image_features @ classifier``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from prompts.classnames import ClassName, synonyms, validate_classnames
+from prompts.templates import fill, validate_templates
+
+
+def class_prompts(classnames: Sequence[ClassName], templates: Sequence[str]) -> tuple[list[str], list[int]]:
+    """All prompt texts, class-major (class 0's templates first), and the class of each."""
+    texts, owners = [], []
+    for ci, name in enumerate(classnames):
+        for syn in synonyms(name):
+            for t in templates:
+                texts.append(fill(t, syn))
+                owners.append(ci)
+    return texts, owners
+
+
+def text_encoder(model: Any, tokenizer: Any | None, device: str | torch.device | None) -> Callable[[list[str]], torch.Tensor]:
+    """A ``list[str] -> [n, dim]`` function for an open_clip model + tokenizer, or a zsbench backend."""
+    if tokenizer is None:
+        if not hasattr(model, "encode_texts"):
+            raise TypeError("build_classifier needs a tokenizer for a model without encode_texts()")
+        return model.encode_texts
+    if device is None:
+        device = next(model.parameters()).device
+
+    def encode(texts: list[str]) -> torch.Tensor:
+        return model.encode_text(tokenizer(texts).to(device))
+
+    return encode
+
+
+@torch.inference_mode()
+def build_classifier(
+    model: Any,
+    tokenizer: Any | None,
+    classnames: Sequence[ClassName],
+    templates: Sequence[str],
+    batch_size: int = 256,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Zero-shot classifier weights ``[embed_dim, n_classes]`` (float32, on CPU).
+
+    ``model`` is an open_clip model with its ``tokenizer``, or a zsbench model backend (pass
+    ``tokenizer=None``; the backend tokenizes with its own tokenizer). Identical prompts are
+    embedded once. Equal to ``open_clip.build_zero_shot_classifier`` within float noise.
+    """
+    classnames = validate_classnames(list(classnames), source="build_classifier classnames", allow_duplicates=True)
+    templates = validate_templates(list(templates), source="build_classifier templates")
+    texts, owners = class_prompts(classnames, templates)
+    unique = list(dict.fromkeys(texts))
+    where = {t: i for i, t in enumerate(unique)}
+    encode = text_encoder(model, tokenizer, device)
+
+    # Batch prompts of similar length together: encoders that pad to the batch's longest
+    # prompt do less work; the order is restored afterwards.
+    order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
+    chunks = []
+    starts = range(0, len(unique), batch_size)
+    for s in tqdm(starts, desc="text prompts", unit="batch", disable=not progress, leave=False):
+        emb = encode([unique[i] for i in order[s:s + batch_size]]).float()
+        chunks.append(F.normalize(emb, dim=-1).cpu())
+    unique_emb = torch.empty(len(unique), chunks[0].shape[1])
+    unique_emb[torch.tensor(order)] = torch.cat(chunks)
+
+    emb = unique_emb[torch.tensor([where[t] for t in texts])]
+    owner = torch.tensor(owners)
+    n_classes = len(classnames)
+    sums = torch.zeros(n_classes, emb.shape[1], dtype=emb.dtype).index_add_(0, owner, emb)
+    counts = torch.bincount(owner, minlength=n_classes).to(emb.dtype).unsqueeze(1)
+    return F.normalize(sums / counts, dim=-1).T.contiguous()

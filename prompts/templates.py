@@ -1,0 +1,159 @@
+"""Prompt template sets: the CLIP paper's named sets, user files, and validation.
+
+A template is a string with a ``{}`` slot for the class name (CLIP_benchmark's ``{c}`` is
+accepted and rewritten to ``{}``). The named sets come from the CLIP repository (see
+``prompts/data/clip_prompts.json`` for the source); a user can pass a file instead of a name.
+"""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+
+#: Our task/set names -> section names of the CLIP repository's data/prompts.md.
+CLIP_PROMPT_SECTIONS: dict[str, str] = {
+    "imagenet": "ImageNet",
+    "birdsnap": "Birdsnap",
+    "cifar10": "CIFAR10",
+    "cifar100": "CIFAR100",
+    "clevr_counts": "CLEVRCounts",
+    "caltech101": "Caltech101",
+    "country211": "Country211",
+    "dtd": "DescribableTextures",
+    "eurosat": "EuroSAT",
+    "fgvc_aircraft": "FGVCAircraft",
+    "fer2013": "FacialEmotionRecognition2013",
+    "flowers102": "Flowers102",
+    "food101": "Food101",
+    "gtsrb": "GTSRB",
+    "hateful_memes": "HatefulMemes",
+    "kitti_distance": "KITTI",
+    "kinetics700": "Kinetics700",
+    "mnist": "MNIST",
+    "oxford_pets": "OxfordPets",
+    "voc2007": "PascalVOC2007",
+    "pcam": "PatchCamelyon",
+    "resisc45": "RESISC45",
+    "rendered_sst2": "SST2",
+    "stl10": "STL10",
+    "sun397": "SUN397",
+    "stanford_cars": "StanfordCars",
+    "ucf101": "UCF101",
+}
+
+SINGLE_TEMPLATE = "a photo of a {}."
+
+
+@lru_cache(maxsize=None)
+def clip_prompt_data() -> dict[str, Any]:
+    """The CLIP repository's class names and templates, shipped as data with their source."""
+    text = resources.files("prompts").joinpath("data/clip_prompts.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def clip_section(name: str) -> dict[str, list]:
+    """The ``{"classes": [...], "templates": [...]}`` entry for one of our set names."""
+    return clip_prompt_data()["datasets"][CLIP_PROMPT_SECTIONS[name]]
+
+
+def template_set_names() -> list[str]:
+    """Every name :func:`get_templates` accepts (besides a file path)."""
+    return ["openai_imagenet", "simple_imagenet", "single"] + sorted(CLIP_PROMPT_SECTIONS)
+
+
+def get_templates(name_or_path: str | list[str], dataset_key: str | None = None) -> list[str]:
+    """Resolve a template set by name, by file, or as an inline list; validated.
+
+    ``dataset_key`` picks one entry from a multi-dataset file in CLIP_benchmark's JSON layout
+    (``{"cifar10": [...], "imagenet1k": [...]}``).
+    """
+    if isinstance(name_or_path, (list, tuple)):
+        return validate_templates(list(name_or_path), source="inline template list")
+    name = str(name_or_path)
+    if name == "openai_imagenet":
+        templates = list(clip_section("imagenet")["templates"])
+    elif name == "simple_imagenet":
+        templates = list(clip_prompt_data()["simple_imagenet_templates"])
+    elif name == "single":
+        templates = [SINGLE_TEMPLATE]
+    elif name in CLIP_PROMPT_SECTIONS:
+        templates = list(clip_section(name)["templates"])
+    elif Path(name).expanduser().is_file():
+        return load_template_file(Path(name).expanduser(), dataset_key)
+    else:
+        raise UserError(
+            f"unknown template set '{name}': use one of {', '.join(template_set_names())}, "
+            "or a .txt (one template per line) / .json file path"
+        )
+    return validate_templates(templates, source=f"template set '{name}'")
+
+
+def _read_list_file(path: Path, what: str, dataset_key: str | None) -> list:
+    """Read a txt (one item per line) or json (list, {what: list}, or {dataset: list}) file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {what} file {path}: {exc}") from None
+    if path.suffix.lower() != ".json":
+        return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{what} file {path} is not valid JSON ({exc}); fix the file") from None
+    if isinstance(data, dict):
+        if what in data:
+            data = data[what]
+        elif dataset_key is not None and dataset_key in data:
+            data = data[dataset_key]
+        elif len(data) == 1:
+            data = next(iter(data.values()))
+        else:
+            raise UserError(
+                f"{what} file {path} holds several datasets ({', '.join(list(data)[:6])}, ...): "
+                f"name one with '{path}#KEY' or use a file with one list"
+            )
+    if not isinstance(data, list):
+        raise UserError(f"{what} file {path} must hold a JSON list of strings")
+    return data
+
+
+def split_key(name: str) -> tuple[str, str | None]:
+    """``file.json#key`` -> (``file.json``, ``key``); other strings unchanged."""
+    if "#" in name and Path(name.split("#", 1)[0]).expanduser().is_file():
+        path, key = name.split("#", 1)
+        return path, key
+    return name, None
+
+
+def load_template_file(path: Path, dataset_key: str | None = None) -> list[str]:
+    """Templates from a user file (txt, json list, or CLIP_benchmark's json layout)."""
+    items = _read_list_file(path, "templates", dataset_key)
+    if not all(isinstance(t, str) for t in items):
+        raise UserError(f"template file {path} must hold strings only")
+    return validate_templates(items, source=f"template file {path}")
+
+
+def validate_templates(templates: list[str], source: str) -> list[str]:
+    """Every template has one ``{}`` slot; no empty set, no duplicates (they would re-weight)."""
+    if not templates:
+        raise UserError(f"{source} is empty: give at least one template such as '{SINGLE_TEMPLATE}'")
+    out: list[str] = []
+    seen: set[str] = set()
+    for t in templates:
+        t = t.replace("{c}", "{}")
+        if "{}" not in t:
+            raise UserError(f"template '{t}' in {source} has no {{}} slot for the class name: add one, e.g. 'a photo of a {{}}.'")
+        if t in seen:
+            raise UserError(f"template '{t}' appears twice in {source}: remove the repeat")
+        seen.add(t)
+        out.append(t)
+    return out
+
+
+def fill(template: str, classname: str) -> str:
+    """Put a class name in a template's slot(s); ``str.format`` would choke on other braces."""
+    return template.replace("{}", classname)

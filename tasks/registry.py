@@ -1,0 +1,64 @@
+"""Task registry: name -> TaskSpec. Built-ins register on import; so do third-party packages
+through the ``zsbench.tasks`` entry-point group; a folder path is a task too."""
+from __future__ import annotations
+
+from importlib import metadata
+from pathlib import Path
+
+from bench.errors import UserError
+from tasks.spec import SourceSpec, TaskSpec
+
+_REGISTRY: dict[str, TaskSpec] = {}
+_loaded = False
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    if spec.name in _REGISTRY and _REGISTRY[spec.name] != spec:
+        raise ValueError(f"task '{spec.name}' is registered twice with different specs")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def _load_all() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    import tasks.builtin  # noqa: F401
+
+    for ep in metadata.entry_points(group="zsbench.tasks"):
+        ep.load()
+
+
+def list_tasks() -> list[TaskSpec]:
+    _load_all()
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def folder_task(path: Path) -> TaskSpec:
+    """An ImageFolder directory as a task: class = sub-folder, name = folder name, '_' -> ' '."""
+    return TaskSpec(
+        name=path.resolve().name,
+        description=f"image folder {path}",
+        sources=(SourceSpec("imagefolder", {"path": str(path.resolve())}),),
+        classnames="folder",
+        templates="openai_imagenet",
+        split="all",
+    )
+
+
+def get_task(name_or_path: str) -> TaskSpec:
+    """A registered task by name, or a task made from a folder path."""
+    _load_all()
+    if name_or_path in _REGISTRY:
+        return _REGISTRY[name_or_path]
+    path = Path(name_or_path).expanduser()
+    if path.is_dir():
+        return folder_task(path)
+    if "/" in name_or_path or path.suffix:
+        raise UserError(f"task path not found: {name_or_path}; give an existing folder (one sub-folder per class)")
+    import difflib
+
+    close = difflib.get_close_matches(name_or_path, list(_REGISTRY), n=3)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise UserError(f"unknown task '{name_or_path}': {hint}`zsbench tasks` lists them, or pass a folder path")

@@ -1,0 +1,41 @@
+"""A task is data + config: where the images come from, what the classes are called, which
+prompts and metric the CLIP paper used for it. Adding a dataset means writing one of these."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+METRICS = ("top1", "mean_per_class_recall")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One way to obtain the images: a source type (see ``tasks.sources``) and its options."""
+
+    type: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything the engine needs to know about a dataset, as plain data.
+
+    ``sources`` are alternatives tried in order, first those already on disk, then those that
+    can be fetched (so a local copy always wins over a download). ``classnames`` and
+    ``templates`` are set names (see ``prompts``), file paths, or inline lists; ``"folder"``
+    takes class names from the data's folder names (``_`` read as a space).
+    """
+
+    name: str
+    sources: tuple[SourceSpec, ...]
+    classnames: Any
+    templates: Any = "openai_imagenet"
+    metric: str = "top1"
+    split: str = "test"
+    description: str = ""
+    renames: dict[str, Any] = field(default_factory=dict)
+    n_classes: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS:
+            raise ValueError(f"task {self.name}: metric must be one of {METRICS}, not {self.metric!r}")
