@@ -14,7 +14,7 @@ from prompts.ensemble import build_classifier
 
 
 def classifier_key(backend: ModelBackend, classnames: Sequence[ClassName], templates: Sequence[str]) -> str:
-    return stable_hash(["classifier-v1", backend.fingerprint, list(classnames), list(templates)])
+    return stable_hash(["classifier-v1", backend.text_fingerprint, list(classnames), list(templates)])
 
 
 def cached_classifier(
@@ -24,6 +24,7 @@ def cached_classifier(
     store: Store | None,
     batch_size: int = 256,
     progress: bool = False,
+    desc: str = "class prompts",
 ) -> tuple[torch.Tensor, dict]:
     """``[embed_dim, n_classes]`` classifier from the cache, or built and stored.
 
@@ -35,9 +36,10 @@ def cached_classifier(
         if hit is not None:
             return torch.from_numpy(hit), {"cache": "hit", "key": key, "seconds": 0.0}
     t0 = time.perf_counter()
-    weights = build_classifier(backend, None, classnames, templates, batch_size=batch_size, progress=progress)
+    weights = build_classifier(backend, None, classnames, templates, batch_size=batch_size, progress=progress,
+                               desc=desc)
     seconds = time.perf_counter() - t0
     if store is not None:
         store.put("classifiers", key, weights.numpy().astype(np.float32),
-                  meta={"model": backend.fingerprint, "n_classes": len(classnames), "n_templates": len(templates)})
+                  meta={"text_model": backend.text_fingerprint, "n_classes": len(classnames), "n_templates": len(templates)})
     return weights, {"cache": "miss", "key": key, "seconds": seconds}

@@ -74,6 +74,8 @@ def extract_features(
     t0 = time.perf_counter()
     n_new = 0
     if missing:
+        backend.prepare()  # e.g. ConSE's label embeddings: not part of the image throughput
+        t0 = time.perf_counter()
         todo = np.concatenate([indices[c * chunk_size:(c + 1) * chunk_size] for c in missing])
         n_new = len(todo)
         workers = default_workers() if num_workers is None else num_workers

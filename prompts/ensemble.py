@@ -51,6 +51,7 @@ def build_classifier(
     batch_size: int = 256,
     device: str | torch.device | None = None,
     progress: bool = False,
+    desc: str = "text prompts",
 ) -> torch.Tensor:
     """Zero-shot classifier weights ``[embed_dim, n_classes]`` (float32, on CPU).
 
@@ -70,7 +71,7 @@ def build_classifier(
     order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
     chunks = []
     starts = range(0, len(unique), batch_size)
-    for s in tqdm(starts, desc="text prompts", unit="batch", disable=not progress, leave=False):
+    for s in tqdm(starts, desc=desc, unit="batch", disable=not progress, leave=False):
         emb = encode([unique[i] for i in order[s:s + batch_size]]).float()
         chunks.append(F.normalize(emb, dim=-1).cpu())
     unique_emb = torch.empty(len(unique), chunks[0].shape[1])

@@ -35,6 +35,11 @@ class ModelBackend(ABC):
         """Hash of everything that changes the embeddings (weights, architecture, options)."""
 
     @property
+    def text_fingerprint(self) -> str:
+        """Hash of what changes text embeddings (classifier cache key); the whole model by default."""
+        return self.fingerprint
+
+    @property
     @abstractmethod
     def preprocess(self) -> Callable[[Any], torch.Tensor]:
         """PIL image -> ``[3, H, W]`` tensor, exactly as the model was trained to expect."""
@@ -54,6 +59,9 @@ class ModelBackend(ABC):
     @abstractmethod
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """``list[str]`` -> ``[n, embed_dim]`` (not normalized)."""
+
+    def prepare(self) -> None:
+        """Precompute what image encoding needs (called once before an extraction that runs)."""
 
     def info(self) -> dict[str, Any]:
         """Facts about the loaded model worth keeping in a run record."""

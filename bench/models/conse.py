@@ -61,6 +61,7 @@ class ConSEBackend(ModelBackend):
         weights = [cached_file_hash(self._effnet_path, store),
                    cached_file_hash(os.path.join(self._minilm_dir, "model.safetensors"), store)]
         self._fingerprint = stable_hash(["conse-v1", weights, top_t, label_templates])
+        self._text_fingerprint = stable_hash(["conse-text-v1", weights[1]])
         self._image_model: torch.nn.Module | None = None
         self._text_model: Any = None
         self._tokenizer: Any = None
@@ -77,6 +78,11 @@ class ConSEBackend(ModelBackend):
     @property
     def fingerprint(self) -> str:
         return self._fingerprint
+
+    @property
+    def text_fingerprint(self) -> str:
+        """Only MiniLM shapes text embeddings: label and task classifiers are shared across T."""
+        return self._text_fingerprint
 
     @property
     def preprocess(self) -> Callable[[Any], torch.Tensor]:
@@ -117,6 +123,9 @@ class ConSEBackend(ModelBackend):
             self._text_model = AutoModel.from_pretrained(self._minilm_dir).eval().to(self.device)
         return self._text_model, self._tokenizer
 
+    def prepare(self) -> None:
+        self.label_embeddings()
+
     def label_embeddings(self) -> torch.Tensor:
         """``[1000, dim]`` normalized ImageNet class embeddings (cached like any classifier)."""
         if self._label_emb is None:
@@ -124,7 +133,8 @@ class ConSEBackend(ModelBackend):
             from prompts import get_classnames, get_templates
 
             weights, _ = cached_classifier(self, get_classnames("imagenet"), get_templates(self.label_templates),
-                                           getattr(self, "store", None), progress=self.progress)
+                                           getattr(self, "store", None), progress=self.progress,
+                                           desc="ConSE ImageNet label embeddings")
             self._label_emb = weights.T.contiguous().to(self.device)
         return self._label_emb
 

