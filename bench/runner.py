@@ -12,7 +12,7 @@ from bench.cache import Store, default_cache_dir
 from bench.classifiers import cached_classifier
 from bench.errors import UserError
 from bench.features import extract_features
-from bench.models import load_model
+from bench.models import check_model, load_model
 from bench.records import RunRecord, save_record, versions
 from bench.sampling import stratified_subset
 from bench.zeroshot import evaluate_zeroshot
@@ -58,6 +58,9 @@ def resolve_classnames(task: TaskSpec, source: ImageSource) -> list[ClassName]:
         names = get_classnames(path, key)
     if task.renames:
         names = apply_renames(names, task.renames, source=f"task {task.name}")
+    if task.n_classes is not None and source.classes is not None and len(source.classes) != task.n_classes:
+        raise UserError(f"task {task.name}: {source.origin} has {len(source.classes)} class folders, expected "
+                        f"{task.n_classes}; point it at the complete dataset")
     if task.n_classes is not None and len(names) != task.n_classes:
         raise UserError(f"task {task.name}: {len(names)} class names, but the dataset has {task.n_classes} classes")
     top_label = int(source.targets.max()) if len(source.targets) else -1
@@ -79,22 +82,27 @@ def run(config: RunConfig) -> list[RunRecord]:
     """Zero-shot evaluation of every model on every task (and template set); records saved."""
     store = Store(config.cache_dir or default_cache_dir())
     ctx = DataContext(data_dir=Path(config.data_dir) if config.data_dir else default_data_dir(store), store=store)
-    specs = [get_task(t) for t in config.tasks]  # fail on a bad task name before loading any model
+    for model_name, pretrained in config.models:  # fail on a bad model or task name before any slow step
+        check_model(model_name, pretrained)
+    specs = [get_task(t) for t in config.tasks]
     template_sets = {(s.name, t): resolve_templates(s, t) for s in specs for t in config.templates}
+    # Open every dataset before loading any model: a data mistake should cost seconds, not a model load.
+    opened = []
+    for spec in specs:
+        split = config.split or spec.split
+        t1 = time.perf_counter()
+        source = open_source(spec, split, ctx)
+        classnames = resolve_classnames(spec, source)
+        indices = (stratified_subset(source.targets, config.limit, config.seed)
+                   if config.limit else np.arange(len(source)))
+        opened.append((spec, split, source, classnames, indices, time.perf_counter() - t1))
     records: list[RunRecord] = []
     for model_name, pretrained in config.models:
         t0 = time.perf_counter()
         backend = load_model(model_name, pretrained, device=config.device, seed=config.seed, store=store)
         backend.progress = config.progress
         load_seconds = time.perf_counter() - t0
-        for spec in specs:
-            split = config.split or spec.split
-            t1 = time.perf_counter()
-            source = open_source(spec, split, ctx)
-            classnames = resolve_classnames(spec, source)
-            indices = (stratified_subset(source.targets, config.limit, config.seed)
-                       if config.limit else np.arange(len(source)))
-            data_seconds = time.perf_counter() - t1
+        for spec, split, source, classnames, indices, data_seconds in opened:
             feats = extract_features(backend, source, split, indices, store=store, batch_size=config.batch_size,
                                      num_workers=config.num_workers, progress=config.progress)
             for override in config.templates:

@@ -71,3 +71,19 @@ def test_models_lists_baseline_and_open_clip(tmp_path):
 def test_tasks_lists_core_tasks(tmp_path):
     out = zsbench("tasks", "--json", cache=tmp_path, cwd=tmp_path)
     assert {"cifar10", "cifar100", "imagenet"} <= {t["name"] for t in json.loads(out.stdout)}
+
+
+def test_imagenet_missing_says_what_to_put_where(tmp_path):
+    out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "imagenet",
+                  "--data-dir", str(tmp_path / "data"), cache=tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "imagenet/val/<wnid>/*.JPEG" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_imagenet_folder_with_wrong_class_count(tiny_folder, tmp_path):
+    import shutil
+
+    shutil.copytree(tiny_folder, tmp_path / "data" / "imagenet" / "val")
+    out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "imagenet",
+                  "--data-dir", str(tmp_path / "data"), cache=tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 2 and "has 4 class folders, expected 1000" in out.stderr

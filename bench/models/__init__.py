@@ -41,6 +41,16 @@ def load_model(name: str, pretrained: str | None = None, device: str = "cpu", se
     return backend
 
 
+def check_model(name: str, pretrained: str | None) -> None:
+    """Validate a model request without loading weights (fail before any slow step)."""
+    if name in LOCAL_BASELINES:
+        _conse_top_t(pretrained)
+    else:
+        from bench.models.openclip import plan_weights
+
+        plan_weights(name, pretrained)
+
+
 def list_models() -> list[tuple[str, str, str]]:
     """(model, pretrained, note) rows: local baselines first, then open_clip's pretrained list."""
     import open_clip
@@ -50,4 +60,4 @@ def list_models() -> list[tuple[str, str, str]]:
     return rows
 
 
-__all__ = ["ModelBackend", "load_model", "list_models", "LOCAL_BASELINES"]
+__all__ = ["ModelBackend", "check_model", "load_model", "list_models", "LOCAL_BASELINES"]

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -62,6 +64,48 @@ def _needs_quick_gelu(name: str, pretrained: str) -> bool:
     return bool(cfg.get("quick_gelu")) and not model_cfg.get("quick_gelu", False)
 
 
+@dataclass(frozen=True)
+class WeightsPlan:
+    """Where an open_clip model's weights come from, decided before anything is loaded."""
+
+    source: str               # "tag" | "file" | "hub" | "none"
+    weights_id: str | None    # the tag, the resolved file path, or the hub name
+    pretrained: str           # as recorded
+    force_quick_gelu: bool = False
+
+
+def plan_weights(name: str, pretrained: str | None) -> WeightsPlan:
+    """Validate a (model, pretrained) pair cheaply; a mistake is a UserError naming the fix."""
+    import open_clip
+
+    pretrained = (pretrained or "").strip()
+    _check_name(name)
+    if name.startswith(("hf-hub:", "local-dir:")):
+        return WeightsPlan("hub", name, pretrained or "hub")
+    tags = open_clip.list_pretrained_tags_by_model(name)
+    if not pretrained:
+        raise UserError(
+            f"model '{name}' needs --pretrained: a tag ({', '.join(tags) or 'none published'}), "
+            "a checkpoint file, or 'none' for random weights"
+        )
+    if pretrained.lower() in NO_WEIGHTS:
+        return WeightsPlan("none", None, "none")
+    if pretrained in tags:
+        return WeightsPlan("tag", pretrained, pretrained, _needs_quick_gelu(name, pretrained))
+    if _looks_like_path(pretrained) or Path(pretrained).expanduser().exists():
+        path = Path(pretrained).expanduser()
+        if not path.is_file():
+            raise UserError(
+                f"checkpoint file not found: {pretrained}; pass an existing .pt/.safetensors file, "
+                f"a pretrained tag of {name}, or 'none'"
+            )
+        return WeightsPlan("file", str(path.resolve()), str(path))
+    raise UserError(
+        f"unknown pretrained tag '{pretrained}' for {name}: use one of "
+        f"{', '.join(tags) or '(no published tags)'}, a checkpoint file, or 'none'"
+    )
+
+
 class OpenCLIPBackend(ModelBackend):
     """An open_clip model, its eval transform and its tokenizer."""
 
@@ -70,55 +114,27 @@ class OpenCLIPBackend(ModelBackend):
         import open_clip
 
         self.name, self.device = name, torch.device(device)
-        pretrained = (pretrained or "").strip()
-        _check_name(name)
-        is_hub = name.startswith(("hf-hub:", "local-dir:"))
-        force_quick_gelu = False
-        kwargs: dict[str, Any] = {}
-        if is_hub:
-            self.pretrained = pretrained or "hub"
-            source, weights_id = "hub", name
-        elif not pretrained:
-            tags = open_clip.list_pretrained_tags_by_model(name)
-            raise UserError(
-                f"model '{name}' needs --pretrained: a tag ({', '.join(tags) or 'none published'}), "
-                "a checkpoint file, or 'none' for random weights"
+        plan = plan_weights(name, pretrained)
+        source, weights_id, self.pretrained = plan.source, plan.weights_id, plan.pretrained
+        kwargs: dict[str, Any] = {"force_quick_gelu": True} if plan.force_quick_gelu else {}
+        if plan.force_quick_gelu:
+            warnings.warn(
+                f"{name}/{pretrained}: these weights were trained with QuickGELU; loading the "
+                f"QuickGELU variant (as '{name}-quickgelu' would)"
             )
-        elif pretrained.lower() in NO_WEIGHTS:
-            self.pretrained, source, weights_id = "none", "none", None
-        elif pretrained in open_clip.list_pretrained_tags_by_model(name):
-            self.pretrained, source, weights_id = pretrained, "tag", pretrained
-            force_quick_gelu = _needs_quick_gelu(name, pretrained)
-            if force_quick_gelu:
-                warnings.warn(
-                    f"{name}/{pretrained}: these weights were trained with QuickGELU; loading the "
-                    f"QuickGELU variant (as '{name}-quickgelu' would)"
-                )
-        elif _looks_like_path(pretrained) or Path(pretrained).expanduser().exists():
-            path = Path(pretrained).expanduser()
-            if not path.is_file():
-                raise UserError(
-                    f"checkpoint file not found: {pretrained}; pass an existing .pt/.safetensors file, "
-                    f"a pretrained tag of {name}, or 'none'"
-                )
-            self.pretrained, source, weights_id = str(path), "file", str(path.resolve())
-            if "openai" in path.name.lower() and not (open_clip.get_model_config(name) or {}).get("quick_gelu"):
-                warnings.warn(
-                    f"checkpoint {path.name} looks like OpenAI weights, which need QuickGELU, but "
-                    f"'{name}' uses GELU: use '{name}-quickgelu' unless you know it was trained with GELU"
-                )
-        else:
-            tags = open_clip.list_pretrained_tags_by_model(name)
-            raise UserError(
-                f"unknown pretrained tag '{pretrained}' for {name}: use one of "
-                f"{', '.join(tags) or '(no published tags)'}, a checkpoint file, or 'none'"
+        if source == "file" and "openai" in Path(weights_id).name.lower() and \
+                not (open_clip.get_model_config(name) or {}).get("quick_gelu"):
+            warnings.warn(
+                f"checkpoint {Path(weights_id).name} looks like OpenAI weights, which need QuickGELU, but "
+                f"'{name}' uses GELU: use '{name}-quickgelu' unless you know it was trained with GELU"
             )
-        if force_quick_gelu:
-            kwargs["force_quick_gelu"] = True
-
         if source == "none":
             torch.manual_seed(seed)
+        online = True
         try:
+            # open_clip logs its own download errors and random-init notices on the root logger;
+            # we say what matters in one line instead.
+            logging.disable(logging.ERROR)
             with hub_offline_unless_reachable() as online:
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     name, pretrained=weights_id if source in ("tag", "file") else None, device=self.device, **kwargs
@@ -137,6 +153,8 @@ class OpenCLIPBackend(ModelBackend):
             if source == "file":
                 raise UserError(f"checkpoint {pretrained} does not load into {name}: {_short(exc)}") from None
             raise
+        finally:
+            logging.disable(logging.NOTSET)
         model.eval()
         self.model = model
         self._preprocess = preprocess
