@@ -44,15 +44,38 @@ def format_table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def records_table(records) -> str:
-    header = ["model", "pretrained", "task", "templates", "n", "top1", "95% CI", "top5", "mpc-recall", "features"]
+    header = ["model", "pretrained", "task", "protocol", "templates", "n", "top1", "95% CI", "top5", "mpc-recall",
+              "features"]
     rows = []
     for r in records:
         m = r.metrics
-        lo, hi = m["top1_ci95"]
-        rows.append([r.model, r.pretrained, r.task, f"{r.templates} ({r.config['n_templates']})", str(r.n_samples),
-                     _fmt(m["top1"]), f"{100 * lo:.1f}-{100 * hi:.1f}", _fmt(m["top5"]),
-                     _fmt(m["mean_per_class_recall"]), r.task_info["feature_cache"]])
+        lo, hi = m.get("top1_ci95") or (None, None)
+        ci = f"{100 * lo:.1f}-{100 * hi:.1f}" if lo is not None else f"+-{100 * m.get('top1_std', 0):.1f} sd"
+        templates = f"{r.templates} ({r.config['n_templates']})" if r.protocol == "zeroshot" else \
+            f"{r.config.get('probe_features')} C={r.config['best_C']:.3g}" if r.protocol == "linear-probe" else \
+            f"{r.config.get('probe_features')} k={max(r.config['shots'])}"
+        rows.append([r.model, r.pretrained, r.task, r.protocol, templates, str(r.n_samples), _fmt(m["top1"]), ci,
+                     _fmt(m.get("top5")), _fmt(m.get("mean_per_class_recall")), r.task_info["feature_cache"]])
     return format_table(rows, header)
+
+
+def few_shot_lines(records) -> list[str]:
+    """Per-k accuracies, and where the k-shot probe meets zero-shot (CLIP paper Fig. 7)."""
+    from bench.linear_probe import shots_to_match
+
+    lines = []
+    for r in records:
+        if r.protocol != "few-shot":
+            continue
+        curve = r.metrics["shots"]
+        parts = ", ".join(f"{k}: {100 * v['mean']:.1f}+-{100 * v['std']:.1f}" for k, v in curve.items())
+        lines.append(f"few-shot {r.model} {r.task} (top-1 by shots/class, mean+-sd over seeds {r.config['few_shot_seeds']}): {parts}")
+        for z in records:
+            if z.protocol == "zeroshot" and (z.model, z.pretrained, z.task) == (r.model, r.pretrained, r.task):
+                k = shots_to_match(z.metrics["top1"], curve)
+                where = f"~{k:.1f} shots/class" if k is not None else f"more than {max(map(int, curve))} shots/class"
+                lines.append(f"  zero-shot ({z.templates}, {100 * z.metrics['top1']:.1f}) is matched by a probe at {where}")
+    return lines
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -73,18 +96,38 @@ def cmd_run(args: argparse.Namespace) -> int:
         num_workers=args.workers,
         progress=not args.quiet and not args.json,
         save=not args.no_save,
+        protocols=args.protocol or ["zeroshot"],
+        train_limit=args.train_limit,
+        probe_features=args.probe_features,
+        shots=_int_list(args.shots, "--shots"),
+        few_shot_seeds=args.few_shot_seeds,
+        probe_max_iter=args.probe_max_iter,
     )
     records = run(config)
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=1, default=str))
     else:
         print(records_table(records))
+        for line in few_shot_lines(records):
+            print(line)
         subsets = {(r.task, r.n_samples, r.task_info["dataset_size"]) for r in records if r.config["subset"] != "full"}
         for task, n, total in sorted(subsets):
             print(f"note: {task} used a class-stratified subset of {n} of {total} samples (seed {args.seed}, --limit)")
         if not args.no_save and not args.quiet:
             print(f"records: {Path(args.out) / 'runs'}")
     return 0
+
+
+def _int_list(text: str, flag: str) -> tuple[int, ...]:
+    from bench.errors import UserError
+
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UserError(f"{flag} takes comma-separated whole numbers such as 1,2,4,8,16 (got '{text}')") from None
+    if not values or min(values) < 1:
+        raise UserError(f"{flag} needs positive whole numbers (got '{text}')")
+    return values
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -111,6 +154,26 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_perf(args: argparse.Namespace) -> int:
+    from bench.perf import run_perf
+
+    result = run_perf(args.section, n=args.n, dim=args.dim, n_classes=args.classes, seed=args.seed)
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    if "probe" in result:
+        p = result["probe"]
+        prob = p["problem"]
+        print(f"linear-probe C sweep ({prob['fits']} fits, {prob['n']} x {prob['dim']} features, "
+              f"{prob['classes']} classes, tol {prob['tol']:g}):")
+        print(f"  zsbench LogisticProbe     {p['ours_seconds']:8.2f} s")
+        print(f"  sklearn lbfgs, cold fits  {p['sklearn_cold_seconds']:8.2f} s   ratio {p['speedup_vs_sklearn_cold']:.2f}x")
+        print(f"  sklearn lbfgs, warm start {p['sklearn_warm_seconds']:8.2f} s   ratio {p['speedup_vs_sklearn_warm']:.2f}x")
+        print(f"  chosen C: ours {p['best_C']['ours']:.4g}, sklearn {p['best_C']['sklearn']:.4g}; test accuracy: "
+              f"ours {100 * p['test_accuracy']['ours']:.2f}, sklearn {100 * p['test_accuracy']['sklearn']:.2f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="zsbench", description="Zero-shot image classification benchmarks for CLIP-family models.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -134,6 +197,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--cache-dir", help="feature/classifier cache (default: $ZSBENCH_CACHE or ~/.cache/zsbench)")
     r.add_argument("--data-dir", help="dataset folder (default: $ZSBENCH_DATA or CACHE/datasets)")
     r.add_argument("--workers", type=int, help="image decoding workers (default: half the cores)")
+    r.add_argument("--protocol", action="append", choices=["zeroshot", "linear-probe", "few-shot"],
+                   help="zeroshot (default), linear-probe (CLIP paper A.3: C searched on validation), "
+                        "few-shot (k examples per class); repeatable")
+    r.add_argument("--probe-features", default="embedding", choices=["embedding", "pre-projection"],
+                   help="features for probes: the image embedding, or the features before its final "
+                        "projection (ViTs in the CLIP paper; EfficientNet-Lite0 pooled features for ConSE)")
+    r.add_argument("--train-limit", type=int, help="probes: a seeded class-stratified subset of the training split")
+    r.add_argument("--shots", default="1,2,4,8,16", help="few-shot: examples per class (default 1,2,4,8,16)")
+    r.add_argument("--few-shot-seeds", type=int, default=3, help="few-shot: draws per k (default 3)")
+    r.add_argument("--probe-max-iter", type=int, default=1000, help="L-BFGS iterations per fit (default 1000)")
     r.add_argument("--json", action="store_true", help="print the run records as JSON on stdout")
     r.add_argument("--quiet", action="store_true", help="no progress bars or notes")
     r.add_argument("--no-save", action="store_true", help="do not write run records")
@@ -142,6 +215,15 @@ def build_parser() -> argparse.ArgumentParser:
     m = sub.add_parser("models", help="list loadable models")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_models)
+
+    pf = sub.add_parser("perf", help="speed ratios against reference implementations, measured in one run")
+    pf.add_argument("--section", action="append", choices=["probe"], help="what to measure (default: all)")
+    pf.add_argument("--n", type=int, default=10000, help="probe: samples (default 10000)")
+    pf.add_argument("--dim", type=int, default=512, help="probe: feature dimension (default 512)")
+    pf.add_argument("--classes", type=int, default=100, help="probe: classes (default 100)")
+    pf.add_argument("--seed", type=int, default=0)
+    pf.add_argument("--json", action="store_true", help="one JSON object with the ratios as numbers")
+    pf.set_defaults(func=cmd_perf)
 
     t = sub.add_parser("tasks", help="list registered tasks")
     t.add_argument("--json", action="store_true")
@@ -153,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bench.errors import UserError
 
     args = build_parser().parse_args(argv)
+    if getattr(args, "command", None) == "perf" and not args.section:
+        args.section = ["probe"]
     if getattr(args, "quiet", False) or getattr(args, "json", False):
         warnings.simplefilter("ignore")
     else:

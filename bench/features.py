@@ -42,9 +42,14 @@ def indices_digest(indices: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(indices, dtype=np.int64).tobytes()).hexdigest()[:20]
 
 
-def feature_key(backend: ModelBackend, source: ImageSource, split: str, indices: np.ndarray) -> str:
-    return stable_hash(["features-v1", backend.fingerprint, source.identity, split, backend.preprocess_id,
-                        indices_digest(indices)])
+FEATURE_KINDS = ("embedding", "pre-projection")
+
+
+def feature_key(backend: ModelBackend, source: ImageSource, split: str, indices: np.ndarray,
+                kind: str = "embedding") -> str:
+    parts = ["features-v1", backend.fingerprint, source.identity, split, backend.preprocess_id,
+             indices_digest(indices)]
+    return stable_hash(parts if kind == "embedding" else parts + [kind])
 
 
 def extract_features(
@@ -57,10 +62,17 @@ def extract_features(
     num_workers: int | None = None,
     progress: bool = True,
     chunk_size: int = CHUNK_SIZE,
+    kind: str = "embedding",
 ) -> FeatureSet:
-    """Features for ``source[indices]`` (all samples by default), from the cache where possible."""
+    """Features for ``source[indices]`` (all samples by default), from the cache where possible.
+
+    ``kind``: ``"embedding"`` (the joint image-text space) or ``"pre-projection"``.
+    """
+    if kind not in FEATURE_KINDS:
+        raise ValueError(f"kind must be one of {FEATURE_KINDS}")
+    encode = backend.encode_images if kind == "embedding" else backend.encode_pre_projection
     indices = np.arange(len(source)) if indices is None else np.asarray(indices, dtype=np.int64)
-    key = feature_key(backend, source, split, indices)
+    key = feature_key(backend, source, split, indices, kind)
     n_chunks = max(1, -(-len(indices) // chunk_size))
     entry = store.chunked("features", key, {"model": backend.fingerprint, "data": source.identity,
                                             "split": split, "n": len(indices)}) if store else None
@@ -74,7 +86,8 @@ def extract_features(
     t0 = time.perf_counter()
     n_new = 0
     if missing:
-        backend.prepare()  # e.g. ConSE's label embeddings: not part of the image throughput
+        if kind == "embedding":
+            backend.prepare()  # e.g. ConSE's label embeddings: not part of the image throughput
         t0 = time.perf_counter()
         todo = np.concatenate([indices[c * chunk_size:(c + 1) * chunk_size] for c in missing])
         n_new = len(todo)
@@ -84,7 +97,7 @@ def extract_features(
             num_workers=workers, pin_memory=backend.device.type == "cuda",
             persistent_workers=False, prefetch_factor=4 if workers else None,
         )
-        bar = tqdm(total=len(todo), desc=f"image features ({split})", unit="img", disable=not progress,
+        bar = tqdm(total=len(todo), desc=f"image features ({split}{'' if kind == 'embedding' else ', ' + kind})", unit="img", disable=not progress,
                    leave=False)
         buffers: dict[str, list[np.ndarray]] = {a: [] for a in ARRAYS}
         filled = 0
@@ -93,7 +106,7 @@ def extract_features(
         want = len(indices[current * chunk_size:(current + 1) * chunk_size])
         with torch.inference_mode():
             for pixels, labels, idx in loader:
-                feats = backend.encode_images(pixels).float().cpu().numpy()
+                feats = encode(pixels).float().cpu().numpy()
                 buffers["features"].append(feats)
                 buffers["labels"].append(labels.numpy().astype(np.int64))
                 buffers["indices"].append(idx.numpy().astype(np.int64))

@@ -12,6 +12,7 @@ from bench.cache import Store, default_cache_dir
 from bench.classifiers import cached_classifier
 from bench.errors import UserError
 from bench.features import extract_features
+from bench.linear_probe import few_shot, full_probe
 from bench.models import check_model, load_model
 from bench.records import RunRecord, save_record, versions
 from bench.sampling import stratified_subset
@@ -41,6 +42,15 @@ class RunConfig:
     num_workers: int | None = None
     progress: bool = True
     save: bool = True
+    protocols: list[str] = field(default_factory=lambda: ["zeroshot"])
+    train_limit: int | None = None          # probes: stratified subset of the training split
+    probe_features: str = "embedding"       # or "pre-projection"
+    shots: tuple[int, ...] = (1, 2, 4, 8, 16)
+    few_shot_seeds: int = 3
+    probe_max_iter: int = 1000
+
+
+PROTOCOLS = ("zeroshot", "linear-probe", "few-shot")
 
 
 def default_data_dir(store: Store) -> Path:
@@ -78,8 +88,49 @@ def resolve_templates(task: TaskSpec, override: str | None) -> tuple[list[str], 
     return get_templates(path, dataset_key=key or task.name), str(chosen)
 
 
+@dataclass
+class OpenedTask:
+    spec: TaskSpec
+    split: str
+    source: ImageSource
+    classnames: list[ClassName]
+    indices: np.ndarray
+    seconds: float
+    train: tuple[ImageSource, np.ndarray] | None = None   # for probes
+    val: tuple[ImageSource, np.ndarray] | None = None
+
+
+def _open_task(spec: TaskSpec, config: RunConfig, ctx: DataContext) -> OpenedTask:
+    t0 = time.perf_counter()
+    split = config.split or spec.split
+    source = open_source(spec, split, ctx)
+    classnames = resolve_classnames(spec, source)
+    indices = stratified_subset(source.targets, config.limit, config.seed) if config.limit else np.arange(len(source))
+    opened = OpenedTask(spec, split, source, classnames, indices, 0.0)
+    if set(config.protocols) & {"linear-probe", "few-shot"}:
+        if not spec.train_split:
+            raise UserError(f"task {spec.name} has no training split, which probes need: use --protocol zeroshot")
+        train = open_source(spec, spec.train_split, ctx)
+        train_idx = (stratified_subset(train.targets, config.train_limit, config.seed)
+                     if config.train_limit else np.arange(len(train)))
+        opened.train = (train, train_idx)
+        if spec.val_split:
+            val = open_source(spec, spec.val_split, ctx)
+            opened.val = (val, np.arange(len(val)))
+    opened.seconds = time.perf_counter() - t0
+    return opened
+
+
+def _config_dict(config: RunConfig) -> dict:
+    skip = ("models", "tasks", "templates", "protocols", "progress", "save")
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items() if k not in skip}
+
+
 def run(config: RunConfig) -> list[RunRecord]:
-    """Zero-shot evaluation of every model on every task (and template set); records saved."""
+    """Evaluate every model on every task under each protocol; records saved under ``out_dir``."""
+    unknown = [p for p in config.protocols if p not in PROTOCOLS]
+    if unknown:
+        raise UserError(f"unknown protocol '{unknown[0]}': use one of {', '.join(PROTOCOLS)}")
     store = Store(config.cache_dir or default_cache_dir())
     ctx = DataContext(data_dir=Path(config.data_dir) if config.data_dir else default_data_dir(store), store=store)
     for model_name, pretrained in config.models:  # fail on a bad model or task name before any slow step
@@ -87,59 +138,90 @@ def run(config: RunConfig) -> list[RunRecord]:
     specs = [get_task(t) for t in config.tasks]
     template_sets = {(s.name, t): resolve_templates(s, t) for s in specs for t in config.templates}
     # Open every dataset before loading any model: a data mistake should cost seconds, not a model load.
-    opened = []
-    for spec in specs:
-        split = config.split or spec.split
-        t1 = time.perf_counter()
-        source = open_source(spec, split, ctx)
-        classnames = resolve_classnames(spec, source)
-        indices = (stratified_subset(source.targets, config.limit, config.seed)
-                   if config.limit else np.arange(len(source)))
-        opened.append((spec, split, source, classnames, indices, time.perf_counter() - t1))
+    opened = [_open_task(spec, config, ctx) for spec in specs]
     records: list[RunRecord] = []
     for model_name, pretrained in config.models:
         t0 = time.perf_counter()
         backend = load_model(model_name, pretrained, device=config.device, seed=config.seed, store=store)
         backend.progress = config.progress
         load_seconds = time.perf_counter() - t0
-        for spec, split, source, classnames, indices, data_seconds in opened:
-            feats = extract_features(backend, source, split, indices, store=store, batch_size=config.batch_size,
-                                     num_workers=config.num_workers, progress=config.progress)
-            for override in config.templates:
-                templates, templates_name = template_sets[(spec.name, override)]
-                classifier, cinfo = cached_classifier(backend, classnames, templates, store,
-                                                      progress=config.progress)
-                t2 = time.perf_counter()
-                metrics, top5, _ = evaluate_zeroshot(feats.features, feats.labels, classifier)
-                metrics["primary"] = metrics[spec.metric]
-                record = RunRecord(
-                    model=model_name,
-                    pretrained=backend.pretrained,
-                    task=spec.name,
-                    split=split,
-                    protocol="zeroshot",
-                    metrics=metrics,
-                    n_samples=int(len(feats.labels)),
-                    templates=templates_name,
-                    seed=config.seed,
-                    config={**{k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()
-                               if k not in ("models", "tasks", "templates", "progress", "save")},
-                            "n_templates": len(templates), "metric": spec.metric,
-                            "subset": "stratified" if config.limit and len(indices) < len(source) else "full"},
+        extract = lambda src, split, idx, kind="embedding": extract_features(  # noqa: E731
+            backend, src, split, idx, store=store, batch_size=config.batch_size, num_workers=config.num_workers,
+            progress=config.progress, kind=kind)
+
+        for task in opened:
+            spec = task.spec
+
+            def record(protocol: str, metrics: dict, n: int, templates: str, extra_config: dict,
+                       timings: dict, task_extra: dict, predictions: dict | None) -> None:
+                rec = RunRecord(
+                    model=model_name, pretrained=backend.pretrained, task=spec.name, split=task.split,
+                    protocol=protocol, metrics=metrics, n_samples=n, templates=templates, seed=config.seed,
+                    config={**_config_dict(config), "metric": spec.metric, **extra_config,
+                            "subset": "stratified" if len(task.indices) < len(task.source) else "full"},
                     versions=versions(),
-                    timings={"model_load": load_seconds, "data_open": data_seconds,
-                             "features": feats.info["seconds"], "classifier": cinfo["seconds"],
-                             "evaluate": time.perf_counter() - t2},
+                    timings={"model_load": load_seconds, "data_open": task.seconds, **timings},
                     model_info={"fingerprint": backend.fingerprint, "preprocess": backend.preprocess_id,
                                 **backend.info()},
-                    task_info={"source": source.origin, "data_identity": source.identity,
-                               "n_classes": len(classnames), "classnames": [display_name(c) for c in classnames],
-                               "dataset_size": len(source), "feature_cache": feats.info["cache"],
-                               "classifier_cache": cinfo["cache"],
-                               "images_per_second": feats.info["images_per_second"]},
+                    task_info={"source": task.source.origin, "data_identity": task.source.identity,
+                               "n_classes": len(task.classnames),
+                               "classnames": [display_name(c) for c in task.classnames],
+                               "dataset_size": len(task.source), **task_extra},
                 )
-                predictions = {"indices": feats.indices, "labels": feats.labels, "top5": top5.astype(np.int32)}
                 if config.save:
-                    save_record(record, Path(config.out_dir), predictions)
-                records.append(record)
+                    save_record(rec, Path(config.out_dir), predictions)
+                records.append(rec)
+
+            if "zeroshot" in config.protocols:
+                feats = extract(task.source, task.split, task.indices)
+                for override in config.templates:
+                    templates, templates_name = template_sets[(spec.name, override)]
+                    classifier, cinfo = cached_classifier(backend, task.classnames, templates, store,
+                                                          progress=config.progress)
+                    t2 = time.perf_counter()
+                    metrics, top5, _ = evaluate_zeroshot(feats.features, feats.labels, classifier)
+                    metrics["primary"] = metrics[spec.metric]
+                    record("zeroshot", metrics, int(len(feats.labels)), templates_name,
+                           {"n_templates": len(templates)},
+                           {"features": feats.info["seconds"], "classifier": cinfo["seconds"],
+                            "evaluate": time.perf_counter() - t2},
+                           {"feature_cache": feats.info["cache"], "classifier_cache": cinfo["cache"],
+                            "images_per_second": feats.info["images_per_second"]},
+                           {"indices": feats.indices, "labels": feats.labels, "top5": top5.astype(np.int32)})
+
+            if task.train is None:
+                continue
+            kind = config.probe_features
+            train_src, train_idx = task.train
+            train = extract(train_src, spec.train_split, train_idx, kind)
+            test = extract(task.source, task.split, task.indices, kind)
+            val = extract(task.val[0], spec.val_split, task.val[1], kind) if task.val else None
+            probe_config = {"probe_features": kind, "n_train": int(len(train.labels)),
+                            "train_split": spec.train_split, "val_split": spec.val_split,
+                            "train_subset": "stratified" if len(train_idx) < len(train_src) else "full"}
+            feature_info = {"feature_cache": test.info["cache"], "train_feature_cache": train.info["cache"]}
+            if "linear-probe" in config.protocols:
+                t2 = time.perf_counter()
+                metrics, top5, details = full_probe(
+                    train.features, train.labels, test.features, test.labels,
+                    None if val is None else val.features, None if val is None else val.labels,
+                    seed=config.seed, device=config.device, max_iter=config.probe_max_iter)
+                metrics["primary"] = metrics[spec.metric]
+                record("linear-probe", metrics, int(len(test.labels)), "-", {**probe_config, **details},
+                       {"features": train.info["seconds"] + test.info["seconds"], "probe": time.perf_counter() - t2},
+                       feature_info,
+                       {"indices": test.indices, "labels": test.labels, "top5": top5.astype(np.int32)})
+            if "few-shot" in config.protocols:
+                t2 = time.perf_counter()
+                seeds = tuple(range(config.seed, config.seed + config.few_shot_seeds))
+                curve = few_shot(train.features, train.labels, test.features, test.labels, shots=config.shots,
+                                 seeds=seeds, device=config.device, max_iter=config.probe_max_iter,
+                                 class_names=[display_name(c) for c in task.classnames])
+                top_k = str(max(config.shots))
+                metrics = {"top1": curve[top_k]["mean"], "top1_std": curve[top_k]["std"], "shots": curve,
+                           "primary": curve[top_k]["mean"]}
+                record("few-shot", metrics, int(len(test.labels)), "-",
+                       {**probe_config, "shots": list(config.shots), "few_shot_seeds": list(seeds)},
+                       {"features": train.info["seconds"] + test.info["seconds"], "probe": time.perf_counter() - t2},
+                       feature_info, None)
     return records

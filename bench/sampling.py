@@ -22,3 +22,20 @@ def stratified_subset(targets: np.ndarray, n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     chosen = [rng.choice(np.flatnonzero(targets == c), size=k, replace=False) for c, k in zip(classes, take) if k]
     return np.sort(np.concatenate(chosen))
+
+
+def few_shot_indices(labels: np.ndarray, k: int, seed: int, class_names: list[str] | None = None) -> np.ndarray:
+    """``k`` positions per class, drawn with ``seed`` (the same seed gives the same draw); sorted."""
+    labels = np.asarray(labels)
+    if k < 1:
+        raise UserError(f"shots per class must be >= 1 (got {k})")
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for c in np.unique(labels):
+        pool = np.flatnonzero(labels == c)
+        if len(pool) < k:
+            name = class_names[c] if class_names is not None and c < len(class_names) else str(c)
+            raise UserError(f"class '{name}' has {len(pool)} training samples, fewer than k={k} shots: "
+                            f"use --shots up to {len(pool)}")
+        chosen.append(rng.choice(pool, size=k, replace=False))
+    return np.sort(np.concatenate(chosen))

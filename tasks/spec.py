@@ -32,6 +32,8 @@ class TaskSpec:
     templates: Any = "openai_imagenet"
     metric: str = "top1"
     split: str = "test"
+    train_split: str | None = None   # for linear probes
+    val_split: str | None = None     # if the dataset has one; else probes split train
     description: str = ""
     renames: dict[str, Any] = field(default_factory=dict)
     n_classes: int | None = None

@@ -87,3 +87,15 @@ def test_imagenet_folder_with_wrong_class_count(tiny_folder, tmp_path):
     out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "imagenet",
                   "--data-dir", str(tmp_path / "data"), cache=tmp_path / "c", cwd=tmp_path)
     assert out.returncode == 2 and "has 4 class folders, expected 1000" in out.stderr
+
+
+def test_probe_on_a_task_without_train_split(tiny_folder, tmp_path):
+    out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", str(tiny_folder),
+                  "--protocol", "linear-probe", cache=tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 2 and "has no training split" in out.stderr
+
+
+def test_bad_shots(tmp_path):
+    out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "cifar10",
+                  "--protocol", "few-shot", "--shots", "1,two", cache=tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 2 and "--shots takes comma-separated whole numbers" in out.stderr

@@ -56,6 +56,12 @@ class ModelBackend(ABC):
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
         """``[B, 3, H, W]`` -> ``[B, embed_dim]`` (not normalized; the caller normalizes)."""
 
+    def encode_pre_projection(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Image features before the final projection into the joint space (linear probes)."""
+        from bench.errors import UserError
+
+        raise UserError(f"{self.name} has no pre-projection features: use --probe-features embedding")
+
     @abstractmethod
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """``list[str]`` -> ``[n, embed_dim]`` (not normalized)."""

@@ -139,18 +139,25 @@ class ConSEBackend(ModelBackend):
         return self._label_emb
 
     # -- encoders ----------------------------------------------------------------------------------
+    def _run_image_model(self, fn: Callable[[torch.Tensor], torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
+        """On CPU, micro-batches of 8 in channels-last: measured 3-5x faster than one batch of
+        64 on 2 cores (the activations stay in cache). Same numbers either way."""
+        pixels = pixels.to(self.device, non_blocking=True)
+        if self.device.type != "cpu":
+            return fn(pixels)
+        pixels = pixels.contiguous(memory_format=torch.channels_last)
+        return torch.cat([fn(pixels[i:i + CPU_MICRO_BATCH]) for i in range(0, len(pixels), CPU_MICRO_BATCH)])
+
     @torch.inference_mode()
     def imagenet_probs(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Softmax over ImageNet-1k. On CPU the batch runs in micro-batches of 8, channels-last:
-        measured 3-5x faster than one batch of 64 on 2 cores (activations stay in cache)."""
+        """Softmax over ImageNet-1k."""
+        return self._run_image_model(self.image_model(), pixels).float().softmax(dim=-1)
+
+    @torch.inference_mode()
+    def encode_pre_projection(self, pixels: torch.Tensor) -> torch.Tensor:
+        """EfficientNet-Lite0's pooled 1280-d features (before its ImageNet classifier)."""
         model = self.image_model()
-        pixels = pixels.to(self.device, non_blocking=True)
-        if self.device.type == "cpu":
-            pixels = pixels.contiguous(memory_format=torch.channels_last)
-            logits = torch.cat([model(pixels[i:i + CPU_MICRO_BATCH]) for i in range(0, len(pixels), CPU_MICRO_BATCH)])
-        else:
-            logits = model(pixels)
-        return logits.float().softmax(dim=-1)
+        return self._run_image_model(lambda x: model.extract_features(x).mean(dim=(2, 3)), pixels).float()
 
     @torch.inference_mode()
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:

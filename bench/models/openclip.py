@@ -189,6 +189,19 @@ class OpenCLIPBackend(ModelBackend):
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(pixels.to(self.device, non_blocking=True))
 
+    def encode_pre_projection(self, pixels: torch.Tensor) -> torch.Tensor:
+        """A ViT's pooled token before ``proj`` (what the CLIP paper probed for ViTs)."""
+        visual = self.model.visual
+        proj = getattr(visual, "proj", None)
+        if not isinstance(proj, torch.nn.Parameter):
+            raise UserError(f"pre-projection features are defined here for open_clip ViTs with a 'proj' "
+                            f"matrix; {self.name} has none: use --probe-features embedding")
+        visual.proj = None
+        try:
+            return visual(pixels.to(self.device, non_blocking=True))
+        finally:
+            visual.proj = proj
+
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         return self.model.encode_text(self.tokenizer(texts).to(self.device))
 

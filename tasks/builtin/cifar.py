@@ -15,6 +15,7 @@ register(TaskSpec(
     classnames="cifar10",
     templates="cifar10",
     n_classes=10,
+    train_split="train",
 ))
 
 register(TaskSpec(
@@ -24,4 +25,5 @@ register(TaskSpec(
     classnames="cifar100",
     templates="cifar100",
     n_classes=100,
+    train_split="train",
 ))

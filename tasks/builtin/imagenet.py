@@ -18,5 +18,6 @@ register(TaskSpec(
     classnames="imagenet",
     templates="openai_imagenet",
     split="val",
+    train_split="train",
     n_classes=1000,
 ))

@@ -1,0 +1,151 @@
+"""LogisticProbe against scikit-learn, the C search, few-shot sampling, and probe records."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits, load_wine
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
+
+from bench.errors import UserError
+from bench.linear_probe import LogisticProbe, few_shot, shots_to_match, stratified_split
+from bench.sampling import few_shot_indices
+
+
+def _digits():
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+def _wine():
+    X, y = load_wine(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def _many_classes(n_classes=120, d=48, per_class=30, seed=0):
+    rng = np.random.default_rng(seed)
+    means = rng.normal(size=(n_classes, d)) * 0.6
+    y = np.repeat(np.arange(n_classes), per_class)
+    return means[y] + rng.normal(size=(len(y), d)), y
+
+
+@pytest.mark.parametrize("data", [_digits, _wine, _many_classes], ids=["digits", "wine", "120-classes"])
+@pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
+def test_agrees_with_sklearn_at_the_same_C(data, C):
+    X, y = data()
+    rng = np.random.default_rng(1)
+    perm = rng.permutation(len(y))
+    tr, te = perm[: int(0.7 * len(y))], perm[int(0.7 * len(y)):]
+    ours = LogisticProbe(C=C, tol=1e-6).fit(X[tr], y[tr])
+    ref = LogisticRegression(C=C, max_iter=1000, tol=1e-6).fit(X[tr], y[tr])
+    assert abs(ours.score(X[te], y[te]) - ref.score(X[te], y[te])) <= 0.005 + 1e-12
+    assert (ours.predict(X[te]) == ref.predict(X[te])).mean() >= 0.98
+    # Both stop at the same gradient tolerance; with weak regularization (large C) the optimum is
+    # flat, so probabilities agree on average and closely only where the problem is well posed.
+    diff = np.abs(ours.predict_proba(X[te]) - ref.predict_proba(X[te]))
+    assert diff.mean() < 0.01
+    if C <= 1:
+        assert diff.max() < 0.05
+    assert ours.coef_.shape == ref.coef_.shape and ours.intercept_.shape == ref.intercept_.shape
+
+
+def test_c_search_follows_the_paper_grid_and_picks_a_validation_optimum():
+    X, y = _digits()
+    probe = LogisticProbe(C=None, seed=0, max_iter=300).fit(X[:1200], y[:1200])
+    log_lams = -np.log10(probe.sweep_.Cs)
+    assert set(np.round(log_lams[:7], 6)) == {-6, -4, -2, 0, 2, 4, 6}
+    assert len(probe.sweep_.Cs) <= 7 + 2 * 4
+    assert np.allclose(np.round(log_lams * 8), log_lams * 8)      # every step is a multiple of 1/8 decade
+    assert probe.best_C_ in probe.sweep_.Cs
+    assert probe.sweep_.scores[probe.sweep_.Cs.index(probe.best_C_)] == max(probe.sweep_.scores)
+    # the chosen C's validation accuracy is what scikit-learn gets at that C on the same split
+    tr, va = stratified_split(y[:1200], 0.2, 0)
+    sk = LogisticRegression(C=probe.best_C_, max_iter=1000, tol=1e-6).fit(X[tr], y[tr]).score(X[va], y[va])
+    assert abs(sk - max(probe.sweep_.scores)) <= 0.02
+    assert probe.score(X[1200:], y[1200:]) > 0.9
+
+
+def test_input_validation():
+    X, y = _digits()
+    bad = X.copy()
+    bad[3, 4] = np.nan
+    with pytest.raises(UserError, match="NaN"):
+        LogisticProbe(C=1).fit(bad, y)
+    with pytest.raises(UserError, match="at least 2 classes"):
+        LogisticProbe(C=1).fit(X[:10], np.zeros(10, dtype=int))
+    with pytest.raises(UserError, match="2-D"):
+        LogisticProbe(C=1).fit(X[:, 0], y)
+    with pytest.raises(UserError, match="one label per row"):
+        LogisticProbe(C=1).fit(X, y[:-1])
+    probe = LogisticProbe(C=1).fit(X[:200], y[:200])
+    with pytest.raises(UserError, match="features"):
+        probe.predict(X[:5, :10])
+
+
+def test_few_shot_sampling():
+    y = np.repeat(np.arange(5), [10, 20, 7, 9, 30])
+    a = few_shot_indices(y, 4, seed=0)
+    assert np.bincount(y[a]).tolist() == [4] * 5
+    assert np.array_equal(a, few_shot_indices(y, 4, seed=0))
+    assert not np.array_equal(a, few_shot_indices(y, 4, seed=1))
+    with pytest.raises(UserError, match="class 'c2' has 7 training samples, fewer than k=8"):
+        few_shot_indices(y, 8, seed=0, class_names=["c0", "c1", "c2", "c3", "c4"])
+
+
+def test_few_shot_curve_records_seeds_and_C():
+    X, y = _digits()
+    curve = few_shot(X[:1200], y[:1200], X[1200:], y[1200:], shots=(1, 4, 16), seeds=(0, 1), max_iter=200)
+    assert list(curve) == ["1", "4", "16"]
+    for k, row in curve.items():
+        assert len(row["per_seed"]) == 2 and len(row["C"]) == 2 and row["seeds"] == [0, 1]
+        assert row["mean"] == pytest.approx(np.mean(row["per_seed"]))
+    assert "fixed C" in curve["1"]["C_selection"] and "validation" in curve["16"]["C_selection"]
+    assert curve["1"]["mean"] < curve["16"]["mean"]
+
+
+def test_shots_to_match_hand_computed():
+    curve = {"1": {"mean": 0.2}, "2": {"mean": 0.4}, "4": {"mean": 0.6}}
+    assert shots_to_match(0.5, curve) == pytest.approx(2 ** 1.5)
+    assert shots_to_match(0.1, curve) == 1.0
+    assert shots_to_match(0.9, curve) is None
+
+
+def test_probe_protocols_end_to_end(tiny_folder, tmp_path):
+    """A registered task with a train split: linear-probe and few-shot records from `run`."""
+    from bench.records import load_record
+    from bench.runner import RunConfig, run
+    from tasks.registry import register
+    from tasks.spec import SourceSpec, TaskSpec
+
+    import shutil
+
+    for split in ("train", "test"):
+        shutil.copytree(tiny_folder, tmp_path / "data" / "shapes" / split)
+    register(TaskSpec(name="shapes-probe-test", sources=(SourceSpec("imagefolder", {"path": "{data_dir}/shapes/{split}"}),),
+                      classnames="folder", templates="single", train_split="train"))
+    records = run(RunConfig(models=[("ViT-S-32", "none")], tasks=["shapes-probe-test"],
+                            protocols=["zeroshot", "linear-probe", "few-shot"], shots=(1, 2, 4), few_shot_seeds=2,
+                            probe_max_iter=200,
+                            out_dir=tmp_path / "r", cache_dir=tmp_path / "c", data_dir=tmp_path / "data",
+                            num_workers=0, progress=False))
+    by_protocol = {r.protocol: r for r in records}
+    assert set(by_protocol) == {"zeroshot", "linear-probe", "few-shot"}
+    lp = by_protocol["linear-probe"]
+    assert lp.config["best_C"] > 0 and lp.config["probe_features"] == "embedding" and len(lp.config["sweep_C"]) >= 7
+    assert lp.metrics["top1"] >= 0.75   # train == test here: a probe must fit 4 well-separated colours
+    fs = by_protocol["few-shot"]
+    assert set(fs.metrics["shots"]) == {"1", "2", "4"} and fs.config["few_shot_seeds"] == [0, 1]
+    saved = sorted((tmp_path / "r" / "runs").glob("*few-shot*.json"))
+    assert load_record(saved[0]).metrics["shots"]["4"]["per_seed"] == fs.metrics["shots"]["4"]["per_seed"]
+
+
+def test_perf_probe_section_reports_ratios():
+    """Timing is not asserted (speed lives in `zsbench perf`); the report's shape is."""
+    from bench.perf import run_perf
+
+    out = run_perf(["probe"], n=600, dim=16, n_classes=6)["probe"]
+    for key in ("ours_seconds", "sklearn_cold_seconds", "sklearn_warm_seconds", "speedup_vs_sklearn_cold",
+                "speedup_vs_sklearn_warm", "best_C", "test_accuracy"):
+        assert key in out
+    assert out["speedup_vs_sklearn_cold"] > 0 and out["problem"]["fits"] >= 7
