@@ -9,6 +9,7 @@ never a wrong number.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -59,8 +60,6 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
-    import io
-
     buf = io.BytesIO()
     np.save(buf, np.ascontiguousarray(array), allow_pickle=False)
     return buf.getvalue()
@@ -84,8 +83,6 @@ def load_array(path: Path) -> np.ndarray | None:
         path.unlink(missing_ok=True)
         side.unlink(missing_ok=True)
         return None
-    import io
-
     return np.load(io.BytesIO(data), allow_pickle=False)
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 from bench.cache import Store, cached_file_hash, stable_hash
-from bench.errors import UserError
+from bench.errors import UserError, short_reason
 from bench.models.base import ModelBackend
 from bench.net import hub_offline_unless_reachable
 
@@ -37,11 +37,6 @@ def state_dict_hash(model: torch.nn.Module) -> str:
         h.update(name.encode())
         h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:20]
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:200] + ("..." if len(text) > 200 else "")
 
 
 def _check_name(name: str) -> None:
@@ -144,14 +139,14 @@ class OpenCLIPBackend(ModelBackend):
             raise
         except Exception as exc:  # translate loading failures into one actionable line
             if source in ("tag", "hub"):
-                why = "the network is unreachable" if not online else _short(exc)
+                why = "the network is unreachable" if not online else short_reason(exc)
                 raise UserError(
                     f"could not get weights for {name}"
                     f"{'/' + pretrained if source == 'tag' else ''} ({why}): download them once where there is "
                     "internet (they are kept in ~/.cache/huggingface) or pass --pretrained /path/to/checkpoint.pt"
                 ) from None
             if source == "file":
-                raise UserError(f"checkpoint {pretrained} does not load into {name}: {_short(exc)}") from None
+                raise UserError(f"checkpoint {pretrained} does not load into {name}: {short_reason(exc)}") from None
             raise
         finally:
             logging.disable(logging.NOTSET)

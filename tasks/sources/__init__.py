@@ -33,17 +33,11 @@ def _mirror(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSo
     if arrays is None:
         return None
     images, labels = arrays
-    return ArraySource(images, labels, origin=f"offline mirror {mirror.package.spec}",
-                       identity=None)
-
-
-def _resolve_path(options: dict, split: str, ctx: DataContext) -> Path:
-    path = Path(str(options["path"]).format(data_dir=ctx.data_dir, split=split)).expanduser()
-    return path
+    return ArraySource(images, labels, origin=f"offline mirror {mirror.package.spec}")
 
 
 def _imagefolder(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
-    path = _resolve_path(options, split, ctx)
+    path = Path(str(options["path"]).format(data_dir=ctx.data_dir, split=split)).expanduser()
     if not path.is_dir() and options.get("optional"):
         if fetch:
             raise UserError(options.get("missing_hint", f"{path} not found"))

@@ -6,12 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from bench.errors import UserError
+from bench.errors import UserError, short_reason
 from tasks.sources.base import ArraySource, ImageSource
-
-
-def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:160]
 
 
 def open_torchvision(options: dict[str, Any], split: str, root: Path, fetch: bool) -> ImageSource | None:
@@ -30,7 +26,7 @@ def open_torchvision(options: dict[str, Any], split: str, root: Path, fetch: boo
         try:
             ds = getattr(tvd, name)(str(folder), download=True, **kwargs)
         except Exception as exc:  # urllib/HTTP/checksum failures all mean: not downloadable now
-            raise UserError(f"torchvision {name} download into {folder} failed ({_short(exc)})") from None
+            raise UserError(f"torchvision {name} download into {folder} failed ({short_reason(exc, 160)})") from None
     data = getattr(ds, "data", None)
     if isinstance(data, np.ndarray) and data.dtype == np.uint8:
         return ArraySource(data, list(ds.targets), origin=f"torchvision.{name} ({folder})")
