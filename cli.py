@@ -37,9 +37,11 @@ def _fmt(value: object, pct: bool = True) -> str:
     return str(value)
 
 
-def format_table(rows: list[list[str]], header: list[str]) -> str:
+def format_table(rows: list[list[str]], header: list[str], left: int = 4) -> str:
+    """Plain-text table: the first ``left`` columns left-aligned, the (numeric) rest right-aligned."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) if i < 4 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    line = lambda r: "  ".join(str(c).ljust(w) if i < left else str(c).rjust(w)  # noqa: E731
+                               for i, (c, w) in enumerate(zip(r, widths))).rstrip()
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
@@ -102,6 +104,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         shots=_int_list(args.shots, "--shots"),
         few_shot_seeds=args.few_shot_seeds,
         probe_max_iter=args.probe_max_iter,
+        on_bad_image=args.on_bad_image,
     )
     records = run(config)
     if args.json:
@@ -142,15 +145,41 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace) -> int:
-    from tasks.registry import list_tasks
+    from bench.cache import Store, default_cache_dir
+    from bench.errors import UserError
+    from bench.runner import default_data_dir
+    from tasks.catalog import describe, local_status
+    from tasks.registry import get_task, list_tasks
+    from tasks.sources import DataContext
 
+    store = Store(Path(args.cache_dir) if args.cache_dir else default_cache_dir())
+    ctx = DataContext(Path(args.data_dir) if args.data_dir else default_data_dir(store), store)
+    if args.action == "show":
+        if not args.name:
+            raise UserError("`zsbench tasks show` needs a task name or path, e.g. `zsbench tasks show cifar10`")
+        spec = get_task(args.name)
+        info = {**describe(spec), "on_disk": local_status(spec, ctx)}
+        print(json.dumps(info, indent=1, ensure_ascii=False, default=str))
+        return 0
     specs = list_tasks()
+    status = {s.name: local_status(s, ctx) for s in specs} if args.local else {}
     if args.json:
         print(json.dumps([{"name": s.name, "description": s.description, "metric": s.metric, "split": s.split,
-                           "sources": [src.type for src in s.sources]} for s in specs], indent=1))
-    else:
-        rows = [[s.name, s.split, s.metric, "/".join(src.type for src in s.sources), s.description] for s in specs]
-        print(format_table(rows, ["task", "split", "metric", "sources", "description"]))
+                           "n_classes": s.n_classes, "sizes": s.sizes, "parent": s.parent,
+                           "sources": [src.type for src in s.sources], **({"on_disk": status[s.name]} if status else {})}
+                          for s in specs], indent=1))
+        return 0
+    rows = []
+    for s in specs:
+        sizes = " ".join(f"{k} {v:,}" for k, v in s.sizes.items()) or "-"
+        row = [s.name, str(s.n_classes or "-"), sizes, s.metric, "/".join(src.type for src in s.sources)]
+        if status:
+            row.append(" ".join(f"{k}:{v}" for k, v in status[s.name].items()))
+        rows.append(row + [s.description])
+    header = ["task", "classes", "published sizes", "metric", "sources"] + (["on disk"] if status else []) + ["description"]
+    print(format_table(rows, header, left=len(header)))
+    if not status:
+        print("\n(--local checks which datasets are already on disk; `zsbench tasks show NAME` prints one spec)")
     return 0
 
 
@@ -184,7 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="open_clip name (ViT-B-32), hf-hub:org/repo, or conse-effnetlite0-minilm; repeatable")
     r.add_argument("--pretrained", action="append",
                    help="pretrained tag, checkpoint file, or 'none' (random init); one per --model, in order")
-    r.add_argument("--task", action="append", required=True, help="task name (see `zsbench tasks`) or a folder; repeatable")
+    r.add_argument("--task", action="append", required=True, help="task name (see `zsbench tasks`), or a path: an ImageFolder folder, a "
+                        "path,label .csv/.tsv manifest, or a .toml task file; repeatable")
     r.add_argument("--templates", action="append",
                    help="template set name (openai_imagenet, simple_imagenet, single, cifar10, ...) or file; "
                         "repeatable (one record each); default: the task's own set")
@@ -207,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--shots", default="1,2,4,8,16", help="few-shot: examples per class (default 1,2,4,8,16)")
     r.add_argument("--few-shot-seeds", type=int, default=3, help="few-shot: draws per k (default 3)")
     r.add_argument("--probe-max-iter", type=int, default=1000, help="L-BFGS iterations per fit (default 1000)")
+    r.add_argument("--on-bad-image", default="skip", choices=["skip", "fail"],
+                   help="an undecodable image: leave it out and warn once (default), or stop with its path")
     r.add_argument("--json", action="store_true", help="print the run records as JSON on stdout")
     r.add_argument("--quiet", action="store_true", help="no progress bars or notes")
     r.add_argument("--no-save", action="store_true", help="do not write run records")
@@ -225,7 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--json", action="store_true", help="one JSON object with the ratios as numbers")
     pf.set_defaults(func=cmd_perf)
 
-    t = sub.add_parser("tasks", help="list registered tasks")
+    t = sub.add_parser("tasks", help="list registered tasks, or `tasks show NAME` for one spec")
+    t.add_argument("action", nargs="?", default="list", choices=["list", "show"])
+    t.add_argument("name", nargs="?", help="task name or path (for show)")
+    t.add_argument("--local", action="store_true", help="also check which splits are on disk (no downloads)")
+    t.add_argument("--cache-dir", help="cache folder (offline mirrors live there)")
+    t.add_argument("--data-dir", help="dataset folder (default: $ZSBENCH_DATA or CACHE/datasets)")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_tasks)
     return p

@@ -18,7 +18,8 @@ from tqdm.auto import tqdm
 
 from bench.cache import Store, stable_hash
 from bench.models.base import ModelBackend
-from tasks.sources.base import ImageSource, PreprocessedDataset
+from bench.errors import UserError
+from tasks.sources.base import BAD_IMAGE, BAD_IMAGE_POLICIES, ImageSource, PreprocessedDataset
 
 CHUNK_SIZE = 1024
 ARRAYS = ("features", "labels", "indices")
@@ -63,13 +64,18 @@ def extract_features(
     progress: bool = True,
     chunk_size: int = CHUNK_SIZE,
     kind: str = "embedding",
+    on_bad_image: str = "skip",
 ) -> FeatureSet:
     """Features for ``source[indices]`` (all samples by default), from the cache where possible.
 
     ``kind``: ``"embedding"`` (the joint image-text space) or ``"pre-projection"``.
+    ``on_bad_image``: an undecodable image is dropped and reported (``"skip"``) or stops the run
+    with its path (``"fail"``); either way the chunks already computed stay in the cache.
     """
     if kind not in FEATURE_KINDS:
         raise ValueError(f"kind must be one of {FEATURE_KINDS}")
+    if on_bad_image not in BAD_IMAGE_POLICIES:
+        raise UserError(f"--on-bad-image must be one of {', '.join(BAD_IMAGE_POLICIES)}, not '{on_bad_image}'")
     encode = backend.encode_images if kind == "embedding" else backend.encode_pre_projection
     indices = np.arange(len(source)) if indices is None else np.asarray(indices, dtype=np.int64)
     key = feature_key(backend, source, split, indices, kind)
@@ -106,6 +112,10 @@ def extract_features(
         want = len(indices[current * chunk_size:(current + 1) * chunk_size])
         with torch.inference_mode():
             for pixels, labels, idx in loader:
+                if on_bad_image == "fail" and bool((labels == BAD_IMAGE).any()):
+                    bad = int(idx[labels == BAD_IMAGE][0])
+                    raise UserError(f"cannot decode image {source.describe(bad)}: replace or remove it, "
+                                    "or pass --on-bad-image skip to leave it out")
                 feats = encode(pixels).float().cpu().numpy()
                 buffers["features"].append(feats)
                 buffers["labels"].append(labels.numpy().astype(np.int64))
@@ -138,7 +148,17 @@ def extract_features(
         raise RuntimeError(f"feature cache entry {key} held the wrong samples; it was cleared, run again")
     if entry is not None and missing:
         entry.mark_complete({"dim": int(out.features.shape[1])})
+    bad = out.labels == BAD_IMAGE
+    skipped = [source.describe(int(i)) for i in out.indices[bad]]
+    if skipped:
+        if on_bad_image == "fail":
+            raise UserError(f"cannot decode image {skipped[0]}: replace or remove it, or pass --on-bad-image skip")
+        import warnings
+
+        warnings.warn(f"skipped {len(skipped)} unreadable image(s) in {source.origin}, first: {skipped[0]}",
+                      stacklevel=2)
+        out = FeatureSet(out.features[~bad], out.labels[~bad], out.indices[~bad])
     out.info = {"cache": "hit" if not missing else ("resumed" if len(missing) < n_chunks else "miss"),
-                "key": key, "computed": n_new, "seconds": seconds,
+                "key": key, "computed": n_new, "seconds": seconds, "skipped": skipped,
                 "images_per_second": n_new / seconds if n_new and seconds > 0 else None}
     return out

@@ -46,9 +46,15 @@ def hub_offline_unless_reachable() -> Iterator[bool]:
     if hub_constants.HF_HUB_OFFLINE or reachable(hf_host()):
         yield not hub_constants.HF_HUB_OFFLINE
         return
-    old = hub_constants.HF_HUB_OFFLINE
-    hub_constants.HF_HUB_OFFLINE = True
+    import sys
+
+    # `datasets` keeps its own copy of the flag; patch it too when it is in use.
+    modules = [hub_constants] + ([sys.modules["datasets.config"]] if "datasets.config" in sys.modules else [])
+    old = [m.HF_HUB_OFFLINE for m in modules]
+    for m in modules:
+        m.HF_HUB_OFFLINE = True
     try:
         yield False
     finally:
-        hub_constants.HF_HUB_OFFLINE = old
+        for m, value in zip(modules, old):
+            m.HF_HUB_OFFLINE = value

@@ -17,8 +17,8 @@ from bench.models import check_model, load_model
 from bench.records import RunRecord, save_record, versions
 from bench.sampling import stratified_subset
 from bench.zeroshot import evaluate_zeroshot
-from prompts.classnames import ClassName, apply_renames, display_name, get_classnames, validate_classnames
-from prompts.templates import get_templates, split_key
+from prompts.classnames import ClassName, display_name
+from tasks.classes import resolve_classnames, resolve_templates
 from tasks.registry import get_task
 from tasks.sources import DataContext, ImageSource, open_source
 from tasks.spec import TaskSpec
@@ -48,6 +48,7 @@ class RunConfig:
     shots: tuple[int, ...] = (1, 2, 4, 8, 16)
     few_shot_seeds: int = 3
     probe_max_iter: int = 1000
+    on_bad_image: str = "skip"              # or "fail"
 
 
 PROTOCOLS = ("zeroshot", "linear-probe", "few-shot")
@@ -55,37 +56,6 @@ PROTOCOLS = ("zeroshot", "linear-probe", "few-shot")
 
 def default_data_dir(store: Store) -> Path:
     return Path(os.environ.get("ZSBENCH_DATA") or store.root / "datasets").expanduser()
-
-
-def resolve_classnames(task: TaskSpec, source: ImageSource) -> list[ClassName]:
-    if task.classnames == "folder":
-        if not source.classes:
-            raise UserError(f"task {task.name}: class names come from folders, but its source has none")
-        names: list[ClassName] = [c.replace("_", " ") for c in source.classes]
-        names = validate_classnames(names, source=f"class folders of {source.origin}")
-    else:
-        path, key = split_key(str(task.classnames)) if isinstance(task.classnames, str) else (task.classnames, None)
-        names = get_classnames(path, key)
-    if task.renames:
-        names = apply_renames(names, task.renames, source=f"task {task.name}")
-    if task.n_classes is not None and source.classes is not None and len(source.classes) != task.n_classes:
-        raise UserError(f"task {task.name}: {source.origin} has {len(source.classes)} class folders, expected "
-                        f"{task.n_classes}; point it at the complete dataset")
-    if task.n_classes is not None and len(names) != task.n_classes:
-        raise UserError(f"task {task.name}: {len(names)} class names, but the dataset has {task.n_classes} classes")
-    top_label = int(source.targets.max()) if len(source.targets) else -1
-    if top_label >= len(names):
-        raise UserError(f"task {task.name}: label {top_label} in {source.origin} has no class name "
-                        f"(only {len(names)} given); fix the class-name list")
-    return names
-
-
-def resolve_templates(task: TaskSpec, override: str | None) -> tuple[list[str], str]:
-    chosen = override if override is not None else task.templates
-    if isinstance(chosen, (list, tuple)):
-        return get_templates(list(chosen)), f"inline({len(chosen)})"
-    path, key = split_key(str(chosen))
-    return get_templates(path, dataset_key=key or task.name), str(chosen)
 
 
 @dataclass
@@ -136,9 +106,9 @@ def run(config: RunConfig) -> list[RunRecord]:
     for model_name, pretrained in config.models:  # fail on a bad model or task name before any slow step
         check_model(model_name, pretrained)
     specs = [get_task(t) for t in config.tasks]
-    template_sets = {(s.name, t): resolve_templates(s, t) for s in specs for t in config.templates}
     # Open every dataset before loading any model: a data mistake should cost seconds, not a model load.
     opened = [_open_task(spec, config, ctx) for spec in specs]
+    template_sets = {(o.spec.name, t): resolve_templates(o.spec, t, o.source) for o in opened for t in config.templates}
     records: list[RunRecord] = []
     for model_name, pretrained in config.models:
         t0 = time.perf_counter()
@@ -147,7 +117,7 @@ def run(config: RunConfig) -> list[RunRecord]:
         load_seconds = time.perf_counter() - t0
         extract = lambda src, split, idx, kind="embedding": extract_features(  # noqa: E731
             backend, src, split, idx, store=store, batch_size=config.batch_size, num_workers=config.num_workers,
-            progress=config.progress, kind=kind)
+            progress=config.progress, kind=kind, on_bad_image=config.on_bad_image)
 
         for task in opened:
             spec = task.spec
@@ -166,7 +136,8 @@ def run(config: RunConfig) -> list[RunRecord]:
                     task_info={"source": task.source.origin, "data_identity": task.source.identity,
                                "n_classes": len(task.classnames),
                                "classnames": [display_name(c) for c in task.classnames],
-                               "dataset_size": len(task.source), **task_extra},
+                               "dataset_size": len(task.source), "parent": spec.parent,
+                               "class_subset": spec.class_subset, **task_extra},
                 )
                 if config.save:
                     save_record(rec, Path(config.out_dir), predictions)
@@ -186,6 +157,7 @@ def run(config: RunConfig) -> list[RunRecord]:
                            {"features": feats.info["seconds"], "classifier": cinfo["seconds"],
                             "evaluate": time.perf_counter() - t2},
                            {"feature_cache": feats.info["cache"], "classifier_cache": cinfo["cache"],
+                            "skipped_images": feats.info["skipped"],
                             "images_per_second": feats.info["images_per_second"]},
                            {"indices": feats.indices, "labels": feats.labels, "top5": top5.astype(np.int32)})
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Union
 
 from bench.errors import UserError
-from prompts.templates import CLIP_PROMPT_SECTIONS, _read_list_file, clip_section
+from prompts.templates import _read_list_file, clip_section, named_sets
 
 ClassName = Union[str, list[str]]
 
@@ -19,7 +19,7 @@ def get_classnames(name_or_path: str | list, dataset_key: str | None = None) -> 
     if isinstance(name_or_path, (list, tuple)):
         return validate_classnames(list(name_or_path), source="inline class list")
     name = str(name_or_path)
-    if name in CLIP_PROMPT_SECTIONS:
+    if name in named_sets():
         # Published lists are kept verbatim: CLIP's ImageNet names repeat 'missile' and
         # 'sunglasses' (two ImageNet classes each), which the paper's numbers include.
         return validate_classnames(list(clip_section(name)["classes"]), source=f"class-name set '{name}'",
@@ -29,7 +29,7 @@ def get_classnames(name_or_path: str | list, dataset_key: str | None = None) -> 
         items = _read_list_file(path, "classnames", dataset_key)
         return validate_classnames(items, source=f"class-name file {path}")
     raise UserError(
-        f"unknown class-name set '{name}': use one of {', '.join(sorted(CLIP_PROMPT_SECTIONS))}, "
+        f"unknown class-name set '{name}': use one of {', '.join(named_sets())}, "
         "or a .txt (one name per line) / .json file path"
     )
 

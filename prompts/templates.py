@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -46,23 +45,38 @@ CLIP_PROMPT_SECTIONS: dict[str, str] = {
 }
 
 SINGLE_TEMPLATE = "a photo of a {}."
+DATA = Path(__file__).parent / "data"  # shipped as package data (see pyproject.toml)
 
 
 @lru_cache(maxsize=None)
 def clip_prompt_data() -> dict[str, Any]:
     """The CLIP repository's class names and templates, shipped as data with their source."""
-    text = resources.files("prompts").joinpath("data/clip_prompts.json").read_text(encoding="utf-8")
+    text = (DATA / "clip_prompts.json").read_text(encoding="utf-8")
     return json.loads(text)
+
+
+@lru_cache(maxsize=None)
+def extra_sets() -> dict[str, dict[str, list]]:
+    """Sets the CLIP repository lacks (SVHN, Fashion-MNIST), each with its source in the file."""
+    text = (DATA / "extra_sets.json").read_text(encoding="utf-8")
+    return json.loads(text)["sets"]
+
+
+def named_sets() -> list[str]:
+    """Names of the per-dataset sets (class names + templates)."""
+    return sorted([*CLIP_PROMPT_SECTIONS, *extra_sets()])
 
 
 def clip_section(name: str) -> dict[str, list]:
     """The ``{"classes": [...], "templates": [...]}`` entry for one of our set names."""
+    if name in extra_sets():
+        return extra_sets()[name]
     return clip_prompt_data()["datasets"][CLIP_PROMPT_SECTIONS[name]]
 
 
 def template_set_names() -> list[str]:
     """Every name :func:`get_templates` accepts (besides a file path)."""
-    return ["openai_imagenet", "simple_imagenet", "single"] + sorted(CLIP_PROMPT_SECTIONS)
+    return ["openai_imagenet", "simple_imagenet", "single"] + named_sets()
 
 
 def get_templates(name_or_path: str | list[str], dataset_key: str | None = None) -> list[str]:
@@ -80,7 +94,7 @@ def get_templates(name_or_path: str | list[str], dataset_key: str | None = None)
         templates = list(clip_prompt_data()["simple_imagenet_templates"])
     elif name == "single":
         templates = [SINGLE_TEMPLATE]
-    elif name in CLIP_PROMPT_SECTIONS:
+    elif name in named_sets():
         templates = list(clip_section(name)["templates"])
     elif Path(name).expanduser().is_file():
         return load_template_file(Path(name).expanduser(), dataset_key)

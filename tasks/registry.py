@@ -6,7 +6,7 @@ from importlib import metadata
 from pathlib import Path
 
 from bench.errors import UserError
-from tasks.spec import SourceSpec, TaskSpec
+from tasks.spec import TaskSpec
 
 _REGISTRY: dict[str, TaskSpec] = {}
 _loaded = False
@@ -35,28 +35,19 @@ def list_tasks() -> list[TaskSpec]:
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
-def folder_task(path: Path) -> TaskSpec:
-    """An ImageFolder directory as a task: class = sub-folder, name = folder name, '_' -> ' '."""
-    return TaskSpec(
-        name=path.resolve().name,
-        description=f"image folder {path}",
-        sources=(SourceSpec("imagefolder", {"path": str(path.resolve())}),),
-        classnames="folder",
-        templates="openai_imagenet",
-        split="all",
-    )
-
-
 def get_task(name_or_path: str) -> TaskSpec:
-    """A registered task by name, or a task made from a folder path."""
+    """A registered task by name, or a task made from a path (folder, manifest, TOML file)."""
     _load_all()
     if name_or_path in _REGISTRY:
         return _REGISTRY[name_or_path]
     path = Path(name_or_path).expanduser()
-    if path.is_dir():
-        return folder_task(path)
+    if path.exists():
+        from tasks.taskfile import path_task
+
+        return path_task(path)
     if "/" in name_or_path or path.suffix:
-        raise UserError(f"task path not found: {name_or_path}; give an existing folder (one sub-folder per class)")
+        raise UserError(f"task path not found: {name_or_path}; give an existing folder (one sub-folder per class), "
+                        ".csv/.tsv manifest or .toml task file")
     import difflib
 
     close = difflib.get_close_matches(name_or_path, list(_REGISTRY), n=3)

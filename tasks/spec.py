@@ -22,8 +22,14 @@ class TaskSpec:
 
     ``sources`` are alternatives tried in order, first those already on disk, then those that
     can be fetched (so a local copy always wins over a download). ``classnames`` and
-    ``templates`` are set names (see ``prompts``), file paths, or inline lists; ``"folder"``
-    takes class names from the data's folder names (``_`` read as a space).
+    ``templates`` are set names (see ``prompts``), file paths, or inline lists; ``"source"``
+    (alias ``"folder"``) takes class names from the data itself (folder names with ``_`` read as
+    a space, a manifest's labels, a webdataset's classnames.txt), and templates ``"source"``
+    takes a webdataset's own template file.
+
+    Shift tasks name the in-distribution task they shift from (``parent``) and, when they cover
+    only some of its classes, ``class_subset``: a named list (see ``tasks.subsets``) giving, for
+    each of this task's classes, the parent's class indices it corresponds to.
     """
 
     name: str
@@ -37,7 +43,15 @@ class TaskSpec:
     description: str = ""
     renames: dict[str, Any] = field(default_factory=dict)
     n_classes: int | None = None
+    sizes: dict[str, int] = field(default_factory=dict)   # published sample counts per split
+    parent: str | None = None
+    class_subset: str | None = None
+    paper: str = ""   # the CLIP paper's name for it, where it has one
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise ValueError(f"task {self.name}: metric must be one of {METRICS}, not {self.metric!r}")
+
+    @property
+    def splits(self) -> list[str]:
+        return [s for s in dict.fromkeys([self.split, self.train_split, self.val_split]) if s]

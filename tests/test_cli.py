@@ -86,7 +86,7 @@ def test_imagenet_folder_with_wrong_class_count(tiny_folder, tmp_path):
     shutil.copytree(tiny_folder, tmp_path / "data" / "imagenet" / "val")
     out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "imagenet",
                   "--data-dir", str(tmp_path / "data"), cache=tmp_path / "c", cwd=tmp_path)
-    assert out.returncode == 2 and "has 4 class folders, expected 1000" in out.stderr
+    assert out.returncode == 2 and "has 4 classes, expected 1000" in out.stderr
 
 
 def test_probe_on_a_task_without_train_split(tiny_folder, tmp_path):

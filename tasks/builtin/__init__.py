@@ -1,2 +1,2 @@
 """Built-in task specs, one module per dataset family; importing registers them."""
-from tasks.builtin import cifar, imagenet  # noqa: F401
+from tasks.builtin import cifar, clip_suite, digits, imagenet  # noqa: F401

@@ -1,15 +1,21 @@
-"""Source adapters and the resolver that tries a task's sources in order."""
+"""Source adapters and the resolver that tries a task's sources in order.
+
+A source type is a function ``(options, split, ctx, fetch) -> ImageSource | None``: ``None``
+means "not on disk" when ``fetch`` is false; with ``fetch`` true it downloads or raises a
+:class:`UserError` that says what to put where. Adding a type is adding one entry here.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from bench.cache import Store
 from bench.errors import UserError
-from tasks.sources.base import ArraySource, ImageSource, PreprocessedDataset
+from tasks.sources.base import ArraySource, FileListSource, ImageSource, PreprocessedDataset
 from tasks.sources.imagefolder import ImageFolderSource
-from tasks.sources.mirrors import CIFAR10_NPM, load_mirror
+from tasks.sources.manifest import ManifestSource
+from tasks.sources.mirrors import MIRRORS, open_mirror
 from tasks.sources.torchvision import open_torchvision
 from tasks.spec import SourceSpec, TaskSpec
 
@@ -20,7 +26,14 @@ class DataContext:
     store: Store    # the cache (mirrors are decoded into it)
 
 
-MIRRORS = {CIFAR10_NPM.key: CIFAR10_NPM}
+def _path(options: dict, key: str, split: str, ctx: DataContext) -> Path:
+    return Path(str(options[key]).format(data_dir=ctx.data_dir, split=split)).expanduser()
+
+
+def _missing(options: dict, path: Path, fetch: bool, what: str) -> None:
+    """A local-only dataset that is absent: ``None`` while probing, the spec's hint when asked."""
+    if fetch:
+        raise UserError(options.get("missing_hint", f"{what} not found: {path}").format(path=path))
 
 
 def _torchvision(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
@@ -28,49 +41,90 @@ def _torchvision(options: dict, split: str, ctx: DataContext, fetch: bool) -> Im
 
 
 def _mirror(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
-    mirror = MIRRORS[options["mirror"]]
-    arrays = load_mirror(mirror, split, ctx.store, fetch=fetch)
-    if arrays is None:
-        return None
-    images, labels = arrays
-    return ArraySource(images, labels, origin=f"offline mirror {mirror.package.spec}")
+    split = options.get("splits", {}).get(split, split)
+    return open_mirror(options["mirror"], split, ctx.store, fetch=fetch)
 
 
 def _imagefolder(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
-    path = Path(str(options["path"]).format(data_dir=ctx.data_dir, split=split)).expanduser()
+    path = _path(options, "path", split, ctx)
     if not path.is_dir() and options.get("optional"):
-        if fetch:
-            raise UserError(options.get("missing_hint", f"{path} not found"))
+        return _missing(options, path, fetch, "image folder")
+    return ImageFolderSource(path, include=options.get("include"), transform=options.get("transform"))
+
+
+def _csv(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
+    path = _path(options, "path", split, ctx)
+    if not path.is_file() and options.get("optional"):
+        return _missing(options, path, fetch, "manifest")
+    return ManifestSource(path, classes=options.get("classes"))
+
+
+def _hf(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
+    from tasks.sources.hf import open_hf
+
+    if not fetch and not options.get("local"):
+        return None  # the hub cache is datasets' business: only try when asked to fetch
+    return open_hf(options, split, ctx.data_dir / "hf")
+
+
+def _webdataset(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
+    from tasks.sources.webdataset import WebDatasetSource, hub_snapshot
+
+    if "path" in options:
+        path = _path(options, "path", split, ctx)
+        if not (path / split).is_dir() and options.get("optional"):
+            return _missing(options, path, fetch, "webdataset folder")
+        return WebDatasetSource(path, split)
+    repo = options["hf_repo"]
+    local = ctx.data_dir / "wds" / repo.replace("/", "__")
+    if (local / split).is_dir():
+        return WebDatasetSource(local, split)
+    if not fetch:
         return None
-    return ImageFolderSource(path)
+    return WebDatasetSource(hub_snapshot(repo, split, ctx.data_dir / "wds"), split)
 
 
 SOURCE_TYPES: dict[str, Callable[[dict, str, DataContext, bool], ImageSource | None]] = {
     "torchvision": _torchvision,
     "mirror": _mirror,
     "imagefolder": _imagefolder,
+    "csv": _csv,
+    "hf": _hf,
+    "webdataset": _webdataset,
 }
 
 
-def open_source(task: TaskSpec, split: str, ctx: DataContext) -> ImageSource:
-    """The first of the task's sources that has the split on disk, else the first that fetches it."""
+def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True) -> ImageSource | None:
+    """The first of the task's sources that has the split on disk, else the first that fetches it.
+
+    With ``fetch=False`` only what is already on disk is considered (``None`` if nothing is).
+    """
     problems: list[str] = []
-    for fetch in (False, True):
+    for attempt in ((False, True) if fetch else (False,)):
         for spec in task.sources:
             opener = SOURCE_TYPES.get(spec.type)
             if opener is None:
                 raise UserError(f"task {task.name}: unknown source type '{spec.type}' (known: {', '.join(SOURCE_TYPES)})")
+            if "splits" in spec.options and split not in spec.options["splits"]:
+                continue  # this source does not carry the split
             try:
-                source = opener(spec.options, split, ctx, fetch)
+                source = opener(spec.options, split, ctx, attempt)
             except UserError as exc:
+                if not attempt:
+                    continue  # probing the disk: a problem here is reported when fetching
                 if len(task.sources) == 1:
                     raise
                 problems.append(str(exc))
                 continue
             if source is not None:
+                source.spec_options = spec.options  # per-source class-name rules (see tasks.classes)
                 return source
+    if not fetch:
+        return None
+    if not problems:
+        problems.append("none of its sources has it")
     raise UserError(f"task {task.name}: no source could provide the '{split}' split: {' | '.join(problems)}")
 
 
-__all__ = ["ArraySource", "DataContext", "ImageFolderSource", "ImageSource", "PreprocessedDataset",
-           "SOURCE_TYPES", "open_source"]
+__all__ = ["ArraySource", "DataContext", "FileListSource", "ImageFolderSource", "ImageSource", "MIRRORS",
+           "ManifestSource", "PreprocessedDataset", "SOURCE_TYPES", "SourceSpec", "open_source"]

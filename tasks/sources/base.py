@@ -14,6 +14,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+#: Label written for a sample whose image could not be decoded (dropped after extraction).
+BAD_IMAGE = -1
+BAD_IMAGE_POLICIES = ("skip", "fail")
+
 
 class ImageSource(ABC):
     """A split of a dataset: ``len``, ``targets`` and ``load(i) -> PIL.Image``."""
@@ -30,21 +34,78 @@ class ImageSource(ABC):
     @abstractmethod
     def load(self, index: int) -> Image.Image: ...
 
+    def describe(self, index: int) -> str:
+        """Where sample ``index`` comes from (a file path where there is one), for messages."""
+        return f"{self.origin}[{index}]"
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any PIL image as 8-bit RGB: grayscale, palette, RGBA (alpha dropped, as open_clip does),
+    CMYK, and 16-bit / float grayscale (rescaled to 0-255 rather than clipped to white)."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        arr = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        if image.mode == "I" and arr.max() <= 255:
+            top = 255.0
+        arr = np.clip(np.round(arr * (255.0 / top)), 0, 255).astype(np.uint8)
+        return Image.fromarray(arr, mode="L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return image.convert("RGB")
+
 
 class ArraySource(ImageSource):
     """Images held as one ``uint8 [N, H, W, C]`` array (CIFAR, MNIST-like mirrors)."""
 
-    def __init__(self, images: np.ndarray, targets: Sequence[int], origin: str, identity: str | None = None):
+    def __init__(self, images: np.ndarray, targets: Sequence[int], origin: str, identity: str | None = None,
+                 classes: list[str] | None = None):
         if len(images) != len(targets):
             raise ValueError(f"{origin}: {len(images)} images but {len(targets)} labels")
         self.images = images
         self.targets = np.asarray(targets, dtype=np.int64)
         self.origin = origin
+        self.classes = classes
         self.identity = identity or content_identity(images, self.targets)
 
     def load(self, index: int) -> Image.Image:
         arr = self.images[index]
-        return Image.fromarray(arr if arr.ndim == 2 or arr.shape[-1] != 1 else arr[..., 0])
+        return to_rgb(Image.fromarray(arr if arr.ndim == 2 or arr.shape[-1] != 1 else arr[..., 0]))
+
+
+class FileListSource(ImageSource):
+    """Images as files on disk with known labels (folders, manifests, file-based torchvision sets).
+
+    The identity hashes relative paths, labels, sizes and modification times, so an edited or
+    replaced image gives new features, while moving the whole folder keeps the cache.
+    """
+
+    def __init__(self, paths: Sequence, targets: Sequence[int], origin: str, root=None,
+                 classes: list[str] | None = None, transform: Callable[[Image.Image], Image.Image] | None = None):
+        from pathlib import Path
+
+        self.paths = [Path(p) for p in paths]
+        self.targets = np.asarray(targets, dtype=np.int64)
+        self.origin = origin
+        self.classes = classes
+        self.transform = transform
+        base = Path(root) if root is not None else None
+        h = hashlib.sha256()
+        for p, t in zip(self.paths, self.targets):
+            st = p.stat()
+            rel = p.relative_to(base).as_posix() if base is not None else p.name
+            h.update(f"{rel}|{t}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        self.identity = "files:" + h.hexdigest()[:32]
+
+    def load(self, index: int) -> Image.Image:
+        with Image.open(self.paths[index]) as im:
+            im.load()
+            out = to_rgb(im)
+        return self.transform(out) if self.transform else out
+
+    def describe(self, index: int) -> str:
+        return str(self.paths[index])
 
 
 def content_identity(images: np.ndarray, targets: np.ndarray) -> str:
@@ -56,14 +117,26 @@ def content_identity(images: np.ndarray, targets: np.ndarray) -> str:
 
 
 class PreprocessedDataset(torch.utils.data.Dataset):
-    """A torch Dataset over chosen indices of a source: ``(pixels, label, index)``."""
+    """A torch Dataset over chosen indices of a source: ``(pixels, label, index)``.
+
+    An image that cannot be decoded (truncated, corrupt, not an image) does not stop the run:
+    it comes back as a blank image with label :data:`BAD_IMAGE`, and the extractor drops it and
+    reports its path once (or stops with a one-line error under ``--on-bad-image fail``).
+    """
 
     def __init__(self, source: ImageSource, indices: np.ndarray, preprocess: Callable[[Any], torch.Tensor]):
         self.source, self.indices, self.preprocess = source, np.asarray(indices), preprocess
+        self._blank: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
 
     def __getitem__(self, i: int):
         index = int(self.indices[i])
-        return self.preprocess(self.source.load(index)), int(self.source.targets[index]), index
+        try:
+            image = self.source.load(index)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            if self._blank is None:
+                self._blank = self.preprocess(Image.new("RGB", (224, 224)))
+            return self._blank, BAD_IMAGE, index
+        return self.preprocess(image), int(self.source.targets[index]), index

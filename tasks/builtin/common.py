@@ -1,0 +1,32 @@
+"""Short constructors for the source specs the built-in tasks share, so a dataset stays a few
+lines of data. CLIP_benchmark publishes every dataset of its suite as webdataset shards on the
+Hugging Face hub (``clip-benchmark/wds_<name>``); most tasks list them as the download route."""
+from __future__ import annotations
+
+from typing import Any
+
+from tasks.spec import SourceSpec
+
+
+def torchvision(dataset: str, splits: dict[str, dict] | None = None, **options: Any) -> SourceSpec:
+    """A ``torchvision.datasets`` class; ``splits`` maps our split names to constructor keywords."""
+    return SourceSpec("torchvision", {"dataset": dataset, **({"splits": splits} if splits else {}), **options})
+
+
+def wds(name: str, **options: Any) -> SourceSpec:
+    """CLIP_benchmark's webdataset copy; its classnames.txt gives the class order."""
+    return SourceSpec("webdataset", {"hf_repo": f"clip-benchmark/wds_{name}", "classnames": "source", **options})
+
+
+def local_folder(path: str, hint: str, **options: Any) -> SourceSpec:
+    """An ImageFolder under DATA_DIR that cannot be downloaded; ``hint`` says how to get it."""
+    return SourceSpec("imagefolder", {"path": "{data_dir}/" + path, "optional": True,
+                                      "missing_hint": hint + " (DATA_DIR: --data-dir or $ZSBENCH_DATA)", **options})
+
+
+def mirror(key: str, **options: Any) -> SourceSpec:
+    return SourceSpec("mirror", {"mirror": key, **options})
+
+
+TRAIN_TEST = {"test": {"train": False}, "train": {"train": True}}
+SPLIT_NAMES = {"test": {"split": "test"}, "train": {"split": "train"}}

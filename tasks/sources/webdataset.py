@@ -1,0 +1,114 @@
+"""Webdataset tar shards in CLIP_benchmark's layout, from a folder or the Hugging Face hub.
+
+Layout: ``ROOT/classnames.txt`` (one class per line), optional
+``ROOT/zeroshot_classification_templates.txt``, and ``ROOT/<split>/*.tar`` whose members are
+``KEY.{jpg,png,webp,...}`` + ``KEY.cls`` (the integer label). CLIP_benchmark publishes every
+dataset of its suite this way as ``clip-benchmark/wds_<name>`` on the hub, so the same reader
+serves a local copy and a download. Shards are indexed once (member offsets), then images are
+read by seeking, without unpacking anything.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from bench.errors import UserError, short_reason
+from tasks.sources.base import ImageSource, to_rgb
+
+IMAGE_EXTS = ("webp", "jpg", "jpeg", "png", "ppm", "bmp", "tif", "tiff")
+
+
+def _read_lines(path: Path) -> list[str] | None:
+    if not path.is_file():
+        return None
+    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+
+
+class WebDatasetSource(ImageSource):
+    def __init__(self, root: Path | str, split: str):
+        self.root = Path(root).expanduser()
+        shard_dir = self.root / split
+        shards = sorted(shard_dir.glob("*.tar")) if shard_dir.is_dir() else []
+        if not shards:
+            raise UserError(f"no webdataset shards at {shard_dir}/*.tar: use CLIP_benchmark's layout "
+                            f"(ROOT/classnames.txt, ROOT/{split}/0.tar, ...)")
+        self.classes = _read_lines(self.root / "classnames.txt")
+        self.templates = _read_lines(self.root / "zeroshot_classification_templates.txt")
+        self.shards = shards
+        self.members: list[tuple[int, int, int, str]] = []  # shard, offset, size, name
+        labels: list[int] = []
+        h = hashlib.sha256()
+        for s, shard in enumerate(shards):
+            st = shard.stat()
+            h.update(f"{shard.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+            try:
+                with tarfile.open(shard, "r:") as tar:
+                    groups: dict[str, dict[str, tarfile.TarInfo]] = {}
+                    for m in tar.getmembers():
+                        if m.isfile():
+                            key, _, ext = m.name.partition(".")
+                            groups.setdefault(key, {})[ext.lower()] = m
+                    for key in groups:  # tar order = write order
+                        g = groups[key]
+                        img = next((g[e] for e in IMAGE_EXTS if e in g), None)
+                        if img is None or "cls" not in g:
+                            continue
+                        labels.append(int(tar.extractfile(g["cls"]).read().decode().strip()))
+                        self.members.append((s, img.offset_data, img.size, img.name))
+            except (tarfile.TarError, OSError, ValueError) as exc:
+                raise UserError(f"webdataset shard {shard} is not a readable tar archive ({short_reason(exc, 80)}); "
+                                "re-download it or remove it") from None
+        if not self.members:
+            raise UserError(f"webdataset shards in {shard_dir} hold no (image, .cls) pairs")
+        self.targets = np.asarray(labels, dtype=np.int64)
+        self.origin = str(shard_dir)
+        self.identity = "wds:" + h.hexdigest()[:32]
+        self._handles: dict[int, object] = {}
+        self._pid = None
+
+    def _file(self, shard: int):
+        if self._pid != os.getpid():  # DataLoader workers must not share file positions
+            self._handles, self._pid = {}, os.getpid()
+        if shard not in self._handles:
+            self._handles[shard] = open(self.shards[shard], "rb")
+        return self._handles[shard]
+
+    def load(self, index: int) -> Image.Image:
+        shard, offset, size, _ = self.members[index]
+        f = self._file(shard)
+        f.seek(offset)
+        with Image.open(io.BytesIO(f.read(size))) as im:
+            im.load()
+            return to_rgb(im)
+
+    def describe(self, index: int) -> str:
+        shard, _, _, name = self.members[index]
+        return f"{self.shards[shard]}:{name}"
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_handles"], state["_pid"] = {}, None
+        return state
+
+
+def hub_snapshot(repo_id: str, split: str, folder: Path) -> Path:
+    """Download a CLIP_benchmark-style webdataset repo's split (and its class/template files)."""
+    from bench.net import hub_offline_unless_reachable
+
+    target = folder / repo_id.replace("/", "__")
+    with hub_offline_unless_reachable():
+        try:
+            from huggingface_hub import snapshot_download
+
+            snapshot_download(repo_id, repo_type="dataset", local_dir=str(target),
+                              allow_patterns=[f"{split}/*", "*.txt"])
+        except Exception as exc:  # offline, unknown repo, auth: all end the same way for the user
+            raise UserError(f"cannot download the webdataset {repo_id} from the Hugging Face hub "
+                            f"({short_reason(exc, 100)}); with no network, put its shards in {target}/{split}/") from None
+    return target

@@ -1,0 +1,142 @@
+"""A user's dataset as one small TOML file (or a bare folder / manifest path), no code.
+
+```toml
+name = "my-pets"
+metric = "top1"                 # or "mean_per_class_recall"
+[source]
+type = "imagefolder"            # imagefolder | csv | hf | torchvision | webdataset | mirror
+path = "images/"                # relative to this file
+[prompts]
+templates = "openai_imagenet"   # a set name, a file, or an inline list
+classnames = { tabby = "tabby cat" }   # renames, a file, or a full list
+```
+Every key is checked: an unknown key or a wrong type is an error naming the file and the key.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.errors import UserError
+from tasks.spec import METRICS, SourceSpec, TaskSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+TOP_KEYS = {"name": str, "description": str, "metric": str, "split": str, "train_split": str, "val_split": str,
+            "n_classes": int, "parent": str, "source": dict, "prompts": dict}
+PROMPT_KEYS = {"templates": (str, list), "classnames": (str, list, dict)}
+#: source type -> allowed option keys and their types; "path"-like keys are resolved against the file
+SOURCE_KEYS: dict[str, dict[str, Any]] = {
+    "imagefolder": {"path": str, "include": list},
+    "csv": {"path": str, "classes": (str, list)},
+    "hf": {"repo": str, "config": str, "splits": dict, "image_column": str, "label_column": str,
+           "data_files": (str, list, dict), "data_dir": str, "revision": str, "local": bool},
+    "torchvision": {"dataset": str, "splits": dict, "kwargs": dict},
+    "webdataset": {"path": str, "hf_repo": str},
+    "mirror": {"mirror": str, "splits": dict},
+}
+PATH_KEYS = {"path", "data_dir", "data_files"}
+TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "a table", bool: "true/false"}
+
+
+def _type_name(t) -> str:
+    return " or ".join(TYPE_NAMES[x] for x in t) if isinstance(t, tuple) else TYPE_NAMES[t]
+
+
+def _check(table: dict, allowed: dict, where: str, file: Path) -> None:
+    for key, value in table.items():
+        if key not in allowed:
+            raise UserError(f"{file}: unknown key '{key}' in {where} (allowed: {', '.join(sorted(allowed))})")
+        want = allowed[key]
+        if not isinstance(value, want) or (want is int and isinstance(value, bool)):
+            raise UserError(f"{file}: '{key}' in {where} must be {_type_name(want)}, not {type(value).__name__}")
+
+
+def _resolve(value: Any, base: Path) -> Any:
+    if isinstance(value, str):
+        p = Path(value).expanduser()
+        return str(p if p.is_absolute() else (base / p))
+    if isinstance(value, list):
+        return [_resolve(v, base) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve(v, base) for k, v in value.items()}
+    return value
+
+
+def _maybe_file(value: Any, base: Path) -> Any:
+    """A prompts value that names a file relative to the TOML becomes an absolute path."""
+    if isinstance(value, str) and (base / value).is_file():
+        return str(base / value)
+    return value
+
+
+def load_task_file(path: Path) -> TaskSpec:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read task file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path} is not valid TOML ({exc}); fix the file") from None
+    _check(data, TOP_KEYS, "the top level", path)
+    if "source" not in data:
+        raise UserError(f"{path}: a [source] table is required (type = \"imagefolder\", path = \"images/\")")
+    source = dict(data["source"])
+    stype = source.pop("type", None)
+    if stype not in SOURCE_KEYS:
+        raise UserError(f"{path}: [source] type must be one of {', '.join(SOURCE_KEYS)}, not {stype!r}")
+    _check(source, SOURCE_KEYS[stype], f"[source] (type {stype})", path)
+    base = path.parent.resolve()
+    for key in PATH_KEYS & source.keys():
+        source[key] = _resolve(source[key], base)
+    if stype == "csv" and isinstance(source.get("classes"), str):
+        source["classes"] = _resolve(source["classes"], base)
+    prompts = data.get("prompts", {})
+    _check(prompts, PROMPT_KEYS, "[prompts]", path)
+    metric = data.get("metric", "top1")
+    if metric not in METRICS:
+        raise UserError(f"{path}: metric must be one of {', '.join(METRICS)}, not '{metric}'")
+    classnames: Any = "source"
+    renames: dict = {}
+    raw = prompts.get("classnames")
+    if isinstance(raw, dict):
+        renames = raw
+    elif raw is not None:
+        classnames = _maybe_file(raw, base)
+    split = data.get("split", "all" if stype in ("imagefolder", "csv") else "test")
+    if stype == "hf":
+        source.setdefault("local", False)
+    return TaskSpec(
+        name=data.get("name", path.stem),
+        description=data.get("description", f"task file {path}"),
+        sources=(SourceSpec(stype, source),),
+        classnames=classnames,
+        templates=_maybe_file(prompts.get("templates", "openai_imagenet"), base),
+        metric=metric,
+        split=split,
+        train_split=data.get("train_split"),
+        val_split=data.get("val_split"),
+        n_classes=data.get("n_classes"),
+        renames=renames,
+        parent=data.get("parent"),
+    )
+
+
+def path_task(path: Path) -> TaskSpec:
+    """A folder (ImageFolder), a CSV/TSV manifest or a TOML task file, as a task."""
+    path = path.expanduser()
+    if path.is_dir():
+        return TaskSpec(name=path.resolve().name, description=f"image folder {path}",
+                        sources=(SourceSpec("imagefolder", {"path": str(path.resolve())}),),
+                        classnames="source", split="all")
+    suffix = path.suffix.lower()
+    if suffix == ".toml":
+        return load_task_file(path)
+    if suffix in (".csv", ".tsv"):
+        return TaskSpec(name=path.stem, description=f"manifest {path}",
+                        sources=(SourceSpec("csv", {"path": str(path.resolve())}),), classnames="source", split="all")
+    raise UserError(f"cannot make a task from {path}: give a folder, a .csv/.tsv manifest or a .toml task file")
