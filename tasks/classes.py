@@ -58,7 +58,9 @@ def resolve_classnames(task: TaskSpec, source: ImageSource) -> list[ClassName]:
         if max(i for ids in subset for i in ids) < len(names):
             names = [names[ids[0]] for ids in subset]
     if task.renames:
-        names = apply_renames(names, task.renames, source=f"task {task.name}")
+        current = {display_name(n) for n in names}
+        renames = {(k if k in current else k.replace("_", " ")): v for k, v in task.renames.items()}
+        names = apply_renames(names, renames, source=f"task {task.name}")
     if task.n_classes is not None and source.classes is not None and len(source.classes) != task.n_classes:
         raise UserError(f"task {task.name}: {source.origin} has {len(source.classes)} classes, expected "
                         f"{task.n_classes}; point it at the complete dataset")

