@@ -118,6 +118,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(f"note: {task} used a class-stratified subset of {n} of {total} samples (seed {args.seed}, --limit)")
         if not args.no_save and not args.quiet:
             print(f"records: {Path(args.out) / 'runs'}")
+        checkpoints = list(dict.fromkeys((r.model, r.pretrained) for r in records if r.protocol == "zeroshot"))
+        if len(checkpoints) > 1 and not args.no_save:
+            from bench.report.compare import compare
+
+            runs = _runs(argparse.Namespace(results=args.out))
+            tasks = sorted({r.task for r in records})
+            for other in checkpoints[1:]:
+                print()
+                print("\n".join(comparison_lines(compare(runs, checkpoints[0], other, tasks=tasks, seed=args.seed))))
     return 0
 
 
@@ -180,6 +189,75 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     print(format_table(rows, header, left=len(header)))
     if not status:
         print("\n(--local checks which datasets are already on disk; `zsbench tasks show NAME` prints one spec)")
+    return 0
+
+
+def _runs(args: argparse.Namespace):
+    from bench.report.collect import load_runs
+
+    return load_runs(Path(args.results))
+
+
+def comparison_lines(comparisons) -> list[str]:
+    from bench.report.compare import as_table, summary
+
+    table = as_table(comparisons)
+    rows = [[t, str(r["n"]), f"{r['acc_a']:.2f}", f"{r['acc_b']:.2f}", f"{r['diff']:+.2f}",
+             f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]", f"{r['p_value']:.3g}", r["verdict"]] for t, r in table.iterrows()]
+    return [format_table(rows, ["task", "n", "A %", "B %", "A-B", "95% CI (bootstrap)", "McNemar p", "verdict"], left=1),
+            summary(comparisons)]
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from bench.report.leaderboard import below_published, leaderboard, render, robustness_table, zeroshot_vs_probe
+
+    runs = _runs(args)
+    if args.view == "zeroshot-vs-probe":
+        print(render(zeroshot_vs_probe(runs).set_index(["model", "task"]), args.format, "model, task"))
+        return 0
+    if args.view == "robustness":
+        print(render(robustness_table(runs), args.format))
+        return 0
+    table = leaderboard(runs, protocol=args.protocol, metric=args.metric, history=args.all,
+                        with_published=args.with_published)
+    print(render(table, args.format))
+    if args.format == "md":
+        notes = below_published(runs)
+        if notes:
+            print()
+        for note in notes:
+            print(f"flag: {note}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bench.report.compare import as_table, compare
+
+    comparisons = compare(_runs(args), args.a, args.b, tasks=args.task, protocol=args.protocol,
+                          n_resamples=args.resamples, seed=args.seed)
+    if args.json:
+        print(as_table(comparisons).reset_index().to_json(orient="records", indent=1))
+    else:
+        print("\n".join(comparison_lines(comparisons)))
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from bench.report.plots import KINDS, make_plot
+
+    runs = _runs(args)
+    out = Path(args.out) if args.out else Path(args.results) / "plots"
+    for kind in (KINDS if args.kind == "all" else [args.kind]):
+        paths = make_plot(kind, runs, out)
+        print(" ".join(str(p) for p in paths))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.report.html import build_report
+
+    out = build_report(_runs(args), Path(args.out) if args.out else Path(args.results) / "report.html")
+    print(out)
     return 0
 
 
@@ -256,6 +334,39 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--seed", type=int, default=0)
     pf.add_argument("--json", action="store_true", help="one JSON object with the ratios as numbers")
     pf.set_defaults(func=cmd_perf)
+
+    lb = sub.add_parser("leaderboard", help="models x tasks table from run records")
+    lb.add_argument("view", nargs="?", default="table", choices=["table", "zeroshot-vs-probe", "robustness"])
+    lb.add_argument("--results", default="results", help="folder with runs/ (default: results/)")
+    lb.add_argument("--protocol", default="zeroshot", choices=["zeroshot", "linear-probe", "few-shot"])
+    lb.add_argument("--metric", default="primary", choices=["primary", "top1", "top5", "mean_per_class_recall"],
+                    help="primary (default) = each task's own metric, as the CLIP paper reports it")
+    lb.add_argument("--format", default="md", choices=["md", "csv", "html", "json"])
+    lb.add_argument("--all", action="store_true", help="every record, not only the newest per model/task")
+    lb.add_argument("--with-published", action="store_true", help="add open_clip's published rows for the same checkpoints")
+    lb.set_defaults(func=cmd_leaderboard)
+
+    cp = sub.add_parser("compare", help="paired comparison of two checkpoints on the same images")
+    cp.add_argument("a", help="MODEL[:PRETRAINED] or a run record .json")
+    cp.add_argument("b", help="MODEL[:PRETRAINED] or a run record .json")
+    cp.add_argument("--task", action="append", help="only these tasks (default: every task both have)")
+    cp.add_argument("--results", default="results")
+    cp.add_argument("--protocol", default="zeroshot", choices=["zeroshot", "linear-probe"])
+    cp.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples (default 10000)")
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--json", action="store_true")
+    cp.set_defaults(func=cmd_compare)
+
+    pl = sub.add_parser("plot", help="paper-style plots from run records (PNG + SVG)")
+    pl.add_argument("kind", choices=["prompt-ensemble", "zeroshot-vs-probe", "few-shot", "robustness", "leaderboard", "all"])
+    pl.add_argument("--results", default="results")
+    pl.add_argument("--out", help="folder for the plots (default: RESULTS/plots)")
+    pl.set_defaults(func=cmd_plot)
+
+    rp = sub.add_parser("report", help="one self-contained HTML page: tables, plots, run metadata")
+    rp.add_argument("--results", default="results")
+    rp.add_argument("--out", help="output file (default: RESULTS/report.html)")
+    rp.set_defaults(func=cmd_report)
 
     t = sub.add_parser("tasks", help="list registered tasks, or `tasks show NAME` for one spec")
     t.add_argument("action", nargs="?", default="list", choices=["list", "show"])

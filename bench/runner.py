@@ -153,7 +153,7 @@ def run(config: RunConfig) -> list[RunRecord]:
                     metrics, top5, _ = evaluate_zeroshot(feats.features, feats.labels, classifier)
                     metrics["primary"] = metrics[spec.metric]
                     record("zeroshot", metrics, int(len(feats.labels)), templates_name,
-                           {"n_templates": len(templates)},
+                           {"n_templates": len(templates), "task_templates": override is None},
                            {"features": feats.info["seconds"], "classifier": cinfo["seconds"],
                             "evaluate": time.perf_counter() - t2},
                            {"feature_cache": feats.info["cache"], "classifier_cache": cinfo["cache"],

@@ -1,0 +1,112 @@
+"""Checkpoint comparison on the same images: per task both accuracies, the difference with a
+paired bootstrap 95% interval, and McNemar's exact test, from the stored per-sample predictions."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import UserError
+from bench.metrics import mcnemar_exact, paired_bootstrap_ci
+from bench.records import load_predictions
+from bench.report.collect import load_runs, newest
+
+
+@dataclass
+class Comparison:
+    task: str
+    a: str
+    b: str
+    n: int
+    acc_a: float
+    acc_b: float
+    diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+
+    @property
+    def verdict(self) -> str:
+        if self.ci_low > 0:
+            return "A better"
+        if self.ci_high < 0:
+            return "B better"
+        return "tie"
+
+
+def _correct(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    try:
+        preds = load_predictions(Path(path))
+    except OSError:
+        raise UserError(f"{path} has no per-sample predictions (.preds.npz) to compare with") from None
+    return preds["indices"], preds["labels"], preds["top5"][:, 0] == preds["labels"]
+
+
+def compare_records(path_a: str, path_b: str, task: str, label_a: str, label_b: str,
+                    n_resamples: int = 10000, seed: int = 0) -> Comparison:
+    ia, la, ca = _correct(path_a)
+    ib, lb, cb = _correct(path_b)
+    if not (np.array_equal(ia, ib) and np.array_equal(la, lb)):
+        raise UserError(f"task {task}: the two runs did not see the same samples ({len(ia)} vs {len(ib)}, "
+                        "or a different subset/split); rerun both with the same --limit/--seed/--split")
+    diff, lo, hi = paired_bootstrap_ci(ca, cb, n_resamples=n_resamples, seed=seed)
+    return Comparison(task, label_a, label_b, int(len(ca)), float(ca.mean()), float(cb.mean()), diff, lo, hi,
+                      mcnemar_exact(ca, cb))
+
+
+def _select(runs: pd.DataFrame, spec: str | tuple[str, str], protocol: str) -> pd.DataFrame:
+    """A run record path, a model as ``NAME`` / ``NAME:PRETRAINED``, or a ``(name, pretrained)``
+    pair; the newest record per task."""
+    if isinstance(spec, tuple):
+        name, tag = spec
+    else:
+        path = Path(spec)
+        if path.suffix == ".json" and path.is_file():
+            everything = load_runs(path.parent)
+            return everything[everything.path == str(path.resolve())]
+        known = set(runs.model)
+        name, tag = (spec, "") if spec in known else spec.rsplit(":", 1) if ":" in spec else (spec, "")
+    sel = runs[(runs.protocol == protocol) & (runs.model == name)]
+    if tag:
+        sel = sel[sel.pretrained == tag]
+    if sel.empty:
+        known = ", ".join(sorted(set(f"{m}:{p}" for m, p in zip(runs.model, runs.pretrained))))
+        raise UserError(f"no {protocol} records for '{spec}' (records exist for: {known}); give MODEL[:PRETRAINED] or a record .json")
+    if sel.pretrained.nunique() > 1:
+        raise UserError(f"'{spec}' matches several checkpoints ({', '.join(sorted(sel.pretrained.unique()))}): "
+                        "add :PRETRAINED")
+    return newest(sel, keys=("task",))
+
+
+def compare(runs: pd.DataFrame, a: str, b: str, tasks: list[str] | None = None, protocol: str = "zeroshot",
+            n_resamples: int = 10000, seed: int = 0) -> list[Comparison]:
+    ra, rb = _select(runs, a, protocol), _select(runs, b, protocol)
+    shared = sorted(set(ra.task) & set(rb.task))
+    if tasks:
+        missing = [t for t in tasks if t not in shared]
+        if missing:
+            raise UserError(f"task {missing[0]} is not in both runs (shared: {', '.join(shared) or 'none'})")
+        shared = tasks
+    if not shared:
+        raise UserError(f"'{a}' and '{b}' have no task in common: run both on the same --task")
+    out = []
+    for task in shared:
+        x, y = ra[ra.task == task].iloc[0], rb[rb.task == task].iloc[0]
+        out.append(compare_records(x.path, y.path, task, x.label, y.label, n_resamples, seed))
+    return out
+
+
+def summary(comparisons: list[Comparison]) -> str:
+    verdicts = [c.verdict for c in comparisons]
+    return (f"A = {comparisons[0].a}, B = {comparisons[0].b}: A significantly better on {verdicts.count('A better')}, "
+            f"worse on {verdicts.count('B better')}, tied on {verdicts.count('tie')} of {len(comparisons)} task(s) "
+            "(paired bootstrap 95% interval of the difference excludes 0)")
+
+
+def as_table(comparisons: list[Comparison]) -> pd.DataFrame:
+    df = pd.DataFrame([asdict(c) | {"verdict": c.verdict} for c in comparisons]).set_index("task")
+    for col in ("acc_a", "acc_b", "diff", "ci_low", "ci_high"):
+        df[col] = 100 * df[col]
+    return df.drop(columns=["a", "b"])

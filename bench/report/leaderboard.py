@@ -1,0 +1,154 @@
+"""Leaderboards: models x tasks from run records, the CLIP paper's way.
+
+Each cell is the task's own metric (top-1, or mean per-class recall where the CLIP paper uses
+it) unless ``metric`` names one; the average is over the tasks a row has, and ``tasks`` says how
+many. A repeated (model, templates, task, protocol) run replaces the earlier one unless
+``history`` is asked for. Published figures can be shown beside the runs; a run more than one
+point below the published figure for the same checkpoint and task is flagged with the usual
+causes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bench.errors import UserError
+from bench.report.collect import newest
+
+METRICS = ("primary", "top1", "top5", "mean_per_class_recall")
+FORMATS = ("md", "csv", "html", "json")
+PUBLISHED = Path(__file__).parent / "data" / "published_openclip.csv"
+FLAG_CAUSES = ("templates (use the task's own set: --templates omitted)", "class names (CLIP's list for the task)",
+               "QuickGELU (OpenAI weights need the -quickgelu model variant)",
+               "preprocessing (the checkpoint's own resize, crop, mean/std)")
+
+
+@lru_cache(maxsize=1)
+def published() -> pd.DataFrame:
+    """open_clip's published zero-shot table (source in the file's header), values as fractions."""
+    text = "\n".join(ln for ln in PUBLISHED.read_text().splitlines() if not ln.startswith("#"))
+    return pd.DataFrame(list(csv.DictReader(io.StringIO(text)))).astype({"value": float})
+
+
+def _row_label(r) -> str:
+    """Zero-shot runs with each task's own templates share the model's row; others get their own."""
+    return r.label if r.protocol != "zeroshot" or r.task_templates else f"{r.label} [{r.templates}]"
+
+
+def leaderboard(runs: pd.DataFrame, protocol: str = "zeroshot", metric: str = "primary", history: bool = False,
+                with_published: bool = False) -> pd.DataFrame:
+    """Rows: model (+ templates for zero-shot); columns: tasks, ``average``, ``tasks``; values in %."""
+    if metric not in METRICS:
+        raise UserError(f"--metric must be one of {', '.join(METRICS)}, not '{metric}'")
+    sel = runs[runs.protocol == protocol]
+    if sel.empty:
+        have = ", ".join(sorted(runs.protocol.unique()))
+        raise UserError(f"no '{protocol}' records (the records hold: {have}); pick one with --protocol")
+    if not history:
+        sel = newest(sel)
+    sel = sel.assign(row=[(_row_label(r) + (f" @{r.created}" if history else "")) for r in sel.itertuples()],
+                     value=pd.to_numeric(sel[metric], errors="coerce") * 100)
+    table = sel.pivot_table(index="row", columns="task", values="value", aggfunc="first")
+    if with_published:
+        pub = published()
+        pairs = {(m, p) for m, p in zip(sel.model, sel.pretrained)}
+        mine = np.array([(m, p) in pairs for m, p in zip(pub.model, pub.pretrained)], dtype=bool)
+        extra = pub[mine & pub.task.isin(table.columns).to_numpy()]
+        for (m, p), group in extra.groupby(["model", "pretrained"]):
+            table.loc[f"{m} / {p} (published)", group.task.tolist()] = (group.value * 100).tolist()
+    table = table.reindex(sorted(table.columns), axis=1)
+    table["average"] = table.mean(axis=1, skipna=True)
+    table["tasks"] = table.drop(columns="average").notna().sum(axis=1)
+    return table.sort_values("average", ascending=False)
+
+
+def own_templates_first(runs: pd.DataFrame) -> pd.DataFrame:
+    """Newest zero-shot record per model and task, preferring the task's own template set."""
+    zs = newest(runs[runs.protocol == "zeroshot"])
+    return zs.sort_values("task_templates", ascending=False, kind="stable").drop_duplicates(["label", "task"])
+
+
+def below_published(runs: pd.DataFrame, tolerance: float = 0.01) -> list[str]:
+    """Zero-shot runs more than ``tolerance`` below open_clip's figure for the same checkpoint + task;
+    the last line names the usual causes."""
+    pub = published().set_index(["model", "pretrained", "task"]).value
+    notes = []
+    for r in newest(runs[runs.protocol == "zeroshot"]).itertuples():
+        ref = pub.get((r.model, r.pretrained, r.task))
+        if ref is not None and r.primary is not None and r.primary < ref - tolerance:
+            notes.append(f"{r.model} / {r.pretrained} on {r.task} [{r.templates}]: {100 * r.primary:.1f}, more than "
+                         f"{100 * tolerance:g} point below the published {100 * ref:.1f} ({100 * (r.primary - ref):+.1f})")
+    if notes:
+        notes.append("usual causes of a shortfall: " + "; ".join(FLAG_CAUSES))
+    return notes
+
+
+def zeroshot_vs_probe(runs: pd.DataFrame) -> pd.DataFrame:
+    """Per model and task: zero-shot (task's own templates, newest), linear probe, and the delta."""
+    zs = own_templates_first(runs)
+    lp = newest(runs[runs.protocol == "linear-probe"])
+    merged = zs.merge(lp, on=["model", "pretrained", "task"], suffixes=("_zs", "_lp"))
+    if merged.empty:
+        raise UserError("no task has both a zero-shot and a linear-probe record: run "
+                        "`zsbench run ... --protocol zeroshot --protocol linear-probe`")
+    out = pd.DataFrame({"model": merged.label_zs, "task": merged.task, "zero-shot": 100 * merged.primary_zs,
+                        "linear probe": 100 * merged.primary_lp})
+    out["delta"] = out["zero-shot"] - out["linear probe"]
+    return out.sort_values("delta").reset_index(drop=True)
+
+
+def to_markdown(table: pd.DataFrame, index_name: str = "model") -> str:
+    def cell(v) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "" if np.isnan(v) else f"{v:.2f}"
+        return str(v)
+    header = [index_name, *map(str, table.columns)]
+    rows = [[str(i), *(cell(v) for v in row)] for i, row in zip(table.index, table.itertuples(index=False))]
+    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
+    line = lambda r: "| " + " | ".join(v.ljust(w) if c == 0 else v.rjust(w) for c, (v, w) in enumerate(zip(r, widths))) + " |"  # noqa: E731
+    sep = "|" + "|".join(("-" * (w + 2)) if c == 0 else ("-" * (w + 1) + ":") for c, w in enumerate(widths)) + "|"
+    return "\n".join([line(header), sep, *map(line, rows)])
+
+
+def render(table: pd.DataFrame, fmt: str, index_name: str = "model") -> str:
+    if fmt not in FORMATS:
+        raise UserError(f"--format must be one of {', '.join(FORMATS)}, not '{fmt}'")
+    if fmt == "md":
+        return to_markdown(table, index_name)
+    if fmt == "csv":
+        return table.round(4).to_csv(index_label=index_name)
+    if fmt == "html":
+        return table.to_html(float_format=lambda v: f"{v:.2f}", na_rep="", index_names=False, border=0,
+                             classes="leaderboard")
+    records = [{index_name: i, **{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}}
+               for i, row in table.to_dict(orient="index").items()]
+    return json.dumps(records, indent=1, default=float)
+
+
+def robustness_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Zero-shot accuracy on each in-distribution task and its shifts (tasks whose records name a
+    parent), the shifts' average, and the average gap to the parent."""
+    latest = own_templates_first(runs)
+    shifts = latest[latest.parent.notna()]
+    if shifts.empty:
+        raise UserError("no distribution-shift records: run e.g. `zsbench run ... --task imagenet --task imagenet-v2 "
+                        "--task imagenet-r` (shift tasks name their in-distribution parent)")
+    rows = {}
+    for (label, parent), group in shifts.groupby(["label", "parent"]):
+        base = latest[(latest.label == label) & (latest.task == parent)]
+        row = {t: 100 * v for t, v in zip(group.task, group.top1)}
+        row["shift average"] = float(np.mean(list(row.values())))
+        if not base.empty:
+            row[parent] = 100 * float(base.top1.iloc[0])
+            row["gap"] = row["shift average"] - row[parent]
+        rows[label] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    first = [c for c in table.columns if c in set(shifts.parent)]
+    rest = sorted(c for c in table.columns if c not in first and c not in ("shift average", "gap"))
+    return table[first + rest + [c for c in ("shift average", "gap") if c in table.columns]]
