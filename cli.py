@@ -80,10 +80,10 @@ def few_shot_lines(records) -> list[str]:
     return lines
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from bench.runner import RunConfig, run
+def _run_config(args: argparse.Namespace):
+    from bench.runner import RunConfig
 
-    config = RunConfig(
+    return RunConfig(
         models=_pair_models(args.model, args.pretrained),
         tasks=args.task,
         templates=args.templates or [None],
@@ -106,6 +106,92 @@ def cmd_run(args: argparse.Namespace) -> int:
         probe_max_iter=args.probe_max_iter,
         on_bad_image=args.on_bad_image,
     )
+
+
+def robustness_lines(scores, skipped) -> list[str]:
+    from bench.robustness import summarize
+
+    probe = any(s.probe_top1 is not None for s in scores)
+    pct = lambda v: "-" if v is None else f"{100 * v:.2f}"  # noqa: E731
+    header = ["shift", "n", "top1", "id top1", "predicted", "eff. rob.", "ood/id"] + \
+        (["probe top1", "probe id", "probe eff. rob."] if probe else []) + ["id measured on"]
+    rows = [[s.task, str(s.n), pct(s.top1), pct(s.id_top1), pct(s.predicted), pct(s.effective_robustness),
+             "-" if s.relative_robustness is None else f"{s.relative_robustness:.3f}"] +
+            ([pct(s.probe_top1), pct(s.probe_id_top1), pct(s.probe_effective_robustness)] if probe else []) +
+            [s.id_basis] for s in scores]
+    lines = [format_table(rows, header, left=1)]
+    for parent, summary in summarize(scores).items():
+        er = summary["mean_effective_robustness"]
+        line = (f"{parent}: {summary['shifts']} shifts, mean top-1 under shift {100 * summary['mean_top1']:.2f}, "
+                f"mean gap to in-distribution {100 * summary['mean_gap']:+.2f}, mean ood/id "
+                f"{summary['mean_relative_robustness']:.3f}, mean effective robustness "
+                + ("n/a (no baseline fit for these shifts: `zsbench robustness fit` after several models)" if er is None
+                   else f"{100 * er:+.2f}"))
+        if "probe_mean_top1" in summary:
+            line += (f"; linear probe on {parent} features: mean top-1 under shift {100 * summary['probe_mean_top1']:.2f}, "
+                     f"mean gap {100 * summary['probe_mean_gap']:+.2f}")
+        lines.append(line)
+    for name, values in corruption_means(scores).items():
+        lines.append(f"  {name}: " + ", ".join(f"{k} {100 * v:.1f}" for k, v in values.items()))
+    lines += [f"skipped (data not on disk) {s}" for s in skipped]
+    return lines
+
+
+def corruption_means(scores) -> dict[str, dict[str, float]]:
+    """For corruption suites (task names SUITE/CORRUPTION/SEVERITY): mean top-1 per corruption and
+    per severity, and the mean over all (mean corruption accuracy)."""
+    parts = [(s.task.split("/"), s.top1) for s in scores if s.task.count("/") == 2]
+    if not parts:
+        return {}
+    by_c: dict[str, list[float]] = {}
+    by_s: dict[str, list[float]] = {}
+    for (suite, c, sev), acc in parts:
+        by_c.setdefault(c, []).append(acc)
+        by_s.setdefault(sev, []).append(acc)
+    mean = lambda d: {k: float(np.mean(v)) for k, v in d.items()}  # noqa: E731
+    import numpy as np
+
+    return {"per corruption (mean over severities)": mean(by_c), "per severity": mean(by_s),
+            "mean corruption accuracy": {"all": float(np.mean([a for _, a in parts]))}}
+
+
+def cmd_robustness(args: argparse.Namespace) -> int:
+    from bench.errors import UserError
+
+    if args.action == "fit":
+        from bench.robustness import fit_from_runs
+
+        fits = fit_from_runs(Path(args.out))
+        for shift, fit in fits.items():
+            print(f"{shift}: slope {fit.slope:.4f}, intercept {fit.intercept:.4f}, r {fit.r}, {fit.n_models} models")
+        print(f"saved: {Path(args.out) / 'robustness_fits.json'} (used by later robustness runs in {args.out})")
+        return 0
+    if not args.model:
+        raise UserError("zsbench robustness needs --model (and --suite: imagenet, cifar10-c or digits-shift)")
+    from bench.robustness import run_robustness
+
+    args.task = [args.suite]
+    config = _run_config(args)
+    records, scores, skipped = run_robustness(config, args.suite, subset_mode=args.class_subset, probe=args.probe)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in records], indent=1, default=str))
+    else:
+        print("\n".join(robustness_lines(scores, skipped)))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bench.runner import run
+
+    config = _run_config(args)
+    if "robustness" in config.protocols:
+        from bench.errors import UserError
+
+        if len(config.protocols) > 1 or len(args.task) != 1:
+            raise UserError("--protocol robustness runs one shift suite on its own: "
+                            "zsbench run --protocol robustness --task imagenet|cifar10-c|digits-shift ...")
+        args.suite, args.action, args.class_subset, args.probe = args.task[0], "run", "restrict", False
+        return cmd_robustness(args)
     records = run(config)
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=1, default=str))
@@ -281,18 +367,12 @@ def cmd_perf(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="zsbench", description="Zero-shot image classification benchmarks for CLIP-family models.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    r = sub.add_parser("run", help="zero-shot evaluation of models on tasks",
-                       description="Zero-shot evaluation: image features (cached) x prompt-ensemble classifier.")
-    r.add_argument("--model", action="append", required=True,
+def _add_run_arguments(r: argparse.ArgumentParser, model_required: bool = True) -> None:
+    """The options `run` and `robustness` share (models, data, cache, probes, output)."""
+    r.add_argument("--model", action="append", required=model_required,
                    help="open_clip name (ViT-B-32), hf-hub:org/repo, or conse-effnetlite0-minilm; repeatable")
     r.add_argument("--pretrained", action="append",
                    help="pretrained tag, checkpoint file, or 'none' (random init); one per --model, in order")
-    r.add_argument("--task", action="append", required=True, help="task name (see `zsbench tasks`), or a path: an ImageFolder folder, a "
-                        "path,label .csv/.tsv manifest, or a .toml task file; repeatable")
     r.add_argument("--templates", action="append",
                    help="template set name (openai_imagenet, simple_imagenet, single, cifar10, ...) or file; "
                         "repeatable (one record each); default: the task's own set")
@@ -305,9 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--cache-dir", help="feature/classifier cache (default: $ZSBENCH_CACHE or ~/.cache/zsbench)")
     r.add_argument("--data-dir", help="dataset folder (default: $ZSBENCH_DATA or CACHE/datasets)")
     r.add_argument("--workers", type=int, help="image decoding workers (default: half the cores)")
-    r.add_argument("--protocol", action="append", choices=["zeroshot", "linear-probe", "few-shot"],
+    r.add_argument("--protocol", action="append", choices=["zeroshot", "linear-probe", "few-shot", "robustness"],
                    help="zeroshot (default), linear-probe (CLIP paper A.3: C searched on validation), "
-                        "few-shot (k examples per class); repeatable")
+                        "few-shot (k examples per class); repeatable; robustness (a shift suite as --task, "
+                        "see `zsbench robustness`)")
     r.add_argument("--probe-features", default="embedding", choices=["embedding", "pre-projection"],
                    help="features for probes: the image embedding, or the features before its final "
                         "projection (ViTs in the CLIP paper; EfficientNet-Lite0 pooled features for ConSE)")
@@ -320,6 +401,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print the run records as JSON on stdout")
     r.add_argument("--quiet", action="store_true", help="no progress bars or notes")
     r.add_argument("--no-save", action="store_true", help="do not write run records")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="zsbench", description="Zero-shot image classification benchmarks for CLIP-family models.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("run", help="zero-shot evaluation of models on tasks",
+                       description="Zero-shot evaluation: image features (cached) x prompt-ensemble classifier.")
+    _add_run_arguments(r)
+    r.add_argument("--task", action="append", required=True, help="task name (see `zsbench tasks`), or a path: an ImageFolder folder, a "
+                        "path,label .csv/.tsv manifest, or a .toml task file; repeatable")
     r.set_defaults(func=cmd_run)
 
     m = sub.add_parser("models", help="list loadable models")
@@ -334,6 +426,21 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--seed", type=int, default=0)
     pf.add_argument("--json", action="store_true", help="one JSON object with the ratios as numbers")
     pf.set_defaults(func=cmd_perf)
+
+    rb = sub.add_parser("robustness", help="accuracy under distribution shift, effective robustness",
+                        description="Evaluate models on a shift suite (imagenet, cifar10-c, digits-shift): accuracy "
+                                    "under shift, in-distribution accuracy, effective and relative robustness. "
+                                    "`zsbench robustness fit` fits a baseline from the robustness records under --out.")
+    rb.add_argument("action", nargs="?", default="run", choices=["run", "fit"])
+    rb.add_argument("--suite", default="imagenet", choices=["imagenet", "cifar10-c", "digits-shift"])
+    rb.add_argument("--class-subset", default="restrict", choices=["restrict", "full"],
+                    help="shifts over a class subset (ImageNet-R/A, ObjectNet): classifier restricted to the "
+                         "subset (default, as the CLIP paper) or the parent's full classifier")
+    rb.add_argument("--probe", action="store_true",
+                    help="also fit a linear probe on the in-distribution training features and score it under "
+                         "shift (CLIP paper Fig. 14 idea)")
+    _add_run_arguments(rb, model_required=False)
+    rb.set_defaults(func=cmd_robustness)
 
     lb = sub.add_parser("leaderboard", help="models x tasks table from run records")
     lb.add_argument("view", nargs="?", default="table", choices=["table", "zeroshot-vs-probe", "robustness"])

@@ -25,6 +25,7 @@ def _load_all() -> None:
         return
     _loaded = True
     import tasks.builtin  # noqa: F401
+    import tasks.families  # noqa: F401  (the generated shift tasks)
 
     for ep in metadata.entry_points(group="zsbench.tasks"):
         ep.load()

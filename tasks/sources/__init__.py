@@ -84,6 +84,16 @@ def _webdataset(options: dict, split: str, ctx: DataContext, fetch: bool) -> Ima
     return WebDatasetSource(hub_snapshot(repo, split, ctx.data_dir / "wds"), split)
 
 
+def _corrupted(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
+    from tasks.registry import get_task
+    from tasks.sources.corrupted import CorruptedSource
+
+    base = open_source(get_task(options["of"]), split, ctx, fetch=fetch)
+    if base is None:
+        return None
+    return CorruptedSource(base, options["corruption"], int(options["severity"]), int(options.get("seed", 0)))
+
+
 SOURCE_TYPES: dict[str, Callable[[dict, str, DataContext, bool], ImageSource | None]] = {
     "torchvision": _torchvision,
     "mirror": _mirror,
@@ -91,6 +101,7 @@ SOURCE_TYPES: dict[str, Callable[[dict, str, DataContext, bool], ImageSource | N
     "csv": _csv,
     "hf": _hf,
     "webdataset": _webdataset,
+    "corrupted": _corrupted,
 }
 
 
