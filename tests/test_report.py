@@ -23,7 +23,7 @@ from test_cli import zsbench
 
 
 def add(out, model, pretrained, task, acc, *, protocol="zeroshot", templates="t", created="20260101T000000",
-        n=400, seed=0, metric="top1", parent=None, own=True, extra=None, shots=None):
+        n=400, seed=0, metric="top1", parent=None, own=True, extra=None, shots=None, more=None):
     # one uniform draw per image, shared by all models: the better model is right on a superset (paired data)
     rng = np.random.default_rng(zlib.crc32(f"{task}|{n}".encode()))
     labels = np.arange(n) % 10
@@ -35,6 +35,7 @@ def add(out, model, pretrained, task, acc, *, protocol="zeroshot", templates="t"
     config = {"metric": metric, "task_templates": own, **(extra or {})}
     if shots:
         metrics["shots"] = shots
+    metrics.update(more or {})
     rec = RunRecord(model=model, pretrained=pretrained, task=task, split="test", protocol=protocol, metrics=metrics,
                     n_samples=n, templates=templates, seed=seed, config=config, versions={"zsbench": "0.1.0"},
                     timings={"features": 1.0}, task_info={"parent": parent}, created=created)
@@ -57,6 +58,8 @@ def results(tmp_path):
     add(out, "ViT-B-32", "openai", "imagenet", 0.63)
     add(out, "ViT-B-32", "openai", "imagenet-v2", 0.55, parent="imagenet")
     add(out, "ViT-B-32", "openai", "imagenet-r", 0.69, parent="imagenet")
+    add(out, "RN50", "openai", "imagenet-a", 0.2, protocol="robustness", parent="imagenet",
+        more={"id_top1": 0.7, "effective_robustness": 0.05})
     return out
 
 
@@ -94,8 +97,11 @@ def test_zeroshot_vs_probe_and_robustness_tables(results):
     zp = zeroshot_vs_probe(runs)
     assert list(zp.task) == ["cifar10"] and zp.delta.iloc[0] < 0
     rb = robustness_table(runs)
-    assert list(rb.columns[:1]) == ["imagenet"] and "gap" in rb.columns
-    assert abs(rb["shift average"].iloc[0] - rb[["imagenet-r", "imagenet-v2"]].iloc[0].mean()) < 1e-9
+    assert list(rb.columns[:1]) == ["imagenet (in-dist.)"] and "average gap" in rb.columns
+    assert abs(rb["shift average"].iloc[1] - rb[["imagenet-r", "imagenet-v2"]].iloc[1].mean()) < 1e-9
+    assert rb.loc["RN50 / openai | imagenet", "eff. robustness"] == pytest.approx(5.0)
+    row = rb.loc["ViT-B-32 / openai | imagenet"]
+    assert abs(row["average gap"] - (row["shift average"] - row["imagenet (in-dist.)"])) < 1e-9
 
 
 def test_compare_paired(results):

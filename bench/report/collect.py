@@ -9,7 +9,7 @@ import pandas as pd
 from bench.errors import UserError
 
 COLUMNS = ["model", "pretrained", "label", "task", "protocol", "templates", "split", "metric", "primary", "top1",
-           "top5", "mean_per_class_recall", "n", "task_templates", "created", "seed", "parent", "class_subset",
+           "top5", "mean_per_class_recall", "id_top1", "effective_robustness", "n", "task_templates", "created", "seed", "parent", "class_subset",
            "path"]
 
 
@@ -32,6 +32,7 @@ def load_runs(results: Path | str) -> pd.DataFrame:
                 "split": data["split"], "metric": metric,
                 "primary": m.get("primary", m.get(metric, m.get("top1"))), "top1": m.get("top1"),
                 "top5": m.get("top5"), "mean_per_class_recall": m.get("mean_per_class_recall"),
+                "id_top1": m.get("id_top1"), "effective_robustness": m.get("effective_robustness"),
                 "n": data["n_samples"], "created": data.get("created", ""), "seed": data.get("seed"),
                 "task_templates": bool(data.get("config", {}).get("task_templates", True)),
                 "parent": data.get("task_info", {}).get("parent"),

@@ -131,24 +131,44 @@ def render(table: pd.DataFrame, fmt: str, index_name: str = "model") -> str:
     return json.dumps(records, indent=1, default=float)
 
 
+def shift_points(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, shift): in-distribution and shifted accuracy, effective robustness.
+
+    Robustness records carry the in-distribution accuracy they were measured against (restricted
+    to the shift's classes where it uses a subset); for plain zero-shot records of a shift task,
+    the parent's zero-shot record of the same model supplies it.
+    """
+    rob = newest(runs[runs.protocol == "robustness"], keys=("model", "pretrained", "task"))
+    rows = [{"label": r.label, "task": r.task, "parent": r.parent, "id": r.id_top1, "ood": r.top1,
+             "er": r.effective_robustness} for r in rob[rob.parent.notna()].itertuples()]
+    seen = {(r["label"], r["task"]) for r in rows}
+    zs = own_templates_first(runs)
+    for r in zs[zs.parent.notna()].itertuples():
+        base = zs[(zs.label == r.label) & (zs.task == r.parent)]
+        if (r.label, r.task) not in seen and not base.empty:
+            rows.append({"label": r.label, "task": r.task, "parent": r.parent, "id": float(base.top1.iloc[0]),
+                         "ood": r.top1, "er": None})
+    return pd.DataFrame(rows, columns=["label", "task", "parent", "id", "ood", "er"])
+
+
 def robustness_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Zero-shot accuracy on each in-distribution task and its shifts (tasks whose records name a
-    parent), the shifts' average, and the average gap to the parent."""
-    latest = own_templates_first(runs)
-    shifts = latest[latest.parent.notna()]
-    if shifts.empty:
-        raise UserError("no distribution-shift records: run e.g. `zsbench run ... --task imagenet --task imagenet-v2 "
-                        "--task imagenet-r` (shift tasks name their in-distribution parent)")
+    """Per model and in-distribution task: accuracy on it and on each shift (%), the shifts'
+    average, the average gap, and the mean effective robustness where a baseline fit exists."""
+    points = shift_points(runs)
+    if points.empty:
+        raise UserError("no distribution-shift records: run `zsbench robustness --suite imagenet|cifar10-c|digits-shift "
+                        "--model ...` (or zero-shot runs of a task and its shifts, e.g. --task imagenet --task imagenet-v2)")
     rows = {}
-    for (label, parent), group in shifts.groupby(["label", "parent"]):
-        base = latest[(latest.label == label) & (latest.task == parent)]
-        row = {t: 100 * v for t, v in zip(group.task, group.top1)}
-        row["shift average"] = float(np.mean(list(row.values())))
-        if not base.empty:
-            row[parent] = 100 * float(base.top1.iloc[0])
-            row["gap"] = row["shift average"] - row[parent]
-        rows[label] = row
+    for (label, parent), group in points.groupby(["label", "parent"]):
+        row = {f"{parent} (in-dist.)": 100 * float(group.id.max() if group.id.nunique() == 1 else np.nan)}
+        row.update({t: 100 * v for t, v in zip(group.task, group.ood)})
+        row["shift average"] = 100 * float(group.ood.mean())
+        row["average gap"] = 100 * float((group.ood - group.id).mean())
+        ers = group.er.dropna()
+        row["eff. robustness"] = 100 * float(ers.mean()) if len(ers) else np.nan
+        rows[f"{label} | {parent}"] = row
     table = pd.DataFrame.from_dict(rows, orient="index")
-    first = [c for c in table.columns if c in set(shifts.parent)]
-    rest = sorted(c for c in table.columns if c not in first and c not in ("shift average", "gap"))
-    return table[first + rest + [c for c in ("shift average", "gap") if c in table.columns]]
+    table = table.dropna(axis=1, how="all")
+    lead = [c for c in table.columns if c.endswith("(in-dist.)")]
+    tail = [c for c in ("shift average", "average gap", "eff. robustness") if c in table.columns]
+    return table[lead + sorted(c for c in table.columns if c not in lead + tail) + tail]

@@ -120,33 +120,42 @@ def _logit(p):
 
 
 def plot_robustness(runs: pd.DataFrame, plt):
-    zs = own_templates_first(runs)
-    shifts = zs[zs.parent.notna()]
-    points = []
-    for r in shifts.itertuples():
-        base = zs[(zs.label == r.label) & (zs.task == r.parent)]
-        if not base.empty:
-            points.append((r.label, r.task, float(base.top1.iloc[0]), float(r.top1)))
-    if not points:
-        raise UserError("robustness needs zero-shot records of a model on an in-distribution task and its shifts: "
-                        "zsbench run ... --task imagenet --task imagenet-v2 --task imagenet-sketch --task imagenet-r")
-    fig, ax = plt.subplots(figsize=(5.2, 4.6))
+    from bench.report.leaderboard import shift_points
+    from bench.robustness import published_fits, published_points
+
+    points = shift_points(runs)
+    if points.empty:
+        raise UserError("robustness needs shift records: zsbench robustness --suite imagenet --model ... "
+                        "(or zero-shot runs such as --task imagenet --task imagenet-v2 --task imagenet-r)")
+    tasks = sorted(points.task.unique())
+    if len(tasks) > 8:  # corruption suites: one point per model and corruption family average
+        points = points.assign(task=[t.split("/")[1] if t.count("/") == 2 else t for t in points.task])
+        points = points.groupby(["label", "task"], as_index=False)[["id", "ood"]].mean()
+        tasks = sorted(points.task.unique())
+    fig, ax = plt.subplots(figsize=(5.6, 4.8))
     ticks = np.array([0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95])
     ax.plot(_logit([0.02, 0.98]), _logit([0.02, 0.98]), color="gray", ls=":", label="y = x (no accuracy drop)")
-    markers = "osD^vP*X"
-    tasks = sorted({p[1] for p in points})
-    for label in sorted({p[0] for p in points}):
+    fits = published_fits()
+    xs = np.linspace(_logit(0.05), _logit(0.95), 50)
+    for t in tasks:
+        if t in fits:
+            pts = np.array(published_points(t))
+            ax.scatter(_logit(pts[:, 0]), _logit(pts[:, 1]), s=6, color="lightgray", zorder=1)
+            ax.plot(xs, fits[t].slope * xs + fits[t].intercept, lw=1, alpha=0.7,
+                    label=f"{t}: baseline fit over {fits[t].n_models} ImageNet models")
+    markers = "osD^vP*Xhp<>"
+    for label in sorted(points.label.unique()):
         for t in tasks:
-            sel = [p for p in points if p[0] == label and p[1] == t]
-            if sel:
-                ax.scatter(_logit([p[2] for p in sel]), _logit([p[3] for p in sel]), marker=markers[tasks.index(t) % 8],
-                           label=f"{t}: {label}", s=40)
+            sel = points[(points.label == label) & (points.task == t)]
+            if len(sel):
+                ax.scatter(_logit(sel.id), _logit(sel.ood), marker=markers[tasks.index(t) % len(markers)], s=40,
+                           label=f"{t}: {label}", zorder=3)
     ax.set_xticks(_logit(ticks), [f"{100 * t:g}" for t in ticks])
     ax.set_yticks(_logit(ticks), [f"{100 * t:g}" for t in ticks])
     ax.set_xlabel("in-distribution accuracy (%, logit axis)")
     ax.set_ylabel("accuracy under shift (%, logit axis)")
     ax.set_title("Accuracy under distribution shift", fontsize=9)
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=6, loc="upper left")
     return fig
 
 
