@@ -193,6 +193,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         args.suite, args.action, args.class_subset, args.probe = args.task[0], "run", "restrict", False
         return cmd_robustness(args)
     records = run(config)
+    from bench.distributed import is_main
+
+    if not is_main():  # torchrun: rank 0 prints
+        return 0
     if args.json:
         print(json.dumps([r.to_dict() for r in records], indent=1, default=str))
     else:

@@ -17,6 +17,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bench.cache import Store, stable_hash
+from bench.distributed import barrier, world
 from bench.models.base import ModelBackend
 from bench.errors import UserError
 from tasks.sources.base import BAD_IMAGE, BAD_IMAGE_POLICIES, ImageSource, PreprocessedDataset
@@ -89,6 +90,13 @@ def extract_features(
             if got is not None and len(got["indices"]) == len(indices[c * chunk_size:(c + 1) * chunk_size]):
                 chunks[c] = got
     missing = [c for c in range(n_chunks) if c not in chunks]
+    rank, size = world()
+    if size > 1 and entry is None:
+        raise RuntimeError("sharded extraction needs the feature cache (the ranks exchange chunks through it)")
+    all_missing = missing
+    if size > 1:
+        barrier()  # all ranks have listed the missing chunks before any rank writes one
+    missing = missing[rank::size]  # under torchrun each rank computes its share of the chunks
     t0 = time.perf_counter()
     n_new = 0
     if missing:
@@ -103,8 +111,9 @@ def extract_features(
             num_workers=workers, pin_memory=backend.device.type == "cuda",
             persistent_workers=False, prefetch_factor=4 if workers else None,
         )
-        bar = tqdm(total=len(todo), desc=f"image features ({split}{'' if kind == 'embedding' else ', ' + kind})", unit="img", disable=not progress,
-                   leave=False)
+        label = f"image features ({split}{'' if kind == 'embedding' else ', ' + kind}" + \
+            (f", rank {rank}/{size})" if size > 1 else ")")
+        bar = tqdm(total=len(todo), desc=label, unit="img", disable=not progress or rank != 0, leave=False)
         buffers: dict[str, list[np.ndarray]] = {a: [] for a in ARRAYS}
         filled = 0
         chunk_iter = iter(missing)
@@ -136,6 +145,15 @@ def extract_features(
                         want = len(indices[current * chunk_size:(current + 1) * chunk_size])
         bar.close()
     seconds = time.perf_counter() - t0
+    if size > 1:
+        barrier()  # every rank's chunks are on disk: read the others' shares
+        for c in all_missing:
+            if c not in chunks:
+                got = entry.load_chunk(c, ARRAYS)
+                if got is None:
+                    raise RuntimeError(f"chunk {c} of feature cache entry {key} is missing after the other ranks "
+                                       "finished: is the cache folder shared by all ranks?")
+                chunks[c] = got
     ordered = [chunks[c] for c in range(n_chunks)]
     out = FeatureSet(
         features=np.concatenate([c["features"] for c in ordered]),
@@ -146,7 +164,7 @@ def extract_features(
         if entry is not None:
             entry.clear()
         raise RuntimeError(f"feature cache entry {key} held the wrong samples; it was cleared, run again")
-    if entry is not None and missing:
+    if entry is not None and all_missing and rank == 0:
         entry.mark_complete({"dim": int(out.features.shape[1])})
     bad = out.labels == BAD_IMAGE
     skipped = [source.describe(int(i)) for i in out.indices[bad]]
@@ -158,7 +176,7 @@ def extract_features(
         warnings.warn(f"skipped {len(skipped)} unreadable image(s) in {source.origin}, first: {skipped[0]}",
                       stacklevel=2)
         out = FeatureSet(out.features[~bad], out.labels[~bad], out.indices[~bad])
-    out.info = {"cache": "hit" if not missing else ("resumed" if len(missing) < n_chunks else "miss"),
+    out.info = {"cache": "hit" if not all_missing else ("resumed" if len(all_missing) < n_chunks else "miss"),
                 "key": key, "computed": n_new, "seconds": seconds, "skipped": skipped,
                 "images_per_second": n_new / seconds if n_new and seconds > 0 else None}
     return out

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +101,11 @@ def run(config: RunConfig) -> list[RunRecord]:
     unknown = [p for p in config.protocols if p not in PROTOCOLS]
     if unknown:
         raise UserError(f"unknown protocol '{unknown[0]}': use one of {', '.join(PROTOCOLS)}")
+    from bench.distributed import init_from_env, is_main
+
+    # under torchrun: join the group, shard feature extraction, and let rank 0 alone write records
+    config = replace(config, device=init_from_env(config.device), save=config.save and is_main(),
+                     progress=config.progress and is_main())
     store = Store(config.cache_dir or default_cache_dir())
     ctx = DataContext(data_dir=Path(config.data_dir) if config.data_dir else default_data_dir(store), store=store)
     for model_name, pretrained in config.models:  # fail on a bad model or task name before any slow step

@@ -27,17 +27,24 @@ def class_prompts(classnames: Sequence[ClassName], templates: Sequence[str]) -> 
     return texts, owners
 
 
-def text_encoder(model: Any, tokenizer: Any | None, device: str | torch.device | None) -> Callable[[list[str]], torch.Tensor]:
-    """A ``list[str] -> [n, dim]`` function for an open_clip model + tokenizer, or a zsbench backend."""
+def text_encoder(model: Any, tokenizer: Any | None, device: str | torch.device | None,
+                 truncate: bool = True) -> Callable[[list[str]], torch.Tensor]:
+    """A ``list[str] -> [n, dim]`` function for an open_clip model + tokenizer, or a zsbench backend.
+
+    With ``truncate`` (default), causal text towers run only up to each batch's longest prompt
+    (exact; see :mod:`prompts.text_tower`)."""
     if tokenizer is None:
         if not hasattr(model, "encode_texts"):
             raise TypeError("build_classifier needs a tokenizer for a model without encode_texts()")
         return model.encode_texts
     if device is None:
         device = next(model.parameters()).device
+    from prompts.text_tower import fast_text_encoder
+
+    forward = fast_text_encoder(model)[0] if truncate else model.encode_text
 
     def encode(texts: list[str]) -> torch.Tensor:
-        return model.encode_text(tokenizer(texts).to(device))
+        return forward(tokenizer(texts).to(device))
 
     return encode
 
@@ -52,6 +59,7 @@ def build_classifier(
     device: str | torch.device | None = None,
     progress: bool = False,
     desc: str = "text prompts",
+    truncate: bool = True,
 ) -> torch.Tensor:
     """Zero-shot classifier weights ``[embed_dim, n_classes]`` (float32, on CPU).
 
@@ -64,7 +72,7 @@ def build_classifier(
     texts, owners = class_prompts(classnames, templates)
     unique = list(dict.fromkeys(texts))
     where = {t: i for i, t in enumerate(unique)}
-    encode = text_encoder(model, tokenizer, device)
+    encode = text_encoder(model, tokenizer, device, truncate=truncate)
 
     # Batch prompts of similar length together: encoders that pad to the batch's longest
     # prompt do less work; the order is restored afterwards.

@@ -198,7 +198,11 @@ class OpenCLIPBackend(ModelBackend):
             visual.proj = proj
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
-        return self.model.encode_text(self.tokenizer(texts).to(self.device))
+        if not hasattr(self, "_text_forward"):
+            from prompts.text_tower import fast_text_encoder
+
+            self._text_forward, self.text_truncated = fast_text_encoder(self.model)
+        return self._text_forward(self.tokenizer(texts).to(self.device))
 
     def info(self) -> dict[str, Any]:
         return {
