@@ -354,10 +354,34 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_perf(args: argparse.Namespace) -> int:
     from bench.perf import run_perf
 
-    result = run_perf(args.section, n=args.n, dim=args.dim, n_classes=args.classes, seed=args.seed)
+    result = run_perf(args.section, model=args.model, pretrained=args.pretrained, device=args.device,
+                      classes=args.classes, n=args.n, dim=args.dim, text_classes=args.text_classes,
+                      images=args.images, seed=args.seed, workers=args.workers)
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
+    if "text" in result:
+        t = result["text"]
+        print(f"text: {t['model']} prompt-ensemble classifier, {t['classes']} ImageNet classes x 80 templates "
+              f"({t['prompts']} prompts, mean {t['mean_tokens']:.1f} of {t['context_length']} tokens):")
+        print(f"  zsbench {t['ours_seconds']:.2f} s vs open_clip.build_zero_shot_classifier {t['open_clip_seconds']:.2f} s"
+              f" -> {t['speedup']:.2f}x (max |diff| {t['max_abs_diff']:.1e}; truncated path: {t['truncated_path']})")
+        print(f"  {t['gflops_per_prompt_full']:.2f} GFLOP per 77-token prompt; open_clip runs at "
+              f"{t['open_clip_gflops_per_s']:.0f} GFLOP/s; full ImageNet classifier ~{t['imagenet_estimate_seconds']['ours']:.0f} s "
+              f"vs ~{t['imagenet_estimate_seconds']['open_clip']:.0f} s")
+    if "images" in result:
+        i = result["images"]
+        print(f"images: {i['model']}, {i['images']} JPEGs (400x300), batch {i['batch_size']}: end to end "
+              f"{i['end_to_end_images_per_s']:.1f} img/s vs raw forward {i['raw_forward_images_per_s']:.1f} img/s "
+              f"-> {i['ratio_end_to_end_vs_raw']:.2f}x; {i['gflops_per_image']:.2f} GFLOP/image, "
+              f"{i['achieved_gflops_per_s']:.0f} GFLOP/s in the forward pass")
+    if "zeroshot" in result:
+        z = result["zeroshot"]
+        print(f"zero-shot: {z['model']}, {z['images']} images x {z['templates']} templates: zsbench cold "
+              f"{z['ours_cold_seconds']:.2f} s, warm {z['ours_warm_seconds']:.2f} s; CLIP_benchmark "
+              f"{z['clip_benchmark_seconds']:.2f} s -> {z['speedup_cold']:.2f}x cold, {z['speedup_warm']:.1f}x warm; "
+              f"repeat run {z['repeat_speedup']:.0f}x faster; top-1 ours {100 * z['top1']['ours']:.2f} / "
+              f"CLIP_benchmark {100 * z['top1']['clip_benchmark']:.2f}")
     if "probe" in result:
         p = result["probe"]
         prob = p["problem"]
@@ -423,7 +447,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_models)
 
     pf = sub.add_parser("perf", help="speed ratios against reference implementations, measured in one run")
-    pf.add_argument("--section", action="append", choices=["probe"], help="what to measure (default: all)")
+    pf.add_argument("--section", action="append", choices=["text", "images", "zeroshot", "probe"],
+                    help="what to measure; repeatable (default: all)")
+    pf.add_argument("--model", default="ViT-B-32", help="open_clip model for text/images/zeroshot (default ViT-B-32)")
+    pf.add_argument("--pretrained", default="none", help="pretrained tag or file (default: none = random init)")
+    pf.add_argument("--device", default="cpu")
+    pf.add_argument("--workers", type=int, help="image decoding workers (default: half the cores)")
+    pf.add_argument("--text-classes", type=int, default=25, help="text: ImageNet classes (x 80 templates; default 25)")
+    pf.add_argument("--images", type=int, default=256, help="images/zeroshot: generated JPEGs (default 256)")
     pf.add_argument("--n", type=int, default=10000, help="probe: samples (default 10000)")
     pf.add_argument("--dim", type=int, default=512, help="probe: feature dimension (default 512)")
     pf.add_argument("--classes", type=int, default=100, help="probe: classes (default 100)")
@@ -495,7 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     if getattr(args, "command", None) == "perf" and not args.section:
-        args.section = ["probe"]
+        args.section = ["text", "images", "zeroshot", "probe"]
     if getattr(args, "quiet", False) or getattr(args, "json", False):
         warnings.simplefilter("ignore")
     else:

@@ -1,8 +1,14 @@
 """``zsbench perf``: speed as ratios against a reference measured in the same run, same data.
 
-Sections so far: ``probe`` — the CLIP-paper C sweep of :class:`LogisticProbe` against the same
-sweep run with scikit-learn's ``LogisticRegression(solver="lbfgs")`` (cold fits, and with
-sklearn's own warm starts), at the same tolerance and iteration cap.
+Sections (each a ratio ours / reference, or reference / ours where "speedup"):
+``text`` — the ImageNet prompt-ensemble classifier (first K classes x 80 templates) against
+``open_clip.build_zero_shot_classifier`` on the same model and device; ``images`` — end-to-end
+image throughput (decode, preprocess, forward, cache writes) against the raw forward pass on
+pre-decoded tensors; ``zeroshot`` — a whole zero-shot evaluation, cold and warm (cache), against
+CLIP_benchmark's ``zero_shot_classifier`` + ``run_classification`` on the same model and images;
+``probe`` — the CLIP-paper C sweep of :class:`LogisticProbe` against scikit-learn's lbfgs.
+FLOPs come from ``torch.utils.flop_counter`` on one forward, so achieved GFLOP/s says how far a
+path is from the hardware's limit. Random-init weights time the same as trained ones.
 """
 from __future__ import annotations
 
@@ -67,8 +73,169 @@ def probe_sweep(n: int = 10000, dim: int = 512, n_classes: int = 100, seed: int 
     }
 
 
-def run_perf(sections: list[str], **kwargs: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _flops(fn) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
+def _load(model: str, pretrained: str | None, device: str):
+    import open_clip
+
+    from bench.models import load_model
+
+    backend = load_model(model, pretrained, device=device, seed=0, store=None)
+    return backend, backend.model, open_clip.get_tokenizer(model) if hasattr(backend, "tokenizer") else None
+
+
+def text_section(model: str, pretrained: str | None, device: str, n_classes: int = 25) -> dict[str, Any]:
+    import open_clip
+    import torch
+
+    from prompts import build_classifier, get_classnames, get_templates
+    from prompts.ensemble import class_prompts
+    from prompts.text_tower import truncatable_tower
+
+    backend, m, tok = _load(model, pretrained, device)
+    names = get_classnames("imagenet")[:n_classes]
+    templates = get_templates("openai_imagenet")
+    with torch.inference_mode():
+        t = time.perf_counter()
+        ours = build_classifier(m, tok, names, templates, device=device)
+        ours_s = time.perf_counter() - t
+        t = time.perf_counter()
+        ref = open_clip.build_zero_shot_classifier(m, tok, names, templates, num_classes_per_batch=10, device=device)
+        ref_s = time.perf_counter() - t
+        texts, _ = class_prompts(names, templates)
+        tokens = tok(texts)
+        ends = tokens.argmax(-1)
+        one = tokens[:1].to(device)
+        full = _flops(lambda: m.encode_text(one))
+        per_token = full / tokens.shape[1]
+        done = per_token * float(len(texts)) * float(ends.float().mean() + 1)  # lower bound: mean real length
+    return {"model": model, "classes": n_classes, "prompts": len(texts), "ours_seconds": ours_s,
+            "open_clip_seconds": ref_s, "speedup": ref_s / ours_s,
+            "max_abs_diff": float((ours - ref.float().cpu()).abs().max()),
+            "truncated_path": truncatable_tower(m) is not None,
+            "mean_tokens": float(ends.float().mean() + 1), "context_length": int(tokens.shape[1]),
+            "gflops_per_prompt_full": full / 1e9,
+            "open_clip_gflops_per_s": full * len(texts) / ref_s / 1e9,
+            "ours_useful_gflops_per_s": done / ours_s / 1e9,
+            "imagenet_estimate_seconds": {"ours": ours_s * 1000 / n_classes, "open_clip": ref_s * 1000 / n_classes}}
+
+
+def _jpeg_folder(root, n: int, n_classes: int = 4, seed: int = 0):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        folder = root / f"class_{i % n_classes}"
+        folder.mkdir(parents=True, exist_ok=True)
+        base = rng.integers(0, 255, size=(6, 8, 3), dtype=np.uint8)
+        img = Image.fromarray(base).resize((400, 300), Image.BICUBIC)
+        img.save(folder / f"{i:05d}.jpg", quality=90)
+    return root
+
+
+def images_section(model: str, pretrained: str | None, device: str, n: int = 256, batch_size: int = 64,
+                   workers: int | None = None) -> dict[str, Any]:
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from bench.features import extract_features
+    from tasks.sources import ImageFolderSource
+
+    backend, m, _ = _load(model, pretrained, device)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = ImageFolderSource(_jpeg_folder(Path(tmp) / "imgs", n))
+        extract_features(backend, source, "warmup", np.arange(min(n, batch_size)), store=None, batch_size=batch_size,
+                         num_workers=0, progress=False)
+        t = time.perf_counter()
+        feats = extract_features(backend, source, "all", store=None, batch_size=batch_size, num_workers=workers,
+                                 progress=False)
+        e2e_s = time.perf_counter() - t
+        pixels = torch.stack([backend.preprocess(source.load(i)) for i in range(n)])
+    with torch.inference_mode():
+        t = time.perf_counter()
+        for s in range(0, n, batch_size):
+            backend.encode_images(pixels[s:s + batch_size])
+        raw_s = time.perf_counter() - t
+        flops = _flops(lambda: backend.encode_images(pixels[:1]))
+    return {"model": model, "images": n, "batch_size": batch_size, "end_to_end_images_per_s": n / e2e_s,
+            "raw_forward_images_per_s": n / raw_s, "ratio_end_to_end_vs_raw": (n / e2e_s) / (n / raw_s),
+            "gflops_per_image": flops / 1e9, "achieved_gflops_per_s": flops * n / raw_s / 1e9,
+            "feature_dim": int(feats.features.shape[1])}
+
+
+def zeroshot_section(model: str, pretrained: str | None, device: str, n: int = 256, batch_size: int = 64,
+                     workers: int | None = None) -> dict[str, Any]:
+    import tempfile
+    from pathlib import Path
+
+    import open_clip
+    import torch
+    from clip_benchmark.metrics.zeroshot_classification import run_classification, zero_shot_classifier
+
+    from bench.features import default_workers
+    from bench.runner import RunConfig, run
+    from prompts import get_templates
+
+    templates = get_templates("cifar10")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = _jpeg_folder(Path(tmp) / "imgs", n)
+        config = RunConfig(models=[(model, pretrained)], tasks=[str(folder)], templates=[str(Path(tmp) / "t.txt")],
+                           device=device, batch_size=batch_size, num_workers=workers, progress=False, save=False,
+                           cache_dir=Path(tmp) / "cache")
+        (Path(tmp) / "t.txt").write_text("\n".join(templates))
+        t = time.perf_counter()
+        cold = run(config)[0]
+        cold_s = time.perf_counter() - t
+        t = time.perf_counter()
+        warm = run(config)[0]
+        warm_s = time.perf_counter() - t
+
+        t = time.perf_counter()
+        m, _, preprocess = open_clip.create_model_and_transforms(model, pretrained=None if pretrained in (None, "none") else pretrained)
+        if pretrained in (None, "none"):  # the same weights as ours: zsbench seeds random init with 0
+            from bench.models import load_model
+
+            m = load_model(model, pretrained, device=device, seed=0, store=None).model
+        tok = open_clip.get_tokenizer(model)
+        import torchvision
+
+        ds = torchvision.datasets.ImageFolder(str(folder), transform=preprocess)
+        loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, num_workers=default_workers() if workers is None else workers)
+        classnames = [c.replace("_", " ") for c in ds.classes]
+        classifier = zero_shot_classifier(m, tok, classnames, [t.replace("{}", "{c}") for t in templates], device)
+        logits, target = run_classification(m, classifier, loader, device)
+        ref_s = time.perf_counter() - t
+    ref_top1 = float((logits.argmax(1) == target).float().mean())
+    return {"model": model, "images": n, "templates": len(templates), "ours_cold_seconds": cold_s,
+            "ours_warm_seconds": warm_s, "clip_benchmark_seconds": ref_s, "speedup_cold": ref_s / cold_s,
+            "speedup_warm": ref_s / warm_s, "repeat_speedup": cold_s / warm_s,
+            "top1": {"ours": cold.metrics["top1"], "ours_warm": warm.metrics["top1"], "clip_benchmark": ref_top1}}
+
+
+SECTIONS = ("text", "images", "zeroshot", "probe")
+
+
+def run_perf(sections: list[str], model: str = "ViT-B-32", pretrained: str | None = "none", device: str = "cpu",
+             classes: int = 100, n: int = 10000, dim: int = 512, text_classes: int = 25, images: int = 256,
+             seed: int = 0, workers: int | None = None) -> dict[str, Any]:
+    """Measure the chosen sections; every number comes from this run."""
+    import torch
+
+    out: dict[str, Any] = {"device": device, "torch_threads": torch.get_num_threads()}
+    if "text" in sections:
+        out["text"] = text_section(model, pretrained, device, text_classes)
+    if "images" in sections:
+        out["images"] = images_section(model, pretrained, device, images, workers=workers)
+    if "zeroshot" in sections:
+        out["zeroshot"] = zeroshot_section(model, pretrained, device, images, workers=workers)
     if "probe" in sections:
-        out["probe"] = probe_sweep(**kwargs)
+        out["probe"] = probe_sweep(n=n, dim=dim, n_classes=classes, seed=seed)
     return out

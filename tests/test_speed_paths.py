@@ -102,3 +102,31 @@ def test_torchrun_two_processes_equal_one(tmp_path):
         assert np.array_equal(got["indices"], ref["indices"]) and np.array_equal(got["labels"], ref["labels"])
     assert int(ranks[0]["computed"]) + int(ranks[1]["computed"]) == len(ref["labels"]) == 18
     assert 0 < int(ranks[1]["computed"]) < 18  # the work was split
+
+
+PERF_KEYS = {
+    "text": ["ours_seconds", "open_clip_seconds", "speedup", "max_abs_diff", "gflops_per_prompt_full"],
+    "images": ["end_to_end_images_per_s", "raw_forward_images_per_s", "ratio_end_to_end_vs_raw", "gflops_per_image",
+               "achieved_gflops_per_s"],
+    "zeroshot": ["ours_cold_seconds", "ours_warm_seconds", "clip_benchmark_seconds", "speedup_cold", "speedup_warm",
+                 "repeat_speedup"],
+    "probe": ["ours_seconds", "sklearn_cold_seconds", "speedup_vs_sklearn_cold", "speedup_vs_sklearn_warm"],
+}
+
+
+@pytest.mark.slow
+def test_perf_json_has_the_documented_keys(tmp_path):
+    """Keys and types only: speed itself lives in the benchmark, never in a test assert."""
+    import json
+
+    from test_cli import zsbench
+
+    out = zsbench("perf", "--json", "--model", "ViT-S-32", "--text-classes", "2", "--images", "16", "--n", "400",
+                  "--dim", "16", "--classes", "4", "--workers", "0", cache=tmp_path, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    for section, keys in PERF_KEYS.items():
+        for key in keys:
+            assert isinstance(result[section][key], float), (section, key)
+    assert result["text"]["max_abs_diff"] < 1e-5
+    assert result["zeroshot"]["top1"]["ours"] == result["zeroshot"]["top1"]["clip_benchmark"]
