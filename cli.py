@@ -269,7 +269,11 @@ def cmd_tasks(args: argparse.Namespace) -> int:
                           for s in specs], indent=1))
         return 0
     rows = []
+    families: dict[str, int] = {}
     for s in specs:
+        if s.name.count("/") == 2 and not status:  # generated suites: one line per family
+            families[s.name.split("/")[0]] = families.get(s.name.split("/")[0], 0) + 1
+            continue
         sizes = " ".join(f"{k} {v:,}" for k, v in s.sizes.items()) or "-"
         row = [s.name, str(s.n_classes or "-"), sizes, s.metric, "/".join(src.type for src in s.sources)]
         if status:
@@ -277,6 +281,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         rows.append(row + [s.description])
     header = ["task", "classes", "published sizes", "metric", "sources"] + (["on disk"] if status else []) + ["description"]
     print(format_table(rows, header, left=len(header)))
+    for family, count in families.items():
+        print(f"{family}/<corruption>/<severity>: {count} generated shift tasks (see `zsbench robustness --suite {family}`)")
     if not status:
         print("\n(--local checks which datasets are already on disk; `zsbench tasks show NAME` prints one spec)")
     return 0
