@@ -116,8 +116,9 @@ class LogisticProbe:
 
     def __init__(self, C: float | None = None, max_iter: int = 1000, tol: float = 1e-6, device: str = "cpu",
                  dtype: torch.dtype = torch.float64, val_fraction: float = 0.2, seed: int = 0,
-                 history_size: int = 10, gemm_dtype: torch.dtype = torch.float32):
+                 history_size: int = 10, gemm_dtype: torch.dtype = torch.float32, progress: bool = False):
         self.C, self.max_iter, self.tol = C, max_iter, tol
+        self.progress = progress
         self.device, self.dtype = torch.device(device), dtype
         self.val_fraction, self.seed, self.history_size = val_fraction, seed, history_size
         self.gemm_dtype = gemm_dtype
@@ -210,6 +211,10 @@ class LogisticProbe:
         known = np.isin(y_va, self.classes_)
         fits: dict[float, tuple[float, torch.Tensor, torch.Tensor]] = {}
         sweep = SweepResult()
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=15, desc=f"C sweep ({len(y_tr)} x {X_tr.shape[1]})", unit="fit", disable=not self.progress,
+                   leave=False)  # 7 grid points + 4 refinements x 2 sides (the paper's search)
 
         def evaluate(log_lam: float) -> float:
             C = 10.0 ** (-log_lam)
@@ -222,9 +227,12 @@ class LogisticProbe:
             sweep.Cs.append(C)
             sweep.scores.append(acc)
             sweep.iterations.append(it)
+            bar.update(1)
+            bar.set_postfix(C=f"{C:.3g}", val=f"{acc:.3f}", iters=it)
             return acc
 
         best = paper_lambda_search(evaluate)
+        bar.close()
         self.sweep_ = sweep
         return 10.0 ** (-best), (fits[best][1], fits[best][2])
 
@@ -264,14 +272,15 @@ FEW_SHOT_FALLBACK_C = 1.0
 
 
 def full_probe(X_train, y_train, X_test, y_test, X_val=None, y_val=None, seed: int = 0,
-               device: str = "cpu", max_iter: int = 1000) -> tuple[dict, np.ndarray, dict]:
+               device: str = "cpu", max_iter: int = 1000, progress: bool = False) -> tuple[dict, np.ndarray, dict]:
     """The CLIP paper's linear probe: C searched on validation, refit on train+val, test once.
 
     Returns (metrics, top-5 predictions, details for the record).
     """
     from bench.metrics import classification_metrics
 
-    probe = LogisticProbe(C=None, max_iter=max_iter, device=device, seed=seed).fit(X_train, y_train, X_val, y_val)
+    probe = LogisticProbe(C=None, max_iter=max_iter, device=device, seed=seed,
+                          progress=progress).fit(X_train, y_train, X_val, y_val)
     logits = torch.as_tensor(probe.decision_function(X_test))
     full_logits = torch.full((len(X_test), int(max(probe.classes_.max(), np.max(y_test))) + 1), -torch.inf,
                              dtype=logits.dtype)

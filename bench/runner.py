@@ -182,7 +182,7 @@ def run(config: RunConfig) -> list[RunRecord]:
                 metrics, top5, details = full_probe(
                     train.features, train.labels, test.features, test.labels,
                     None if val is None else val.features, None if val is None else val.labels,
-                    seed=config.seed, device=config.device, max_iter=config.probe_max_iter)
+                    seed=config.seed, device=config.device, max_iter=config.probe_max_iter, progress=config.progress)
                 metrics["primary"] = metrics[spec.metric]
                 record("linear-probe", metrics, int(len(test.labels)), "-", {**probe_config, **details},
                        {"features": train.info["seconds"] + test.info["seconds"], "probe": time.perf_counter() - t2},
