@@ -144,7 +144,7 @@ def test_perf_probe_section_reports_ratios():
     """Timing is not asserted (speed lives in `zsbench perf`); the report's shape is."""
     from bench.perf import run_perf
 
-    out = run_perf(["probe"], n=600, dim=16, n_classes=6)["probe"]
+    out = run_perf(["probe"], n=600, dim=16, classes=6)["probe"]
     for key in ("ours_seconds", "sklearn_cold_seconds", "sklearn_warm_seconds", "speedup_vs_sklearn_cold",
                 "speedup_vs_sklearn_warm", "best_C", "test_accuracy"):
         assert key in out
