@@ -111,7 +111,7 @@ def fit_from_runs(results: Path, min_models: int = 3) -> dict[str, BaselineFit]:
     """Fit a baseline per shift from the robustness records of every model under ``results``."""
     from bench.report.collect import load_runs, newest
 
-    runs = newest(load_runs(results)[lambda d: d.protocol == "robustness"], keys=("model", "pretrained", "task"))
+    runs = newest(load_runs(results)[lambda d: d.protocol == "robustness"], keys=("model", "pretrained", "task", "parent"))
     fits = {}
     for task, group in runs[runs.parent.notna()].groupby("task"):
         ids = [json.loads(Path(p).read_text())["metrics"]["id_top1"] for p in group.path]

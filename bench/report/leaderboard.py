@@ -138,7 +138,7 @@ def shift_points(runs: pd.DataFrame) -> pd.DataFrame:
     to the shift's classes where it uses a subset); for plain zero-shot records of a shift task,
     the parent's zero-shot record of the same model supplies it.
     """
-    rob = newest(runs[runs.protocol == "robustness"], keys=("model", "pretrained", "task"))
+    rob = newest(runs[runs.protocol == "robustness"], keys=("model", "pretrained", "task", "parent"))
     rows = [{"label": r.label, "task": r.task, "parent": r.parent, "id": r.id_top1, "ood": r.top1,
              "er": r.effective_robustness} for r in rob[rob.parent.notna()].itertuples()]
     seen = {(r["label"], r["task"]) for r in rows}
@@ -158,6 +158,9 @@ def robustness_table(runs: pd.DataFrame) -> pd.DataFrame:
     if points.empty:
         raise UserError("no distribution-shift records: run `zsbench robustness --suite imagenet|cifar10-c|digits-shift "
                         "--model ...` (or zero-shot runs of a task and its shifts, e.g. --task imagenet --task imagenet-v2)")
+    if (points.task.str.count("/") == 2).any():  # corruption suites: mean over severities per corruption
+        points = points.assign(task=[t.split("/")[1] if t.count("/") == 2 else t for t in points.task])
+        points = points.groupby(["label", "parent", "task"], as_index=False)[["id", "ood", "er"]].mean()
     rows = {}
     for (label, parent), group in points.groupby(["label", "parent"]):
         row = {f"{parent} (in-dist.)": 100 * float(group.id.max() if group.id.nunique() == 1 else np.nan)}

@@ -155,7 +155,7 @@ def plot_robustness(runs: pd.DataFrame, plt):
     ax.set_xlabel("in-distribution accuracy (%, logit axis)")
     ax.set_ylabel("accuracy under shift (%, logit axis)")
     ax.set_title("Accuracy under distribution shift", fontsize=9)
-    ax.legend(fontsize=6, loc="upper left")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     return fig
 
 
