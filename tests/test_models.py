@@ -31,7 +31,9 @@ def test_local_checkpoint_equals_the_saved_model(vit_s32_checkpoint, store):
     with torch.inference_mode():
         assert torch.allclose(backend.encode_images(x), ref.encode_image(x), atol=1e-6)
         tok = open_clip.get_tokenizer("ViT-S-32")
-        assert torch.allclose(backend.encode_texts(["a photo of a cat."]), ref.encode_text(tok(["a photo of a cat."])), atol=1e-6)
+        # the backend's text path is the exact truncated one: equal up to float rounding of a shorter sum
+        assert torch.allclose(backend.encode_texts(["a photo of a cat."]), ref.encode_text(tok(["a photo of a cat."])),
+                              atol=1e-5)
     assert backend.fingerprint == load_model("ViT-S-32", str(vit_s32_checkpoint), store=store).fingerprint
 
 
