@@ -385,9 +385,10 @@ def cmd_perf(args: argparse.Namespace) -> int:
         z = result["zeroshot"]
         print(f"zero-shot: {z['model']}, {z['images']} images x {z['templates']} templates: zsbench cold "
               f"{z['ours_cold_seconds']:.2f} s, warm {z['ours_warm_seconds']:.2f} s; CLIP_benchmark "
-              f"{z['clip_benchmark_seconds']:.2f} s -> {z['speedup_cold']:.2f}x cold, {z['speedup_warm']:.1f}x warm; "
+              f"{z['clip_benchmark_seconds']:.2f} s (fp32) -> {z['speedup_cold']:.2f}x cold, {z['speedup_warm']:.1f}x warm; "
               f"repeat run {z['repeat_speedup']:.0f}x faster; top-1 ours {100 * z['top1']['ours']:.2f} / "
-              f"CLIP_benchmark {100 * z['top1']['clip_benchmark']:.2f}")
+              f"CLIP_benchmark {100 * z['top1']['clip_benchmark']:.2f}; CLIP_benchmark with its default autocast "
+              f"{z['clip_benchmark_amp_seconds']:.2f} s, top-1 {100 * z['top1']['clip_benchmark_amp']:.2f}")
     if "probe" in result:
         p = result["probe"]
         prob = p["problem"]
