@@ -187,3 +187,11 @@ def test_html_report_in_headless_chromium(results, tmp_path):
 
     img = np.asarray(Image.open(shot).convert("L"))
     assert img.shape[0] >= 2000 and (img < 200).mean() > 0.02  # text, tables and plots drew ink
+
+
+def test_run_with_two_models_prints_the_comparison(tiny_folder, vit_s32_checkpoint, tmp_path):
+    out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--model", "ViT-S-32", "--pretrained",
+                  str(vit_s32_checkpoint), "--task", str(tiny_folder), "--workers", "0", "--quiet",
+                  cache=tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "McNemar p" in out.stdout and "A = ViT-S-32 / none, B = ViT-S-32 / " in out.stdout
