@@ -105,6 +105,7 @@ def _run_config(args: argparse.Namespace):
         few_shot_seeds=args.few_shot_seeds,
         probe_max_iter=args.probe_max_iter,
         on_bad_image=args.on_bad_image,
+        probe_search_limit=args.probe_search_limit,
     )
 
 
@@ -431,6 +432,9 @@ def _add_run_arguments(r: argparse.ArgumentParser, model_required: bool = True) 
     r.add_argument("--shots", default="1,2,4,8,16", help="few-shot: examples per class (default 1,2,4,8,16)")
     r.add_argument("--few-shot-seeds", type=int, default=3, help="few-shot: draws per k (default 3)")
     r.add_argument("--probe-max-iter", type=int, default=1000, help="L-BFGS iterations per fit (default 1000)")
+    r.add_argument("--probe-search-limit", type=int,
+                   help="linear probe: search C on a class-stratified subset of N training samples, then refit "
+                        "on the whole split (faster for big problems; recorded; default: the paper's full search)")
     r.add_argument("--on-bad-image", default="skip", choices=["skip", "fail"],
                    help="an undecodable image: leave it out and warn once (default), or stop with its path")
     r.add_argument("--json", action="store_true", help="print the run records as JSON on stdout")

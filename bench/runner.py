@@ -49,6 +49,7 @@ class RunConfig:
     few_shot_seeds: int = 3
     probe_max_iter: int = 1000
     on_bad_image: str = "skip"              # or "fail"
+    probe_search_limit: int | None = None   # choose C on a stratified subset of this size, refit on all
 
 
 PROTOCOLS = ("zeroshot", "linear-probe", "few-shot")
@@ -182,7 +183,8 @@ def run(config: RunConfig) -> list[RunRecord]:
                 metrics, top5, details = full_probe(
                     train.features, train.labels, test.features, test.labels,
                     None if val is None else val.features, None if val is None else val.labels,
-                    seed=config.seed, device=config.device, max_iter=config.probe_max_iter, progress=config.progress)
+                    seed=config.seed, device=config.device, max_iter=config.probe_max_iter, progress=config.progress,
+                    search_limit=config.probe_search_limit)
                 metrics["primary"] = metrics[spec.metric]
                 record("linear-probe", metrics, int(len(test.labels)), "-", {**probe_config, **details},
                        {"features": train.info["seconds"] + test.info["seconds"], "probe": time.perf_counter() - t2},

@@ -149,3 +149,15 @@ def test_perf_probe_section_reports_ratios():
                 "speedup_vs_sklearn_warm", "best_C", "test_accuracy"):
         assert key in out
     assert out["speedup_vs_sklearn_cold"] > 0 and out["problem"]["fits"] >= 7
+
+
+def test_search_limit_chooses_C_on_a_subset_and_refits_on_all():
+    from sklearn.datasets import load_digits
+
+    from bench.linear_probe import full_probe
+
+    X, y = load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    metrics, _, details = full_probe(X[:1200], y[:1200], X[1200:], y[1200:], search_limit=300, max_iter=200)
+    assert details["search_train_samples"] == 300 and details["search"].startswith("C chosen on a class-stratified")
+    assert details["n_train"] == 1200 and metrics["top1"] > 0.85
