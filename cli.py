@@ -106,6 +106,7 @@ def _run_config(args: argparse.Namespace):
         probe_max_iter=args.probe_max_iter,
         on_bad_image=args.on_bad_image,
         probe_search_limit=args.probe_search_limit,
+        probe_stream=args.probe_stream,
     )
 
 
@@ -363,7 +364,8 @@ def cmd_perf(args: argparse.Namespace) -> int:
 
     result = run_perf(args.section, model=args.model, pretrained=args.pretrained, device=args.device,
                       classes=args.classes, n=args.n, dim=args.dim, text_classes=args.text_classes,
-                      images=args.images, seed=args.seed, workers=args.workers)
+                      images=args.images, seed=args.seed, workers=args.workers, memory_n=args.memory_n,
+                      memory_dim=args.memory_dim)
     if args.json:
         print(json.dumps(result, indent=1))
         return 0
@@ -400,6 +402,19 @@ def cmd_perf(args: argparse.Namespace) -> int:
         print(f"  sklearn lbfgs, warm start {p['sklearn_warm_seconds']:8.2f} s   ratio {p['speedup_vs_sklearn_warm']:.2f}x")
         print(f"  chosen C: ours {p['best_C']['ours']:.4g}, sklearn {p['best_C']['sklearn']:.4g}; test accuracy: "
               f"ours {100 * p['test_accuracy']['ours']:.2f}, sklearn {100 * p['test_accuracy']['sklearn']:.2f}")
+    if "probe_memory" in result:
+        m = result["probe_memory"]
+        prob, gib = m["problem"], 2.0 ** 30
+        print(f"linear-probe memory ({prob['n']} x {prob['dim']} features = {prob['feature_bytes'] / gib:.2f} GiB, "
+              f"{prob['classes']} classes, {prob['iterations']} L-BFGS iterations, peak above the interpreter):")
+        print(f"  in memory      {m['in_memory']['peak_bytes'] / gib:6.2f} GiB ({m['in_memory_copies_of_features']:.1f}x "
+              f"the features)  {m['in_memory']['seconds']:7.1f} s")
+        print(f"  streamed       {m['streamed']['peak_bytes'] / gib:6.2f} GiB (one block, any n)  "
+              f"{m['streamed']['seconds']:7.1f} s   time ratio {m['seconds_ratio_streamed_vs_memory']:.2f}x; "
+              f"same fit: {m['same_fit']}")
+        est = m["imagenet_estimate_bytes"]
+        print(f"  ImageNet train (1.28M x 1024): ~{est['in_memory'] / gib:.1f} GiB in memory, "
+              f"~{est['streamed'] / gib:.1f} GiB streamed")
     return 0
 
 
@@ -435,6 +450,10 @@ def _add_run_arguments(r: argparse.ArgumentParser, model_required: bool = True) 
     r.add_argument("--probe-search-limit", type=int,
                    help="linear probe: search C on a class-stratified subset of N training samples, then refit "
                         "on the whole split (faster for big problems; recorded; default: the paper's full search)")
+    r.add_argument("--probe-stream", default="auto", choices=["auto", "on", "off"],
+                   help="probes: fit on training features streamed from the cache chunk by chunk instead of "
+                        "loaded whole (auto: when an in-memory fit would need over half the RAM, e.g. "
+                        "ImageNet-train-size features; same optimum, slower per iteration)")
     r.add_argument("--on-bad-image", default="skip", choices=["skip", "fail"],
                    help="an undecodable image: leave it out and warn once (default), or stop with its path")
     r.add_argument("--json", action="store_true", help="print the run records as JSON on stdout")
@@ -458,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_models)
 
     pf = sub.add_parser("perf", help="speed ratios against reference implementations, measured in one run")
-    pf.add_argument("--section", action="append", choices=["text", "images", "zeroshot", "probe"],
+    pf.add_argument("--section", action="append", choices=["text", "images", "zeroshot", "probe", "probe-memory"],
                     help="what to measure; repeatable (default: all)")
     pf.add_argument("--model", default="ViT-B-32", help="open_clip model for text/images/zeroshot (default ViT-B-32)")
     pf.add_argument("--pretrained", default="none", help="pretrained tag or file (default: none = random init)")
@@ -469,6 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--n", type=int, default=10000, help="probe: samples (default 10000)")
     pf.add_argument("--dim", type=int, default=512, help="probe: feature dimension (default 512)")
     pf.add_argument("--classes", type=int, default=100, help="probe: classes (default 100)")
+    pf.add_argument("--memory-n", type=int, default=100_000, help="probe-memory: samples (default 100000)")
+    pf.add_argument("--memory-dim", type=int, default=1024, help="probe-memory: feature dimension (default 1024)")
     pf.add_argument("--seed", type=int, default=0)
     pf.add_argument("--json", action="store_true", help="one JSON object with the ratios as numbers")
     pf.set_defaults(func=cmd_perf)
@@ -537,7 +558,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     if getattr(args, "command", None) == "perf" and not args.section:
-        args.section = ["text", "images", "zeroshot", "probe"]
+        from bench.perf import SECTIONS
+
+        args.section = list(SECTIONS)
     if getattr(args, "quiet", False) or getattr(args, "json", False):
         warnings.simplefilter("ignore")
     else:

@@ -86,6 +86,20 @@ def load_array(path: Path) -> np.ndarray | None:
     return np.load(io.BytesIO(data), allow_pickle=False)
 
 
+def verify_array(path: Path) -> bool:
+    """Whether an array file and its sidecar exist and agree, hashing the file in blocks (for
+    files that are then memory-mapped rather than read whole); cleans up a corrupt pair."""
+    side = path.with_name(path.name + ".sha256")
+    if not path.exists() or not side.exists():
+        return False
+    if file_sha256(path) != side.read_text().strip():
+        warnings.warn(f"zsbench cache: {path} is corrupt (checksum mismatch); deleting and recomputing it")
+        path.unlink(missing_ok=True)
+        side.unlink(missing_ok=True)
+        return False
+    return True
+
+
 class Store:
     """One cache root with named areas (``features/``, ``classifiers/``, ``data/``)."""
 
@@ -122,13 +136,18 @@ class ChunkedEntry:
         self.folder = folder
         self.meta = meta
 
-    def _path(self, index: int, name: str) -> Path:
+    def path(self, index: int, name: str) -> Path:
         return self.folder / f"chunk{index:05d}.{name}.npy"
 
-    def load_chunk(self, index: int, names: Iterable[str]) -> dict[str, np.ndarray] | None:
+    def load_chunk(self, index: int, names: Iterable[str], verify_only: Iterable[str] = ()) -> dict[str, np.ndarray] | None:
+        """The named arrays of one chunk; ``verify_only`` arrays are checked but not loaded (they
+        are read later, memory-mapped, from :meth:`path`). ``None`` if any is missing or corrupt."""
+        for name in verify_only:
+            if not verify_array(self.path(index, name)):
+                return None
         out = {}
         for name in names:
-            arr = load_array(self._path(index, name))
+            arr = load_array(self.path(index, name))
             if arr is None:
                 return None
             out[name] = arr
@@ -138,7 +157,7 @@ class ChunkedEntry:
         self.folder.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.folder / "meta.partial.json", self.meta)
         for name, arr in arrays.items():
-            save_array(self._path(index, name), arr)
+            save_array(self.path(index, name), arr)
 
     def is_complete(self) -> bool:
         return (self.folder / "meta.json").exists()

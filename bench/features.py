@@ -20,6 +20,7 @@ from bench.cache import Store, stable_hash
 from bench.distributed import barrier, world
 from bench.models.base import ModelBackend
 from bench.errors import UserError
+from bench.feature_chunks import FeatureChunks
 from tasks.sources.base import BAD_IMAGE, BAD_IMAGE_POLICIES, ImageSource, PreprocessedDataset
 
 CHUNK_SIZE = 1024
@@ -28,7 +29,7 @@ ARRAYS = ("features", "labels", "indices")
 
 @dataclass
 class FeatureSet:
-    features: np.ndarray  # [N, D] float32, as the model returns them (not normalized)
+    features: np.ndarray | FeatureChunks  # [N, D] float32, as the model returns them (not normalized)
     labels: np.ndarray    # [N] int64
     indices: np.ndarray   # [N] positions in the source
     info: dict = field(default_factory=dict)
@@ -66,12 +67,15 @@ def extract_features(
     chunk_size: int = CHUNK_SIZE,
     kind: str = "embedding",
     on_bad_image: str = "skip",
+    lazy: bool = False,
 ) -> FeatureSet:
     """Features for ``source[indices]`` (all samples by default), from the cache where possible.
 
     ``kind``: ``"embedding"`` (the joint image-text space) or ``"pre-projection"``.
     ``on_bad_image``: an undecodable image is dropped and reported (``"skip"``) or stops the run
     with its path (``"fail"``); either way the chunks already computed stay in the cache.
+    ``lazy``: leave the features in the cache's chunk files (checked, then memory-mapped) and
+    return them as :class:`FeatureChunks`, for training splits too big to hold in memory.
     """
     if kind not in FEATURE_KINDS:
         raise ValueError(f"kind must be one of {FEATURE_KINDS}")
@@ -83,10 +87,12 @@ def extract_features(
     n_chunks = max(1, -(-len(indices) // chunk_size))
     entry = store.chunked("features", key, {"model": backend.fingerprint, "data": source.identity,
                                             "split": split, "n": len(indices)}) if store else None
+    lazy = lazy and entry is not None
+    in_memory = ("labels", "indices") if lazy else ARRAYS
     chunks: dict[int, dict[str, np.ndarray]] = {}
     if entry is not None:
         for c in range(n_chunks):
-            got = entry.load_chunk(c, ARRAYS)
+            got = entry.load_chunk(c, in_memory, verify_only=("features",) if lazy else ())
             if got is not None and len(got["indices"]) == len(indices[c * chunk_size:(c + 1) * chunk_size]):
                 chunks[c] = got
     missing = [c for c in range(n_chunks) if c not in chunks]
@@ -135,9 +141,9 @@ def extract_features(
                     merged = {a: np.concatenate(buffers[a]) for a in ARRAYS}
                     done = {a: merged[a][:want] for a in ARRAYS}
                     rest = {a: merged[a][want:] for a in ARRAYS}
-                    chunks[current] = done
                     if entry is not None:
                         entry.save_chunk(current, done)
+                    chunks[current] = {a: done[a] for a in in_memory}
                     buffers = {a: [rest[a]] for a in ARRAYS}
                     filled -= want
                     current = next(chunk_iter, None)
@@ -149,14 +155,15 @@ def extract_features(
         barrier()  # every rank's chunks are on disk: read the others' shares
         for c in all_missing:
             if c not in chunks:
-                got = entry.load_chunk(c, ARRAYS)
+                got = entry.load_chunk(c, in_memory, verify_only=("features",) if lazy else ())
                 if got is None:
                     raise RuntimeError(f"chunk {c} of feature cache entry {key} is missing after the other ranks "
                                        "finished: is the cache folder shared by all ranks?")
                 chunks[c] = got
     ordered = [chunks[c] for c in range(n_chunks)]
     out = FeatureSet(
-        features=np.concatenate([c["features"] for c in ordered]),
+        features=(FeatureChunks([entry.path(c, "features") for c in range(n_chunks)]) if lazy
+                  else np.concatenate([c["features"] for c in ordered])),
         labels=np.concatenate([c["labels"] for c in ordered]),
         indices=np.concatenate([c["indices"] for c in ordered]),
     )
@@ -175,7 +182,8 @@ def extract_features(
 
         warnings.warn(f"skipped {len(skipped)} unreadable image(s) in {source.origin}, first: {skipped[0]}",
                       stacklevel=2)
-        out = FeatureSet(out.features[~bad], out.labels[~bad], out.indices[~bad])
+        keep = np.flatnonzero(~bad)
+        out = FeatureSet(out.features.take(keep) if lazy else out.features[keep], out.labels[keep], out.indices[keep])
     out.info = {"cache": "hit" if not all_missing else ("resumed" if len(all_missing) < n_chunks else "miss"),
                 "key": key, "computed": n_new, "seconds": seconds, "skipped": skipped,
                 "images_per_second": n_new / seconds if n_new and seconds > 0 else None}

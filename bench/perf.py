@@ -8,7 +8,9 @@ pre-decoded tensors; ``zeroshot`` — a whole zero-shot evaluation, cold and war
 CLIP_benchmark's ``zero_shot_classifier`` + ``run_classification`` on the same model and images,
 in float32 like ours (its default autocast, bfloat16 on CPU, is timed too and reported apart:
 it changes predictions);
-``probe`` — the CLIP-paper C sweep of :class:`LogisticProbe` against scikit-learn's lbfgs.
+``probe`` — the CLIP-paper C sweep of :class:`LogisticProbe` against scikit-learn's lbfgs;
+``probe-memory`` — peak memory and time per iteration of a fit on features held in memory
+against the same fit streamed from chunk files (each in a fresh process, so peaks don't mix).
 FLOPs come from ``torch.utils.flop_counter`` on one forward, so achieved GFLOP/s says how far a
 path is from the hardware's limit. Random-init weights time the same as trained ones.
 """
@@ -72,6 +74,66 @@ def probe_sweep(n: int = 10000, dim: int = 512, n_classes: int = 100, seed: int 
         "speedup_vs_sklearn_cold": cold_s / ours_s, "speedup_vs_sklearn_warm": warm_s / ours_s,
         "best_C": {"ours": best_ours, "sklearn": best_cold, "sklearn_warm": best_warm},
         "test_accuracy": {"ours": mine, "sklearn": ref},
+    }
+
+
+_MEMORY_CHILD = """
+import json, resource, sys, time
+import numpy as np
+from pathlib import Path
+from bench.feature_chunks import FeatureChunks
+from bench.linear_probe import LogisticProbe
+mode, folder, max_iter = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
+y = np.load(folder / "labels.npy")
+base = peak()
+X = FeatureChunks(sorted(folder.glob("chunk*.features.npy")))
+t = time.perf_counter()
+if mode == "memory":
+    X = X.to_array()
+probe = LogisticProbe(C=1.0, max_iter=max_iter).fit(X, y)
+print(json.dumps({"peak_bytes": peak() - base, "seconds": time.perf_counter() - t, "iterations": probe.n_iter_,
+                  "coef_sum": float(np.abs(probe.coef_).sum())}))
+"""
+
+
+def probe_memory(n: int = 100_000, dim: int = 1024, n_classes: int = 100, max_iter: int = 5,
+                 seed: int = 0) -> dict[str, Any]:
+    """Peak memory above the interpreter's baseline of one fit, in memory vs streamed, on the same
+    synthetic chunk files (1024 rows each, the feature cache's layout); extrapolated to ImageNet."""
+    import json
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    import bench
+
+    with tempfile.TemporaryDirectory(prefix="zsbench-probe-memory-") as tmp:
+        folder = Path(tmp)
+        rng = np.random.default_rng(seed)
+        means = rng.normal(size=(n_classes, dim)).astype(np.float32) * 0.3
+        y = rng.integers(0, n_classes, size=n)
+        np.save(folder / "labels.npy", y)
+        for i, start in enumerate(range(0, n, 1024)):
+            block = means[y[start:start + 1024]] + rng.normal(size=(len(y[start:start + 1024]), dim)).astype(np.float32)
+            np.save(folder / f"chunk{i:05d}.features.npy", block)
+        root = str(Path(bench.__file__).resolve().parents[1])
+        runs = {}
+        for mode in ("memory", "stream"):
+            done = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, mode, str(folder), str(max_iter)],
+                                  capture_output=True, text=True, cwd=root, check=True)
+            runs[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+    data = n * dim * 4
+    mem, stream = runs["memory"], runs["stream"]
+    imagenet = 1_281_167 * 1024 * 4
+    return {
+        "problem": {"n": n, "dim": dim, "classes": n_classes, "iterations": max_iter, "feature_bytes": data},
+        "in_memory": mem, "streamed": stream,
+        "in_memory_copies_of_features": mem["peak_bytes"] / data,
+        "seconds_ratio_streamed_vs_memory": stream["seconds"] / mem["seconds"],
+        "same_fit": abs(mem["coef_sum"] - stream["coef_sum"]) <= 1e-6 * max(1.0, mem["coef_sum"]),
+        "imagenet_estimate_bytes": {"in_memory": mem["peak_bytes"] / data * imagenet, "streamed": stream["peak_bytes"]},
     }
 
 
@@ -230,12 +292,13 @@ def zeroshot_section(model: str, pretrained: str | None, device: str, n: int = 2
                      "clip_benchmark_amp": amp_top1}}
 
 
-SECTIONS = ("text", "images", "zeroshot", "probe")
+SECTIONS = ("text", "images", "zeroshot", "probe", "probe-memory")
 
 
 def run_perf(sections: list[str], model: str = "ViT-B-32", pretrained: str | None = "none", device: str = "cpu",
              classes: int = 100, n: int = 10000, dim: int = 512, text_classes: int = 25, images: int = 256,
-             seed: int = 0, workers: int | None = None) -> dict[str, Any]:
+             seed: int = 0, workers: int | None = None, memory_n: int = 100_000,
+             memory_dim: int = 1024) -> dict[str, Any]:
     """Measure the chosen sections; every number comes from this run."""
     import torch
 
@@ -248,4 +311,6 @@ def run_perf(sections: list[str], model: str = "ViT-B-32", pretrained: str | Non
         out["zeroshot"] = zeroshot_section(model, pretrained, device, images, workers=workers)
     if "probe" in sections:
         out["probe"] = probe_sweep(n=n, dim=dim, n_classes=classes, seed=seed)
+    if "probe-memory" in sections:
+        out["probe_memory"] = probe_memory(n=memory_n, dim=memory_dim, n_classes=classes, seed=seed)
     return out

@@ -12,7 +12,8 @@ from bench.cache import Store, default_cache_dir
 from bench.classifiers import cached_classifier
 from bench.errors import UserError
 from bench.features import extract_features
-from bench.linear_probe import few_shot, full_probe
+from bench.feature_chunks import FeatureChunks
+from bench.linear_probe import STREAM_MODES, few_shot, full_probe, stream_probe
 from bench.models import check_model, load_model
 from bench.records import RunRecord, save_record, versions
 from bench.sampling import stratified_subset
@@ -50,6 +51,7 @@ class RunConfig:
     probe_max_iter: int = 1000
     on_bad_image: str = "skip"              # or "fail"
     probe_search_limit: int | None = None   # choose C on a stratified subset of this size, refit on all
+    probe_stream: str = "auto"              # training features streamed from the cache: auto | on | off
 
 
 PROTOCOLS = ("zeroshot", "linear-probe", "few-shot")
@@ -102,6 +104,8 @@ def run(config: RunConfig) -> list[RunRecord]:
     unknown = [p for p in config.protocols if p not in PROTOCOLS]
     if unknown:
         raise UserError(f"unknown protocol '{unknown[0]}': use one of {', '.join(PROTOCOLS)}")
+    if config.probe_stream not in STREAM_MODES:
+        raise UserError(f"probe_stream must be one of {', '.join(STREAM_MODES)}, not '{config.probe_stream}'")
     from bench.distributed import init_from_env, is_main
 
     # under torchrun: join the group, shard feature extraction, and let rank 0 alone write records
@@ -121,9 +125,9 @@ def run(config: RunConfig) -> list[RunRecord]:
         backend = load_model(model_name, pretrained, device=config.device, seed=config.seed, store=store)
         backend.progress = config.progress
         load_seconds = time.perf_counter() - t0
-        extract = lambda src, split, idx, kind="embedding": extract_features(  # noqa: E731
+        extract = lambda src, split, idx, kind="embedding", lazy=False: extract_features(  # noqa: E731
             backend, src, split, idx, store=store, batch_size=config.batch_size, num_workers=config.num_workers,
-            progress=config.progress, kind=kind, on_bad_image=config.on_bad_image)
+            progress=config.progress, kind=kind, on_bad_image=config.on_bad_image, lazy=lazy)
 
         for task in opened:
             spec = task.spec
@@ -171,12 +175,16 @@ def run(config: RunConfig) -> list[RunRecord]:
                 continue
             kind = config.probe_features
             train_src, train_idx = task.train
-            train = extract(train_src, spec.train_split, train_idx, kind)
+            train = extract(train_src, spec.train_split, train_idx, kind, lazy=True)
+            if not stream_probe(config.probe_stream, train.features.shape):
+                train.features = train.features.to_array()
             test = extract(task.source, task.split, task.indices, kind)
             val = extract(task.val[0], spec.val_split, task.val[1], kind) if task.val else None
             probe_config = {"probe_features": kind, "n_train": int(len(train.labels)),
                             "train_split": spec.train_split, "val_split": spec.val_split,
-                            "train_subset": "stratified" if len(train_idx) < len(train_src) else "full"}
+                            "train_subset": "stratified" if len(train_idx) < len(train_src) else "full",
+                            "train_features": (f"streamed from the cache ({len(train.features.parts)} chunks)"
+                                               if isinstance(train.features, FeatureChunks) else "in memory")}
             feature_info = {"feature_cache": test.info["cache"], "train_feature_cache": train.info["cache"]}
             if "linear-probe" in config.protocols:
                 t2 = time.perf_counter()

@@ -138,6 +138,12 @@ def test_probe_protocols_end_to_end(tiny_folder, tmp_path):
     assert set(fs.metrics["shots"]) == {"1", "2", "4"} and fs.config["few_shot_seeds"] == [0, 1]
     saved = sorted((tmp_path / "r" / "runs").glob("*few-shot*.json"))
     assert load_record(saved[0]).metrics["shots"]["4"]["per_seed"] == fs.metrics["shots"]["4"]["per_seed"]
+    assert lp.config["train_features"] == "in memory"
+    streamed = run(RunConfig(models=[("ViT-S-32", "none")], tasks=["shapes-probe-test"], protocols=["linear-probe"],
+                             probe_max_iter=200, probe_stream="on", out_dir=tmp_path / "r2", cache_dir=tmp_path / "c",
+                             data_dir=tmp_path / "data", num_workers=0, progress=False))[0]
+    assert streamed.config["train_features"].startswith("streamed from the cache")
+    assert streamed.config["best_C"] == lp.config["best_C"] and streamed.metrics["top1"] == lp.metrics["top1"]
 
 
 def test_perf_probe_section_reports_ratios():
@@ -151,6 +157,16 @@ def test_perf_probe_section_reports_ratios():
     assert out["speedup_vs_sklearn_cold"] > 0 and out["problem"]["fits"] >= 7
 
 
+def test_perf_probe_memory_section_fits_the_same_both_ways():
+    """Memory is measured, not asserted (it depends on the allocator); the fit must be the same."""
+    from bench.perf import run_perf
+
+    out = run_perf(["probe-memory"], memory_n=5000, memory_dim=32, classes=5)["probe_memory"]
+    assert out["same_fit"] and out["problem"]["n"] == 5000
+    assert out["in_memory"]["peak_bytes"] > 0 and out["streamed"]["peak_bytes"] > 0
+    assert out["in_memory"]["iterations"] == out["streamed"]["iterations"] > 0
+
+
 def test_search_limit_chooses_C_on_a_subset_and_refits_on_all():
     from sklearn.datasets import load_digits
 
@@ -161,3 +177,96 @@ def test_search_limit_chooses_C_on_a_subset_and_refits_on_all():
     metrics, _, details = full_probe(X[:1200], y[:1200], X[1200:], y[1200:], search_limit=300, max_iter=200)
     assert details["search_train_samples"] == 300 and details["search"].startswith("C chosen on a class-stratified")
     assert details["n_train"] == 1200 and metrics["top1"] > 0.85
+
+
+# -- features left on disk: FeatureChunks and the streamed fit -----------------------------------------
+
+def _chunk_files(X: np.ndarray, folder, rows: int):
+    from bench.feature_chunks import FeatureChunks
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, start in enumerate(range(0, len(X), rows)):
+        paths.append(folder / f"chunk{i:05d}.features.npy")
+        np.save(paths[-1], X[start:start + rows])
+    return FeatureChunks(paths)
+
+
+def test_feature_chunks_select_rows_lazily_in_order(tmp_path):
+    from bench.feature_chunks import FeatureChunks
+
+    X = np.random.default_rng(0).normal(size=(250, 7)).astype(np.float32)
+    fc = _chunk_files(X, tmp_path, 64)
+    assert fc.shape == (250, 7) and len(fc.parts) == 4 and np.array_equal(fc.to_array(), X)
+    rows = np.array([249, 3, 3, 130, 64, 63, 0])          # any order, repeats, across chunk borders
+    assert np.array_equal(fc[rows], X[rows]) and np.array_equal(fc.take(rows).take([1, 6]).to_array(), X[[3, 0]])
+    joined = FeatureChunks.concatenate([fc.take(np.arange(10)), X[:5]])
+    assert np.array_equal(joined.to_array(), np.concatenate([X[:10], X[:5]]))
+    assert [len(b) for b in fc.blocks(100)] == [128, 122]  # consecutive chunks joined up to >= 100 rows
+    with pytest.raises(IndexError):
+        fc.take([250])
+
+
+def test_streamed_fit_is_the_in_memory_fit(tmp_path):
+    """Chunks of 128 rows read in blocks of 256 partition the rows exactly as the in-memory
+    solver's blocks do, so every operation is the same: the weights must be identical."""
+    X, y = _digits()
+    X = X.astype(np.float32)
+    fc = _chunk_files(X, tmp_path, 128)
+    ours = LogisticProbe(C=0.5, max_iter=150, stream_block_rows=256).fit(X, y)
+    streamed = LogisticProbe(C=0.5, max_iter=150, stream_block_rows=256).fit(fc, y)
+    assert streamed.n_iter_ == ours.n_iter_
+    assert np.array_equal(streamed.coef_, ours.coef_) and np.array_equal(streamed.intercept_, ours.intercept_)
+    assert np.array_equal(streamed.decision_function(fc), ours.decision_function(X))
+    # another partition (blocks of 300 rows, the C search on a lazy split): the same choice of C
+    Xw, yw = _wine()
+    Xw = Xw.astype(np.float32)
+    a = LogisticProbe(C=None, seed=0).fit(Xw, yw)
+    b = LogisticProbe(C=None, seed=0, stream_block_rows=50).fit(_chunk_files(Xw, tmp_path / "b", 40), yw)
+    assert b.best_C_ == a.best_C_ and np.allclose(b.sweep_.scores, a.sweep_.scores)
+    assert np.abs(b.predict_proba(Xw) - a.predict_proba(Xw)).max() < 1e-4
+    ref = LogisticRegression(C=0.5, max_iter=1000, tol=1e-6).fit(X, y)   # and still sklearn's optimum
+    assert (streamed.predict(X) == ref.predict(X)).mean() >= 0.98
+
+
+def test_streamed_fit_rejects_nan_with_one_line(tmp_path):
+    X, y = _digits()
+    X = X.astype(np.float32)
+    X[700, 3] = np.nan
+    with pytest.raises(UserError, match="NaN"):
+        LogisticProbe(C=1.0, stream_block_rows=256).fit(_chunk_files(X, tmp_path, 128), y)
+
+
+def test_stream_mode_choice():
+    from bench.linear_probe import physical_memory_bytes, stream_probe
+
+    assert stream_probe("on", (10, 4)) and not stream_probe("off", (10**9, 1024))
+    assert not stream_probe("auto", (50_000, 768))                     # CIFAR-100 size: in memory
+    huge = (physical_memory_bytes() // 4, 1024)                        # a feature matrix 256x the RAM
+    assert stream_probe("auto", huge)
+    with pytest.raises(UserError, match="auto, on, off"):
+        stream_probe("sometimes", (10, 4))
+
+
+def _objective(probe, X, y, C):
+    Z = X @ probe.coef_.T + probe.intercept_
+    Z = Z - Z.max(1, keepdims=True)
+    logp = Z - np.log(np.exp(Z).sum(1, keepdims=True))
+    return -logp[np.arange(len(y)), np.searchsorted(probe.classes_, y)].mean() + (probe.coef_ ** 2).sum() / (2 * C * len(y))
+
+
+@pytest.mark.parametrize("C", [1e-4, 1e-2, 1.0])
+def test_reaches_the_optimum_with_features_that_barely_vary(C):
+    """Few-shot draws of post-ReLU features: many features are nearly constant. Dividing by
+    their tiny sd made the penalty so stiff that the fit stopped at W = 0 (accuracy = chance);
+    the objective must reach scikit-learn's tightly converged optimum."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 2)                          # 2 shots x 10 classes
+    means = rng.normal(size=(10, 400))
+    X = np.maximum(means[y] + rng.normal(size=(20, 400)) - 1.5, 0.0)
+    X[:, :100] *= 1e-4                                        # features that barely vary
+    X = X.astype(np.float32).astype(np.float64)
+    ref = LogisticRegression(C=C, max_iter=20000, tol=1e-10).fit(X, y)
+    ours = LogisticProbe(C=C).fit(X, y)
+    assert np.abs(ours.coef_).max() > 0
+    assert _objective(ours, X, y, C) <= _objective(ref, X, y, C) * (1 + 1e-5) + 1e-9

@@ -100,6 +100,14 @@ class CountingBackend:
         return self.inner.encode_images(pixels)
 
 
+def _flip_a_byte(store, chunk: int) -> None:
+    """Corrupt one feature chunk file in place (one byte of its data, not its header)."""
+    path = sorted((store.root / "features").rglob(f"chunk{chunk:05d}.features.npy"))[0]
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
 def test_cache_second_run_no_forward_resume_and_corruption(tiny_folder, store):
     source = ImageFolderSource(tiny_folder)
     base = load_model("ViT-S-32", "none", store=store)
@@ -123,15 +131,32 @@ def test_cache_second_run_no_forward_resume_and_corruption(tiny_folder, store):
     reference = extract_features(base, source, "all", store=None, batch_size=20, num_workers=0, progress=False)
     assert np.abs(full.features - reference.features).max() < 1e-4
 
-    chunk = sorted((store.root / "features").rglob("chunk00003.features.npy"))[0]
-    data = bytearray(chunk.read_bytes())
-    data[-5] ^= 0xFF
-    chunk.write_bytes(bytes(data))
+    _flip_a_byte(store, 3)
     fixed = CountingBackend(base)
     with pytest.warns(UserWarning, match="corrupt"):
         repaired = extract_features(fixed, source, "all", **kwargs)
     assert fixed.calls == 2                  # only the corrupt chunk (4 images) again
     assert np.array_equal(repaired.features, full.features)
+
+
+def test_lazy_features_stay_in_the_cache_files(tiny_folder, store):
+    """``lazy=True`` (probe training splits): the same features, read from the chunk files on
+    demand after their checksums are verified; a corrupt chunk is recomputed, never streamed."""
+    from bench.feature_chunks import FeatureChunks
+
+    source = ImageFolderSource(tiny_folder)
+    base = load_model("ViT-S-32", "none", store=store)
+    kwargs = dict(store=store, batch_size=2, num_workers=0, progress=False, chunk_size=4)
+    eager = extract_features(base, source, "all", **kwargs)
+    lazy = extract_features(base, source, "all", lazy=True, **kwargs)
+    assert isinstance(lazy.features, FeatureChunks) and len(lazy.features.parts) == 5
+    assert np.array_equal(lazy.features.to_array(), eager.features) and np.array_equal(lazy.labels, eager.labels)
+
+    _flip_a_byte(store, 2)
+    counting = CountingBackend(base)
+    with pytest.warns(UserWarning, match="corrupt"):
+        repaired = extract_features(counting, source, "all", lazy=True, **kwargs)
+    assert counting.calls == 2 and np.array_equal(repaired.features.to_array(), eager.features)
 
 
 def test_record_contents(tiny_folder, tmp_path):
