@@ -107,6 +107,8 @@ def _run_config(args: argparse.Namespace):
         on_bad_image=args.on_bad_image,
         probe_search_limit=args.probe_search_limit,
         probe_stream=args.probe_stream,
+        precision=args.precision,
+        channels_last=args.channels_last,
     )
 
 
@@ -220,6 +222,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print()
                 print("\n".join(comparison_lines(compare(runs, checkpoints[0], other, tasks=tasks, seed=args.seed))))
     return 0
+
+
+def _batch_size(text: str) -> int | None:
+    """``--batch-size``: a positive whole number, or ``auto`` (None)."""
+    if text.strip().lower() == "auto":
+        return None
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a positive whole number or 'auto', not '{text}'")
+    return int(text)
 
 
 def _int_list(text: str, flag: str) -> tuple[int, ...]:
@@ -384,6 +395,10 @@ def cmd_perf(args: argparse.Namespace) -> int:
               f"{i['end_to_end_images_per_s']:.1f} img/s vs raw forward {i['raw_forward_images_per_s']:.1f} img/s "
               f"-> {i['ratio_end_to_end_vs_raw']:.2f}x; {i['gflops_per_image']:.2f} GFLOP/image, "
               f"{i['achieved_gflops_per_s']:.0f} GFLOP/s in the forward pass")
+        for label, v in i["variants"].items():
+            print(f"  {label:13s} raw forward {v['images_per_s']:.1f} img/s -> {v['speedup_vs_fp32']:.2f}x fp32; "
+                  f"{100 * v['prediction_agreement']:.2f}% of zero-shot predictions unchanged (top-1 moves at most "
+                  f"{v['max_top1_change_points']:.2f} pt; min cosine {v['min_cosine_vs_fp32']:.4f})")
     if "zeroshot" in result:
         z = result["zeroshot"]
         print(f"zero-shot: {z['model']}, {z['images']} images x {z['templates']} templates: zsbench cold "
@@ -428,7 +443,14 @@ def _add_run_arguments(r: argparse.ArgumentParser, model_required: bool = True) 
                    help="template set name (openai_imagenet, simple_imagenet, single, cifar10, ...) or file; "
                         "repeatable (one record each); default: the task's own set")
     r.add_argument("--split", help="dataset split (default: the task's evaluation split)")
-    r.add_argument("--batch-size", type=int, default=64)
+    r.add_argument("--batch-size", type=_batch_size, default=None, metavar="N|auto",
+                   help="images per forward pass (default auto: 256 on GPU, 64 on CPU; halved on out-of-memory)")
+    r.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
+                   help="image encoder precision: fp32 (default), or bf16/fp16 autocast (fp16: CUDA only); text "
+                        "classifiers stay fp32. Features are cached per precision; recorded")
+    r.add_argument("--channels-last", action="store_true",
+                   help="run the image encoder in channels-last memory format (helps conv nets such as RN50 / "
+                        "ConvNeXt; recorded)")
     r.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     r.add_argument("--limit", type=int, help="evaluate a seeded, class-stratified subset of N samples")
     r.add_argument("--seed", type=int, default=0)

@@ -101,7 +101,7 @@ def verify_array(path: Path) -> bool:
 
 
 class Store:
-    """One cache root with named areas (``features/``, ``classifiers/``, ``data/``)."""
+    """One cache root with named areas (``features/``, ``classifiers/``, ``models/``, ``data/``)."""
 
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root).expanduser() if root is not None else default_cache_dir()
@@ -119,6 +119,20 @@ class Store:
         save_array(self.area(area) / f"{key}.npy", array)
         if meta is not None:
             atomic_write_json(self.area(area) / f"{key}.json", meta)
+
+    # -- small JSON documents (model cards) -------------------------------------------------
+    def get_json(self, area: str, key: str) -> dict | None:
+        """The stored document, or ``None`` when absent or unreadable (then it is rebuilt)."""
+        try:
+            return json.loads((self.area(area) / f"{key}.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def put_json(self, area: str, key: str, obj: dict) -> None:
+        atomic_write_json(self.area(area) / f"{key}.json", obj)
+
+    def drop_json(self, area: str, key: str) -> None:
+        (self.area(area) / f"{key}.json").unlink(missing_ok=True)
 
     # -- chunked arrays (features: resumable) ---------------------------------------------
     def chunked(self, area: str, key: str, meta: dict) -> "ChunkedEntry":

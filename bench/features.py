@@ -41,6 +41,52 @@ def default_workers() -> int:
     return 0 if cores < 2 else min(8, max(1, cores // 2))
 
 
+def default_batch_size(device: torch.device | str) -> int:
+    """``--batch-size auto``: large on a GPU (halved on out-of-memory), 64 on CPU, where bigger
+    batches gain nothing and a backend may micro-batch anyway."""
+    return 256 if torch.device(device).type == "cuda" else 64
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, getattr(torch.cuda, "OutOfMemoryError", ())):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "not enough memory" in text
+                                              or "can't allocate memory" in text)
+
+
+class FittingEncoder:
+    """Encodes a batch in sub-batches no larger than what fitted so far.
+
+    An out-of-memory error halves the sub-batch size and retries; the size that worked is kept
+    for the rest of the extraction (and recorded). Encoders treat images independently, so the
+    features do not depend on it (up to float rounding of batched kernels).
+    """
+
+    def __init__(self, encode, limit: int, device: torch.device):
+        self.encode, self.limit, self.device = encode, max(1, int(limit)), device
+        self.halvings = 0
+
+    def __call__(self, pixels: torch.Tensor) -> np.ndarray:
+        out, start = [], 0
+        while start < len(pixels):
+            size = min(self.limit, len(pixels) - start)
+            try:
+                out.append(self.encode(pixels[start:start + size]).float().cpu().numpy())
+            except (RuntimeError, MemoryError) as exc:
+                if not (is_out_of_memory(exc) or isinstance(exc, MemoryError)):
+                    raise
+                if size == 1:
+                    raise UserError(f"the model does not fit in {self.device.type} memory even one image at a "
+                                    "time: use a smaller model or another device") from None
+                self.limit, self.halvings = size // 2, self.halvings + 1
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
+            start += size
+        return np.concatenate(out)
+
+
 def indices_digest(indices: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(indices, dtype=np.int64).tobytes()).hexdigest()[:20]
 
@@ -61,7 +107,7 @@ def extract_features(
     split: str,
     indices: np.ndarray | None = None,
     store: Store | None = None,
-    batch_size: int = 64,
+    batch_size: int | None = 64,
     num_workers: int | None = None,
     progress: bool = True,
     chunk_size: int = CHUNK_SIZE,
@@ -74,6 +120,8 @@ def extract_features(
     ``kind``: ``"embedding"`` (the joint image-text space) or ``"pre-projection"``.
     ``on_bad_image``: an undecodable image is dropped and reported (``"skip"``) or stops the run
     with its path (``"fail"``); either way the chunks already computed stay in the cache.
+    ``batch_size``: images per forward pass (``None``: :func:`default_batch_size`); halved
+    automatically when a batch runs out of memory.
     ``lazy``: leave the features in the cache's chunk files (checked, then memory-mapped) and
     return them as :class:`FeatureChunks`, for training splits too big to hold in memory.
     """
@@ -82,6 +130,8 @@ def extract_features(
     if on_bad_image not in BAD_IMAGE_POLICIES:
         raise UserError(f"--on-bad-image must be one of {', '.join(BAD_IMAGE_POLICIES)}, not '{on_bad_image}'")
     encode = backend.encode_images if kind == "embedding" else backend.encode_pre_projection
+    batch_size = batch_size or default_batch_size(backend.device)
+    fitting = FittingEncoder(encode, batch_size, backend.device)
     indices = np.arange(len(source)) if indices is None else np.asarray(indices, dtype=np.int64)
     key = feature_key(backend, source, split, indices, kind)
     n_chunks = max(1, -(-len(indices) // chunk_size))
@@ -131,7 +181,7 @@ def extract_features(
                     bad = int(idx[labels == BAD_IMAGE][0])
                     raise UserError(f"cannot decode image {source.describe(bad)}: replace or remove it, "
                                     "or pass --on-bad-image skip to leave it out")
-                feats = encode(pixels).float().cpu().numpy()
+                feats = fitting(pixels)
                 buffers["features"].append(feats)
                 buffers["labels"].append(labels.numpy().astype(np.int64))
                 buffers["indices"].append(idx.numpy().astype(np.int64))
@@ -186,5 +236,6 @@ def extract_features(
         out = FeatureSet(out.features.take(keep) if lazy else out.features[keep], out.labels[keep], out.indices[keep])
     out.info = {"cache": "hit" if not all_missing else ("resumed" if len(all_missing) < n_chunks else "miss"),
                 "key": key, "computed": n_new, "seconds": seconds, "skipped": skipped,
-                "images_per_second": n_new / seconds if n_new and seconds > 0 else None}
+                "images_per_second": n_new / seconds if n_new and seconds > 0 else None,
+                "batch_size": fitting.limit if n_new else None}
     return out

@@ -25,7 +25,8 @@ from bench.classifiers import cached_classifier
 from bench.errors import UserError
 from bench.features import extract_features
 from bench.metrics import classification_metrics
-from bench.models import check_model, load_model
+from bench.models import check_model
+from bench.models.base import check_precision
 from bench.records import RunRecord, save_record, versions
 from bench.zeroshot import zeroshot_logits
 from prompts.classnames import display_name
@@ -193,11 +194,12 @@ def run_robustness(config, suite: str, subset_mode: str = "restrict", probe: boo
     shifts left out because their data is not on disk (with ``skip_missing``).
     """
     from bench.linear_probe import LogisticProbe, stratified_split
-    from bench.runner import _config_dict, _open_task, default_data_dir
+    from bench.runner import _config_dict, _open_task, default_data_dir, load_backend
     from tasks.sources import DataContext
 
     if subset_mode not in SUBSET_MODES:
         raise UserError(f"--class-subset must be one of {', '.join(SUBSET_MODES)}")
+    check_precision(config.precision, torch.device(config.device))
     family = get_family(suite)
     store = Store(config.cache_dir or default_cache_dir())
     ctx = DataContext(Path(config.data_dir) if config.data_dir else default_data_dir(store), store)
@@ -219,8 +221,7 @@ def run_robustness(config, suite: str, subset_mode: str = "restrict", probe: boo
     scores: list[ShiftScore] = []
     results_dir = Path(config.out_dir)
     for model_name, pretrained in config.models:
-        backend = load_model(model_name, pretrained, device=config.device, seed=config.seed, store=store)
-        backend.progress = config.progress
+        backend = load_backend(config, model_name, pretrained, store)
 
         def feats(task, source=None, split=None, indices=None):
             t = opened[task]

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from bench.cache import Store, default_cache_dir
 from bench.classifiers import cached_classifier
@@ -14,7 +15,8 @@ from bench.errors import UserError
 from bench.features import extract_features
 from bench.feature_chunks import FeatureChunks
 from bench.linear_probe import STREAM_MODES, few_shot, full_probe, stream_probe
-from bench.models import check_model, load_model
+from bench.models import ModelBackend, check_model, load_model
+from bench.models.base import check_precision
 from bench.records import RunRecord, save_record, versions
 from bench.sampling import stratified_subset
 from bench.zeroshot import evaluate_zeroshot
@@ -33,7 +35,7 @@ class RunConfig:
     tasks: list[str]
     templates: list[str | None] = field(default_factory=lambda: [None])  # None: the task's own set
     split: str | None = None
-    batch_size: int = 64
+    batch_size: int | None = None           # None: automatic (256 on GPU, 64 on CPU; halved on out-of-memory)
     device: str = "cpu"
     limit: int | None = None
     seed: int = 0
@@ -52,9 +54,19 @@ class RunConfig:
     on_bad_image: str = "skip"              # or "fail"
     probe_search_limit: int | None = None   # choose C on a stratified subset of this size, refit on all
     probe_stream: str = "auto"              # training features streamed from the cache: auto | on | off
+    precision: str = "fp32"                 # image encoder: fp32 | bf16 | fp16 (autocast); text stays fp32
+    channels_last: bool = False             # image encoder in channels-last memory format (conv nets)
 
 
 PROTOCOLS = ("zeroshot", "linear-probe", "few-shot")
+
+
+def load_backend(config: RunConfig, model_name: str, pretrained: str | None, store: Store) -> ModelBackend:
+    """The model as the run's options ask (device, seed, image precision and layout, progress)."""
+    backend = load_model(model_name, pretrained, device=config.device, seed=config.seed, store=store,
+                         precision=config.precision, channels_last=config.channels_last)
+    backend.progress = config.progress
+    return backend
 
 
 def default_data_dir(store: Store) -> Path:
@@ -106,6 +118,7 @@ def run(config: RunConfig) -> list[RunRecord]:
         raise UserError(f"unknown protocol '{unknown[0]}': use one of {', '.join(PROTOCOLS)}")
     if config.probe_stream not in STREAM_MODES:
         raise UserError(f"probe_stream must be one of {', '.join(STREAM_MODES)}, not '{config.probe_stream}'")
+    check_precision(config.precision, torch.device(config.device))
     from bench.distributed import init_from_env, is_main
 
     # under torchrun: join the group, shard feature extraction, and let rank 0 alone write records
@@ -122,8 +135,7 @@ def run(config: RunConfig) -> list[RunRecord]:
     records: list[RunRecord] = []
     for model_name, pretrained in config.models:
         t0 = time.perf_counter()
-        backend = load_model(model_name, pretrained, device=config.device, seed=config.seed, store=store)
-        backend.progress = config.progress
+        backend = load_backend(config, model_name, pretrained, store)
         load_seconds = time.perf_counter() - t0
         extract = lambda src, split, idx, kind="embedding", lazy=False: extract_features(  # noqa: E731
             backend, src, split, idx, store=store, batch_size=config.batch_size, num_workers=config.num_workers,
@@ -168,7 +180,8 @@ def run(config: RunConfig) -> list[RunRecord]:
                             "evaluate": time.perf_counter() - t2},
                            {"feature_cache": feats.info["cache"], "classifier_cache": cinfo["cache"],
                             "skipped_images": feats.info["skipped"],
-                            "images_per_second": feats.info["images_per_second"]},
+                            "images_per_second": feats.info["images_per_second"],
+                            "batch_size": feats.info["batch_size"]},
                            {"indices": feats.indices, "labels": feats.labels, "top5": top5.astype(np.int32)})
 
             if task.train is None:

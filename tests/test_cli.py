@@ -50,7 +50,9 @@ def test_table_output(tiny_folder, tmp_path):
     (["run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "cifar11"], "unknown task 'cifar11'"),
     (["run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "no/such/folder"], "task path not found"),
     (["run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "cifar10", "--templates", "nope"], "unknown template set 'nope'"),
-    (["run", "--model", "ViT-S-32", "--task", "cifar10", "--batch-size", "x"], "invalid int value"),
+    (["run", "--model", "ViT-S-32", "--task", "cifar10", "--batch-size", "x"], "--batch-size: takes a positive whole"),
+    (["run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "cifar10", "--precision", "fp16"],
+     "--precision fp16 needs a CUDA device"),
     (["run", "--task", "cifar10"], "--model"),
 ])
 def test_bad_input_is_one_line_exit_2(args, needle, tmp_path):

@@ -128,5 +128,10 @@ def test_perf_json_has_the_documented_keys(tmp_path):
     for section, keys in PERF_KEYS.items():
         for key in keys:
             assert isinstance(result[section][key], float), (section, key)
+    for variant in ("bf16", "channels_last"):
+        for key in ("images_per_s", "speedup_vs_fp32", "prediction_agreement", "max_top1_change_points",
+                    "min_cosine_vs_fp32"):
+            assert isinstance(result["images"]["variants"][variant][key], float), (variant, key)
     assert result["text"]["max_abs_diff"] < 1e-5
+    assert result["zeroshot"]["top1"]["ours_warm"] == result["zeroshot"]["top1"]["ours"]
     assert result["zeroshot"]["top1"]["ours"] == result["zeroshot"]["top1"]["clip_benchmark"]

@@ -22,8 +22,12 @@ def _conse_top_t(pretrained: str | None) -> int:
 
 
 def load_model(name: str, pretrained: str | None = None, device: str = "cpu", seed: int = 0,
-               store: Store | None = None) -> ModelBackend:
-    """A backend for ``name`` (an open_clip name, ``hf-hub:org/repo``, or a local baseline)."""
+               store: Store | None = None, precision: str = "fp32", channels_last: bool = False) -> ModelBackend:
+    """A backend for ``name`` (an open_clip name, ``hf-hub:org/repo``, or a local baseline).
+
+    ``precision`` (fp32 | bf16 | fp16) and ``channels_last`` are image-encoder options: they
+    change the features' numbers slightly, so features made under them are cached apart.
+    """
     if device.startswith("cuda"):
         import torch
 
@@ -32,11 +36,13 @@ def load_model(name: str, pretrained: str | None = None, device: str = "cpu", se
     if name in LOCAL_BASELINES:
         from bench.models.conse import ConSEBackend
 
-        backend: ModelBackend = ConSEBackend(top_t=_conse_top_t(pretrained), device=device, store=store)
+        backend: ModelBackend = ConSEBackend(top_t=_conse_top_t(pretrained), device=device, store=store,
+                                             precision=precision)
     else:
         from bench.models.openclip import OpenCLIPBackend
 
-        backend = OpenCLIPBackend(name, pretrained, device=device, seed=seed, store=store)
+        backend = OpenCLIPBackend(name, pretrained, device=device, seed=seed, store=store, precision=precision,
+                                  channels_last=channels_last)
     backend.attach_store(store)
     return backend
 

@@ -7,11 +7,42 @@ cached never needs them.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from abc import ABC, abstractmethod
-from typing import Any, Callable
+from typing import Any, Callable, ContextManager
 
 import torch
+
+#: image-encoder precisions: float32, or autocast to bfloat16 / float16 (text stays float32)
+PRECISIONS = ("fp32", "bf16", "fp16")
+_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def check_precision(precision: str, device: torch.device) -> str:
+    """Validate ``--precision`` for a device (one-line error naming the fix)."""
+    from bench.errors import UserError
+
+    if precision not in PRECISIONS:
+        raise UserError(f"unknown precision '{precision}': use one of {', '.join(PRECISIONS)}")
+    if precision == "fp16" and device.type != "cuda":
+        raise UserError("--precision fp16 needs a CUDA device (CPU float16 autocast is slow and "
+                        "inexact): use --precision bf16 on CPU, or fp32")
+    return precision
+
+
+def options_fingerprint(base: str, precision: str = "fp32", **options: Any) -> str:
+    """A fingerprint for features made under non-default encoder options.
+
+    The defaults (float32, no layout change) keep ``base`` itself, so their caches stay valid;
+    anything else changes the image features' numbers and so gets its own cache entries.
+    """
+    from bench.cache import stable_hash
+
+    extra = {k: v for k, v in options.items() if v}
+    if precision == "fp32" and not extra:
+        return base
+    return stable_hash([base, precision, sorted(extra.items())])
 
 
 def describe_transform(transform: Any) -> str:
@@ -28,6 +59,8 @@ class ModelBackend(ABC):
     device: torch.device
     #: show progress bars for long internal steps (the runner sets it from --quiet)
     progress: bool = True
+    #: image-encoder precision (one of PRECISIONS); part of ``fingerprint`` when not fp32
+    precision: str = "fp32"
 
     @property
     @abstractmethod
@@ -65,6 +98,12 @@ class ModelBackend(ABC):
     @abstractmethod
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """``list[str]`` -> ``[n, embed_dim]`` (not normalized)."""
+
+    def image_autocast(self) -> ContextManager:
+        """Autocast for the image encoder at ``precision`` (a no-op for fp32)."""
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=_AUTOCAST_DTYPES[self.precision])
 
     def prepare(self) -> None:
         """Precompute what image encoding needs (called once before an extraction that runs)."""

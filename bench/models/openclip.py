@@ -20,7 +20,7 @@ import torch
 
 from bench.cache import Store, cached_file_hash, stable_hash
 from bench.errors import UserError, short_reason
-from bench.models.base import ModelBackend
+from bench.models.base import ModelBackend, check_precision, describe_transform, options_fingerprint
 from bench.net import hub_offline_unless_reachable
 
 NO_WEIGHTS = {"none", "random", "random-init"}
@@ -101,30 +101,60 @@ def plan_weights(name: str, pretrained: str | None) -> WeightsPlan:
     )
 
 
+CARD_AREA = "models"
+
+
 class OpenCLIPBackend(ModelBackend):
-    """An open_clip model, its eval transform and its tokenizer."""
+    """An open_clip model, its eval transform and its tokenizer.
+
+    What the engine asks before any forward pass (fingerprint, preprocessing id, embedding
+    size, record facts) is kept as a small *model card* in the cache after the first load, so
+    a run whose features and classifiers are all cached never builds or loads the model; it is
+    loaded on the first encode. A lazily loaded model is checked against its card.
+    """
 
     def __init__(self, name: str, pretrained: str | None, device: str = "cpu", seed: int = 0,
-                 store: Store | None = None):
+                 store: Store | None = None, precision: str = "fp32", channels_last: bool = False):
         import open_clip
 
         self.name, self.device = name, torch.device(device)
-        plan = plan_weights(name, pretrained)
-        source, weights_id, self.pretrained = plan.source, plan.weights_id, plan.pretrained
-        kwargs: dict[str, Any] = {"force_quick_gelu": True} if plan.force_quick_gelu else {}
+        self.precision, self.channels_last = check_precision(precision, self.device), channels_last
+        self._plan = plan = plan_weights(name, pretrained)
+        self.pretrained, self._source, self._seed, self._store = plan.pretrained, plan.source, seed, store
         if plan.force_quick_gelu:
             warnings.warn(
                 f"{name}/{pretrained}: these weights were trained with QuickGELU; loading the "
                 f"QuickGELU variant (as '{name}-quickgelu' would)"
             )
-        if source == "file" and "openai" in Path(weights_id).name.lower() and \
+        if plan.source == "file" and "openai" in Path(plan.weights_id).name.lower() and \
                 not (open_clip.get_model_config(name) or {}).get("quick_gelu"):
             warnings.warn(
-                f"checkpoint {Path(weights_id).name} looks like OpenAI weights, which need QuickGELU, but "
+                f"checkpoint {Path(plan.weights_id).name} looks like OpenAI weights, which need QuickGELU, but "
                 f"'{name}' uses GELU: use '{name}-quickgelu' unless you know it was trained with GELU"
             )
-        if source == "none":
-            torch.manual_seed(seed)
+        self._model: torch.nn.Module | None = None
+        if plan.source == "file":
+            weights: list[Any] = ["file", cached_file_hash(Path(plan.weights_id), store)]
+        elif plan.source == "none":  # random init depends on the seed and the libraries' init code
+            weights = ["random", seed, open_clip.__version__, torch.__version__]
+        else:
+            weights = [plan.source, plan.weights_id]
+        self._card_key = stable_hash(["openclip-card-v1", name, weights, plan.force_quick_gelu])
+        card = store.get_json(CARD_AREA, self._card_key) if store is not None else None
+        if card is None:
+            self._load()
+            card = self._card_from_model()
+            if store is not None:
+                store.put_json(CARD_AREA, self._card_key, card)
+        self._card = card
+
+    def _load(self) -> None:
+        import open_clip
+
+        plan = self._plan
+        kwargs: dict[str, Any] = {"force_quick_gelu": True} if plan.force_quick_gelu else {}
+        if plan.source == "none":
+            torch.manual_seed(self._seed)
         online = True
         try:
             # open_clip logs its own download errors and random-init notices on the root logger;
@@ -132,57 +162,114 @@ class OpenCLIPBackend(ModelBackend):
             logging.disable(logging.ERROR)
             with hub_offline_unless_reachable() as online:
                 model, _, preprocess = open_clip.create_model_and_transforms(
-                    name, pretrained=weights_id if source in ("tag", "file") else None, device=self.device, **kwargs
+                    self.name, pretrained=plan.weights_id if plan.source in ("tag", "file") else None,
+                    device=self.device, **kwargs
                 )
-                self.tokenizer = open_clip.get_tokenizer(name)
+                self._tokenizer = open_clip.get_tokenizer(self.name)
         except UserError:
             raise
         except Exception as exc:  # translate loading failures into one actionable line
-            if source in ("tag", "hub"):
+            if plan.source in ("tag", "hub"):
                 why = "the network is unreachable" if not online else short_reason(exc)
                 raise UserError(
-                    f"could not get weights for {name}"
-                    f"{'/' + pretrained if source == 'tag' else ''} ({why}): download them once where there is "
-                    "internet (they are kept in ~/.cache/huggingface) or pass --pretrained /path/to/checkpoint.pt"
+                    f"could not get weights for {self.name}"
+                    f"{'/' + self.pretrained if plan.source == 'tag' else ''} ({why}): download them once where there "
+                    "is internet (they are kept in ~/.cache/huggingface) or pass --pretrained /path/to/checkpoint.pt"
                 ) from None
-            if source == "file":
-                raise UserError(f"checkpoint {pretrained} does not load into {name}: {short_reason(exc)}") from None
+            if plan.source == "file":
+                raise UserError(f"checkpoint {self.pretrained} does not load into {self.name}: "
+                                f"{short_reason(exc)}") from None
             raise
         finally:
             logging.disable(logging.NOTSET)
         model.eval()
-        self.model = model
-        self._preprocess = preprocess
-        self.quick_gelu = _uses_quick_gelu(model)
-        self._source = source
-        if source == "none":
-            weights_key = ["random", seed, state_dict_hash(model)]
-        elif source == "file":
-            weights_key = ["file", cached_file_hash(Path(weights_id), store)]
+        if self.channels_last:
+            model.visual.to(memory_format=torch.channels_last)
+        self._model, self._preprocess = model, preprocess
+        if getattr(self, "_card", None) is not None and self._card_from_model() != self._card:
+            self._store.drop_json(CARD_AREA, self._card_key)
+            raise RuntimeError(f"the cached model card of {self.name}/{self.pretrained} does not match the model "
+                               "that loaded (library or weights changed?); it was removed: run again")
+
+    def _card_from_model(self) -> dict[str, Any]:
+        """What the engine needs to know about the model without running it."""
+        model = self.model
+        quick_gelu = _uses_quick_gelu(model)
+        if self._source == "none":
+            weights_key: list[Any] = ["random", self._seed, state_dict_hash(model)]
+        elif self._source == "file":
+            weights_key = ["file", cached_file_hash(Path(self._plan.weights_id), self._store)]
         else:
-            weights_key = [source, weights_id]
-        self._fingerprint = stable_hash(["open_clip", name, weights_key, self.quick_gelu])
+            weights_key = [self._source, self._plan.weights_id]
+        proj = getattr(model, "text_projection", None)
+        if isinstance(proj, torch.nn.Linear):
+            embed_dim = proj.out_features
+        elif isinstance(proj, torch.Tensor):
+            embed_dim = proj.shape[1]
+        else:
+            with torch.inference_mode():
+                embed_dim = self.encode_texts(["a"]).shape[1]
+        return {
+            "fingerprint": stable_hash(["open_clip", self.name, weights_key, quick_gelu]),
+            "preprocess_id": describe_transform(self._preprocess),
+            "embed_dim": int(embed_dim),
+            "info": {"backend": "open_clip", "weights": self._source, "quick_gelu": quick_gelu,
+                     "context_length": getattr(self.tokenizer, "context_length", None),
+                     "n_params": sum(p.numel() for p in model.parameters())},
+        }
+
+    @property
+    def model(self) -> torch.nn.Module:
+        if self._model is None:
+            self._load()
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._model is None:
+            self._load()
+        return self._tokenizer
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the weights are in memory (False for a run served entirely from the cache)."""
+        return self._model is not None
 
     @property
     def fingerprint(self) -> str:
-        return self._fingerprint
+        return options_fingerprint(self._card["fingerprint"], self.precision, channels_last=self.channels_last)
+
+    @property
+    def text_fingerprint(self) -> str:
+        """The text path always runs in float32: classifiers are shared across image options."""
+        return self._card["fingerprint"]
+
+    @property
+    def quick_gelu(self) -> bool:
+        return self._card["info"]["quick_gelu"]
 
     @property
     def preprocess(self) -> Callable[[Any], torch.Tensor]:
+        if self._model is None:
+            self._load()
         return self._preprocess
 
     @property
+    def preprocess_id(self) -> str:
+        return self._card["preprocess_id"]
+
+    @property
     def embed_dim(self) -> int:
-        proj = getattr(self.model, "text_projection", None)
-        if isinstance(proj, torch.nn.Linear):
-            return proj.out_features
-        if isinstance(proj, torch.Tensor):
-            return proj.shape[1]
-        with torch.inference_mode():
-            return self.encode_texts(["a"]).shape[1]
+        return self._card["embed_dim"]
+
+    def _pixels(self, pixels: torch.Tensor) -> torch.Tensor:
+        pixels = pixels.to(self.device, non_blocking=True)
+        return pixels.contiguous(memory_format=torch.channels_last) if self.channels_last else pixels
 
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.model.encode_image(pixels.to(self.device, non_blocking=True))
+        model = self.model
+        with self.image_autocast():
+            return model.encode_image(self._pixels(pixels)).float()
 
     def encode_pre_projection(self, pixels: torch.Tensor) -> torch.Tensor:
         """A ViT's pooled token before ``proj`` (what the CLIP paper probed for ViTs)."""
@@ -193,7 +280,8 @@ class OpenCLIPBackend(ModelBackend):
                             f"matrix; {self.name} has none: use --probe-features embedding")
         visual.proj = None
         try:
-            return visual(pixels.to(self.device, non_blocking=True))
+            with self.image_autocast():
+                return visual(self._pixels(pixels)).float()
         finally:
             visual.proj = proj
 
@@ -205,13 +293,7 @@ class OpenCLIPBackend(ModelBackend):
         return self._text_forward(self.tokenizer(texts).to(self.device))
 
     def info(self) -> dict[str, Any]:
-        return {
-            "backend": "open_clip",
-            "weights": self._source,
-            "quick_gelu": self.quick_gelu,
-            "context_length": getattr(self.tokenizer, "context_length", None),
-            "n_params": sum(p.numel() for p in self.model.parameters()),
-        }
+        return {**self._card["info"], "precision": self.precision, "channels_last": self.channels_last}
 
 
 def _uses_quick_gelu(model: torch.nn.Module) -> bool:
