@@ -48,7 +48,8 @@ def default_batch_size(device: torch.device | str) -> int:
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
-    if isinstance(exc, getattr(torch.cuda, "OutOfMemoryError", ())):
+    """CUDA's out-of-memory error, Python's MemoryError, or the CPU allocator's RuntimeError."""
+    if isinstance(exc, (MemoryError, getattr(torch.cuda, "OutOfMemoryError", ()))):
         return True
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "not enough memory" in text
@@ -74,7 +75,7 @@ class FittingEncoder:
             try:
                 out.append(self.encode(pixels[start:start + size]).float().cpu().numpy())
             except (RuntimeError, MemoryError) as exc:
-                if not (is_out_of_memory(exc) or isinstance(exc, MemoryError)):
+                if not is_out_of_memory(exc):
                     raise
                 if size == 1:
                     raise UserError(f"the model does not fit in {self.device.type} memory even one image at a "

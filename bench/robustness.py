@@ -25,8 +25,6 @@ from bench.classifiers import cached_classifier
 from bench.errors import UserError
 from bench.features import extract_features
 from bench.metrics import classification_metrics
-from bench.models import check_model
-from bench.models.base import check_precision
 from bench.records import RunRecord, save_record, versions
 from bench.zeroshot import zeroshot_logits
 from prompts.classnames import display_name
@@ -194,17 +192,15 @@ def run_robustness(config, suite: str, subset_mode: str = "restrict", probe: boo
     shifts left out because their data is not on disk (with ``skip_missing``).
     """
     from bench.linear_probe import LogisticProbe, stratified_split
-    from bench.runner import _config_dict, _open_task, default_data_dir, load_backend
+    from bench.runner import _config_dict, _open_task, check_models, default_data_dir, load_backend
     from tasks.sources import DataContext
 
     if subset_mode not in SUBSET_MODES:
         raise UserError(f"--class-subset must be one of {', '.join(SUBSET_MODES)}")
-    check_precision(config.precision, torch.device(config.device))
     family = get_family(suite)
     store = Store(config.cache_dir or default_cache_dir())
     ctx = DataContext(Path(config.data_dir) if config.data_dir else default_data_dir(store), store)
-    for name, pretrained in config.models:
-        check_model(name, pretrained)
+    check_models(config)
     cfg = replace(config, protocols=["zeroshot", "linear-probe"] if probe else ["zeroshot"])
     opened, skipped = {}, []
     for id_task, shifts in family.pairs:

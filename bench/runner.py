@@ -7,7 +7,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from bench.cache import Store, default_cache_dir
 from bench.classifiers import cached_classifier
@@ -59,6 +58,13 @@ class RunConfig:
 
 
 PROTOCOLS = ("zeroshot", "linear-probe", "few-shot")
+
+
+def check_models(config: RunConfig) -> None:
+    """Validate every model request and the image precision cheaply, before any data or weights load."""
+    check_precision(config.precision, config.device)
+    for model_name, pretrained in config.models:
+        check_model(model_name, pretrained)
 
 
 def load_backend(config: RunConfig, model_name: str, pretrained: str | None, store: Store) -> ModelBackend:
@@ -118,7 +124,6 @@ def run(config: RunConfig) -> list[RunRecord]:
         raise UserError(f"unknown protocol '{unknown[0]}': use one of {', '.join(PROTOCOLS)}")
     if config.probe_stream not in STREAM_MODES:
         raise UserError(f"probe_stream must be one of {', '.join(STREAM_MODES)}, not '{config.probe_stream}'")
-    check_precision(config.precision, torch.device(config.device))
     from bench.distributed import init_from_env, is_main
 
     # under torchrun: join the group, shard feature extraction, and let rank 0 alone write records
@@ -126,8 +131,7 @@ def run(config: RunConfig) -> list[RunRecord]:
                      progress=config.progress and is_main())
     store = Store(config.cache_dir or default_cache_dir())
     ctx = DataContext(data_dir=Path(config.data_dir) if config.data_dir else default_data_dir(store), store=store)
-    for model_name, pretrained in config.models:  # fail on a bad model or task name before any slow step
-        check_model(model_name, pretrained)
+    check_models(config)  # fail on a bad model option or name (then task names) before any slow step
     specs = [get_task(t) for t in config.tasks]
     # Open every dataset before loading any model: a data mistake should cost seconds, not a model load.
     opened = [_open_task(spec, config, ctx) for spec in specs]

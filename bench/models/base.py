@@ -19,9 +19,11 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def check_precision(precision: str, device: torch.device) -> str:
+def check_precision(precision: str, device: torch.device | str) -> str:
     """Validate ``--precision`` for a device (one-line error naming the fix)."""
     from bench.errors import UserError
+
+    device = torch.device(device)
 
     if precision not in PRECISIONS:
         raise UserError(f"unknown precision '{precision}': use one of {', '.join(PRECISIONS)}")

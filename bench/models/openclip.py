@@ -133,13 +133,16 @@ class OpenCLIPBackend(ModelBackend):
                 f"'{name}' uses GELU: use '{name}-quickgelu' unless you know it was trained with GELU"
             )
         self._model: torch.nn.Module | None = None
+        # what the weights are, known without loading them (random init: recipe, not values)
         if plan.source == "file":
-            weights: list[Any] = ["file", cached_file_hash(Path(plan.weights_id), store)]
-        elif plan.source == "none":  # random init depends on the seed and the libraries' init code
-            weights = ["random", seed, open_clip.__version__, torch.__version__]
+            self._weights: list[Any] = ["file", cached_file_hash(Path(plan.weights_id), store)]
+        elif plan.source == "none":
+            self._weights = ["random", seed]
         else:
-            weights = [plan.source, plan.weights_id]
-        self._card_key = stable_hash(["openclip-card-v1", name, weights, plan.force_quick_gelu])
+            self._weights = [plan.source, plan.weights_id]
+        # random init also depends on the libraries' init code
+        versions = [open_clip.__version__, torch.__version__] if plan.source == "none" else []
+        self._card_key = stable_hash(["openclip-card-v1", name, self._weights + versions, plan.force_quick_gelu])
         card = store.get_json(CARD_AREA, self._card_key) if store is not None else None
         if card is None:
             self._load()
@@ -195,12 +198,8 @@ class OpenCLIPBackend(ModelBackend):
         """What the engine needs to know about the model without running it."""
         model = self.model
         quick_gelu = _uses_quick_gelu(model)
-        if self._source == "none":
-            weights_key: list[Any] = ["random", self._seed, state_dict_hash(model)]
-        elif self._source == "file":
-            weights_key = ["file", cached_file_hash(Path(self._plan.weights_id), self._store)]
-        else:
-            weights_key = [self._source, self._plan.weights_id]
+        # random weights are identified by their values (as before model cards: caches stay valid)
+        weights_key = self._weights + [state_dict_hash(model)] if self._source == "none" else self._weights
         proj = getattr(model, "text_projection", None)
         if isinstance(proj, torch.nn.Linear):
             embed_dim = proj.out_features
