@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -77,3 +78,28 @@ def test_foolbox_imagenet_labels_are_imagenet_indices(mirror_store):
     # file names carry the label: imagenet_<i>_<label>.jpg
     assert [int(f.name.split("_")[2].split(".")[0]) for f in files] == labels.tolist()
     assert labels[:3].tolist() == [243, 559, 438]
+
+
+def test_fetch_into_a_relative_cache_folder(tmp_path, monkeypatch):
+    """`ZSBENCH_CACHE=x` (relative): the fetch tool runs in a temporary cwd, so the paths it is
+    given must not be relative to ours."""
+    import hashlib
+    import sys
+    from dataclasses import dataclass
+
+    from tasks.sources.packages import Package
+
+    payload = b"archive bytes"
+
+    @dataclass(frozen=True)
+    class FakePackage(Package):
+        @property
+        def filename(self):
+            return "fake.tgz"
+
+        def command(self, dest):
+            return [sys.executable, "-c", f"open({str(dest / self.filename)!r}, 'wb').write({payload!r})"]
+
+    monkeypatch.chdir(tmp_path)
+    got = FakePackage("fake", "1.0", hashlib.sha256(payload).hexdigest()).fetch(Path("rel") / "mirrors")
+    assert got == tmp_path / "rel" / "mirrors" / "fake.tgz" and got.read_bytes() == payload

@@ -65,6 +65,7 @@ class Package:
 
     def fetch(self, folder: Path) -> Path:
         """The archive in ``folder``, fetched if absent, always hash-checked."""
+        folder = Path(folder).absolute()  # the tool runs in a temporary cwd: relative paths would move
         target = folder / self.filename
         if target.exists() and self.verify(target):
             return target
