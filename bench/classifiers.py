@@ -7,7 +7,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from bench.cache import Store, stable_hash
+from bench.core.store import Store
+from bench.core.hashing import stable_hash
 from bench.models.base import ModelBackend
 from prompts.classnames import ClassName
 from prompts.ensemble import build_classifier

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.errors import UserError
+from bench.config import STREAM_MODES
+from bench.core.errors import UserError
 from bench.feature_chunks import FeatureChunks
 
 #: log10(lambda) of the paper's first grid: 1e-6 ... 1e6 in steps of two decades
@@ -390,8 +391,8 @@ MIN_SHOTS_FOR_SEARCH = 4
 FEW_SHOT_FALLBACK_C = 1.0
 
 
-#: how a probe gets its training features: ``auto`` streams them when holding them would not fit
-STREAM_MODES = ("auto", "on", "off")
+# How a probe gets its training features (STREAM_MODES): ``auto`` streams them when holding them
+# would not fit.
 #: an in-memory fit holds about this many copies of the float32 feature matrix at its peak: the
 #: caller's, the standardized one, and during the C search the train/validation split of it
 #: (`zsbench perf --section probe-memory` measures 2.4x for a fixed-C fit)

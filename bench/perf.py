@@ -308,7 +308,7 @@ def zeroshot_section(model: str, pretrained: str | None, device: str, n: int = 2
     with tempfile.TemporaryDirectory() as tmp:
         folder = _jpeg_folder(Path(tmp) / "imgs", n)
         config = RunConfig(models=[(model, pretrained)], tasks=[str(folder)], templates=[str(Path(tmp) / "t.txt")],
-                           device=device, batch_size=batch_size, num_workers=workers, progress=False, save=False,
+                           device=device, batch_size=batch_size, num_workers=workers, progress=False, no_save=True,
                            cache_dir=Path(tmp) / "cache")
         (Path(tmp) / "t.txt").write_text("\n".join(templates))
         t = time.perf_counter()

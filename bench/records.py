@@ -13,17 +13,27 @@ import platform
 import re
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from bench.cache import atomic_write_bytes, atomic_write_json
+from bench.core.errors import UserError
+from bench.core.store import atomic_write_bytes, atomic_write_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bench.config import RunConfig
+    from bench.evaluation import OpenedTask
+    from bench.models.base import ModelBackend
+    from bench.protocols.base import Outcome
 
 RECORD_VERSION = 1
+#: what a JSON file needs to be read as a run record
+REQUIRED = {"model": str, "pretrained": str, "task": str, "protocol": str, "metrics": dict, "n_samples": int}
 
 
 @dataclass
@@ -60,6 +70,31 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._=-]+", "-", str(text)).strip("-")[:80] or "x"
 
 
+def build_record(config: "RunConfig", model_name: str, backend: "ModelBackend", load_seconds: float,
+                 task: "OpenedTask", protocol: str, outcome: "Outcome") -> RunRecord:
+    """The one place a record is made: every protocol's records carry the same fields.
+
+    The shared part (versions, seed, the run's options, backend facts, data identity, class
+    names, timings of model loading and data opening) comes from the run; the protocol's
+    :class:`~bench.protocols.base.Outcome` adds its metrics, settings, timings and data facts.
+    """
+    from prompts.classnames import display_name
+
+    spec = task.spec
+    return RunRecord(
+        model=model_name, pretrained=backend.pretrained, task=spec.name, split=task.split, protocol=protocol,
+        metrics=outcome.metrics, n_samples=outcome.n_samples, templates=outcome.templates, seed=config.seed,
+        config={**config.recorded(), "metric": spec.metric, "subset": task.subset, **outcome.config},
+        versions=versions(),
+        timings={"model_load": load_seconds, "data_open": task.seconds, **outcome.timings},
+        model_info={"fingerprint": backend.fingerprint, "preprocess": backend.preprocess_id, **backend.info()},
+        task_info={"source": task.source.origin, "data_identity": task.source.identity,
+                   "n_classes": len(task.classnames), "classnames": [display_name(c) for c in task.classnames],
+                   "dataset_size": len(task.source), "parent": spec.parent, "class_subset": spec.class_subset,
+                   **outcome.task_info},
+    )
+
+
 def save_record(record: RunRecord, out_dir: Path, predictions: dict[str, np.ndarray] | None = None) -> Path:
     """Write the record (and its predictions) atomically; returns the JSON path."""
     runs = Path(out_dir) / "runs"
@@ -78,9 +113,62 @@ def save_record(record: RunRecord, out_dir: Path, predictions: dict[str, np.ndar
 
 
 def load_record(path: Path) -> RunRecord:
-    data = json.loads(Path(path).read_text())
+    data = read_record(Path(path))
     names = {f.name for f in dataclasses.fields(RunRecord)}
     return RunRecord(**{k: v for k, v in data.items() if k in names})
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """One record file as a dict; a UserError naming the file when it is not a run record."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{path} is not a zsbench run record ({type(exc).__name__}: {exc})") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} is not a zsbench run record (not a JSON object)")
+    for key, kind in REQUIRED.items():
+        if not isinstance(data.get(key), kind):
+            raise UserError(f"{path} is not a zsbench run record (no {kind.__name__} '{key}')")
+    return data
+
+
+def records_folder(results: Path | str) -> Path:
+    """``results/runs`` (or ``results`` itself when it holds the record files)."""
+    root = Path(results)
+    folder = root / "runs" if (root / "runs").is_dir() else root
+    if not folder.is_dir():
+        raise UserError(f"no run records at {root}: run `zsbench run ...` first (records go to results/runs/)")
+    return folder
+
+
+def read_records(results: Path | str, strict: bool = False) -> list[dict[str, Any]]:
+    """Every record under ``results``, each with its ``path``; the one reader all readers use.
+
+    A file that is not a record is skipped with one warning naming it (``strict``: refused).
+    """
+    folder = records_folder(results)
+    out = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = read_record(path)
+        except UserError as exc:
+            if strict:
+                raise UserError(f"{exc}; move it out of {folder}, or drop --strict to skip it") from None
+            warnings.warn(f"skipped {exc}", stacklevel=2)
+            continue
+        data["path"] = str(path.resolve())
+        out.append(data)
+    return out
+
+
+def newest_records(records: Iterable[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The newest record per key (a repeated run replaces the earlier one); ``parent`` reads task_info."""
+    def value(r: dict, k: str) -> Any:
+        return r.get("task_info", {}).get(k) if k == "parent" else r.get(k)
+    best: dict[tuple, dict] = {}
+    for r in sorted(records, key=lambda r: r.get("created", ""), reverse=True):
+        best.setdefault(tuple(value(r, k) for k in keys), r)
+    return list(best.values())
 
 
 def load_predictions(record_path: Path) -> dict[str, np.ndarray]:

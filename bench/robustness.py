@@ -12,29 +12,19 @@ from __future__ import annotations
 
 import json
 import math
-import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from bench.cache import Store, atomic_write_json, default_cache_dir
-from bench.classifiers import cached_classifier
-from bench.errors import UserError
-from bench.features import extract_features
-from bench.metrics import classification_metrics
-from bench.records import RunRecord, save_record, versions
+from bench.core.errors import UserError
+from bench.core.paths import package_file
+from bench.core.store import atomic_write_json
 from bench.zeroshot import zeroshot_logits
-from prompts.classnames import display_name
-from tasks.classes import resolve_templates
-from tasks.families import get_family
-from tasks.registry import get_task
-from tasks.subsets import class_subset
 
-SUBSET_MODES = ("restrict", "full")
-BASELINES = Path(__file__).parent / "data" / "robustness_baselines.json"
+BASELINES = package_file("bench", "data", "robustness_baselines.json")
 
 
 def logit(p: float) -> float:
@@ -107,15 +97,20 @@ def baseline_for(shift: str, results: Path | None) -> BaselineFit | None:
 
 
 def fit_from_runs(results: Path, min_models: int = 3) -> dict[str, BaselineFit]:
-    """Fit a baseline per shift from the robustness records of every model under ``results``."""
-    from bench.report.collect import load_runs, newest
+    """Fit a baseline per shift from the robustness records of every model under ``results``
+    (the newest record per model and shift)."""
+    from bench.records import newest_records, read_records
 
-    runs = newest(load_runs(results)[lambda d: d.protocol == "robustness"], keys=("model", "pretrained", "task", "parent"))
+    shifts = [r for r in newest_records(read_records(results), ("model", "pretrained", "task", "parent"))
+              if r["protocol"] == "robustness" and r.get("task_info", {}).get("parent")]
+    by_task: dict[str, list[dict]] = {}
+    for r in shifts:
+        by_task.setdefault(r["task"], []).append(r)
     fits = {}
-    for task, group in runs[runs.parent.notna()].groupby("task"):
-        ids = [json.loads(Path(p).read_text())["metrics"]["id_top1"] for p in group.path]
+    for task, group in sorted(by_task.items()):
         if len(group) >= min_models:
-            fits[task] = fit_baseline(ids, group.top1.tolist(), source=f"fit over {len(group)} models in {results}")
+            fits[task] = fit_baseline([r["metrics"]["id_top1"] for r in group], [r["metrics"]["top1"] for r in group],
+                                      source=f"fit over {len(group)} models in {results}")
     if not fits:
         raise UserError(f"no shift has robustness records of at least {min_models} models in {results}: "
                         "run `zsbench robustness` for more models first")
@@ -182,123 +177,6 @@ class ShiftScore:
                 self.probe_effective_robustness = effective_robustness(self.probe_id_top1, self.probe_top1,
                                                                        fit.slope, fit.intercept)
         return self
-
-
-def run_robustness(config, suite: str, subset_mode: str = "restrict", probe: bool = False,
-                   skip_missing: bool = True) -> tuple[list[RunRecord], list[ShiftScore], list[str]]:
-    """Evaluate each model on every (in-distribution, shift) pair of a suite.
-
-    Returns the records (saved unless ``config.save`` is false), the per-shift scores, and the
-    shifts left out because their data is not on disk (with ``skip_missing``).
-    """
-    from bench.linear_probe import LogisticProbe, stratified_split
-    from bench.runner import _config_dict, _open_task, check_models, default_data_dir, load_backend
-    from tasks.sources import DataContext
-
-    if subset_mode not in SUBSET_MODES:
-        raise UserError(f"--class-subset must be one of {', '.join(SUBSET_MODES)}")
-    family = get_family(suite)
-    store = Store(config.cache_dir or default_cache_dir())
-    ctx = DataContext(Path(config.data_dir) if config.data_dir else default_data_dir(store), store)
-    check_models(config)
-    cfg = replace(config, protocols=["zeroshot", "linear-probe"] if probe else ["zeroshot"])
-    opened, skipped = {}, []
-    for id_task, shifts in family.pairs:
-        spec = get_task(id_task)
-        opened[id_task] = _open_task(spec, cfg if spec.train_split else replace(cfg, protocols=["zeroshot"]), ctx)
-        for shift in shifts:
-            try:
-                opened[shift] = _open_task(get_task(shift), replace(cfg, protocols=["zeroshot"]), ctx)
-            except UserError as exc:
-                if not skip_missing:
-                    raise
-                skipped.append(f"{shift}: {exc}")
-    records: list[RunRecord] = []
-    scores: list[ShiftScore] = []
-    results_dir = Path(config.out_dir)
-    for model_name, pretrained in config.models:
-        backend = load_backend(config, model_name, pretrained, store)
-
-        def feats(task, source=None, split=None, indices=None):
-            t = opened[task]
-            return extract_features(backend, source or t.source, split or t.split,
-                                    t.indices if indices is None else indices, store=store,
-                                    batch_size=config.batch_size, num_workers=config.num_workers,
-                                    progress=config.progress, on_bad_image=config.on_bad_image)
-
-        def classifier(task):
-            t = opened[task]
-            templates, _ = resolve_templates(t.spec, None, t.source)
-            w, _ = cached_classifier(backend, t.classnames, templates, store, progress=config.progress)
-            return w
-
-        def save(task, metrics, n, preds, extra):
-            t = opened[task]
-            rec = RunRecord(model=model_name, pretrained=backend.pretrained, task=task, split=t.split,
-                            protocol="robustness", metrics=metrics, n_samples=n, templates=str(t.spec.templates),
-                            seed=config.seed, config={**_config_dict(config), "suite": suite, "metric": "top1",
-                                                      "class_subset_mode": subset_mode, "probe": probe,
-                                                      "task_templates": True},
-                            versions=versions(), timings={},
-                            model_info={"fingerprint": backend.fingerprint, "preprocess": backend.preprocess_id},
-                            task_info={"source": t.source.origin, "data_identity": t.source.identity,
-                                       "n_classes": len(t.classnames), "classnames": [display_name(c) for c in t.classnames],
-                                       "dataset_size": len(t.source), **extra})
-            if config.save:
-                save_record(rec, results_dir, preds)
-            records.append(rec)
-
-        for id_task, shifts in family.pairs:
-            t0 = time.perf_counter()
-            f_id = feats(id_task)
-            w_id = classifier(id_task)
-            m_id, top5_id = classification_metrics(zeroshot_logits(f_id.features, w_id), f_id.labels)
-            probe_model = None
-            if probe:
-                if opened[id_task].train is not None:
-                    tr_src, tr_idx = opened[id_task].train
-                    f_tr = feats(id_task, tr_src, opened[id_task].spec.train_split, tr_idx)
-                    x_tr, y_tr, x_te, y_te = f_tr.features, f_tr.labels, f_id.features, f_id.labels
-                    m_id["probe_train"] = opened[id_task].spec.train_split
-                else:  # no training split: a seeded, class-balanced half trains, the other half tests
-                    tr, te = stratified_split(f_id.labels, 0.5, config.seed)
-                    x_tr, y_tr, x_te, y_te = f_id.features[tr], f_id.labels[tr], f_id.features[te], f_id.labels[te]
-                    m_id["probe_train"] = f"class-balanced half of {opened[id_task].split} (seed {config.seed})"
-                probe_model = LogisticProbe(C=None, seed=config.seed, max_iter=config.probe_max_iter,
-                                            device=config.device).fit(x_tr, y_tr)
-                m_id["probe_top1"] = float((probe_model.predict(x_te) == y_te).mean())
-                m_id["probe_best_C"] = probe_model.best_C_
-            m_id["primary"] = m_id["top1"]
-            save(id_task, m_id, len(f_id.labels),
-                 {"indices": f_id.indices, "labels": f_id.labels, "top5": top5_id.astype(np.int32)},
-                 {"parent": None, "role": "in-distribution", "shifts": list(shifts)})
-            for shift in shifts:
-                if shift not in opened:
-                    continue
-                spec = opened[shift].spec
-                f_s = feats(shift)
-                if spec.class_subset and spec.parent == id_task:
-                    groups = class_subset(spec.class_subset)
-                    top1, pred = subset_accuracy(f_s.features, f_s.labels, w_id, groups, subset_mode)
-                    id_top1 = id_accuracy_on_subset(f_id.features, f_id.labels, w_id, groups, subset_mode)
-                    basis = f"{id_task} restricted to the {len(groups)} {spec.class_subset} classes"
-                    top5 = pred[:, None].astype(np.int32)
-                else:
-                    m_s, top5 = classification_metrics(zeroshot_logits(f_s.features, classifier(shift)), f_s.labels)
-                    top1, id_top1, basis = m_s["top1"], m_id["top1"], id_task
-                    top5 = top5.astype(np.int32)
-                score = ShiftScore(shift, id_task, top1, id_top1, basis, int(len(f_s.labels)))
-                if probe_model is not None and not spec.class_subset:
-                    score.probe_top1 = float((probe_model.predict(f_s.features) == f_s.labels).mean())
-                    score.probe_id_top1 = m_id["probe_top1"]
-                score.score(baseline_for(shift, results_dir))
-                scores.append(score)
-                metrics = {k: v for k, v in vars(score).items() if k not in ("task", "parent", "n")}
-                metrics["primary"] = top1
-                save(shift, metrics, score.n, {"indices": f_s.indices, "labels": f_s.labels, "top5": top5},
-                     {"parent": id_task, "class_subset": spec.class_subset, "role": "shift",
-                      "seconds": time.perf_counter() - t0})
-    return records, scores, skipped
 
 
 def summarize(scores: list[ShiftScore]) -> dict:

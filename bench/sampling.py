@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 
 def stratified_subset(targets: np.ndarray, n: int, seed: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Union
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from prompts.templates import _read_list_file, clip_section, named_sets
 
 ClassName = Union[str, list[str]]

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 #: Our task/set names -> section names of the CLIP repository's data/prompts.md.
 CLIP_PROMPT_SECTIONS: dict[str, str] = {

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from tasks.sources import DataContext, open_source
 from tasks.spec import TaskSpec
 

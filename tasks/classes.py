@@ -8,7 +8,7 @@ parent's classes picks those classes from the parent's list; finally the task's 
 """
 from __future__ import annotations
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from prompts.classnames import ClassName, apply_renames, display_name, get_classnames, validate_classnames
 from prompts.templates import get_templates, split_key
 from tasks.sources.base import ImageSource

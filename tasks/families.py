@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from tasks.corruptions import CORRUPTIONS, SEVERITIES
-from tasks.registry import register
+from tasks.names import generated_task_name
 from tasks.spec import SourceSpec, TaskSpec
 
 
@@ -22,12 +22,14 @@ class ShiftFamily:
 
 
 def corruption_task(corruption: str, severity: int) -> str:
-    return f"cifar10-c/{corruption}/{severity}"
+    return generated_task_name("cifar10-c", corruption, severity)
 
 
+#: the generated shift tasks; tasks.registry registers them
+SPECS: list[TaskSpec] = []
 for _c in CORRUPTIONS:
     for _s in SEVERITIES:
-        register(TaskSpec(
+        SPECS.append(TaskSpec(
             name=corruption_task(_c, _s), parent="cifar10",
             description=f"CIFAR-10 test with {_c.replace('_', ' ')} at severity {_s} (generated, seeded)",
             sources=(SourceSpec("corrupted", {"of": "cifar10", "corruption": _c, "severity": _s, "seed": 0}),),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from tasks.spec import TaskSpec
 
 _REGISTRY: dict[str, TaskSpec] = {}
@@ -24,9 +24,11 @@ def _load_all() -> None:
     if _loaded:
         return
     _loaded = True
-    import tasks.builtin  # noqa: F401
-    import tasks.families  # noqa: F401  (the generated shift tasks)
+    from tasks.builtin import builtin_specs
+    from tasks.families import SPECS as generated
 
+    for spec in [*builtin_specs(), *generated]:
+        register(spec)
     for ep in metadata.entry_points(group="zsbench.tasks"):
         ep.load()
 

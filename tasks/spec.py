@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 METRICS = ("top1", "mean_per_class_recall")
+#: what to do with an image that cannot be decoded (``--on-bad-image``)
+BAD_IMAGE_POLICIES = ("skip", "fail")
 
 
 @dataclass(frozen=True)

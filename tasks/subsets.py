@@ -10,7 +10,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 
 @lru_cache(maxsize=None)

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from tasks.spec import METRICS, SourceSpec, TaskSpec
 
 if sys.version_info >= (3, 11):

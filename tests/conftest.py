@@ -21,21 +21,21 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
-    import bench.net
+    import bench.core.net
 
-    monkeypatch.setattr(bench.net, "reachable", lambda *a, **k: False)
+    monkeypatch.setattr(bench.core.net, "reachable", lambda *a, **k: False)
 
 
 @pytest.fixture
 def store(tmp_path):
-    from bench.cache import Store
+    from bench.core.store import Store
 
     return Store(tmp_path / "cache")
 
 
 @pytest.fixture(scope="session")
 def mirror_store():
-    from bench.cache import Store
+    from bench.core.store import Store
 
     return Store(MIRROR_CACHE)
 

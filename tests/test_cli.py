@@ -100,4 +100,4 @@ def test_probe_on_a_task_without_train_split(tiny_folder, tmp_path):
 def test_bad_shots(tmp_path):
     out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "cifar10",
                   "--protocol", "few-shot", "--shots", "1,two", cache=tmp_path / "c", cwd=tmp_path)
-    assert out.returncode == 2 and "--shots takes comma-separated whole numbers" in out.stderr
+    assert out.returncode == 2 and "--shots: takes comma-separated whole numbers" in out.stderr

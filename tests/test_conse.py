@@ -11,7 +11,7 @@ from bench.models.conse import ConSEBackend
 
 @pytest.fixture(scope="module")
 def conse(tmp_path_factory):
-    from bench.cache import Store
+    from bench.core.store import Store
 
     # 'single' label templates keep the 1000 ImageNet label embeddings to ~1000 prompts here;
     # the default (80 templates) is what `zsbench run` and the demo use.

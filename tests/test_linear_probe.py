@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits, load_wine
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.linear_probe import LogisticProbe, few_shot, shots_to_match, stratified_split
 from bench.sampling import few_shot_indices
 

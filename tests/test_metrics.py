@@ -6,7 +6,7 @@ import pytest
 import torch
 from sklearn.metrics import balanced_accuracy_score, top_k_accuracy_score
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.metrics import classification_metrics, wilson_interval
 from bench.sampling import stratified_subset
 

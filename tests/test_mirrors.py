@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from tasks.registry import get_task
 from tasks.sources import DataContext, open_source
 from tasks.sources.mirrors import CIFAR10_NPM, load_mirror

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.features import FittingEncoder, extract_features
 from bench.models import load_model
 from bench.models.openclip import CARD_AREA, OpenCLIPBackend
@@ -31,7 +31,7 @@ def test_second_load_reads_the_card_and_loads_only_when_encoding(store, vit_s32_
 
 def test_a_run_served_from_the_cache_never_builds_the_model(tiny_folder, tmp_path, monkeypatch):
     config = RunConfig(models=[("ViT-S-32", "none")], tasks=[str(tiny_folder)], templates=["single"],
-                       progress=False, save=False, cache_dir=tmp_path / "cache")
+                       progress=False, no_save=True, cache_dir=tmp_path / "cache")
     first = run(config)[0]
 
     def no_load(self):

@@ -8,7 +8,7 @@ import open_clip
 import pytest
 import torch
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.models import load_model
 from bench.models.openclip import _needs_quick_gelu
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.cache import Store
+from bench.core.store import Store
 from bench.classifiers import cached_classifier
 from bench.features import extract_features
 from bench.models import load_model

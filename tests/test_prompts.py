@@ -7,7 +7,7 @@ import open_clip
 import pytest
 import torch
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from prompts import build_classifier, get_classnames, get_templates
 from prompts.templates import template_set_names
 

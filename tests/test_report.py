@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.metrics import mcnemar_exact, paired_bootstrap_ci
 from bench.records import RunRecord, save_record
 from bench.report.collect import load_runs

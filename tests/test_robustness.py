@@ -105,7 +105,7 @@ def test_corrupted_source_is_seeded_per_sample(mirror_store, tmp_path):
 def test_digits_shift_run_records_name_their_parent(tmp_path, mirror_store):
     if shutil.which("npm") is None:
         pytest.skip("npm is not installed")
-    from bench.robustness import run_robustness
+    from bench.protocols.robustness import run_robustness
     from bench.runner import RunConfig
 
     config = RunConfig(models=[("ViT-S-32", "none")], tasks=["digits-shift"], limit=60, out_dir=tmp_path / "results",

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from tasks.sources import DataContext, ImageFolderSource, ManifestSource, open_source
 from tasks.sources.base import to_rgb
 from tasks.sources.torchvision import open_torchvision

@@ -66,7 +66,7 @@ def _free_port() -> int:
 
 SCRIPT = """
 import sys, numpy as np, torch
-from bench.cache import Store
+from bench.core.store import Store
 from bench.distributed import init_from_env, is_main, world
 from bench.features import extract_features
 from bench.models import load_model

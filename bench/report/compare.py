@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from bench.metrics import mcnemar_exact, paired_bootstrap_ci
 from bench.records import load_predictions
 from bench.report.collect import load_runs, newest

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from bench.cache import atomic_write_bytes
-from bench.errors import UserError
+from bench.core.store import atomic_write_bytes
+from bench.core.errors import UserError
+from bench.records import read_record
 from bench.report.leaderboard import below_published, leaderboard, render, robustness_table, zeroshot_vs_probe
 from bench.report.plots import KINDS, make_plot
 
@@ -44,7 +44,7 @@ def _try(fn, *args):
 def _metadata_table(runs: pd.DataFrame) -> str:
     rows = []
     for r in runs.itertuples():
-        data = json.loads(Path(r.path).read_text())
+        data = read_record(Path(r.path))
         v, t = data.get("versions", {}), data.get("timings", {})
         rows.append({"created": r.created, "model": r.label, "task": r.task, "protocol": r.protocol,
                      "templates": r.templates, "n": r.n, "seed": r.seed,

@@ -18,12 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench.errors import UserError
+from bench.core.errors import UserError
+from bench.core.paths import package_file
 from bench.report.collect import newest
+from tasks.names import parse_task_name
 
 METRICS = ("primary", "top1", "top5", "mean_per_class_recall")
 FORMATS = ("md", "csv", "html", "json")
-PUBLISHED = Path(__file__).parent / "data" / "published_openclip.csv"
+PUBLISHED = package_file("bench.report", "data", "published_openclip.csv")
 FLAG_CAUSES = ("templates (use the task's own set: --templates omitted)", "class names (CLIP's list for the task)",
                "QuickGELU (OpenAI weights need the -quickgelu model variant)",
                "preprocessing (the checkpoint's own resize, crop, mean/std)")
@@ -158,8 +160,8 @@ def robustness_table(runs: pd.DataFrame) -> pd.DataFrame:
     if points.empty:
         raise UserError("no distribution-shift records: run `zsbench robustness --suite imagenet|cifar10-c|digits-shift "
                         "--model ...` (or zero-shot runs of a task and its shifts, e.g. --task imagenet --task imagenet-v2)")
-    if (points.task.str.count("/") == 2).any():  # corruption suites: mean over severities per corruption
-        points = points.assign(task=[t.split("/")[1] if t.count("/") == 2 else t for t in points.task])
+    if any(parse_task_name(t).is_generated for t in points.task):  # corruption suites: mean over severities
+        points = points.assign(task=[parse_task_name(t).family_label for t in points.task])
         points = points.groupby(["label", "parent", "task"], as_index=False)[["id", "ood", "er"]].mean()
     rows = {}
     for (label, parent), group in points.groupby(["label", "parent"]):

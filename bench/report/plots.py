@@ -6,13 +6,14 @@ the records it needs raises a one-line error that says which runs to make.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bench.errors import UserError
+from bench.core.errors import UserError
+from bench.records import read_record
+from tasks.names import parse_task_name
 from bench.report.collect import newest
 from bench.report.leaderboard import leaderboard, own_templates_first, zeroshot_vs_probe
 
@@ -92,7 +93,7 @@ def plot_few_shot(runs: pd.DataFrame, plt):
     zs = own_templates_first(runs)
     fig, axes = plt.subplots(1, len(fs), figsize=(4.8 * len(fs), 3.6), squeeze=False)
     for ax, r in zip(axes[0], fs.itertuples()):
-        curve = json.loads(Path(r.path).read_text())["metrics"]["shots"]
+        curve = read_record(Path(r.path))["metrics"]["shots"]
         ks = sorted(map(int, curve))
         mean = np.array([100 * curve[str(k)]["mean"] for k in ks])
         std = np.array([100 * curve[str(k)]["std"] for k in ks])
@@ -129,7 +130,7 @@ def plot_robustness(runs: pd.DataFrame, plt):
                         "(or zero-shot runs such as --task imagenet --task imagenet-v2 --task imagenet-r)")
     tasks = sorted(points.task.unique())
     if len(tasks) > 8:  # corruption suites: one point per model and corruption family average
-        points = points.assign(task=[t.split("/")[1] if t.count("/") == 2 else t for t in points.task])
+        points = points.assign(task=[parse_task_name(t).family_label for t in points.task])
         points = points.groupby(["label", "task"], as_index=False)[["id", "ood"]].mean()
         tasks = sorted(points.task.unique())
     fig, ax = plt.subplots(figsize=(5.6, 4.8))

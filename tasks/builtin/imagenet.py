@@ -7,11 +7,13 @@ archive's, and the message for a missing copy says where to put it. ImageNet-R a
 200 ImageNet classes and ObjectNet 113 (``class_subset``; data in tasks/data/imagenet_meta.json).
 """
 from tasks.builtin.common import local_folder, mirror, wds
-from tasks.registry import register
 from tasks.spec import TaskSpec
 from tasks.subsets import objectnet_classes, subset_wnids
 
-register(TaskSpec(
+#: this family's specs; tasks.registry registers them (the registry imports us, never the reverse)
+SPECS: list[TaskSpec] = []
+
+SPECS.append(TaskSpec(
     name="imagenet", paper="ImageNet",
     description="ImageNet-1k (ILSVRC 2012): 1000 classes; zero-shot on the validation set",
     sources=(local_folder("imagenet/{split}", "ImageNet is not on disk: put the 50,000 validation images in ImageFolder "
@@ -23,7 +25,7 @@ register(TaskSpec(
 
 SHIFT = dict(classnames="imagenet", templates="openai_imagenet", split="test", parent="imagenet")
 
-register(TaskSpec(
+SPECS.append(TaskSpec(
     name="imagenet-v2", description="ImageNet-V2 matched-frequency (Recht et al. 2019): 10,000 new test images",
     sources=(local_folder("imagenetv2-matched-frequency-format-val",
                           "ImageNet-V2 is not on disk: unpack imagenetv2-matched-frequency.tar.gz from "
@@ -32,7 +34,7 @@ register(TaskSpec(
              wds("imagenetv2")),
     n_classes=1000, sizes={"test": 10000}, **SHIFT,
 ))
-register(TaskSpec(
+SPECS.append(TaskSpec(
     name="imagenet-sketch", description="ImageNet-Sketch (Wang et al. 2019): 50,889 sketches of the 1000 classes",
     sources=(local_folder("imagenet-sketch/sketch", "ImageNet-Sketch is not on disk: unpack ImageNet-Sketch.zip "
                           "(github.com/HaohanWang/ImageNet-Sketch) so that DATA_DIR/imagenet-sketch/sketch/<wnid>/ exist"),
@@ -41,14 +43,14 @@ register(TaskSpec(
 ))
 for name, size, url in (("imagenet-r", 30000, "people.eecs.berkeley.edu/~hendrycks/imagenet-r.tar"),
                         ("imagenet-a", 7500, "people.eecs.berkeley.edu/~hendrycks/imagenet-a.tar")):
-    register(TaskSpec(
+    SPECS.append(TaskSpec(
         name=name, description=f"ImageNet-{name[-1].upper()} (Hendrycks et al. 2021): {size:,} images of 200 ImageNet classes",
         sources=(local_folder(name, f"{name} is not on disk: download {url} and unpack it so that DATA_DIR/{name}/<wnid>/ exist",
                               include=subset_wnids(name)),
                  wds(name)),
         n_classes=200, class_subset=name, sizes={"test": size}, **SHIFT,
     ))
-register(TaskSpec(
+SPECS.append(TaskSpec(
     name="objectnet", description="ObjectNet (Barbu et al. 2019): the 113 classes that overlap ImageNet, 2 px border cropped",
     sources=(local_folder("objectnet-1.0/images", "ObjectNet is not on disk: unzip objectnet-1.0.zip (objectnet.dev) into "
                           "DATA_DIR so that DATA_DIR/objectnet-1.0/images/<class folder>/ exist",
@@ -57,7 +59,7 @@ register(TaskSpec(
     **{**SHIFT, "classnames": [c["name"].lower() for c in objectnet_classes()]},
     n_classes=113, class_subset="objectnet", sizes={"test": 18574},
 ))
-register(TaskSpec(
+SPECS.append(TaskSpec(
     name="foolbox-imagenet", description="20 labelled ImageNet validation images from the foolbox 3.3.4 wheel (offline smoke test)",
     sources=(mirror("foolbox-imagenet"),), classnames="imagenet", templates="openai_imagenet", n_classes=1000,
     sizes={"test": 20},

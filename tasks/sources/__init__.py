@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from bench.cache import Store
-from bench.errors import UserError
+from bench.core.store import Store
+from bench.core.errors import UserError
 from tasks.sources.base import ArraySource, FileListSource, ImageSource, PreprocessedDataset
 from tasks.sources.imagefolder import ImageFolderSource
 from tasks.sources.manifest import ManifestSource

@@ -16,7 +16,6 @@ from PIL import Image
 
 #: Label written for a sample whose image could not be decoded (dropped after extraction).
 BAD_IMAGE = -1
-BAD_IMAGE_POLICIES = ("skip", "fail")
 
 
 class ImageSource(ABC):

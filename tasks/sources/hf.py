@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bench.errors import UserError, short_reason
+from bench.core.errors import UserError, short_reason
 from tasks.sources.base import ImageSource, to_rgb
 
 
@@ -52,7 +52,7 @@ def open_hf(options: dict, split: str, cache_dir: Path, base: Path | None = None
     the dataset's), ``image_column`` (default ``image``), ``label_column`` (default ``label``)."""
     import datasets
 
-    from bench.net import hub_offline_unless_reachable
+    from bench.core.net import hub_offline_unless_reachable
 
     repo = options["repo"]
     hf_split = options.get("splits", {}).get(split, split)

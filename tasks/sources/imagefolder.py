@@ -6,7 +6,7 @@ from typing import Sequence
 
 from PIL import Image
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from tasks.sources.base import FileListSource
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jfif"}

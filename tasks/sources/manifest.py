@@ -9,7 +9,7 @@ import csv
 from pathlib import Path
 from typing import Sequence
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 from tasks.sources.base import FileListSource
 
 HEADER_NAMES = {"path", "file", "filename", "image", "filepath"}

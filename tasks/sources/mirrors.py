@@ -20,8 +20,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from bench.cache import Store, atomic_write_bytes, atomic_write_json, load_array, save_array
-from bench.errors import UserError
+from bench.core.store import Store, atomic_write_bytes, atomic_write_json, load_array, save_array
+from bench.core.errors import UserError
 from tasks.sources.base import ArraySource, FileListSource, ImageSource
 from tasks.sources.packages import (DebianPackage, NpmPackage, Package, PypiWheel, deb_member, npm_member,
                                     wheel_members)

@@ -18,7 +18,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.errors import UserError
+from bench.core.errors import UserError
 
 
 def _digest(path: Path, algo: str) -> bytes:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bench.errors import UserError, short_reason
+from bench.core.errors import UserError, short_reason
 from tasks.sources.base import ArraySource, ImageSource, to_rgb
 
 LABEL_ATTRS = ("targets", "labels", "_labels", "y")

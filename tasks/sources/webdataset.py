@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from bench.errors import UserError, short_reason
+from bench.core.errors import UserError, short_reason
 from tasks.sources.base import ImageSource, to_rgb
 
 IMAGE_EXTS = ("webp", "jpg", "jpeg", "png", "ppm", "bmp", "tif", "tiff")
@@ -99,7 +99,7 @@ class WebDatasetSource(ImageSource):
 
 def hub_snapshot(repo_id: str, split: str, folder: Path) -> Path:
     """Download a CLIP_benchmark-style webdataset repo's split (and its class/template files)."""
-    from bench.net import hub_offline_unless_reachable
+    from bench.core.net import hub_offline_unless_reachable
 
     target = folder / repo_id.replace("/", "__")
     with hub_offline_unless_reachable():

@@ -20,24 +20,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-
-def default_cache_dir() -> Path:
-    """``$ZSBENCH_CACHE`` or ``~/.cache/zsbench``."""
-    return Path(os.environ.get("ZSBENCH_CACHE") or Path.home() / ".cache" / "zsbench").expanduser()
-
-
-def stable_hash(obj: Any, length: int = 20) -> str:
-    """A short sha256 of a JSON-able object with sorted keys (stable across runs and machines)."""
-    blob = json.dumps(obj, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()[:length]
-
-
-def file_sha256(path: Path, block: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(block), b""):
-            h.update(chunk)
-    return h.hexdigest()
+from bench.core.hashing import file_sha256, stable_hash
+from bench.core.paths import default_cache_dir
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -1,0 +1,216 @@
+"""What each ``zsbench`` subcommand does: call the library, print what ``bench.report`` formats.
+
+``cli.py`` parses the arguments and dispatches here by name; nothing here parses and nothing in
+the CLI computes or formats. Each function takes the parsed arguments and returns the exit code.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from bench.config import ROBUSTNESS, RUN, config_from_args
+from bench.core.errors import UserError
+from bench.core.paths import ensure_writable_dir
+from bench.report.text import (comparison_lines, few_shot_lines, fits_lines, models_table, perf_lines,
+                               records_table, robustness_lines, subset_notes, tasks_table)
+
+
+def _print_json(obj) -> None:
+    print(json.dumps(obj, indent=1, default=str, ensure_ascii=False))
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.distributed import is_main
+    from bench.protocols.robustness import scores_from_records
+    from bench.runner import Runner
+
+    config = config_from_args(args, RUN)
+    runner = Runner(config)
+    records = runner.run()
+    if not is_main():  # torchrun: rank 0 prints
+        return 0
+    if config.json:
+        _print_json([r.to_dict() for r in records])
+        return 0
+    plain = [r for r in records if r.protocol != "robustness"]
+    if plain:
+        print(records_table(plain))
+    for line in few_shot_lines(records):
+        print(line)
+    if any(r.protocol == "robustness" for r in records) or runner.skipped:
+        print("\n".join(robustness_lines(scores_from_records(records), runner.skipped)))
+    for line in subset_notes(records, config.seed):
+        print(line)
+    if config.save and not config.quiet:
+        print(f"records: {Path(config.out_dir) / 'runs'}")
+    _compare_checkpoints(records, config)
+    return 0
+
+
+def _compare_checkpoints(records, config) -> None:
+    """Several --model flags: the paired comparison of each against the first, on the shared tasks."""
+    checkpoints = list(dict.fromkeys((r.model, r.pretrained) for r in records if r.protocol == "zeroshot"))
+    if len(checkpoints) < 2 or not config.save:
+        return
+    from bench.report.collect import load_runs
+    from bench.report.compare import compare
+
+    runs = load_runs(config.out_dir)
+    tasks = sorted({r.task for r in records})
+    for other in checkpoints[1:]:
+        print()
+        print("\n".join(comparison_lines(compare(runs, checkpoints[0], other, tasks=tasks, seed=config.seed))))
+
+
+def robustness(args: argparse.Namespace) -> int:
+    from bench.protocols.robustness import run_robustness
+
+    if args.action == "fit":
+        from bench.robustness import fit_from_runs, user_fits_path
+
+        fits = fit_from_runs(Path(args.out_dir))
+        print("\n".join(fits_lines(fits, str(user_fits_path(Path(args.out_dir))))))
+        return 0
+    if not args.models:
+        raise UserError("zsbench robustness needs --model (and --suite: imagenet, cifar10-c or digits-shift)")
+    config = config_from_args(args, ROBUSTNESS, tasks=[args.suite], protocols=["robustness"])
+    records, scores, skipped = run_robustness(config, args.suite)
+    if config.json:
+        _print_json([r.to_dict() for r in records])
+    else:
+        print("\n".join(robustness_lines(scores, skipped)))
+    return 0
+
+
+def models(args: argparse.Namespace) -> int:
+    from bench.models import list_models
+
+    rows = list_models()
+    if args.json:
+        _print_json([{"model": m, "pretrained": p, "note": n} for m, p, n in rows])
+    else:
+        print(models_table(rows))
+    return 0
+
+
+def tasks(args: argparse.Namespace) -> int:
+    from bench.runner import data_context
+    from tasks.catalog import describe, local_status
+    from tasks.registry import get_task, list_tasks
+
+    ctx = data_context(Path(args.cache_dir) if args.cache_dir else None, Path(args.data_dir) if args.data_dir else None)
+    if args.action == "show":
+        if not args.name:
+            raise UserError("`zsbench tasks show` needs a task name or path, e.g. `zsbench tasks show cifar10`")
+        spec = get_task(args.name)
+        _print_json({**describe(spec), "on_disk": local_status(spec, ctx)})
+        return 0
+    specs = list_tasks()
+    status = {s.name: local_status(s, ctx) for s in specs} if args.local else {}
+    if args.json:
+        _print_json([{"name": s.name, "description": s.description, "metric": s.metric, "split": s.split,
+                      "n_classes": s.n_classes, "sizes": s.sizes, "parent": s.parent,
+                      "sources": [src.type for src in s.sources], **({"on_disk": status[s.name]} if status else {})}
+                     for s in specs])
+        return 0
+    print("\n".join(tasks_table(specs, status)))
+    return 0
+
+
+def _runs(args: argparse.Namespace):
+    from bench.report.collect import load_runs
+
+    return load_runs(Path(args.results), strict=getattr(args, "strict", False))
+
+
+def leaderboard(args: argparse.Namespace) -> int:
+    from bench.report.leaderboard import below_published, leaderboard as table_of, render, robustness_table, \
+        zeroshot_vs_probe
+
+    runs = _runs(args)
+    if args.view == "zeroshot-vs-probe":
+        print(render(zeroshot_vs_probe(runs).set_index(["model", "task"]), args.format, "model, task"))
+        return 0
+    if args.view == "robustness":
+        print(render(robustness_table(runs), args.format))
+        return 0
+    table = table_of(runs, protocol=args.protocol, metric=args.metric, history=args.all,
+                     with_published=args.with_published)
+    print(render(table, args.format))
+    if args.format == "md":
+        notes = below_published(runs)
+        if notes:
+            print()
+        for note in notes:
+            print(f"flag: {note}")
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    from bench.report.compare import as_table, compare as compare_runs
+
+    comparisons = compare_runs(_runs(args), args.a, args.b, tasks=args.task, protocol=args.protocol,
+                               n_resamples=args.resamples, seed=args.seed)
+    if args.json:
+        print(as_table(comparisons).reset_index().to_json(orient="records", indent=1))
+    else:
+        print("\n".join(comparison_lines(comparisons)))
+    return 0
+
+
+def plot(args: argparse.Namespace) -> int:
+    """Draw one kind, or ``all`` the kinds the records allow (the others listed with the reason)."""
+    from bench.report.plots import KINDS, make_plot
+
+    runs = _runs(args)
+    out = ensure_writable_dir(Path(args.out) if args.out else Path(args.results) / "plots", "--out")
+    if args.kind != "all":
+        print(" ".join(str(p) for p in make_plot(args.kind, runs, out)))
+        return 0
+    drawn, skipped = [], []
+    for kind in KINDS:
+        try:
+            drawn.append(" ".join(str(p) for p in make_plot(kind, runs, out)))
+        except UserError as exc:
+            skipped.append(f"skipped {kind}: {exc}")
+    print("\n".join(drawn + skipped))
+    if not drawn:
+        raise UserError(f"no plot could be drawn from the records in {args.results} (reasons above)")
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from bench.report.html import build_report
+
+    print(build_report(_runs(args), Path(args.out) if args.out else Path(args.results) / "report.html"))
+    return 0
+
+
+def perf(args: argparse.Namespace) -> int:
+    from bench.perf import SECTIONS, run_perf
+
+    result = run_perf(args.section or list(SECTIONS), model=args.model, pretrained=args.pretrained, device=args.device,
+                      classes=args.classes, n=args.n, dim=args.dim, text_classes=args.text_classes,
+                      images=args.images, seed=args.seed, workers=args.workers, memory_n=args.memory_n,
+                      memory_dim=args.memory_dim)
+    if args.json:
+        print(json.dumps(result, indent=1))
+    else:
+        print("\n".join(perf_lines(result)))
+    return 0
+
+
+def quiet_warnings(quiet: bool) -> None:
+    """Warnings as one ``zsbench: warning:`` line each, or none under --quiet/--json."""
+    if quiet:
+        warnings.simplefilter("ignore")
+    else:
+        warnings.formatwarning = lambda msg, cat, *a, **k: f"zsbench: warning: {msg}\n"
+
+
+def fail(message: str, code: int = 2) -> int:
+    sys.stderr.write(f"zsbench: error: {message}\n")
+    return code

@@ -1,0 +1,222 @@
+"""The run configuration, and the one place where every run option is declared.
+
+Each field of :class:`RunConfig` carries its command-line form in its metadata (flag, help,
+choices, parser). ``add_run_options`` generates the argparse options from those fields and
+``config_from_args`` reads them back, so adding an option is one edit here: the parser, the
+configuration and the record (``RunConfig.recorded()``) all follow.
+
+This module stays light (no torch): ``zsbench --help`` builds its parser from it.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from bench.core.errors import UserError
+from bench.protocols import PROTOCOLS
+from tasks.spec import BAD_IMAGE_POLICIES
+
+# Choices shared by the options below and the modules that act on them.
+PRECISIONS = ("fp32", "bf16", "fp16")
+FEATURE_KINDS = ("embedding", "pre-projection")
+STREAM_MODES = ("auto", "on", "off")
+SUBSET_MODES = ("restrict", "full")
+
+RUN = "run"
+ROBUSTNESS = "robustness"
+BOTH = (RUN, ROBUSTNESS)
+
+
+def option(flag: str | None, help: str, default: Any = None, *, choices: Sequence[str] | None = None,
+           parse: Callable[[str], Any] | None = None, metavar: str | None = None, kind: str = "value",
+           commands: tuple[str, ...] = BOTH, record: bool = True) -> Any:
+    """A dataclass field that is also a command-line option.
+
+    ``kind``: ``"value"`` (one value), ``"flag"`` (store_true), ``"list"`` (repeatable) or
+    ``"internal"`` (no command-line form). ``record``: whether the value goes into every record's
+    ``config``. ``commands``: the subcommands that offer it.
+    """
+    meta = {"flag": flag, "help": help, "choices": choices, "parse": parse, "metavar": metavar, "kind": kind,
+            "commands": commands, "record": record}
+    if isinstance(default, (list, dict, set)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def batch_size_value(text: str) -> int | None:
+    """``--batch-size``: a positive whole number, or ``auto`` (None)."""
+    if text.strip().lower() == "auto":
+        return None
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a positive whole number or 'auto', not '{text}'")
+    return int(text)
+
+
+def positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a positive whole number, not '{text}'")
+    return int(text)
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """``1,2,4,8,16`` -> (1, 2, 4, 8, 16); positive whole numbers only."""
+    try:
+        values = tuple(int(v) for v in str(text).split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes comma-separated whole numbers such as 1,2,4,8,16 (got '{text}')") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"needs positive whole numbers (got '{text}')")
+    return values
+
+
+@dataclass
+class RunConfig:
+    """Everything a run depends on; the recorded part is stored in each record's ``config``."""
+
+    # what to evaluate
+    models: list[tuple[str, str | None]] = option(
+        "--model", "open_clip name (ViT-B-32), hf-hub:org/repo, or conse-effnetlite0-minilm; repeatable "
+        "(with --pretrained: one per --model, in order)", [], kind="models", record=False)
+    tasks: list[str] = option(
+        "--task", "task name (see `zsbench tasks`), or a path: an ImageFolder folder, a path,label .csv/.tsv "
+        "manifest, or a .toml task file; repeatable", [], kind="list", commands=(RUN,), record=False)
+    templates: list[str | None] = option(
+        "--templates", "template set name (openai_imagenet, simple_imagenet, single, cifar10, ...) or file; "
+        "repeatable (one record each); default: the task's own set", [None], kind="list", record=False)
+    protocols: list[str] = option(
+        "--protocol", "zeroshot (default), linear-probe (CLIP paper A.3: C searched on validation), few-shot "
+        "(k examples per class), robustness (a shift suite as --task, see `zsbench robustness`); repeatable",
+        ["zeroshot"], kind="list", choices=tuple(PROTOCOLS), commands=(RUN,), record=False)
+    # data
+    split: str | None = option("--split", "dataset split (default: the task's evaluation split)")
+    limit: int | None = option("--limit", "evaluate a seeded, class-stratified subset of N samples",
+                               parse=positive_int, metavar="N")
+    seed: int = option("--seed", "seed for subsets, few-shot draws and random-init models (default 0)", 0, parse=int)
+    on_bad_image: str = option("--on-bad-image", "an undecodable image: leave it out and warn once (default), "
+                               "or stop with its path", "skip", choices=BAD_IMAGE_POLICIES)
+    # compute
+    batch_size: int | None = option("--batch-size", "images per forward pass (default auto: 256 on GPU, 64 on "
+                                    "CPU; halved on out-of-memory)", None, parse=batch_size_value, metavar="N|auto")
+    precision: str = option("--precision", "image encoder precision: fp32 (default), or bf16/fp16 autocast "
+                            "(fp16: CUDA only); text classifiers stay fp32. Features are cached per precision; "
+                            "recorded", "fp32", choices=PRECISIONS)
+    channels_last: bool = option("--channels-last", "run the image encoder in channels-last memory format (helps "
+                                 "conv nets such as RN50 / ConvNeXt; recorded)", False, kind="flag")
+    device: str = option("--device", "cpu, cuda or cuda:N", "cpu")
+    num_workers: int | None = option("--workers", "image decoding workers (default: half the cores)", parse=int)
+    # probes
+    probe_features: str = option("--probe-features", "features for probes: the image embedding, or the features "
+                                 "before its final projection (ViTs in the CLIP paper; EfficientNet-Lite0 pooled "
+                                 "features for ConSE)", "embedding", choices=FEATURE_KINDS)
+    train_limit: int | None = option("--train-limit", "probes: a seeded class-stratified subset of the training "
+                                     "split", parse=positive_int, metavar="N")
+    shots: tuple[int, ...] = option("--shots", "few-shot: examples per class (default 1,2,4,8,16)",
+                                    (1, 2, 4, 8, 16), parse=int_list, metavar="K,K,...")
+    few_shot_seeds: int = option("--few-shot-seeds", "few-shot: draws per k (default 3)", 3, parse=positive_int)
+    probe_max_iter: int = option("--probe-max-iter", "L-BFGS iterations per fit (default 1000)", 1000,
+                                 parse=positive_int)
+    probe_search_limit: int | None = option(
+        "--probe-search-limit", "linear probe: search C on a class-stratified subset of N training samples, then "
+        "refit on the whole split (faster for big problems; recorded; default: the paper's full search)",
+        parse=positive_int, metavar="N")
+    probe_stream: str = option(
+        "--probe-stream", "probes: fit on training features streamed from the cache chunk by chunk instead of "
+        "loaded whole (auto: when an in-memory fit would need over half the RAM, e.g. ImageNet-train-size "
+        "features; same optimum, slower per iteration)", "auto", choices=STREAM_MODES)
+    # robustness
+    class_subset: str = option(
+        "--class-subset", "shifts over a class subset (ImageNet-R/A, ObjectNet): classifier restricted to the "
+        "subset (default, as the CLIP paper) or the parent's full classifier", "restrict", choices=SUBSET_MODES)
+    robustness_probe: bool = option(
+        "--probe", "robustness: also fit a linear probe on the in-distribution training features and score it "
+        "under shift (CLIP paper Fig. 14 idea)", False, kind="flag", commands=(ROBUSTNESS,))
+    # where things go
+    out_dir: Path = option("--out", "output folder for run records (default: results/)", Path("results"), parse=Path)
+    cache_dir: Path | None = option("--cache-dir", "feature/classifier cache (default: $ZSBENCH_CACHE or "
+                                    "~/.cache/zsbench)", parse=Path)
+    data_dir: Path | None = option("--data-dir", "dataset folder (default: $ZSBENCH_DATA or CACHE/datasets)",
+                                   parse=Path)
+    # output (not recorded: they change what is printed, never a number)
+    json: bool = option("--json", "print the run records as JSON on stdout", False, kind="flag", record=False)
+    quiet: bool = option("--quiet", "no progress bars or notes", False, kind="flag", record=False)
+    no_save: bool = option("--no-save", "do not write run records", False, kind="flag", record=False)
+    # set by the engine, not the command line
+    progress: bool = option(None, "show progress bars", True, kind="internal", record=False)
+
+    @property
+    def save(self) -> bool:
+        return not self.no_save
+
+    def recorded(self) -> dict[str, Any]:
+        """The options every record carries in ``config`` (paths as text)."""
+        out = {}
+        for f in fields(self):
+            if f.metadata.get("record", True):
+                value = getattr(self, f.name)
+                out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+def _run_fields(command: str):
+    return [f for f in fields(RunConfig) if f.metadata.get("kind") != "internal" and command in f.metadata["commands"]]
+
+
+def add_run_options(parser: argparse.ArgumentParser, command: str = RUN, model_required: bool = True) -> None:
+    """The argparse options of ``command`` generated from :class:`RunConfig`'s fields."""
+    for f in _run_fields(command):
+        m = f.metadata
+        kwargs: dict[str, Any] = {"help": m["help"], "dest": f.name}
+        if m["kind"] == "flag":
+            parser.add_argument(m["flag"], action="store_true", **kwargs)
+            continue
+        if m["choices"]:
+            kwargs["choices"] = list(m["choices"])
+        if m["metavar"]:
+            kwargs["metavar"] = m["metavar"]
+        if m["kind"] == "models":
+            parser.add_argument("--model", action="append", required=model_required, dest="models", help=m["help"])
+            parser.add_argument("--pretrained", action="append", dest="pretrained",
+                                help="pretrained tag, checkpoint file, or 'none' (random init); one per --model, "
+                                     "in order")
+            continue
+        if m["kind"] == "list":
+            parser.add_argument(m["flag"], action="append", required=(f.name == "tasks"), **kwargs)
+            continue
+        if m["parse"] is not None:
+            kwargs["type"] = m["parse"]
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        parser.add_argument(m["flag"], default=default, **kwargs)
+
+
+def pair_models(models: list[str] | None, pretrained: list[str] | None) -> list[tuple[str, str | None]]:
+    """``--model`` values with their ``--pretrained`` values, in order."""
+    models, pretrained = models or [], pretrained or []
+    if len(pretrained) > len(models):
+        raise UserError(f"{len(pretrained)} --pretrained values for {len(models)} --model flags: give one per "
+                        "model, in order")
+    return [(m, pretrained[i] if i < len(pretrained) else None) for i, m in enumerate(models)]
+
+
+def config_from_args(args: argparse.Namespace, command: str = RUN, **overrides: Any) -> RunConfig:
+    """The :class:`RunConfig` that the parsed options of ``command`` describe."""
+    values: dict[str, Any] = {}
+    for f in _run_fields(command):
+        if f.metadata["kind"] == "models":
+            values["models"] = pair_models(getattr(args, "models", None), getattr(args, "pretrained", None))
+        elif f.metadata["kind"] == "list":
+            given = getattr(args, f.name, None)
+            if given:
+                values[f.name] = list(given)
+        else:
+            values[f.name] = getattr(args, f.name)
+    values.update(overrides)
+    config = RunConfig(**values)
+    config.progress = not config.quiet and not config.json
+    return config
+
+
+def config_dict(config: RunConfig) -> dict[str, Any]:
+    """Every field as JSON-able data (for tests and debugging; records use ``recorded()``)."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}

@@ -1,0 +1,74 @@
+"""The CLIP paper's linear probe (appendix A.3): logistic regression on frozen image features,
+C searched on a validation split, refit, tested once."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bench.config import RunConfig
+from bench.evaluation import Evaluation
+from bench.feature_chunks import FeatureChunks
+from bench.features import FeatureSet
+from bench.linear_probe import full_probe, stream_probe
+from bench.protocols.base import Outcome, Protocol, Unit
+
+
+@dataclass
+class ProbeInputs:
+    """Training, test and validation features of a task for the probes, and their record facts."""
+
+    train: FeatureSet
+    test: FeatureSet
+    val: FeatureSet | None
+    config: dict[str, Any]
+    task_info: dict[str, Any]
+
+    @property
+    def feature_seconds(self) -> float:
+        return self.train.info["seconds"] + self.test.info["seconds"]
+
+
+def probe_inputs(ev: Evaluation) -> ProbeInputs:
+    """Shared by the linear probe and few-shot (computed once per model and task)."""
+    def make() -> ProbeInputs:
+        cfg, spec, kind = ev.config, ev.spec, ev.config.probe_features
+        train = ev.features("train", kind, lazy=True)
+        if not stream_probe(cfg.probe_stream, train.features.shape):
+            train = FeatureSet(train.features.to_array(), train.labels, train.indices, train.info)
+        test = ev.features("test", kind)
+        val = ev.features("val", kind) if ev.task.val is not None else None
+        train_src, train_idx = ev.task.train
+        config = {"probe_features": kind, "n_train": int(len(train.labels)), "train_split": spec.train_split,
+                  "val_split": spec.val_split,
+                  "train_subset": "stratified" if len(train_idx) < len(train_src) else "full",
+                  "train_features": (f"streamed from the cache ({len(train.features.parts)} chunks)"
+                                     if isinstance(train.features, FeatureChunks) else "in memory")}
+        info = {"feature_cache": test.info["cache"], "train_feature_cache": train.info["cache"]}
+        return ProbeInputs(train, test, val, config, info)
+    return ev.memo(("probe-inputs", ev.spec.name, ev.config.probe_features), make)
+
+
+class LinearProbe(Protocol):
+    name = "linear-probe"
+    metrics = ("top1", "top5", "mean_per_class_recall", "top1_ci95")
+
+    def needs_train(self, config: RunConfig) -> bool:
+        return True
+
+    def evaluate(self, ev: Evaluation, unit: Unit, templates: str | None) -> list[Outcome]:
+        data, cfg = probe_inputs(ev), ev.config
+        t0 = time.perf_counter()
+        metrics, top5, details = full_probe(
+            data.train.features, data.train.labels, data.test.features, data.test.labels,
+            None if data.val is None else data.val.features, None if data.val is None else data.val.labels,
+            seed=cfg.seed, device=cfg.device, max_iter=cfg.probe_max_iter, progress=cfg.progress,
+            search_limit=cfg.probe_search_limit)
+        metrics["primary"] = metrics[ev.spec.metric]
+        return [Outcome(metrics, int(len(data.test.labels)), config={**data.config, **details},
+                        timings={"features": data.feature_seconds, "probe": time.perf_counter() - t0},
+                        task_info=data.task_info,
+                        predictions={"indices": data.test.indices, "labels": data.test.labels,
+                                     "top5": top5.astype(np.int32)})]

@@ -1,0 +1,38 @@
+"""Zero-shot classification (CLIP paper section 3.1): image features against the prompt-ensemble
+classifier of the task's class names, once per template set."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from bench.evaluation import Evaluation
+from bench.protocols.base import Outcome, Protocol, Unit
+from bench.zeroshot import evaluate_zeroshot
+
+
+class ZeroShot(Protocol):
+    name = "zeroshot"
+    metrics = ("top1", "top5", "mean_per_class_recall", "top1_ci95")
+    uses_templates = True
+
+    def evaluate(self, ev: Evaluation, unit: Unit, templates: str | None) -> list[Outcome]:
+        feats = ev.features()
+        clf = ev.classifier(templates)
+        t0 = time.perf_counter()
+        metrics, top5, _ = evaluate_zeroshot(feats.features, feats.labels, clf.weights)
+        metrics["primary"] = metrics[ev.spec.metric]
+        return [Outcome(
+            metrics, int(len(feats.labels)), templates=clf.name,
+            config={"n_templates": len(clf.templates), "task_templates": templates is None},
+            timings={"features": feats.info["seconds"], "classifier": clf.info["seconds"],
+                     "evaluate": time.perf_counter() - t0},
+            task_info=feature_facts(feats) | {"classifier_cache": clf.info["cache"]},
+            predictions={"indices": feats.indices, "labels": feats.labels, "top5": top5.astype(np.int32)},
+        )]
+
+
+def feature_facts(feats) -> dict:
+    """What a record says about the features it was computed from."""
+    return {"feature_cache": feats.info["cache"], "skipped_images": feats.info["skipped"],
+            "images_per_second": feats.info["images_per_second"], "batch_size": feats.info["batch_size"]}

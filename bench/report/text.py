@@ -1,0 +1,225 @@
+"""Plain-text output for the terminal: run tables, robustness summaries, comparisons, perf figures.
+
+Beside the markdown/CSV/HTML writers of this package; every function returns lines or a string
+and prints nothing, so the CLI stays parsing and dispatch.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import numpy as np
+
+from tasks.names import parse_task_name
+
+
+def pct(value: Any, digits: int = 2) -> str:
+    """A fraction as a percentage, ``-`` for a missing value."""
+    return "-" if value is None else f"{100 * value:.{digits}f}"
+
+
+def format_table(rows: list[list[str]], header: list[str], left: int = 4) -> str:
+    """Plain-text table: the first ``left`` columns left-aligned, the (numeric) rest right-aligned."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(r: list[str]) -> str:
+        return "  ".join(str(c).ljust(w) if i < left else str(c).rjust(w)
+                         for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+def _settings(r) -> str:
+    """The column that says how a record's number was made (templates, or the probe's settings)."""
+    if r.protocol == "zeroshot":
+        return f"{r.templates} ({r.config['n_templates']})"
+    if r.protocol == "linear-probe":
+        return f"{r.config.get('probe_features')} C={r.config['best_C']:.3g}"
+    if r.protocol == "few-shot":
+        return f"{r.config.get('probe_features')} k={max(r.config['shots'])}"
+    return str(r.templates)
+
+
+def records_table(records) -> str:
+    header = ["model", "pretrained", "task", "protocol", "templates", "n", "top1", "95% CI", "top5", "mpc-recall",
+              "features"]
+    rows = []
+    for r in records:
+        m = r.metrics
+        lo, hi = m.get("top1_ci95") or (None, None)
+        ci = f"{100 * lo:.1f}-{100 * hi:.1f}" if lo is not None else f"+-{100 * m.get('top1_std', 0):.1f} sd"
+        rows.append([r.model, r.pretrained, r.task, r.protocol, _settings(r), str(r.n_samples), pct(m["top1"]), ci,
+                     pct(m.get("top5")), pct(m.get("mean_per_class_recall")), r.task_info.get("feature_cache", "-")])
+    return format_table(rows, header)
+
+
+def few_shot_lines(records) -> list[str]:
+    """Per-k accuracies, and where the k-shot probe meets zero-shot (CLIP paper Fig. 7)."""
+    from bench.linear_probe import shots_to_match
+
+    lines = []
+    for r in records:
+        if r.protocol != "few-shot":
+            continue
+        curve = r.metrics["shots"]
+        parts = ", ".join(f"{k}: {100 * v['mean']:.1f}+-{100 * v['std']:.1f}" for k, v in curve.items())
+        lines.append(f"few-shot {r.model} {r.task} (top-1 by shots/class, mean+-sd over seeds "
+                     f"{r.config['few_shot_seeds']}): {parts}")
+        for z in records:
+            if z.protocol == "zeroshot" and (z.model, z.pretrained, z.task) == (r.model, r.pretrained, r.task):
+                k = shots_to_match(z.metrics["top1"], curve)
+                where = f"~{k:.1f} shots/class" if k is not None else f"more than {max(map(int, curve))} shots/class"
+                lines.append(f"  zero-shot ({z.templates}, {100 * z.metrics['top1']:.1f}) is matched by a probe at {where}")
+    return lines
+
+
+def subset_notes(records, seed: int) -> list[str]:
+    subsets = {(r.task, r.n_samples, r.task_info["dataset_size"]) for r in records if r.config.get("subset") != "full"}
+    return [f"note: {task} used a class-stratified subset of {n} of {total} samples (seed {seed}, --limit)"
+            for task, n, total in sorted(subsets)]
+
+
+def corruption_means(scores) -> dict[str, dict[str, float]]:
+    """For generated corruption suites (``SUITE/CORRUPTION/SEVERITY``): mean top-1 per corruption
+    and per severity, and the mean over all (mean corruption accuracy)."""
+    parts = [(parse_task_name(s.task), s.top1) for s in scores]
+    parts = [(name, acc) for name, acc in parts if name.is_generated]
+    if not parts:
+        return {}
+    by_c: dict[str, list[float]] = {}
+    by_s: dict[str, list[float]] = {}
+    for name, acc in parts:
+        by_c.setdefault(name.corruption, []).append(acc)
+        by_s.setdefault(str(name.severity), []).append(acc)
+
+    def mean(d: dict[str, list[float]]) -> dict[str, float]:
+        return {k: float(np.mean(v)) for k, v in d.items()}
+    return {"per corruption (mean over severities)": mean(by_c), "per severity": mean(by_s),
+            "mean corruption accuracy": {"all": float(np.mean([a for _, a in parts]))}}
+
+
+def robustness_lines(scores, skipped: Iterable[str]) -> list[str]:
+    """The per-shift table, each suite's averages (the effective-robustness step) and skipped shifts."""
+    from bench.robustness import summarize
+
+    probe = any(s.probe_top1 is not None for s in scores)
+    header = ["shift", "n", "top1", "id top1", "predicted", "eff. rob.", "ood/id"] + \
+        (["probe top1", "probe id", "probe eff. rob."] if probe else []) + ["id measured on"]
+    rows = [[s.task, str(s.n), pct(s.top1), pct(s.id_top1), pct(s.predicted), pct(s.effective_robustness),
+             "-" if s.relative_robustness is None else f"{s.relative_robustness:.3f}"] +
+            ([pct(s.probe_top1), pct(s.probe_id_top1), pct(s.probe_effective_robustness)] if probe else []) +
+            [s.id_basis] for s in scores]
+    lines = [format_table(rows, header, left=1)] if rows else ["no shift could be scored"]
+    for parent, summary in summarize(scores).items():
+        er = summary["mean_effective_robustness"]
+        line = (f"{parent}: {summary['shifts']} shifts, mean top-1 under shift {100 * summary['mean_top1']:.2f}, "
+                f"mean gap to in-distribution {100 * summary['mean_gap']:+.2f}, mean ood/id "
+                f"{summary['mean_relative_robustness']:.3f}, mean effective robustness "
+                + ("n/a (no baseline fit for these shifts: `zsbench robustness fit` after several models)" if er is None
+                   else f"{100 * er:+.2f}"))
+        if "probe_mean_top1" in summary:
+            line += (f"; linear probe on {parent} features: mean top-1 under shift {100 * summary['probe_mean_top1']:.2f}, "
+                     f"mean gap {100 * summary['probe_mean_gap']:+.2f}")
+        lines.append(line)
+    for name, values in corruption_means(scores).items():
+        lines.append(f"  {name}: " + ", ".join(f"{k} {100 * v:.1f}" for k, v in values.items()))
+    lines += [f"skipped (data not on disk) {s}" for s in skipped]
+    return lines
+
+
+def fits_lines(fits: dict, saved_to: str) -> list[str]:
+    return [f"{shift}: slope {fit.slope:.4f}, intercept {fit.intercept:.4f}, r {fit.r}, {fit.n_models} models"
+            for shift, fit in fits.items()] + [f"saved: {saved_to} (used by later robustness runs there)"]
+
+
+def comparison_lines(comparisons) -> list[str]:
+    from bench.report.compare import as_table, summary
+
+    table = as_table(comparisons)
+    rows = [[t, str(r["n"]), f"{r['acc_a']:.2f}", f"{r['acc_b']:.2f}", f"{r['diff']:+.2f}",
+             f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]", f"{r['p_value']:.3g}", r["verdict"]]
+            for t, r in table.iterrows()]
+    return [format_table(rows, ["task", "n", "A %", "B %", "A-B", "95% CI (bootstrap)", "McNemar p", "verdict"],
+                         left=1), summary(comparisons)]
+
+
+def models_table(rows: list[tuple[str, str, str]]) -> str:
+    return format_table([list(r) for r in rows], ["model", "pretrained", "note"])
+
+
+def tasks_table(specs, status: dict[str, dict[str, str]]) -> list[str]:
+    """One line per task; generated shift tasks folded into one line per suite unless ``status``."""
+    rows, families = [], {}
+    for s in specs:
+        name = parse_task_name(s.name)
+        if name.is_generated and not status:
+            families[name.base] = families.get(name.base, 0) + 1
+            continue
+        sizes = " ".join(f"{k} {v:,}" for k, v in s.sizes.items()) or "-"
+        row = [s.name, str(s.n_classes or "-"), sizes, s.metric, "/".join(src.type for src in s.sources)]
+        if status:
+            row.append(" ".join(f"{k}:{v}" for k, v in status[s.name].items()))
+        rows.append(row + [s.description])
+    header = ["task", "classes", "published sizes", "metric", "sources"] + (["on disk"] if status else []) + ["description"]
+    lines = [format_table(rows, header, left=len(header))]
+    lines += [f"{family}/<corruption>/<severity>: {count} generated shift tasks (see `zsbench robustness --suite "
+              f"{family}`)" for family, count in families.items()]
+    if not status:
+        lines.append("\n(--local checks which datasets are already on disk; `zsbench tasks show NAME` prints one spec)")
+    return lines
+
+
+def perf_lines(result: dict[str, Any]) -> list[str]:
+    """The ``zsbench perf`` figures, each ratio beside the reference measured in the same run."""
+    out: list[str] = []
+    if "text" in result:
+        t = result["text"]
+        out += [f"text: {t['model']} prompt-ensemble classifier, {t['classes']} ImageNet classes x 80 templates "
+                f"({t['prompts']} prompts, mean {t['mean_tokens']:.1f} of {t['context_length']} tokens):",
+                f"  zsbench {t['ours_seconds']:.2f} s vs open_clip.build_zero_shot_classifier "
+                f"{t['open_clip_seconds']:.2f} s -> {t['speedup']:.2f}x (max |diff| {t['max_abs_diff']:.1e}; "
+                f"truncated path: {t['truncated_path']})",
+                f"  {t['gflops_per_prompt_full']:.2f} GFLOP per 77-token prompt; open_clip runs at "
+                f"{t['open_clip_gflops_per_s']:.0f} GFLOP/s; full ImageNet classifier "
+                f"~{t['imagenet_estimate_seconds']['ours']:.0f} s vs ~{t['imagenet_estimate_seconds']['open_clip']:.0f} s"]
+    if "images" in result:
+        i = result["images"]
+        out.append(f"images: {i['model']}, {i['images']} JPEGs (400x300), batch {i['batch_size']}: end to end "
+                   f"{i['end_to_end_images_per_s']:.1f} img/s vs raw forward {i['raw_forward_images_per_s']:.1f} img/s "
+                   f"-> {i['ratio_end_to_end_vs_raw']:.2f}x; {i['gflops_per_image']:.2f} GFLOP/image, "
+                   f"{i['achieved_gflops_per_s']:.0f} GFLOP/s in the forward pass")
+        out += [f"  {label:13s} raw forward {v['images_per_s']:.1f} img/s -> {v['speedup_vs_fp32']:.2f}x fp32; "
+                f"{100 * v['prediction_agreement']:.2f}% of zero-shot predictions unchanged (top-1 moves at most "
+                f"{v['max_top1_change_points']:.2f} pt; min cosine {v['min_cosine_vs_fp32']:.4f})"
+                for label, v in i["variants"].items()]
+    if "zeroshot" in result:
+        z = result["zeroshot"]
+        out.append(f"zero-shot: {z['model']}, {z['images']} images x {z['templates']} templates: zsbench cold "
+                   f"{z['ours_cold_seconds']:.2f} s, warm {z['ours_warm_seconds']:.2f} s; CLIP_benchmark "
+                   f"{z['clip_benchmark_seconds']:.2f} s (fp32) -> {z['speedup_cold']:.2f}x cold, "
+                   f"{z['speedup_warm']:.1f}x warm; repeat run {z['repeat_speedup']:.0f}x faster; top-1 ours "
+                   f"{100 * z['top1']['ours']:.2f} / CLIP_benchmark {100 * z['top1']['clip_benchmark']:.2f}; "
+                   f"CLIP_benchmark with its default autocast {z['clip_benchmark_amp_seconds']:.2f} s, top-1 "
+                   f"{100 * z['top1']['clip_benchmark_amp']:.2f}")
+    if "probe" in result:
+        p = result["probe"]
+        prob = p["problem"]
+        out += [f"linear-probe C sweep ({prob['fits']} fits, {prob['n']} x {prob['dim']} features, "
+                f"{prob['classes']} classes, tol {prob['tol']:g}):",
+                f"  zsbench LogisticProbe     {p['ours_seconds']:8.2f} s",
+                f"  sklearn lbfgs, cold fits  {p['sklearn_cold_seconds']:8.2f} s   ratio {p['speedup_vs_sklearn_cold']:.2f}x",
+                f"  sklearn lbfgs, warm start {p['sklearn_warm_seconds']:8.2f} s   ratio {p['speedup_vs_sklearn_warm']:.2f}x",
+                f"  chosen C: ours {p['best_C']['ours']:.4g}, sklearn {p['best_C']['sklearn']:.4g}; test accuracy: "
+                f"ours {100 * p['test_accuracy']['ours']:.2f}, sklearn {100 * p['test_accuracy']['sklearn']:.2f}"]
+    if "probe_memory" in result:
+        m = result["probe_memory"]
+        prob, gib = m["problem"], 2.0 ** 30
+        est = m["imagenet_estimate_bytes"]
+        out += [f"linear-probe memory ({prob['n']} x {prob['dim']} features = {prob['feature_bytes'] / gib:.2f} GiB, "
+                f"{prob['classes']} classes, {prob['iterations']} L-BFGS iterations, peak above the interpreter):",
+                f"  in memory      {m['in_memory']['peak_bytes'] / gib:6.2f} GiB "
+                f"({m['in_memory_copies_of_features']:.1f}x the features)  {m['in_memory']['seconds']:7.1f} s",
+                f"  streamed       {m['streamed']['peak_bytes'] / gib:6.2f} GiB (one block, any n)  "
+                f"{m['streamed']['seconds']:7.1f} s   time ratio {m['seconds_ratio_streamed_vs_memory']:.2f}x; "
+                f"same fit: {m['same_fit']}",
+                f"  ImageNet train (1.28M x 1024): ~{est['in_memory'] / gib:.1f} GiB in memory, "
+                f"~{est['streamed'] / gib:.1f} GiB streamed"]
+    return out
