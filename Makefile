@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.installed
 DEMO_ARGS ?=
 
-.PHONY: install demo test perf clean
+.PHONY: install demo test test-fast perf clean
 
 install: $(STAMP)
 
@@ -29,6 +29,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests
+
+# the fast subset: no slow (end-to-end, subprocess, wheel) and no network (registry) tests
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q tests -m "not slow and not network"
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -301,6 +301,7 @@ def zeroshot_section(model: str, pretrained: str | None, device: str, n: int = 2
     from clip_benchmark.metrics.zeroshot_classification import run_classification, zero_shot_classifier
 
     from bench.features import default_workers
+    from bench.models.openclip import quiet_open_clip
     from bench.runner import RunConfig, run
     from prompts import get_templates
 
@@ -319,7 +320,9 @@ def zeroshot_section(model: str, pretrained: str | None, device: str, n: int = 2
         warm_s = time.perf_counter() - t
 
         t = time.perf_counter()
-        m, _, preprocess = open_clip.create_model_and_transforms(model, pretrained=None if pretrained in (None, "none") else pretrained)
+        with quiet_open_clip():
+            m, _, preprocess = open_clip.create_model_and_transforms(
+                model, pretrained=None if pretrained in (None, "none") else pretrained)
         if pretrained in (None, "none"):  # the same weights as ours: zsbench seeds random init with 0
             from bench.models import load_model
 

@@ -154,7 +154,7 @@ def read_records(results: Path | str, strict: bool = False) -> list[dict[str, An
         except UserError as exc:
             if strict:
                 raise UserError(f"{exc}; move it out of {folder}, or drop --strict to skip it") from None
-            warnings.warn(f"skipped {exc}", stacklevel=2)
+            warnings.warn(f"ignored: {exc}", stacklevel=2)
             continue
         data["path"] = str(path.resolve())
         out.append(data)

@@ -90,9 +90,8 @@ class Runner:
                 optional[name] = optional.get(name, True) and s.unit.optional and name == s.unit.task
         opened: dict[str, OpenedTask] = {}
         for name, train in wanted.items():
-            spec = get_task(name)
             try:
-                opened[name] = open_task(spec, self.config, ctx, train=train)
+                opened[name] = open_task(get_task(name), self.config, ctx, train=train)
             except UserError as exc:
                 if not optional[name]:
                     raise
@@ -111,7 +110,7 @@ class Runner:
         config = self.config
         check_models(config)  # a bad model option or name fails before any slow step
         if config.save:
-            ensure_writable_dir(Path(config.out_dir) / "runs", "--out")
+            ensure_writable_dir(Path(config.out_dir), "--out")
         steps = self.plan()
         ctx = data_context(config.cache_dir, config.data_dir)
         opened = self.open_tasks(steps, ctx)

@@ -19,6 +19,14 @@ MIRROR_CACHE = Path(os.environ.get("ZSBENCH_TEST_CACHE", REPO / ".pytest_cache" 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+def pytest_collection_modifyitems(config, items):
+    """A test that reads the offline data mirrors needs a package registry the first time (npm,
+    PyPI or Debian) to fetch them: it is a ``network`` test, whichever way it reaches the store."""
+    for item in items:
+        if "mirror_store" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.network)
+
+
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch):
     import bench.core.net

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+#: every test here runs the CLI in a subprocess (a few seconds of imports each)
+pytestmark = pytest.mark.slow
 
 
 def zsbench(*args, cache, cwd):

@@ -11,6 +11,8 @@ import pytest
 from test_cli import REPO, zsbench
 
 EXAMPLE = REPO / "examples" / "shapes"
+#: every test here runs the CLI in a subprocess
+pytestmark = pytest.mark.slow
 
 
 def test_readme_example_runs_end_to_end(tmp_path):
@@ -79,9 +81,17 @@ def test_truncated_image_is_skipped_counted_and_warned_once_or_fails(tmp_path):
     assert out.returncode == 0, out.stderr
     (rec,) = json.loads(out.stdout)
     assert rec["n_samples"] == 17 and rec["task_info"]["skipped_images"] == [str(bad)]
+    # warned once, naming the file; the features came from the cache and still leave it out
+    out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", str(path), "--no-save",
+                  "--workers", "0", cache=tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    warned = [ln for ln in out.stderr.splitlines() if "unreadable image" in ln]
+    assert len(warned) == 1 and str(bad) in warned[0] and "skipped 1 unreadable" in warned[0]
+    row = next(ln for ln in out.stdout.splitlines() if ln.startswith("ViT-S-32"))
+    assert " 17 " in row and row.rstrip().endswith("hit")
     out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", str(path), "--no-save",
                   "--workers", "0", "--quiet", cache=tmp_path / "c", cwd=tmp_path)
-    assert out.returncode == 0
+    assert out.returncode == 0 and out.stderr == ""  # --quiet: no warning, no progress
     out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", str(path), "--no-save",
                   "--on-bad-image", "fail", "--workers", "0", cache=tmp_path / "c2", cwd=tmp_path)
     assert out.returncode == 2 and f"cannot decode image {bad}" in out.stderr and "Traceback" not in out.stderr

@@ -31,7 +31,7 @@ def _many_classes(n_classes=120, d=48, per_class=30, seed=0):
 
 
 @pytest.mark.parametrize("data", [_digits, _wine, _many_classes], ids=["digits", "wine", "120-classes"])
-@pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
+@pytest.mark.parametrize("C", [0.01, 1.0, pytest.param(100.0, marks=pytest.mark.slow)])
 def test_agrees_with_sklearn_at_the_same_C(data, C):
     X, y = data()
     rng = np.random.default_rng(1)
@@ -146,6 +146,7 @@ def test_probe_protocols_end_to_end(tiny_folder, tmp_path):
     assert streamed.config["best_C"] == lp.config["best_C"] and streamed.metrics["top1"] == lp.metrics["top1"]
 
 
+@pytest.mark.slow
 def test_perf_probe_section_reports_ratios():
     """Timing is not asserted (speed lives in `zsbench perf`); the report's shape is."""
     from bench.perf import run_perf
@@ -157,6 +158,7 @@ def test_perf_probe_section_reports_ratios():
     assert out["speedup_vs_sklearn_cold"] > 0 and out["problem"]["fits"] >= 7
 
 
+@pytest.mark.slow
 def test_perf_probe_memory_section_fits_the_same_both_ways():
     """Memory is measured, not asserted (it depends on the allocator); the fit must be the same."""
     from bench.perf import run_perf

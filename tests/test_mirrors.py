@@ -12,7 +12,7 @@ from tasks.registry import get_task
 from tasks.sources import DataContext, open_source
 from tasks.sources.mirrors import CIFAR10_NPM, load_mirror
 
-pytestmark = pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed")
+pytestmark = [pytest.mark.skipif(shutil.which("npm") is None, reason="npm is not installed"), pytest.mark.network]
 
 
 def test_cifar10_test_split(mirror_store):

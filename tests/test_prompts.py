@@ -73,7 +73,7 @@ def test_bad_classnames(bad, match):
         get_classnames(bad)
 
 
-@pytest.mark.parametrize("arch", ["ViT-S-32", "RN50"])
+@pytest.mark.parametrize("arch", ["ViT-S-32", pytest.param("RN50", marks=pytest.mark.slow)])
 def test_build_classifier_equals_open_clip(arch):
     torch.manual_seed(0)
     model = open_clip.create_model(arch, pretrained=None).eval()

@@ -42,6 +42,7 @@ def test_truncated_tower_equals_full(model):
     assert torch.allclose(full, fast, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_classifier_with_truncation_equals_open_clip(model):
     m, tok = model
     names = ["tench", "goldfish", "great white shark", "a very long class name with many words in it"]

@@ -8,13 +8,14 @@ checkpoint whose name says OpenAI but whose config does not use QuickGELU gets a
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import logging
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -105,6 +106,20 @@ def plan_weights(name: str, pretrained: str | None) -> WeightsPlan:
 CARD_AREA = "models"
 
 
+@contextlib.contextmanager
+def quiet_open_clip() -> Iterator[None]:
+    """Silence open_clip's root-logger notices while it builds a model.
+
+    It logs "No pretrained weights loaded ... initialized randomly" even when our code loads the
+    weights right after, and its own download errors; we say what matters in one line instead.
+    """
+    logging.disable(logging.ERROR)
+    try:
+        yield
+    finally:
+        logging.disable(logging.NOTSET)
+
+
 class OpenCLIPBackend(ModelBackend):
     """An open_clip model, its eval transform and its tokenizer.
 
@@ -176,10 +191,7 @@ class OpenCLIPBackend(ModelBackend):
             torch.manual_seed(self._seed)
         online = True
         try:
-            # open_clip logs its own download errors and random-init notices on the root logger;
-            # we say what matters in one line instead.
-            logging.disable(logging.ERROR)
-            with hub_offline_unless_reachable() as online:
+            with quiet_open_clip(), hub_offline_unless_reachable() as online:
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     self.name, pretrained=plan.weights_id if plan.source in ("tag", "file") else None,
                     device=self.device, **kwargs
@@ -199,8 +211,6 @@ class OpenCLIPBackend(ModelBackend):
                 raise UserError(f"checkpoint {self.pretrained} does not load into {self.name}: "
                                 f"{short_reason(exc)}") from None
             raise
-        finally:
-            logging.disable(logging.NOTSET)
         model.eval()
         if self.channels_last:
             model.visual.to(memory_format=torch.channels_last)

@@ -56,9 +56,20 @@ def compare_records(path_a: str, path_b: str, task: str, label_a: str, label_b: 
                       mcnemar_exact(ca, cb))
 
 
+def _same_weights(recorded: str, given: str) -> bool:
+    """A record's ``pretrained`` names the given tag or checkpoint (paths compared resolved)."""
+    if recorded == given:
+        return True
+    try:
+        return Path(recorded).expanduser().resolve() == Path(given).expanduser().resolve() and Path(given).exists()
+    except (OSError, ValueError):
+        return False
+
+
 def _select(runs: pd.DataFrame, spec: str | tuple[str, str], protocol: str) -> pd.DataFrame:
-    """A run record path, a model as ``NAME`` / ``NAME:PRETRAINED``, or a ``(name, pretrained)``
-    pair; the newest record per task."""
+    """A run record path, a model as ``NAME`` / ``NAME:PRETRAINED``, a checkpoint path or pretrained
+    tag that one model's records name, or a ``(name, pretrained)`` pair; the newest record per task."""
+    sel = runs[runs.protocol == protocol]
     if isinstance(spec, tuple):
         name, tag = spec
     else:
@@ -66,14 +77,21 @@ def _select(runs: pd.DataFrame, spec: str | tuple[str, str], protocol: str) -> p
         if path.suffix == ".json" and path.is_file():
             everything = load_runs(path.parent)
             return everything[everything.path == str(path.resolve())]
-        known = set(runs.model)
-        name, tag = (spec, "") if spec in known else spec.rsplit(":", 1) if ":" in spec else (spec, "")
-    sel = runs[(runs.protocol == protocol) & (runs.model == name)]
+        by_weights = sel[[_same_weights(p, spec) for p in sel.pretrained]]
+        if spec not in set(runs.model) and not by_weights.empty:
+            models = sorted(set(by_weights.model))
+            if len(models) > 1:
+                raise UserError(f"'{spec}' is the weights of several models' records ({', '.join(models)}): "
+                                f"give MODEL:{spec}")
+            return newest(by_weights, keys=("task",))
+        name, tag = (spec, "") if spec in set(runs.model) else spec.rsplit(":", 1) if ":" in spec else (spec, "")
+    sel = sel[sel.model == name]
     if tag:
-        sel = sel[sel.pretrained == tag]
+        sel = sel[[_same_weights(p, tag) for p in sel.pretrained]]
     if sel.empty:
         known = ", ".join(sorted(set(f"{m}:{p}" for m, p in zip(runs.model, runs.pretrained))))
-        raise UserError(f"no {protocol} records for '{spec}' (records exist for: {known}); give MODEL[:PRETRAINED] or a record .json")
+        raise UserError(f"no {protocol} records for '{spec}' (records exist for: {known}); give MODEL[:PRETRAINED], "
+                        "a checkpoint path or pretrained tag of one model, or a record .json")
     if sel.pretrained.nunique() > 1:
         raise UserError(f"'{spec}' matches several checkpoints ({', '.join(sorted(sel.pretrained.unique()))}): "
                         "add :PRETRAINED")
