@@ -38,6 +38,24 @@ def build_parser() -> argparse.ArgumentParser:
     rb.add_argument("--suite", default="imagenet", help="shift suite: imagenet (default), cifar10-c or digits-shift")
     add_run_options(rb, ROBUSTNESS, model_required=False)
 
+    pr = sub.add_parser("predict", help="the top classes of single images (files, folders, URLs)",
+                        description="Classify images among a task's class names or your own, with probabilities "
+                                    "as the model scores them (CLIP: softmax of logit scale x cosine; SigLIP: sigmoid).")
+    pr.add_argument("images", nargs="+", help="image files, folders of images, or http(s) URLs")
+    pr.add_argument("--model", required=True, help="any model string `zsbench run` takes (see `zsbench models`)")
+    pr.add_argument("--pretrained", help="pretrained tag, checkpoint file, or 'none' (as for `zsbench run`)")
+    pr.add_argument("--task", help="take the class names (and templates) of this task")
+    pr.add_argument("--classes", help="comma-separated class names, e.g. 'cat,dog,a red car'")
+    pr.add_argument("--classes-file", help="class names: one per line (.txt) or a JSON list")
+    pr.add_argument("--templates", help="template set name, file, or one template with {} (default: the task's "
+                                        "own with --task, else the single template 'a photo of a {}.')")
+    pr.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
+    pr.add_argument("--device", default="cpu")
+    pr.add_argument("--cache-dir", help="classifier cache (default: $ZSBENCH_CACHE or ~/.cache/zsbench)")
+    pr.add_argument("--json", action="store_true",
+                    help='print [{"image": PATH, "top": [{"label": NAME, "prob": P}, ...]}, ...]')
+    pr.add_argument("--quiet", action="store_true", help="no progress bars")
+
     m = sub.add_parser("models", help="list loadable models")
     m.add_argument("--json", action="store_true")
 

@@ -15,7 +15,7 @@ from bench.config import ROBUSTNESS, RUN, config_from_args
 from bench.core.errors import UserError
 from bench.core.paths import ensure_writable_dir
 from bench.report.text import (comparison_lines, few_shot_lines, fits_lines, models_table, perf_lines,
-                               records_table, robustness_lines, subset_notes, tasks_table)
+                               predict_lines, records_table, robustness_lines, subset_notes, tasks_table)
 
 
 def _print_json(obj) -> None:
@@ -82,6 +82,41 @@ def robustness(args: argparse.Namespace) -> int:
         _print_json([r.to_dict() for r in records])
     else:
         print("\n".join(robustness_lines(scores, skipped)))
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    """The top classes of each image (files, folders, URLs) among a task's or the given class names."""
+    from bench.models import check_model, load_model
+    from bench.predict import expand_images, predict as predict_images
+    from bench.runner import data_context
+    from prompts import get_classnames, get_templates
+
+    check_model(args.model, args.pretrained)
+    chosen = [x for x in (args.task, args.classes, args.classes_file) if x]
+    if len(chosen) != 1:
+        raise UserError("predict needs exactly one of --task NAME, --classes a,b,c or --classes-file FILE")
+    images = expand_images(args.images)
+    ctx = data_context(Path(args.cache_dir) if args.cache_dir else None, None)
+    if args.task:
+        from tasks.classes import task_classnames
+
+        classnames, templates = task_classnames(args.task, ctx, args.templates)
+    else:
+        classnames = get_classnames(args.classes_file) if args.classes_file else \
+            [c.strip() for c in args.classes.split(",") if c.strip()]
+        templates = get_templates(args.templates or "single")
+    from bench.models.base import check_precision
+
+    check_precision("fp32", args.device)
+    backend = load_model(args.model, args.pretrained, device=args.device, store=ctx.store)
+    backend.progress = not (args.quiet or args.json)
+    results = predict_images(backend, images, classnames, templates, top=args.top, store=ctx.store,
+                             progress=backend.progress)
+    if args.json:
+        _print_json([r.to_dict() for r in results])
+    else:
+        print("\n".join(predict_lines(results, backend, len(classnames), len(templates))))
     return 0
 
 

@@ -203,6 +203,48 @@ def text_section(model: str, pretrained: str | None, device: str, n_classes: int
             "imagenet_estimate_seconds": {"ours": ours_s * 1000 / n_classes, "open_clip": ref_s * 1000 / n_classes}}
 
 
+def transformers_text_section(model: str, device: str, n_classes: int = 25) -> dict[str, Any]:
+    """The prompt-ensemble classifier of a transformers model: zsbench's path (prompts deduplicated,
+    sorted by length, padded only to each batch's longest) against the plain loop a user writes
+    (per class: tokenize its prompts as the pipeline does, ``get_text_features``, normalise, mean,
+    renormalise), in the same run on the same model."""
+    import torch
+    import torch.nn.functional as F
+
+    from bench.models import load_model
+    from bench.models.hf_transformers import _features
+    from prompts import build_classifier, get_classnames, get_templates
+    from prompts.classnames import synonyms
+    from prompts.ensemble import class_prompts
+    from prompts.templates import fill
+
+    backend = load_model(model, None, device=device, store=None)
+    names = get_classnames("imagenet")[:n_classes]
+    templates = get_templates("openai_imagenet")
+    with torch.inference_mode():
+        backend.encode_texts(["warm up"])
+        t = time.perf_counter()
+        ours = build_classifier(backend, None, names, templates, device=device)
+        ours_s = time.perf_counter() - t
+        t = time.perf_counter()
+        columns = []
+        for name in names:
+            batch = backend.tokenizer([fill(tp, s) for s in synonyms(name) for tp in templates], return_tensors="pt",
+                                      **backend.tokenizer_kwargs).to(device)
+            emb = F.normalize(_features(backend.model.get_text_features(**batch)).float(), dim=-1)
+            columns.append(F.normalize(emb.mean(dim=0), dim=-1))
+        ref = torch.stack(columns, dim=1).cpu()
+        ref_s = time.perf_counter() - t
+    texts, _ = class_prompts(names, templates)
+    lengths = [len(ids) for ids in backend.tokenizer(texts)["input_ids"]]
+    causal = backend.model_type in ("clip",)
+    return {"model": model, "classes": n_classes, "prompts": len(texts), "ours_seconds": ours_s,
+            "reference": "plain get_text_features loop", "reference_seconds": ref_s, "speedup": ref_s / ours_s,
+            "max_abs_diff": float((ours - ref).abs().max()), "truncated_path": causal,
+            "padding": backend.tokenizer_kwargs, "mean_tokens": float(np.mean(lengths)),
+            "context_length": backend.context_length}
+
+
 def _jpeg_folder(root, n: int, n_classes: int = 4, seed: int = 0):
     from PIL import Image
 
@@ -363,7 +405,8 @@ def run_perf(sections: list[str], model: str = "ViT-B-32", pretrained: str | Non
 
     out: dict[str, Any] = {"device": device, "torch_threads": torch.get_num_threads()}
     if "text" in sections:
-        out["text"] = text_section(model, pretrained, device, text_classes)
+        out["text"] = (transformers_text_section(model, device, text_classes) if model.startswith("transformers:")
+                       else text_section(model, pretrained, device, text_classes))
     if "images" in sections:
         out["images"] = images_section(model, pretrained, device, images, workers=workers)
     if "zeroshot" in sections:

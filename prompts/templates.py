@@ -98,10 +98,12 @@ def get_templates(name_or_path: str | list[str], dataset_key: str | None = None)
         templates = list(clip_section(name)["templates"])
     elif Path(name).expanduser().is_file():
         return load_template_file(Path(name).expanduser(), dataset_key)
+    elif "{}" in name:  # one template written out, e.g. "a photo of a {}" (the CLIP README's)
+        templates = [name]
     else:
         raise UserError(
             f"unknown template set '{name}': use one of {', '.join(template_set_names())}, "
-            "or a .txt (one template per line) / .json file path"
+            "a .txt (one template per line) / .json file path, or one template with a {} slot"
         )
     return validate_templates(templates, source=f"template set '{name}'")
 

@@ -38,9 +38,13 @@ def _reorder(task: TaskSpec, names: list[ClassName], source: ImageSource) -> lis
     return out
 
 
-def resolve_classnames(task: TaskSpec, source: ImageSource) -> list[ClassName]:
+def resolve_classnames(task: TaskSpec, source: ImageSource | None) -> list[ClassName]:
+    """The task's class names matched to ``source`` (``None``: the spec's own names, unchecked)."""
     options = getattr(source, "spec_options", {}) or {}
     policy = options.get("classnames", task.classnames)
+    if source is None and (isinstance(policy, dict) or (isinstance(policy, str) and policy in SOURCE_NAMES)):
+        raise UserError(f"task {task.name} takes its class names from its data, which is not on disk: fetch it "
+                        "with a `zsbench run` first, or pass --classes / --classes-file")
     if isinstance(policy, str) and policy in SOURCE_NAMES:
         names = _source_names(task, source)
     elif isinstance(policy, dict):
@@ -51,7 +55,7 @@ def resolve_classnames(task: TaskSpec, source: ImageSource) -> list[ClassName]:
     else:
         path, key = split_key(str(policy))
         names = get_classnames(path, key)
-    if options.get("order_by_source"):
+    if options.get("order_by_source") and source is not None:
         names = _reorder(task, names, source)
     if task.class_subset and task.n_classes and len(names) != task.n_classes:
         subset = class_subset(task.class_subset)
@@ -61,11 +65,13 @@ def resolve_classnames(task: TaskSpec, source: ImageSource) -> list[ClassName]:
         current = {display_name(n) for n in names}
         renames = {(k if k in current else k.replace("_", " ")): v for k, v in task.renames.items()}
         names = apply_renames(names, renames, source=f"task {task.name}")
+    if task.n_classes is not None and len(names) != task.n_classes:
+        raise UserError(f"task {task.name}: {len(names)} class names, but the dataset has {task.n_classes} classes")
+    if source is None:
+        return names
     if task.n_classes is not None and source.classes is not None and len(source.classes) != task.n_classes:
         raise UserError(f"task {task.name}: {source.origin} has {len(source.classes)} classes, expected "
                         f"{task.n_classes}; point it at the complete dataset")
-    if task.n_classes is not None and len(names) != task.n_classes:
-        raise UserError(f"task {task.name}: {len(names)} class names, but the dataset has {task.n_classes} classes")
     if source.classes is not None and len(source.classes) != len(names):
         raise UserError(f"task {task.name}: {len(names)} class names for the {len(source.classes)} classes in "
                         f"{source.origin}; give one name per class")
@@ -89,3 +95,17 @@ def resolve_templates(task: TaskSpec, override: str | None, source: ImageSource 
         return get_templates(list(own)), "source"
     path, key = split_key(str(chosen))
     return get_templates(path, dataset_key=key or task.name), str(chosen)
+
+
+def task_classnames(name: str, ctx, templates: str | None = None) -> tuple[list[ClassName], list[str]]:
+    """A task's class names and templates (``templates`` overrides), read from its data when it is on
+    disk (nothing is downloaded), else from its spec."""
+    from tasks.registry import get_task
+    from tasks.sources import open_source
+
+    spec = get_task(name)
+    try:
+        source = open_source(spec, spec.split, ctx, fetch=False)
+    except UserError:
+        source = None
+    return resolve_classnames(spec, source), resolve_templates(spec, templates, source)[0]

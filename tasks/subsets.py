@@ -43,3 +43,14 @@ def class_subset(name: str) -> list[list[int]]:
         index = {w: i for i, w in enumerate(imagenet_wnids())}
         return [[index[w]] for w in subset_wnids(name)]
     raise UserError(f"unknown class subset '{name}' (known: {', '.join(SUBSETS)})")
+
+
+def imagenet_names_of(wnids: list[str]) -> list:
+    """CLIP's ImageNet class names for the given wnids, in the given order."""
+    from prompts.classnames import get_classnames
+
+    names, index = get_classnames("imagenet"), {w: i for i, w in enumerate(imagenet_wnids())}
+    missing = [w for w in wnids if w not in index]
+    if missing:
+        raise UserError(f"not ImageNet-1k wnids: {', '.join(missing)}")
+    return [names[index[w]] for w in wnids]

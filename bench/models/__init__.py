@@ -28,6 +28,7 @@ class BackendEntry:
 #: first matching prefix wins; the empty prefix (open_clip) takes what no other claims
 BACKENDS: list[BackendEntry] = [
     BackendEntry("conse-", "bench.models.conse:ConSEBackend"),
+    BackendEntry("transformers:", "bench.models.hf_transformers:TransformersBackend"),
     BackendEntry("", "bench.models.openclip:OpenCLIPBackend"),
 ]
 

@@ -129,6 +129,21 @@ class ModelBackend(ABC):
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """``list[str]`` -> ``[n, embed_dim]`` (not normalized)."""
 
+    # -- scores for `zsbench predict`: probability = softmax (or sigmoid) of scale * cos + bias ------
+    @property
+    def logit_scale(self) -> float:
+        """The model's learned temperature; 100 (CLIP's, CLIP_benchmark's) for models without one."""
+        return 100.0
+
+    @property
+    def logit_bias(self) -> float:
+        return 0.0
+
+    @property
+    def probability(self) -> str:
+        """``softmax`` over the classes (CLIP), or an independent ``sigmoid`` per class (SigLIP)."""
+        return "softmax"
+
     def image_autocast(self) -> ContextManager:
         """Autocast for the image encoder at ``precision`` (a no-op for fp32)."""
         if self.precision == "fp32":

@@ -61,6 +61,23 @@ def _needs_quick_gelu(name: str, pretrained: str) -> bool:
     return bool(cfg.get("quick_gelu")) and not model_cfg.get("quick_gelu", False)
 
 
+#: the names OpenAI's ``clip.load`` accepts -> open_clip's QuickGELU model (with the ``openai`` tag),
+#: which is what clip.load builds (source: the CLIP repository's ``clip.available_models()``)
+OPENAI_CLIP_NAMES = {
+    "RN50": "RN50-quickgelu", "RN101": "RN101-quickgelu", "RN50x4": "RN50x4-quickgelu",
+    "RN50x16": "RN50x16-quickgelu", "RN50x64": "RN50x64-quickgelu", "ViT-B/32": "ViT-B-32-quickgelu",
+    "ViT-B/16": "ViT-B-16-quickgelu", "ViT-L/14": "ViT-L-14-quickgelu", "ViT-L/14@336px": "ViT-L-14-336-quickgelu",
+}
+
+
+def resolve_openai_name(name: str, pretrained: str | None) -> tuple[str, str | None]:
+    """``clip.load`` names: ``ViT-B/32`` (any --pretrained, default openai) and RN50-style names given
+    without --pretrained mean open_clip's QuickGELU model with OpenAI's weights."""
+    if name in OPENAI_CLIP_NAMES and ("/" in name or not pretrained):
+        return OPENAI_CLIP_NAMES[name], pretrained or "openai"
+    return name, pretrained
+
+
 @dataclass(frozen=True)
 class WeightsPlan:
     """Where an open_clip model's weights come from, decided before anything is loaded."""
@@ -169,12 +186,15 @@ class OpenCLIPBackend(ModelBackend):
 
     @classmethod
     def from_request(cls, name: str, pretrained: str | None, options: BackendOptions) -> "OpenCLIPBackend":
-        return cls(name, pretrained, device=options.device, seed=options.seed, store=options.store,
-                   precision=options.precision, channels_last=options.channels_last)
+        model, weights = resolve_openai_name(name, pretrained)
+        backend = cls(model, weights, device=options.device, seed=options.seed, store=options.store,
+                      precision=options.precision, channels_last=options.channels_last)
+        backend.requested = name
+        return backend
 
     @classmethod
     def check_request(cls, name: str, pretrained: str | None) -> None:
-        plan_weights(name, pretrained)
+        plan_weights(*resolve_openai_name(name, pretrained))
 
     @classmethod
     def available(cls) -> list[tuple[str, str, str]]:
@@ -318,7 +338,23 @@ class OpenCLIPBackend(ModelBackend):
         return self._text_forward(self.tokenizer(texts).to(self.device))
 
     def info(self) -> dict[str, Any]:
-        return {**self._card["info"], "precision": self.precision, "channels_last": self.channels_last}
+        resolved = {"open_clip_model": self.name, "open_clip_pretrained": self.pretrained} \
+            if getattr(self, "requested", self.name) != self.name else {}
+        return {**self._card["info"], "precision": self.precision, "channels_last": self.channels_last, **resolved}
+
+    @property
+    def logit_scale(self) -> float:
+        return float(self.model.logit_scale.exp())
+
+    @property
+    def logit_bias(self) -> float:
+        bias = getattr(self.model, "logit_bias", None)
+        return float(bias) if bias is not None else 0.0
+
+    @property
+    def probability(self) -> str:
+        """SigLIP-style models (with a logit bias) score each class by a sigmoid."""
+        return "sigmoid" if getattr(self.model, "logit_bias", None) is not None else "softmax"
 
 
 def _uses_quick_gelu(model: torch.nn.Module) -> bool:

@@ -170,7 +170,14 @@ def tasks_table(specs, status: dict[str, dict[str, str]]) -> list[str]:
 def perf_lines(result: dict[str, Any]) -> list[str]:
     """The ``zsbench perf`` figures, each ratio beside the reference measured in the same run."""
     out: list[str] = []
-    if "text" in result:
+    if "text" in result and "reference" in result["text"]:
+        t = result["text"]
+        out += [f"text: {t['model']} prompt-ensemble classifier, {t['classes']} ImageNet classes x 80 templates "
+                f"({t['prompts']} prompts, mean {t['mean_tokens']:.1f} tokens, padding {t['padding']}):",
+                f"  zsbench {t['ours_seconds']:.2f} s vs {t['reference']} {t['reference_seconds']:.2f} s -> "
+                f"{t['speedup']:.2f}x (max |diff| {t['max_abs_diff']:.1e}; causal tower, each batch cut to its "
+                f"longest prompt: {t['truncated_path']})"]
+    elif "text" in result:
         t = result["text"]
         out += [f"text: {t['model']} prompt-ensemble classifier, {t['classes']} ImageNet classes x 80 templates "
                 f"({t['prompts']} prompts, mean {t['mean_tokens']:.1f} of {t['context_length']} tokens):",
@@ -223,3 +230,14 @@ def perf_lines(result: dict[str, Any]) -> list[str]:
                 f"  ImageNet train (1.28M x 1024): ~{est['in_memory'] / gib:.1f} GiB in memory, "
                 f"~{est['streamed'] / gib:.1f} GiB streamed"]
     return out
+
+
+def predict_lines(results, backend, n_classes: int, n_templates: int) -> list[str]:
+    """One small table per image: the top classes and their probabilities."""
+    how = (f"{backend.probability} of {backend.logit_scale:.4g} x cosine"
+           + (f" {backend.logit_bias:+.4g}" if backend.logit_bias else "")
+           + f" over {n_classes} classes, {n_templates} template(s) per class")
+    lines = [f"{getattr(backend, 'name', '')}: {how}"]
+    for r in results:
+        lines += ["", r.image, format_table([[label, f"{100 * p:.2f}%"] for label, p in r.top], ["label", "prob"], left=1)]
+    return lines

@@ -1,0 +1,250 @@
+"""Hugging Face transformers backend: ``--model transformers:<hub id or local folder>``.
+
+Families: CLIP (``CLIPModel``: OpenAI CLIP, MetaCLIP and other CLIP checkpoints), SigLIP,
+SigLIP 2 (fixed-resolution checkpoints, which transformers loads as ``siglip``), Chinese-CLIP
+and AltCLIP. Each uses the checkpoint's own processor exactly as transformers'
+``zero-shot-image-classification`` pipeline does: the image goes through ``load_image`` (EXIF
+orientation, RGB) and the image processor (resize, crop, normalise); prompts go through the
+tokenizer with ``padding=True``, or for SigLIP ``padding="max_length", max_length=64,
+truncation=True``, and the tokenizer's own lowercasing. The settings are part of the record.
+
+Weights load lazily: identity (fingerprint, preprocessing, embedding size) comes from the files,
+so a run served from the feature and classifier caches never loads the model.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from bench.core.errors import UserError, short_reason
+from bench.core.hashing import stable_hash
+from bench.core.store import cached_file_hash
+from bench.models.base import BackendOptions, ModelBackend, check_precision, options_fingerprint
+
+PREFIX = "transformers:"
+#: model_type -> family facts: probability the pipeline reports, text-side tokenizer settings
+FAMILIES: dict[str, dict[str, Any]] = {
+    "clip": {"probability": "softmax", "padding": True},
+    "chinese_clip": {"probability": "softmax", "padding": True},
+    "altclip": {"probability": "softmax", "padding": True},
+    "siglip": {"probability": "sigmoid", "padding": "max_length", "max_length": 64},
+}
+CONFIG_FILES = ("config.json", "preprocessor_config.json", "processor_config.json", "tokenizer_config.json",
+                "tokenizer.json", "vocab.json", "merges.txt", "vocab.txt", "spiece.model", "special_tokens_map.json")
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+
+
+def _quiet_transformers() -> None:
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+
+def resolve_folder(ref: str) -> Path:
+    """A local folder, or the hub snapshot of a repo id (downloaded when online, else from the cache)."""
+    path = Path(ref).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if path.exists() or ref.startswith((".", "/", "~")) or ref.count("/") > 1:
+        raise UserError(f"transformers model folder not found: {ref}; give a folder saved with save_pretrained "
+                        "or a Hugging Face hub id such as openai/clip-vit-base-patch32")
+    from bench.core.net import hub_offline_unless_reachable
+
+    from huggingface_hub import snapshot_download
+
+    online = True
+    try:
+        with hub_offline_unless_reachable() as online:
+            return Path(snapshot_download(ref, allow_patterns=["*.json", "*.txt", "*.model", "*.safetensors"]))
+    except Exception as exc:  # noqa: BLE001 - every hub failure becomes one line
+        why = "offline and not in the local Hugging Face cache" if not online else short_reason(exc)
+        raise UserError(f"could not get transformers model {ref} ({why}): download it once where there is "
+                        f"internet (`huggingface-cli download {ref}`), or pass a local folder") from None
+
+
+def read_model_type(folder: Path) -> str:
+    config = folder / "config.json"
+    if not config.is_file():
+        raise UserError(f"{folder} has no config.json: it is not a transformers model folder (save one with "
+                        "model.save_pretrained(folder) and processor.save_pretrained(folder))")
+    try:
+        model_type = json.loads(config.read_text(encoding="utf-8")).get("model_type", "")
+    except (OSError, json.JSONDecodeError) as exc:
+        raise UserError(f"{config} is not readable JSON ({short_reason(exc)})") from None
+    if model_type not in FAMILIES:
+        raise UserError(f"model_type '{model_type}' in {config} is not supported: zsbench's transformers backend "
+                        f"takes {', '.join(sorted(FAMILIES))} (CLIP also covers MetaCLIP; SigLIP 2 fixed-resolution "
+                        "checkpoints load as siglip)")
+    return model_type
+
+
+class ImageProcessorTransform:
+    """PIL image -> ``[3, H, W]``: the pipeline's ``load_image`` then the checkpoint's image processor."""
+
+    def __init__(self, image_processor: Any):
+        self.image_processor = image_processor
+
+    def __call__(self, image: Any) -> torch.Tensor:
+        from transformers.image_utils import load_image
+
+        return self.image_processor(images=[load_image(image)], return_tensors="pt")["pixel_values"][0]
+
+    def __repr__(self) -> str:
+        config = self.image_processor.to_dict()
+        return f"transformers {type(self.image_processor).__name__} {json.dumps(config, sort_keys=True, default=str)}"
+
+
+def _features(out: Any) -> torch.Tensor:
+    """``get_*_features`` returns a tensor (older transformers) or an output with ``pooler_output``."""
+    return out if isinstance(out, torch.Tensor) else out.pooler_output
+
+
+class TransformersBackend(ModelBackend):
+    """A transformers CLIP-family checkpoint with its own processor."""
+
+    def __init__(self, ref: str, device: str = "cpu", store: Any = None, precision: str = "fp32"):
+        _quiet_transformers()
+        self.ref, self.name, self.pretrained = ref, PREFIX + ref, "hf"
+        self.device = torch.device(device)
+        self.precision = check_precision(precision, self.device)
+        self.folder = resolve_folder(ref)
+        self.model_type = read_model_type(self.folder)
+        self.family = FAMILIES[self.model_type]
+        self._model: Any = None
+        from transformers import AutoProcessor
+
+        try:
+            self.processor = AutoProcessor.from_pretrained(str(self.folder))
+        except Exception as exc:  # noqa: BLE001
+            raise UserError(f"the processor of {ref} does not load ({short_reason(exc)}): the folder needs the "
+                            "files processor.save_pretrained writes (image processor and tokenizer)") from None
+        self.tokenizer = self.processor.tokenizer
+        self._preprocess = ImageProcessorTransform(self.processor.image_processor)
+        config = json.loads((self.folder / "config.json").read_text(encoding="utf-8"))
+        text_config = config.get("text_config") or {}
+        positions = int(text_config.get("max_position_embeddings") or 77)
+        # RoBERTa-style text towers (AltCLIP) reserve two positions (padding index offset)
+        self.context_length = positions - 2 if self.model_type == "altclip" else positions
+        limit = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(limit, int) and 0 < limit < self.context_length:
+            self.context_length = limit
+        self.tokenizer_kwargs: dict[str, Any] = {"padding": self.family["padding"]}
+        if self.family["padding"] == "max_length":
+            self.tokenizer_kwargs.update(max_length=self.family["max_length"], truncation=True)
+        else:  # the pipeline does not truncate; prompts past the context would fail there, here they are cut
+            self.tokenizer_kwargs.update(truncation=True, max_length=self.context_length)
+        files = sorted(p for p in self.folder.iterdir() if p.is_file() and (p.name in CONFIG_FILES or
+                                                                            p.suffix in WEIGHT_SUFFIXES))
+        if not any(p.suffix in WEIGHT_SUFFIXES for p in files):
+            raise UserError(f"{self.folder} holds no weights (*.safetensors or *.bin): save the model with "
+                            "model.save_pretrained(folder)")
+        self._identity = [[p.name, cached_file_hash(p, store)] for p in files]
+        self._embed_dim = int(config.get("projection_dim") or text_config.get("hidden_size") or 0)
+
+    # -- requests ------------------------------------------------------------------------------
+    @classmethod
+    def check_request(cls, name: str, pretrained: str | None) -> None:
+        if not name[len(PREFIX):].strip():
+            raise UserError("--model transformers: needs a hub id or a folder, e.g. "
+                            "transformers:openai/clip-vit-base-patch32")
+        if pretrained and pretrained.lower() not in ("hf", "none", "default"):
+            raise UserError(f"transformers models take their weights from the folder or hub id; drop --pretrained "
+                            f"'{pretrained}'")
+        ref = name[len(PREFIX):]
+        path = Path(ref).expanduser()
+        if path.is_dir():
+            read_model_type(path)
+        elif path.exists() or ref.startswith((".", "/", "~")):
+            resolve_folder(ref)  # raises the one-line error
+
+    @classmethod
+    def from_request(cls, name: str, pretrained: str | None, options: BackendOptions) -> "TransformersBackend":
+        cls.check_request(name, pretrained)
+        return cls(name[len(PREFIX):], device=options.device, store=options.store, precision=options.precision)
+
+    @classmethod
+    def available(cls) -> list[tuple[str, str, str]]:
+        return [("transformers:<hub id or folder>", "-", "Hugging Face transformers: " + ", ".join(sorted(FAMILIES))
+                 + " (e.g. transformers:openai/clip-vit-base-patch32)")]
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def fingerprint(self) -> str:
+        return options_fingerprint(self.text_fingerprint, self.precision)
+
+    @property
+    def text_fingerprint(self) -> str:
+        return stable_hash(["transformers-v1", self.model_type, self._identity, self.tokenizer_kwargs])
+
+    @property
+    def preprocess(self) -> Callable[[Any], torch.Tensor]:
+        return self._preprocess
+
+    @property
+    def embed_dim(self) -> int:
+        return self._embed_dim
+
+    def info(self) -> dict[str, Any]:
+        return {"backend": "transformers", "source": self.ref, "model_type": self.model_type,
+                "model_class": type(self.model).__name__ if self._model is not None else None,
+                "image_processor": type(self.processor.image_processor).__name__,
+                "tokenizer": type(self.tokenizer).__name__, "tokenizer_kwargs": self.tokenizer_kwargs,
+                "lowercase": self.lowercases(),
+                "probability": self.family["probability"], "precision": self.precision}
+
+    def lowercases(self) -> bool:
+        """Whether the tokenizer lowercases (measured: the same ids for upper and lower case)."""
+        text = "A Photo Of The Red Square"
+        return self.tokenizer(text)["input_ids"] == self.tokenizer(text.lower())["input_ids"]
+
+    # -- weights --------------------------------------------------------------------------------
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            from transformers import AutoModel
+
+            try:
+                self._model = AutoModel.from_pretrained(str(self.folder)).eval().to(self.device)
+            except Exception as exc:  # noqa: BLE001
+                raise UserError(f"the weights of {self.ref} do not load ({short_reason(exc)})") from None
+        return self._model
+
+    @property
+    def logit_scale(self) -> float:
+        return float(self.model.logit_scale.exp())
+
+    @property
+    def logit_bias(self) -> float:
+        bias = getattr(self.model, "logit_bias", None)
+        return float(bias) if bias is not None else 0.0
+
+    @property
+    def probability(self) -> str:
+        return self.family["probability"]
+
+    # -- encoders -------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
+        with self.image_autocast():
+            return _features(self.model.get_image_features(pixel_values=pixels.to(self.device))).float()
+
+    @torch.inference_mode()
+    def encode_pre_projection(self, pixels: torch.Tensor) -> torch.Tensor:
+        if not hasattr(self.model, "visual_projection"):
+            raise UserError(f"{self.ref} ({self.model_type}) has no projection after its image tower: use "
+                            "--probe-features embedding")
+        with self.image_autocast():
+            return self.model.vision_model(pixel_values=pixels.to(self.device)).pooler_output.float()
+
+    @torch.inference_mode()
+    def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        batch = self.tokenizer(list(texts), return_tensors="pt", **self.tokenizer_kwargs).to(self.device)
+        return _features(self.model.get_text_features(**batch)).float()
+
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # DataLoader workers fork after the tokenizer ran
