@@ -10,7 +10,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from bench.config import ROBUSTNESS, RUN, add_run_options
+from bench.config import ROBUSTNESS, RUN, SWEEP, add_run_options
 from bench.core.errors import UserError
 
 
@@ -56,6 +56,44 @@ def build_parser() -> argparse.ArgumentParser:
                     help='print [{"image": PATH, "top": [{"label": NAME, "prob": P}, ...]}, ...]')
     pr.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    sw = sub.add_parser("sweep", help="many models x a suite as submitit jobs (Slurm array or this machine)",
+                        description="Evaluate every model of a models file (or every checkpoint matching a glob) on "
+                                    "the tasks, one job per model (a large model's suite split by cost), through "
+                                    "submitit. Work with a record is skipped, so a rerun does only what is missing. "
+                                    "`zsbench sweep status RESULTS` shows the model x task grid.")
+    sw.add_argument("action", nargs="?", default="run", choices=["run", "status"])
+    sw.add_argument("results", nargs="?", help="status: the results folder (default: --out)")
+    sw.add_argument("--models", help="a models file (one `MODEL [PRETRAINED]` per line, # comments; PRETRAINED "
+                                     "may be a glob) or a glob of checkpoint files (with --arch)")
+    sw.add_argument("--arch", help="the model of the checkpoint files a glob or --watch names (e.g. ViT-B-32)")
+    sw.add_argument("--executor", default="local", choices=["slurm", "local", "debug"],
+                    help="slurm (a job array on the cluster), local (processes on this machine, default), debug "
+                         "(in this process)")
+    sw.add_argument("--dry-run", action="store_true", help="print the jobs, their image forwards, text prompts and "
+                                                           "estimated time; submit nothing")
+    sw.add_argument("--force", action="store_true", help="redo work that already has records")
+    sw.add_argument("--name", help="the sweep's folder name under RESULTS/sweeps (default: a hash of the command)")
+    sw.add_argument("--no-wait", action="store_true", help="return after submitting (local jobs keep running)")
+    sw.add_argument("--max-job-hours", type=float, help="split a model's tasks into jobs of at most this much "
+                                                          "estimated compute (default: 80%% of --time)")
+    sw.add_argument("--partition", help="slurm: partition")
+    sw.add_argument("--gpus-per-job", type=int, default=1, help="slurm: GPUs per job (default 1)")
+    sw.add_argument("--cpus-per-job", type=int, default=8, help="slurm: CPUs per job (default 8)")
+    sw.add_argument("--mem", help="slurm: memory per job, e.g. 64G")
+    sw.add_argument("--time", type=_minutes, default=240, metavar="MIN|HH:MM:SS",
+                    help="time limit per job (default 240 minutes); slurm requeues a job that hits it")
+    sw.add_argument("--array-parallelism", type=int, default=64, help="slurm: jobs of the array running at once")
+    sw.add_argument("--slurm-extra", action="append", type=_pair, metavar="KEY=VALUE",
+                    help="any other sbatch option, e.g. --slurm-extra account=myproj --slurm-extra qos=high")
+    sw.add_argument("--watch", metavar="DIR", help="poll a training run's checkpoint folder and evaluate each new "
+                                                    "checkpoint (with --arch and --pattern)")
+    sw.add_argument("--pattern", default="*.pt", help="--watch: checkpoint file pattern (default *.pt)")
+    sw.add_argument("--poll", type=float, default=60.0, help="--watch: seconds between polls (default 60)")
+    sw.add_argument("--settle", type=float, default=30.0, help="--watch: a checkpoint counts once unchanged this "
+                                                                "many seconds (default 30)")
+    sw.add_argument("--watch-timeout", type=float, help="--watch: stop after this many seconds (default: never)")
+    add_run_options(sw, SWEEP, model_required=False)
+
     m = sub.add_parser("models", help="list loadable models")
     m.add_argument("--json", action="store_true")
 
@@ -88,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_results(cp)
 
     pl = sub.add_parser("plot", help="paper-style plots from run records (PNG + SVG)")
-    pl.add_argument("kind", choices=["prompt-ensemble", "zeroshot-vs-probe", "few-shot", "robustness", "leaderboard", "all"])
+    pl.add_argument("kind", choices=["prompt-ensemble", "zeroshot-vs-probe", "few-shot", "robustness", "leaderboard",
+                                     "checkpoints", "all"])
     pl.add_argument("--out", help="folder for the plots (default: RESULTS/plots)")
     _add_results(pl)
 
@@ -113,6 +152,24 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--seed", type=int, default=0)
     pf.add_argument("--json", action="store_true", help="one JSON object with the ratios as numbers")
     return p
+
+
+def _minutes(text: str) -> int:
+    """``--time``: minutes, or HH:MM:SS / MM:SS."""
+    parts = text.split(":")
+    if not all(p.isdigit() for p in parts) or len(parts) > 3:
+        raise argparse.ArgumentTypeError(f"takes minutes or HH:MM:SS, not '{text}'")
+    if len(parts) == 1:
+        return int(parts[0])
+    h, m, s = ([0] * (3 - len(parts)) + [int(p) for p in parts])
+    return max(1, h * 60 + m + (1 if s else 0))
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"takes KEY=VALUE, not '{text}'")
+    return key.lstrip("-"), value
 
 
 def _add_results(parser: argparse.ArgumentParser) -> None:

@@ -23,7 +23,7 @@ def cached_classifier(
     classnames: Sequence[ClassName],
     templates: Sequence[str],
     store: Store | None,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     progress: bool = False,
     desc: str = "class prompts",
 ) -> tuple[torch.Tensor, dict]:
@@ -37,8 +37,8 @@ def cached_classifier(
         if hit is not None:
             return torch.from_numpy(hit), {"cache": "hit", "key": key, "seconds": 0.0}
     t0 = time.perf_counter()
-    weights = build_classifier(backend, None, classnames, templates, batch_size=batch_size, progress=progress,
-                               desc=desc)
+    weights = build_classifier(backend, None, classnames, templates, batch_size=batch_size or backend.text_batch_size,
+                               progress=progress, desc=desc)
     seconds = time.perf_counter() - t0
     if store is not None:
         store.put("classifiers", key, weights.numpy().astype(np.float32),

@@ -9,13 +9,15 @@ import argparse
 import json
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
-from bench.config import ROBUSTNESS, RUN, config_from_args
+from bench.config import ROBUSTNESS, RUN, SWEEP, config_from_args
 from bench.core.errors import UserError
 from bench.core.paths import ensure_writable_dir
 from bench.report.text import (comparison_lines, few_shot_lines, fits_lines, models_table, perf_lines,
-                               predict_lines, records_table, robustness_lines, subset_notes, tasks_table)
+                               predict_lines, records_table, robustness_lines, subset_notes, sweep_plan_lines,
+                               sweep_status_lines, tasks_table)
 
 
 def _print_json(obj) -> None:
@@ -118,6 +120,93 @@ def predict(args: argparse.Namespace) -> int:
     else:
         print("\n".join(predict_lines(results, backend, len(classnames), len(templates))))
     return 0
+
+
+def sweep(args: argparse.Namespace) -> int:
+    """Many models x a suite through submitit; ``sweep status`` shows the grid."""
+    from bench import sweep as sw
+
+    if args.action == "status":
+        results = Path(args.results or args.out_dir)
+        labels, task_names, grid, left, names = sw.sweep_status(results)
+        print("\n".join(sweep_status_lines(labels, task_names, grid, left, names)))
+        return 0
+    from bench.models import check_model
+
+    config = config_from_args(args, SWEEP)
+    ensure_writable_dir(Path(config.out_dir), "--out")
+    slurm = sw.SlurmOptions(partition=args.partition, gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job,
+                            mem=args.mem, time_minutes=args.time, array_parallelism=args.array_parallelism,
+                            extra=dict(args.slurm_extra or []))
+    if args.watch:
+        return _watch(args, config, slurm)
+    if not args.models:
+        raise UserError("zsbench sweep needs --models FILE|GLOB (or --watch DIR for a training run's checkpoints)")
+    entries = sw.resolve_models(args.models, args.arch)
+    return _sweep_once(args, config, slurm, entries, wait=not args.no_wait, name=args.name)
+
+
+def _sweep_once(args, config, slurm, entries, wait: bool, name: str | None, check=None) -> int:
+    from bench import sweep as sw
+    from bench.models import check_model
+    from bench.runner import data_context
+
+    ctx = data_context(config.cache_dir, config.data_dir)
+    jobs = sw.plan_sweep(entries, config, max_job_seconds=args.max_job_hours * 3600 if args.max_job_hours else
+                         0.8 * args.time * 60, force=args.force, store=ctx.store)
+    sweep_dir = sw.sweep_folder(config.out_dir, name or sw.plan_id(entries, config))
+    if args.dry_run:
+        print("\n".join(sweep_plan_lines(jobs, entries, sw.expand(config.tasks), str(sweep_dir), args.executor)))
+        return 0
+    sw.save_plan(sweep_dir, entries, config, jobs, args.executor)
+    runnable = []
+    for job in jobs:  # a model request that cannot load fails here, alone; the others are submitted
+        try:
+            check_model(job.model.model, job.model.pretrained)
+            runnable.append(job)
+        except UserError as exc:
+            sw.write_status(sweep_dir, job, "failed", reason=str(exc))
+    if args.force:
+        config = replace(config, skip_existing=False)
+    handles = sw.submit(runnable, config, sweep_dir, args.executor, slurm) if runnable else []
+    print(f"sweep {sweep_dir.name}: {len(runnable)} job(s) submitted ({args.executor}), "
+          f"{len(jobs) - len(runnable)} refused before submission, {len(entries)} model(s); folder {sweep_dir}")
+    if args.executor == "slurm" and not wait:
+        print(f"follow it with: zsbench sweep status {config.out_dir}")
+        return 0
+    if wait or args.executor != "slurm":
+        failures = sw.wait(handles)
+        for line in failures:
+            print(f"failed: {line}")
+        labels, task_names, grid, left, names = sw.sweep_status(config.out_dir)
+        print("\n".join(sweep_status_lines(labels, task_names, grid, left, names)))
+    return 0
+
+
+def _watch(args, config, slurm) -> int:
+    """Evaluate each new checkpoint of a training run as it appears."""
+    import time as _time
+
+    from bench import sweep as sw
+
+    if not args.arch:
+        raise UserError("--watch needs --arch: the model the checkpoints belong to (e.g. --arch ViT-B-32)")
+    folder = Path(args.watch).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"--watch {folder}: not a folder (give the folder the training run saves checkpoints into)")
+    deadline = None if args.watch_timeout is None else _time.time() + args.watch_timeout
+    seen: set[str] = set()
+    while True:
+        ready = [c for c in sw.ready_checkpoints(folder, args.pattern, args.settle) if c not in seen]
+        if ready:
+            seen.update(ready)
+            entries = [sw.ModelEntry(args.arch, c) for c in ready]
+            print(f"watch: {len(ready)} new checkpoint(s): {', '.join(Path(c).name for c in ready)}")
+            _sweep_once(args, config, slurm, entries, wait=args.executor != "slurm",
+                        name=args.name or f"watch-{sw.slug(str(folder.resolve()))[-40:]}")
+        if deadline is not None and _time.time() >= deadline:
+            return 0
+        _time.sleep(args.poll)
 
 
 def models(args: argparse.Namespace) -> int:

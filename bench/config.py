@@ -26,20 +26,22 @@ SUBSET_MODES = ("restrict", "full")
 
 RUN = "run"
 ROBUSTNESS = "robustness"
-BOTH = (RUN, ROBUSTNESS)
+SWEEP = "sweep"
+BOTH = (RUN, ROBUSTNESS, SWEEP)
 
 
 def option(flag: str | None, help: str, default: Any = None, *, choices: Sequence[str] | None = None,
            parse: Callable[[str], Any] | None = None, metavar: str | None = None, kind: str = "value",
-           commands: tuple[str, ...] = BOTH, record: bool = True) -> Any:
+           commands: tuple[str, ...] = BOTH, record: bool = True, result: bool = True) -> Any:
     """A dataclass field that is also a command-line option.
 
     ``kind``: ``"value"`` (one value), ``"flag"`` (store_true), ``"list"`` (repeatable) or
     ``"internal"`` (no command-line form). ``record``: whether the value goes into every record's
-    ``config``. ``commands``: the subcommands that offer it.
+    ``config``. ``result``: whether it can change a number (then it is part of the work key that
+    decides whether a record already exists). ``commands``: the subcommands that offer it.
     """
     meta = {"flag": flag, "help": help, "choices": choices, "parse": parse, "metavar": metavar, "kind": kind,
-            "commands": commands, "record": record}
+            "commands": commands, "record": record, "result": result}
     if isinstance(default, (list, dict, set)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
@@ -78,17 +80,18 @@ class RunConfig:
     # what to evaluate
     models: list[tuple[str, str | None]] = option(
         "--model", "open_clip name (ViT-B-32), hf-hub:org/repo, or conse-effnetlite0-minilm; repeatable "
-        "(with --pretrained: one per --model, in order)", [], kind="models", record=False)
+        "(with --pretrained: one per --model, in order)", [], kind="models", record=False, commands=(RUN, ROBUSTNESS))
     tasks: list[str] = option(
-        "--task", "task name (see `zsbench tasks`), or a path: an ImageFolder folder, a path,label .csv/.tsv "
-        "manifest, or a .toml task file; repeatable", [], kind="list", commands=(RUN,), record=False)
+        "--task", "task name (see `zsbench tasks`), @suite (e.g. @clip, @imagenet-shifts, @offline, or "
+        "@path/to/suite.txt), or a path: an ImageFolder folder, a path,label .csv/.tsv manifest, or a .toml task "
+        "file; repeatable", [], kind="list", commands=(RUN, SWEEP), record=False)
     templates: list[str | None] = option(
         "--templates", "template set name (openai_imagenet, simple_imagenet, single, cifar10, ...) or file; "
         "repeatable (one record each); default: the task's own set", [None], kind="list", record=False)
     protocols: list[str] = option(
         "--protocol", "zeroshot (default), linear-probe (CLIP paper A.3: C searched on validation), few-shot "
         "(k examples per class), robustness (a shift suite as --task, see `zsbench robustness`); repeatable",
-        ["zeroshot"], kind="list", choices=tuple(PROTOCOLS), commands=(RUN,), record=False)
+        ["zeroshot"], kind="list", choices=tuple(PROTOCOLS), commands=(RUN, SWEEP), record=False)
     # data
     split: str | None = option("--split", "dataset split (default: the task's evaluation split)")
     limit: int | None = option("--limit", "evaluate a seeded, class-stratified subset of N samples",
@@ -98,14 +101,16 @@ class RunConfig:
                                "or stop with its path", "skip", choices=BAD_IMAGE_POLICIES)
     # compute
     batch_size: int | None = option("--batch-size", "images per forward pass (default auto: 256 on GPU, 64 on "
-                                    "CPU; halved on out-of-memory)", None, parse=batch_size_value, metavar="N|auto")
+                                    "CPU; halved on out-of-memory)", None, parse=batch_size_value, metavar="N|auto",
+                                    result=False)
     precision: str = option("--precision", "image encoder precision: fp32 (default), or bf16/fp16 autocast "
                             "(fp16: CUDA only); text classifiers stay fp32. Features are cached per precision; "
                             "recorded", "fp32", choices=PRECISIONS)
     channels_last: bool = option("--channels-last", "run the image encoder in channels-last memory format (helps "
                                  "conv nets such as RN50 / ConvNeXt; recorded)", False, kind="flag")
-    device: str = option("--device", "cpu, cuda or cuda:N", "cpu")
-    num_workers: int | None = option("--workers", "image decoding workers (default: half the cores)", parse=int)
+    device: str = option("--device", "cpu, cuda or cuda:N", "cpu", result=False)
+    num_workers: int | None = option("--workers", "image decoding workers (default: half the cores)", parse=int,
+                                     result=False)
     # probes
     probe_features: str = option("--probe-features", "features for probes: the image embedding, or the features "
                                  "before its final projection (ViTs in the CLIP paper; EfficientNet-Lite0 pooled "
@@ -124,7 +129,7 @@ class RunConfig:
     probe_stream: str = option(
         "--probe-stream", "probes: fit on training features streamed from the cache chunk by chunk instead of "
         "loaded whole (auto: when an in-memory fit would need over half the RAM, e.g. ImageNet-train-size "
-        "features; same optimum, slower per iteration)", "auto", choices=STREAM_MODES)
+        "features; same optimum, slower per iteration)", "auto", choices=STREAM_MODES, result=False)
     # robustness
     class_subset: str = option(
         "--class-subset", "shifts over a class subset (ImageNet-R/A, ObjectNet): classifier restricted to the "
@@ -133,11 +138,15 @@ class RunConfig:
         "--probe", "robustness: also fit a linear probe on the in-distribution training features and score it "
         "under shift (CLIP paper Fig. 14 idea)", False, kind="flag", commands=(ROBUSTNESS,))
     # where things go
-    out_dir: Path = option("--out", "output folder for run records (default: results/)", Path("results"), parse=Path)
+    out_dir: Path = option("--out", "output folder for run records (default: results/)", Path("results"), parse=Path,
+                           result=False)
     cache_dir: Path | None = option("--cache-dir", "feature/classifier cache (default: $ZSBENCH_CACHE or "
-                                    "~/.cache/zsbench)", parse=Path)
+                                    "~/.cache/zsbench)", parse=Path, result=False)
     data_dir: Path | None = option("--data-dir", "dataset folder (default: $ZSBENCH_DATA or CACHE/datasets)",
-                                   parse=Path)
+                                   parse=Path, result=False)
+    skip_existing: bool = option("--skip-existing", "skip work whose record is already in --out (same model and "
+                                 "weights, task, protocol, templates and result-changing options; sweeps always "
+                                 "do this)", False, kind="flag", commands=(RUN,), record=False, result=False)
     # output (not recorded: they change what is printed, never a number)
     json: bool = option("--json", "print the run records as JSON on stdout", False, kind="flag", record=False)
     quiet: bool = option("--quiet", "no progress bars or notes", False, kind="flag", record=False)
@@ -149,6 +158,10 @@ class RunConfig:
     def save(self) -> bool:
         return not self.no_save
 
+    def result_options(self) -> dict[str, Any]:
+        """The recorded options that can change a number (part of every work key)."""
+        return {k: v for k, v in self.recorded().items() if RESULT_FIELDS.get(k, False)}
+
     def recorded(self) -> dict[str, Any]:
         """The options every record carries in ``config`` (paths as text)."""
         out = {}
@@ -157,6 +170,9 @@ class RunConfig:
                 value = getattr(self, f.name)
                 out[f.name] = str(value) if isinstance(value, Path) else value
         return out
+
+
+RESULT_FIELDS = {f.name: f.metadata.get("result", True) for f in fields(RunConfig)}
 
 
 def _run_fields(command: str):
@@ -182,7 +198,7 @@ def add_run_options(parser: argparse.ArgumentParser, command: str = RUN, model_r
                                      "in order")
             continue
         if m["kind"] == "list":
-            parser.add_argument(m["flag"], action="append", required=(f.name == "tasks"), **kwargs)
+            parser.add_argument(m["flag"], action="append", required=(f.name == "tasks" and command == RUN), **kwargs)
             continue
         if m["parse"] is not None:
             kwargs["type"] = m["parse"]

@@ -224,7 +224,7 @@ def transformers_text_section(model: str, device: str, n_classes: int = 25) -> d
     with torch.inference_mode():
         backend.encode_texts(["warm up"])
         t = time.perf_counter()
-        ours = build_classifier(backend, None, names, templates, device=device)
+        ours = build_classifier(backend, None, names, templates, batch_size=backend.text_batch_size, device=device)
         ours_s = time.perf_counter() - t
         t = time.perf_counter()
         columns = []

@@ -71,7 +71,7 @@ def _slug(text: str) -> str:
 
 
 def build_record(config: "RunConfig", model_name: str, backend: "ModelBackend", load_seconds: float,
-                 task: "OpenedTask", protocol: str, outcome: "Outcome") -> RunRecord:
+                 task: "OpenedTask", protocol: str, outcome: "Outcome", work_key: str | None = None) -> RunRecord:
     """The one place a record is made: every protocol's records carry the same fields.
 
     The shared part (versions, seed, the run's options, backend facts, data identity, class
@@ -84,7 +84,8 @@ def build_record(config: "RunConfig", model_name: str, backend: "ModelBackend", 
     return RunRecord(
         model=model_name, pretrained=backend.pretrained, task=spec.name, split=task.split, protocol=protocol,
         metrics=outcome.metrics, n_samples=outcome.n_samples, templates=outcome.templates, seed=config.seed,
-        config={**config.recorded(), "metric": spec.metric, "subset": task.subset, **outcome.config},
+        config={**config.recorded(), "metric": spec.metric, "subset": task.subset, **outcome.config,
+                "work_key": work_key},
         versions=versions(),
         timings={"model_load": load_seconds, "data_open": task.seconds, **outcome.timings},
         model_info={"fingerprint": backend.fingerprint, "preprocess": backend.preprocess_id, **backend.info()},

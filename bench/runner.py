@@ -22,9 +22,11 @@ from bench.models import check_model, load_model
 from bench.models.base import ModelBackend, check_precision
 from bench.protocols import get_protocol
 from bench.protocols.base import Protocol, Unit
-from bench.records import RunRecord, build_record, save_record
+from bench.records import RunRecord, build_record, read_records, save_record
+from bench.work import work_key
 from tasks.classes import resolve_templates
 from tasks.registry import get_task
+from tasks.suites import expand_task_names
 from tasks.sources import DataContext
 
 __all__ = ["RunConfig", "Runner", "run", "check_models", "load_backend", "data_context"]
@@ -72,12 +74,13 @@ class Runner:
                               progress=config.progress and is_main())
         self.skipped: list[str] = []
         self.records: list[RunRecord] = []
+        self.already_done = 0  # steps left out because their records exist (skip_existing)
 
     def plan(self) -> list[Step]:
         protocols = [get_protocol(name) for name in dict.fromkeys(self.config.protocols)]
         for p in protocols:
             p.check(self.config)
-        return [Step(p, unit) for requested in self.config.tasks for p in protocols
+        return [Step(p, unit) for requested in expand_task_names(self.config.tasks) for p in protocols
                 for unit in p.units(requested, self.config)]
 
     def open_tasks(self, steps: list[Step], ctx: DataContext) -> dict[str, OpenedTask]:
@@ -105,6 +108,13 @@ class Runner:
             for templates in (self.config.templates if step.protocol.uses_templates else [None]):
                 resolve_templates(task.spec, templates, task.source)
 
+    def existing_work(self) -> set[str]:
+        """The work keys of the records already under ``out_dir``."""
+        try:
+            return {r.get("config", {}).get("work_key") for r in read_records(self.config.out_dir)} - {None}
+        except UserError:
+            return set()
+
     def run(self) -> list[RunRecord]:
         """Evaluate every model on every planned step; records saved under ``out_dir``."""
         config = self.config
@@ -116,20 +126,31 @@ class Runner:
         opened = self.open_tasks(steps, ctx)
         steps = [s for s in steps if s.unit.task in opened and (s.unit.parent is None or s.unit.parent in opened)]
         self.check_templates(steps, opened)
+        done = self.existing_work() if config.skip_existing else set()
         for model_name, pretrained in config.models:
+            keys = {(id(s), t): work_key(model_name, pretrained, s.unit.task, s.protocol.name, t, config, s.unit.role,
+                                         s.unit.parent)
+                    for s in steps for t in (config.templates if s.protocol.uses_templates else [None])}
+            todo = [s for s in steps if any(k not in done for (sid, _), k in keys.items() if sid == id(s))]
+            self.already_done += len(steps) - len(todo)
+            if not todo:
+                continue  # everything of this model is recorded: not even loaded
             t0 = time.perf_counter()
             backend = load_backend(config, model_name, pretrained, ctx.store)
             load_seconds = time.perf_counter() - t0
             extract = FeatureExtractor(backend, ctx.store, config.batch_size, config.num_workers, config.progress,
                                        config.on_bad_image)
             memo: dict = {}
-            for step in steps:
+            for step in todo:
                 task = opened[step.unit.task]
                 ev = Evaluation(config, backend, task, ctx.store, extract, opened, memo)
                 for templates in (config.templates if step.protocol.uses_templates else [None]):
+                    key = keys[(id(step), templates)]
+                    if key in done:
+                        continue
                     for outcome in step.protocol.evaluate(ev, step.unit, templates):
                         record = build_record(config, model_name, backend, load_seconds, task, step.protocol.name,
-                                              outcome)
+                                              outcome, key)
                         if config.save:
                             save_record(record, Path(config.out_dir), outcome.predictions)
                         self.records.append(record)

@@ -69,6 +69,6 @@ def test_plot_all_draws_what_the_records_allow_and_lists_the_rest(tmp_path):
     assert (results / "plots" / "leaderboard.png").exists()
     skipped = [ln for ln in out.stdout.splitlines() if ln.startswith("skipped ")]
     assert {ln.split()[1].rstrip(":") for ln in skipped} == {"prompt-ensemble", "zeroshot-vs-probe", "few-shot",
-                                                              "robustness"}
+                                                              "robustness", "checkpoints"}
     out = zsbench("plot", "robustness", "--results", str(results), cache=tmp_path, cwd=tmp_path)
     assert out.returncode == 2 and out.stderr.count("\n") == 1

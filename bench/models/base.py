@@ -75,6 +75,8 @@ class ModelBackend(ABC):
     progress: bool = True
     #: image-encoder precision (one of PRECISIONS); part of ``fingerprint`` when not fp32
     precision: str = "fp32"
+    #: prompts per text forward pass when building classifiers (batches are sorted by length)
+    text_batch_size: int = 256
 
     # -- requests: what the model string and --pretrained ask for -----------------------------
     @classmethod
@@ -160,3 +162,19 @@ class ModelBackend(ABC):
     def attach_store(self, store: Any) -> None:
         """Give the backend the run's cache (backends that precompute embeddings use it)."""
         self.store = store
+
+
+class LearnedTemperature:
+    """For backends whose ``model`` carries CLIP's learned ``logit_scale`` (log of the temperature's
+    inverse) and, for SigLIP, a ``logit_bias``: the scores ``zsbench predict`` reports."""
+
+    model: Any
+
+    @property
+    def logit_scale(self) -> float:
+        return float(self.model.logit_scale.exp())
+
+    @property
+    def logit_bias(self) -> float:
+        bias = getattr(self.model, "logit_bias", None)
+        return float(bias) if bias is not None else 0.0

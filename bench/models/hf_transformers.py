@@ -23,7 +23,8 @@ import torch
 from bench.core.errors import UserError, short_reason
 from bench.core.hashing import stable_hash
 from bench.core.store import cached_file_hash
-from bench.models.base import BackendOptions, ModelBackend, check_precision, options_fingerprint
+from bench.models.base import (BackendOptions, LearnedTemperature, ModelBackend, check_precision,
+                               options_fingerprint)
 
 PREFIX = "transformers:"
 #: model_type -> family facts: probability the pipeline reports, text-side tokenizer settings
@@ -104,8 +105,11 @@ def _features(out: Any) -> torch.Tensor:
     return out if isinstance(out, torch.Tensor) else out.pooler_output
 
 
-class TransformersBackend(ModelBackend):
+class TransformersBackend(LearnedTemperature, ModelBackend):
     """A transformers CLIP-family checkpoint with its own processor."""
+
+    #: measured on a ViT-B/32-sized CLIP text tower on 2 CPU cores: 64-128 beat 256 by ~10%
+    text_batch_size = 64
 
     def __init__(self, ref: str, device: str = "cpu", store: Any = None, precision: str = "fp32"):
         _quiet_transformers()
@@ -213,15 +217,6 @@ class TransformersBackend(ModelBackend):
             except Exception as exc:  # noqa: BLE001
                 raise UserError(f"the weights of {self.ref} do not load ({short_reason(exc)})") from None
         return self._model
-
-    @property
-    def logit_scale(self) -> float:
-        return float(self.model.logit_scale.exp())
-
-    @property
-    def logit_bias(self) -> float:
-        bias = getattr(self.model, "logit_bias", None)
-        return float(bias) if bias is not None else 0.0
 
     @property
     def probability(self) -> str:

@@ -22,7 +22,8 @@ import torch
 from bench.core.store import Store, cached_file_hash
 from bench.core.hashing import stable_hash
 from bench.core.errors import UserError, short_reason
-from bench.models.base import BackendOptions, ModelBackend, check_precision, describe_transform, options_fingerprint
+from bench.models.base import (BackendOptions, LearnedTemperature, ModelBackend, check_precision,
+                               describe_transform, options_fingerprint)
 from bench.core.net import hub_offline_unless_reachable
 
 NO_WEIGHTS = {"none", "random", "random-init"}
@@ -137,7 +138,7 @@ def quiet_open_clip() -> Iterator[None]:
         logging.disable(logging.NOTSET)
 
 
-class OpenCLIPBackend(ModelBackend):
+class OpenCLIPBackend(LearnedTemperature, ModelBackend):
     """An open_clip model, its eval transform and its tokenizer.
 
     What the engine asks before any forward pass (fingerprint, preprocessing id, embedding
@@ -341,15 +342,6 @@ class OpenCLIPBackend(ModelBackend):
         resolved = {"open_clip_model": self.name, "open_clip_pretrained": self.pretrained} \
             if getattr(self, "requested", self.name) != self.name else {}
         return {**self._card["info"], "precision": self.precision, "channels_last": self.channels_last, **resolved}
-
-    @property
-    def logit_scale(self) -> float:
-        return float(self.model.logit_scale.exp())
-
-    @property
-    def logit_bias(self) -> float:
-        bias = getattr(self.model, "logit_bias", None)
-        return float(bias) if bias is not None else 0.0
 
     @property
     def probability(self) -> str:

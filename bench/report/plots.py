@@ -1,7 +1,8 @@
 """Paper-style plots from run records (matplotlib, PNG + SVG), deterministic for fixed records.
 
 Kinds: ``prompt-ensemble`` (CLIP Fig. 4 idea), ``zeroshot-vs-probe`` (Fig. 5), ``few-shot``
-(Fig. 6/7), ``robustness`` (Fig. 13/14 idea) and ``leaderboard`` (a heat map). A kind without
+(Fig. 6/7), ``robustness`` (Fig. 13/14 idea), ``leaderboard`` (a heat map) and ``checkpoints``
+(each task's metric against the training step of a run's checkpoints). A kind without
 the records it needs raises a one-line error that says which runs to make.
 """
 from __future__ import annotations
@@ -17,7 +18,7 @@ from tasks.names import parse_task_name
 from bench.report.collect import newest
 from bench.report.leaderboard import leaderboard, own_templates_first, zeroshot_vs_probe
 
-KINDS = ("prompt-ensemble", "zeroshot-vs-probe", "few-shot", "robustness", "leaderboard")
+KINDS = ("prompt-ensemble", "zeroshot-vs-probe", "few-shot", "robustness", "leaderboard", "checkpoints")
 
 
 def _pyplot():
@@ -178,8 +179,32 @@ def plot_leaderboard(runs: pd.DataFrame, plt):
     return fig
 
 
+def plot_checkpoints(runs: pd.DataFrame, plt):
+    """Zero-shot metric against checkpoint step, one line per training run (checkpoint folder) and task."""
+    from bench.checkpoints import checkpoint_step
+
+    zs = newest(runs[runs.protocol == "zeroshot"])
+    rows = [(r.model, str(Path(r.pretrained).parent), r.task, checkpoint_step(r.pretrained), 100 * r.primary)
+            for r in zs.itertuples() if Path(str(r.pretrained)).suffix and checkpoint_step(r.pretrained) is not None]
+    points = pd.DataFrame(rows, columns=["model", "run", "task", "step", "value"])
+    runs_with_curves = [k for k, g in points.groupby(["model", "run", "task"]) if g.step.nunique() >= 2]
+    if not runs_with_curves:
+        raise UserError("checkpoints needs zero-shot records of two or more checkpoints of one training run: "
+                        "zsbench sweep --models 'ckpts/epoch_*.pt' --arch MODEL --task ... (or --watch ckpts/)")
+    fig, ax = plt.subplots(figsize=(5.6, 3.8))
+    for model, run, task in sorted(runs_with_curves):
+        g = points[(points.model == model) & (points.run == run) & (points.task == task)].sort_values("step")
+        ax.plot(g.step, g.value, marker="o", ms=3, label=f"{task}: {model} ({Path(run).name or run})")
+    ax.set_xlabel("checkpoint step (from the file name)")
+    ax.set_ylabel("zero-shot metric (%)")
+    ax.set_title("Zero-shot accuracy during training", fontsize=9)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    return fig
+
+
 PLOTTERS = {"prompt-ensemble": plot_prompt_ensemble, "zeroshot-vs-probe": plot_zeroshot_vs_probe,
-            "few-shot": plot_few_shot, "robustness": plot_robustness, "leaderboard": plot_leaderboard}
+            "few-shot": plot_few_shot, "robustness": plot_robustness, "leaderboard": plot_leaderboard,
+            "checkpoints": plot_checkpoints}
 
 
 def make_plot(kind: str, runs: pd.DataFrame, out_dir: Path) -> list[Path]:

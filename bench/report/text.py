@@ -241,3 +241,43 @@ def predict_lines(results, backend, n_classes: int, n_templates: int) -> list[st
     for r in results:
         lines += ["", r.image, format_table([[label, f"{100 * p:.2f}%"] for label, p in r.top], ["label", "prob"], left=1)]
     return lines
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def sweep_plan_lines(jobs, models, tasks: list[str], folder: str, executor: str) -> list[str]:
+    """``--dry-run``: each job with the image forwards, text prompts and time it needs."""
+    rows = [[j.name, j.model.label, str(len(j.tasks)), f"{j.images:,}", f"{j.prompts:,}", _duration(j.seconds),
+             j.estimate] for j in jobs]
+    total = sum(j.seconds for j in jobs)
+    lines = [f"sweep plan: {len(models)} model(s) x {len(tasks)} task(s) -> {len(jobs)} job(s) on {executor}; "
+             f"folder {folder}"]
+    if rows:
+        lines.append(format_table(rows, ["job", "model", "tasks", "images", "prompts", "estimate", "basis"], left=2))
+    lines.append(f"total estimate {_duration(total)} of compute" + (" (nothing left to do: every record exists)"
+                                                                     if not jobs else ""))
+    return lines
+
+
+SYMBOLS = {"done": "done", "running": "run", "failed": "FAIL", "missing": "-"}
+
+
+def sweep_status_lines(labels, tasks, grid, left: float, names) -> list[str]:
+    """The model x task grid of a sweep, counts, failures with their reasons, and the cost left."""
+    rows = [[label] + [SYMBOLS[grid[(label, t)].state] if (label, t) in grid else "" for t in tasks] for label in labels]
+    counts: dict[str, int] = {}
+    for cell in grid.values():
+        counts[cell.state] = counts.get(cell.state, 0) + 1
+    lines = [f"sweep(s) {', '.join(names)}: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in SYMBOLS) +
+             f" of {len(grid)}; estimated compute left {_duration(left)}",
+             format_table(rows, ["model"] + list(tasks), left=1)]
+    failed = {(m, c.reason) for (m, t), c in grid.items() if c.state == "failed"}
+    lines += [f"failed: {m}: {reason}" for m, reason in sorted(failed)]
+    lines += [f"running: {m} / {t}: {c.reason}" for (m, t), c in grid.items() if c.state == "running"]
+    return lines

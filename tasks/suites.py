@@ -1,0 +1,53 @@
+"""Named suites: ``@NAME`` stands for a list of tasks, kept as a data file users can copy and edit.
+
+``@clip`` reads ``tasks/data/suites/clip.txt`` (shipped); ``@path/to/my_suite.txt`` reads a file
+of one's own. A suite file has one task per line (a registered name or a path); ``#`` starts a
+comment, and ``@other`` lines include another suite. Suites work wherever a task name does.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.core.errors import UserError
+
+SUITES_DIR = Path(__file__).parent / "data" / "suites"
+
+
+def suite_names() -> list[str]:
+    return sorted(p.stem for p in SUITES_DIR.glob("*.txt"))
+
+
+def suite_file(name: str) -> Path:
+    ref = name[1:] if name.startswith("@") else name
+    path = Path(ref).expanduser()
+    if path.suffix and path.is_file():
+        return path
+    shipped = SUITES_DIR / f"{ref}.txt"
+    if shipped.is_file():
+        return shipped
+    raise UserError(f"unknown suite '@{ref}': use one of {', '.join('@' + s for s in suite_names())}, or "
+                    "@path/to/suite.txt (one task per line)")
+
+
+def read_suite(name: str, _seen: tuple[str, ...] = ()) -> list[str]:
+    """The tasks of a suite, in file order, included suites expanded; duplicates kept once."""
+    path = suite_file(name)
+    if str(path) in _seen:
+        raise UserError(f"suite {path} includes itself (through {' -> '.join(_seen)})")
+    tasks: list[str] = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        tasks += read_suite(line, _seen + (str(path),)) if line.startswith("@") else [line]
+    if not tasks:
+        raise UserError(f"suite {path} lists no task")
+    return list(dict.fromkeys(tasks))
+
+
+def expand_task_names(names: list[str]) -> list[str]:
+    """Task names with every ``@suite`` replaced by its tasks (order kept, duplicates once)."""
+    out: list[str] = []
+    for name in names:
+        out += read_suite(name) if name.startswith("@") else [name]
+    return list(dict.fromkeys(out))
