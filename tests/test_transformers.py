@@ -17,6 +17,9 @@ import torch.nn.functional as F
 from test_cli import zsbench
 from tiny_hf import build
 
+#: builds four checkpoints and runs the pipeline: seconds each, so all of it is a slow test
+pytestmark = pytest.mark.slow
+
 FAMILIES = ["clip", "siglip", "chinese_clip", "altclip"]
 TEMPLATE = "a photo of a {}."
 
