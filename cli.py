@@ -107,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     lb = sub.add_parser("leaderboard", help="models x tasks table from run records")
     lb.add_argument("view", nargs="?", default="table", choices=["table", "zeroshot-vs-probe", "robustness"])
-    lb.add_argument("--protocol", default="zeroshot", choices=["zeroshot", "linear-probe", "few-shot"])
+    lb.add_argument("--protocol", default="zeroshot", choices=["zeroshot", "linear-probe", "few-shot", "retrieval"],
+                    help="zeroshot (default: zero-shot classification and retrieval, each task's own metric), "
+                         "linear-probe, few-shot, or retrieval alone")
     lb.add_argument("--metric", default="primary", choices=["primary", "top1", "top5", "mean_per_class_recall"],
                     help="primary (default) = each task's own metric, as the CLIP paper reports it")
     lb.add_argument("--format", default="md", choices=["md", "csv", "html", "json"])
@@ -119,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("a", help="MODEL[:PRETRAINED], a checkpoint path or pretrained tag, or a run record .json")
     cp.add_argument("b", help="MODEL[:PRETRAINED], a checkpoint path or pretrained tag, or a run record .json")
     cp.add_argument("--task", action="append", help="only these tasks (default: every task both have)")
-    cp.add_argument("--protocol", default="zeroshot", choices=["zeroshot", "linear-probe"])
+    cp.add_argument("--protocol", default="zeroshot", choices=["zeroshot", "linear-probe", "retrieval"],
+                    help="zeroshot (default; includes retrieval tasks: paired bootstrap on each caption's image "
+                         "R@1), linear-probe, or retrieval alone")
     cp.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples (default 10000)")
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--json", action="store_true")

@@ -44,3 +44,31 @@ def cached_classifier(
         store.put("classifiers", key, weights.numpy().astype(np.float32),
                   meta={"text_model": backend.text_fingerprint, "n_classes": len(classnames), "n_templates": len(templates)})
     return weights, {"cache": "miss", "key": key, "seconds": seconds}
+
+
+def cached_text_embeddings(backend: ModelBackend, texts: Sequence[str], store: Store | None,
+                           progress: bool = False, desc: str = "captions") -> tuple[torch.Tensor, dict]:
+    """``[n, embed_dim]`` L2-normalised embeddings of raw texts (captions, no template), cached by
+    the text model and the exact texts; length-sorted batches as for classifiers."""
+    import torch.nn.functional as F
+    from tqdm.auto import tqdm
+
+    texts = list(texts)
+    key = stable_hash(["texts-v1", backend.text_fingerprint, texts])
+    if store is not None:
+        hit = store.get("texts", key)
+        if hit is not None:
+            return torch.from_numpy(hit), {"cache": "hit", "key": key, "seconds": 0.0}
+    t0 = time.perf_counter()
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = torch.empty(len(texts), backend.embed_dim)
+    size = backend.text_batch_size
+    with torch.inference_mode():
+        for s in tqdm(range(0, len(texts), size), desc=desc, unit="batch", disable=not progress, leave=False):
+            idx = order[s:s + size]
+            out[torch.tensor(idx)] = F.normalize(backend.encode_texts([texts[i] for i in idx]).float(), dim=-1).cpu()
+    seconds = time.perf_counter() - t0
+    if store is not None:
+        store.put("texts", key, out.numpy().astype(np.float32), meta={"text_model": backend.text_fingerprint,
+                                                                      "n_texts": len(texts)})
+    return out, {"cache": "miss", "key": key, "seconds": seconds}

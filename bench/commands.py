@@ -16,7 +16,7 @@ from bench.config import ROBUSTNESS, RUN, SWEEP, config_from_args
 from bench.core.errors import UserError
 from bench.core.paths import ensure_writable_dir
 from bench.report.text import (comparison_lines, few_shot_lines, fits_lines, models_table, perf_lines,
-                               predict_lines, records_table, robustness_lines, subset_notes, sweep_plan_lines,
+                               predict_lines, records_table, retrieval_table, robustness_lines, subset_notes, sweep_plan_lines,
                                sweep_status_lines, tasks_table)
 
 
@@ -37,9 +37,11 @@ def run(args: argparse.Namespace) -> int:
     if config.json:
         _print_json([r.to_dict() for r in records])
         return 0
-    plain = [r for r in records if r.protocol != "robustness"]
+    plain = [r for r in records if r.protocol not in ("robustness", "retrieval")]
     if plain:
         print(records_table(plain))
+    if any(r.protocol == "retrieval" for r in records):
+        print(retrieval_table(records))
     for line in few_shot_lines(records):
         print(line)
     if any(r.protocol == "robustness" for r in records) or runner.skipped:
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _compare_checkpoints(records, config) -> None:
     """Several --model flags: the paired comparison of each against the first, on the shared tasks."""
-    checkpoints = list(dict.fromkeys((r.model, r.pretrained) for r in records if r.protocol == "zeroshot"))
+    checkpoints = list(dict.fromkeys((r.model, r.pretrained) for r in records if r.protocol in ("zeroshot", "retrieval")))
     if len(checkpoints) < 2 or not config.save:
         return
     from bench.report.collect import load_runs

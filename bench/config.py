@@ -89,9 +89,10 @@ class RunConfig:
         "--templates", "template set name (openai_imagenet, simple_imagenet, single, cifar10, ...) or file; "
         "repeatable (one record each); default: the task's own set", [None], kind="list", record=False)
     protocols: list[str] = option(
-        "--protocol", "zeroshot (default), linear-probe (CLIP paper A.3: C searched on validation), few-shot "
-        "(k examples per class), robustness (a shift suite as --task, see `zsbench robustness`); repeatable",
-        ["zeroshot"], kind="list", choices=tuple(PROTOCOLS), commands=(RUN, SWEEP), record=False)
+        "--protocol", "zeroshot, linear-probe (CLIP paper A.3: C searched on validation), few-shot (k examples "
+        "per class), robustness (a shift suite as --task, see `zsbench robustness`), retrieval (captioned images: "
+        "recall@1/5/10 both ways); repeatable; default: the task's own (zeroshot, retrieval for captions)",
+        [], kind="list", choices=tuple(PROTOCOLS), commands=(RUN, SWEEP), record=False)
     # data
     split: str | None = option("--split", "dataset split (default: the task's evaluation split)")
     limit: int | None = option("--limit", "evaluate a seeded, class-stratified subset of N samples",

@@ -51,7 +51,7 @@ def open_task(spec: TaskSpec, config: RunConfig, ctx: DataContext, train: bool =
     t0 = time.perf_counter()
     split = config.split or spec.split
     source = open_source(spec, split, ctx)
-    classnames = resolve_classnames(spec, source)
+    classnames = resolve_classnames(spec, source) if spec.kind == "classification" else []
     indices = stratified_subset(source.targets, config.limit, config.seed) if config.limit else np.arange(len(source))
     opened = OpenedTask(spec, split, source, classnames, indices, 0.0)
     if train:

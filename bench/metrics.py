@@ -82,3 +82,42 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
     k = min(only_a, only_b)
     tail = sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
     return float(min(1.0, 2 * tail))
+
+
+def retrieval_recalls(image_emb: torch.Tensor, text_emb: torch.Tensor, text_image: np.ndarray,
+                      ks: tuple[int, ...] = (1, 5, 10), block: int = 1024) -> tuple[dict, np.ndarray]:
+    """CLIP_benchmark's retrieval recall@k, computed in blocks (25k captions x 5k images fit easily).
+
+    ``image_emb`` [N_img, D] and ``text_emb`` [N_txt, D] are L2-normalised; caption j belongs to
+    image ``text_image[j]``. ``image_retrieval_recall@k`` (text -> image): the share of captions
+    whose image ranks in their top k. ``text_retrieval_recall@k`` (image -> text): the share of
+    images with at least one of their captions in their top k. Ranks come from ``torch.topk`` on
+    the same scores CLIP_benchmark computes, so ties break the same way. Also returns each
+    caption's top-5 images (for paired comparisons).
+    """
+    text_image = torch.as_tensor(np.asarray(text_image), dtype=torch.long)
+    n_img, n_txt = image_emb.shape[0], text_emb.shape[0]
+    kmax = max(ks)
+    hits_t2i = {k: torch.zeros(n_txt, dtype=torch.bool) for k in ks}
+    top5 = torch.empty(n_txt, min(5, n_img), dtype=torch.long)
+    for s in range(0, n_txt, block):
+        scores = text_emb[s:s + block] @ image_emb.T                      # [b, N_img]
+        top = scores.topk(min(kmax, n_img), dim=1).indices
+        truth = text_image[s:s + block, None]
+        for k in ks:
+            hits_t2i[k][s:s + block] = (top[:, :k] == truth).any(dim=1)
+        top5[s:s + block] = top[:, :top5.shape[1]]
+    hits_i2t = {k: torch.zeros(n_img, dtype=torch.bool) for k in ks}
+    for s in range(0, n_img, block):
+        scores = image_emb[s:s + block] @ text_emb.T                      # [b, N_txt]
+        top = scores.topk(min(kmax, n_txt), dim=1).indices
+        owner = text_image[top]                                           # the image each retrieved caption belongs to
+        mine = torch.arange(s, min(s + block, n_img))[:, None]
+        for k in ks:
+            hits_i2t[k][s:s + block] = (owner[:, :k] == mine).any(dim=1)
+    metrics = {}
+    for k in ks:
+        metrics[f"image_retrieval_recall@{k}"] = float(hits_t2i[k].float().mean())
+        metrics[f"text_retrieval_recall@{k}"] = float(hits_i2t[k].float().mean())
+    metrics["mean_recall@1"] = (metrics["image_retrieval_recall@1"] + metrics["text_retrieval_recall@1"]) / 2
+    return metrics, top5.numpy()

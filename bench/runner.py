@@ -20,7 +20,7 @@ from bench.evaluation import Evaluation, OpenedTask, open_task
 from bench.features import FeatureExtractor
 from bench.models import check_model, load_model
 from bench.models.base import ModelBackend, check_precision
-from bench.protocols import get_protocol
+from bench.protocols import get_protocol, protocols_for
 from bench.protocols.base import Protocol, Unit
 from bench.records import RunRecord, build_record, read_records, save_record
 from bench.work import work_key
@@ -77,11 +77,23 @@ class Runner:
         self.already_done = 0  # steps left out because their records exist (skip_existing)
 
     def plan(self) -> list[Step]:
-        protocols = [get_protocol(name) for name in dict.fromkeys(self.config.protocols)]
-        for p in protocols:
-            p.check(self.config)
-        return [Step(p, unit) for requested in expand_task_names(self.config.tasks) for p in protocols
-                for unit in p.units(requested, self.config)]
+        """The steps: each requested task (suites expanded) under each protocol asked for, or the
+        task's own default protocol (zero-shot; retrieval for captioned images)."""
+        protocols: dict[str, Protocol] = {}
+        steps = []
+        for requested in expand_task_names(self.config.tasks):
+            for name in protocols_for(requested, self.config.protocols):
+                if name not in protocols:
+                    protocols[name] = get_protocol(name)
+                    protocols[name].check(self.config)
+                protocol = protocols[name]
+                for unit in protocol.units(requested, self.config):
+                    if not unit.optional and get_task(unit.task).kind not in protocol.kinds:
+                        kind = get_task(unit.task).kind
+                        raise UserError(f"task {unit.task} is a {kind} task, which --protocol {name} does not "
+                                        f"evaluate: use --protocol {get_task(unit.task).default_protocol}")
+                    steps.append(Step(protocol, unit))
+        return steps
 
     def open_tasks(self, steps: list[Step], ctx: DataContext) -> dict[str, OpenedTask]:
         """Every task the steps need, opened once (with training splits where a step needs them)."""
@@ -104,9 +116,10 @@ class Runner:
     def check_templates(self, steps: list[Step], opened: dict[str, OpenedTask]) -> None:
         """Resolve every template set now: a bad name or file fails before any model loads."""
         for step in steps:
-            task = opened[step.unit.task]
-            for templates in (self.config.templates if step.protocol.uses_templates else [None]):
-                resolve_templates(task.spec, templates, task.source)
+            if step.protocol.uses_templates:
+                task = opened[step.unit.task]
+                for templates in self.config.templates:
+                    resolve_templates(task.spec, templates, task.source)
 
     def existing_work(self) -> set[str]:
         """The work keys of the records already under ``out_dir``."""

@@ -36,10 +36,10 @@ def work_key(model: str, pretrained: str | None, task: str, protocol: str, templ
 
 def work_keys_for(model: str, pretrained: str | None, task: str, config: "RunConfig") -> list[str]:
     """Every work key one requested task name stands for under the config's protocols and templates."""
-    from bench.protocols import get_protocol
+    from bench.protocols import get_protocol, protocols_for
 
     keys = []
-    for name in dict.fromkeys(config.protocols):
+    for name in protocols_for(task, config.protocols):
         protocol = get_protocol(name)
         for unit in protocol.units(task, config):
             for templates in (config.templates if protocol.uses_templates else [None]):

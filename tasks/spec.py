@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-METRICS = ("top1", "mean_per_class_recall")
+METRICS = ("top1", "mean_per_class_recall", "mean_recall@1")
+#: what a task asks of a model: classify images among class names, or match images and captions
+KINDS = ("classification", "retrieval")
 #: what to do with an image that cannot be decoded (``--on-bad-image``)
 BAD_IMAGE_POLICIES = ("skip", "fail")
 
@@ -49,10 +51,18 @@ class TaskSpec:
     parent: str | None = None
     class_subset: str | None = None
     paper: str = ""   # the CLIP paper's name for it, where it has one
+    kind: str = "classification"   # or "retrieval": images with captions, no class names
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
             raise ValueError(f"task {self.name}: metric must be one of {METRICS}, not {self.metric!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"task {self.name}: kind must be one of {KINDS}, not {self.kind!r}")
+
+    @property
+    def default_protocol(self) -> str:
+        """What ``zsbench run`` does with the task when no --protocol is given."""
+        return "retrieval" if self.kind == "retrieval" else "zeroshot"
 
     @property
     def splits(self) -> list[str]:

@@ -4,7 +4,7 @@
 name = "my-pets"
 metric = "top1"                 # or "mean_per_class_recall"
 [source]
-type = "imagefolder"            # imagefolder | csv | hf | torchvision | webdataset | mirror
+type = "imagefolder"            # imagefolder | csv | hf | torchvision | webdataset | mirror | captions
 path = "images/"                # relative to this file
 [prompts]
 templates = "openai_imagenet"   # a set name, a file, or an inline list
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.errors import UserError
-from tasks.spec import METRICS, SourceSpec, TaskSpec
+from tasks.spec import KINDS, METRICS, SourceSpec, TaskSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,7 +27,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 TOP_KEYS = {"name": str, "description": str, "metric": str, "split": str, "train_split": str, "val_split": str,
-            "n_classes": int, "parent": str, "source": dict, "prompts": dict}
+            "n_classes": int, "parent": str, "source": dict, "prompts": dict, "kind": str}
 PROMPT_KEYS = {"templates": (str, list), "classnames": (str, list, dict)}
 #: source type -> allowed option keys and their types; "path"-like keys are resolved against the file
 SOURCE_KEYS: dict[str, dict[str, Any]] = {
@@ -38,6 +38,7 @@ SOURCE_KEYS: dict[str, dict[str, Any]] = {
     "torchvision": {"dataset": str, "splits": dict, "kwargs": dict},
     "webdataset": {"path": str, "hf_repo": str},
     "mirror": {"mirror": str, "splits": dict},
+    "captions": {"path": str, "image_column": str, "caption_column": str, "separator": str},
 }
 PATH_KEYS = {"path", "data_dir", "data_files"}
 TYPE_NAMES = {str: "a string", int: "an integer", list: "a list", dict: "a table", bool: "true/false"}
@@ -97,7 +98,10 @@ def load_task_file(path: Path) -> TaskSpec:
         source["classes"] = _resolve(source["classes"], base)
     prompts = data.get("prompts", {})
     _check(prompts, PROMPT_KEYS, "[prompts]", path)
-    metric = data.get("metric", "top1")
+    kind = data.get("kind", "retrieval" if stype == "captions" else "classification")
+    if kind not in KINDS:
+        raise UserError(f"{path}: kind must be one of {', '.join(KINDS)}, not '{kind}'")
+    metric = data.get("metric", "mean_recall@1" if kind == "retrieval" else "top1")
     if metric not in METRICS:
         raise UserError(f"{path}: metric must be one of {', '.join(METRICS)}, not '{metric}'")
     classnames: Any = "source"
@@ -107,7 +111,7 @@ def load_task_file(path: Path) -> TaskSpec:
         renames = raw
     elif raw is not None:
         classnames = _maybe_file(raw, base)
-    split = data.get("split", "all" if stype in ("imagefolder", "csv") else "test")
+    split = data.get("split", "all" if stype in ("imagefolder", "csv", "captions") else "test")
     if stype == "hf":
         source.setdefault("local", False)
     return TaskSpec(
@@ -123,6 +127,7 @@ def load_task_file(path: Path) -> TaskSpec:
         n_classes=data.get("n_classes"),
         renames=renames,
         parent=data.get("parent"),
+        kind=kind,
     )
 
 
@@ -136,7 +141,14 @@ def path_task(path: Path) -> TaskSpec:
     suffix = path.suffix.lower()
     if suffix == ".toml":
         return load_task_file(path)
+    from tasks.sources.captions import looks_like_captions
+
+    if suffix in (".csv", ".tsv", ".jsonl") and looks_like_captions(path):
+        return TaskSpec(name=path.stem, description=f"captioned images {path}", kind="retrieval",
+                        sources=(SourceSpec("captions", {"path": str(path.resolve())}),), classnames=None,
+                        templates=None, split="all", metric="mean_recall@1")
     if suffix in (".csv", ".tsv"):
         return TaskSpec(name=path.stem, description=f"manifest {path}",
                         sources=(SourceSpec("csv", {"path": str(path.resolve())}),), classnames="source", split="all")
-    raise UserError(f"cannot make a task from {path}: give a folder, a .csv/.tsv manifest or a .toml task file")
+    raise UserError(f"cannot make a task from {path}: give a folder, a .csv/.tsv manifest or caption file, a .jsonl "
+                    "caption file, or a .toml task file")

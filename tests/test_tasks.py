@@ -43,6 +43,9 @@ def test_the_clip_suite_is_registered():
 
 @pytest.mark.parametrize("spec", list_tasks(), ids=lambda s: s.name)
 def test_every_builtin_resolves_names_and_templates(spec):
+    if spec.kind == "retrieval":  # captions instead of class names and templates
+        assert spec.metric == "mean_recall@1" and spec.default_protocol == "retrieval" and spec.classnames is None
+        return
     names = resolve_classnames(spec, NoData(spec.n_classes))
     assert len(names) == spec.n_classes == EXPECTED.get(spec.name, spec.n_classes)
     templates, _ = resolve_templates(spec, None)

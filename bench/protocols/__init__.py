@@ -16,6 +16,7 @@ PROTOCOLS: dict[str, str] = {
     "linear-probe": "bench.protocols.probe:LinearProbe",
     "few-shot": "bench.protocols.few_shot:FewShot",
     "robustness": "bench.protocols.robustness:Robustness",
+    "retrieval": "bench.protocols.retrieval:Retrieval",
 }
 
 
@@ -36,3 +37,13 @@ def get_protocol(name: str):
 
 def protocol_names() -> tuple[str, ...]:
     return tuple(PROTOCOLS)
+
+
+def protocols_for(task: str, requested: list[str]) -> list[str]:
+    """The protocols to run on a task: those asked for, else the task's own default (zero-shot
+    classification, or retrieval for a captioned-image task; a suite stands for its tasks)."""
+    if requested:
+        return list(dict.fromkeys(requested))
+    from tasks.registry import get_task
+
+    return [get_task(task).default_protocol]

@@ -59,6 +59,8 @@ class Protocol(ABC):
     metrics: ClassVar[tuple[str, ...]] = ()
     #: evaluated once per ``--templates`` set (zero-shot) or once per unit (probes)
     uses_templates: ClassVar[bool] = False
+    #: the task kinds it applies to (``TaskSpec.kind``)
+    kinds: ClassVar[tuple[str, ...]] = ("classification",)
 
     def units(self, requested: str, config: "RunConfig") -> list[Unit]:
         """The units a requested task name stands for (default: the task itself)."""

@@ -43,3 +43,12 @@ def load_runs(results: Path | str, strict: bool = False) -> pd.DataFrame:
 def newest(runs: pd.DataFrame, keys=("model", "pretrained", "templates", "task", "protocol")) -> pd.DataFrame:
     """The newest record for each key (a repeated run replaces the earlier one)."""
     return runs.drop_duplicates(list(keys), keep="first")
+
+
+#: protocols shown together as "zero-shot": classification and retrieval (each task's own metric)
+ZERO_SHOT = ("zeroshot", "retrieval")
+
+
+def of_protocol(runs: pd.DataFrame, protocol: str) -> pd.DataFrame:
+    """The records of a protocol; ``zeroshot`` also takes zero-shot retrieval (DataComp's table mixes them)."""
+    return runs[runs.protocol.isin(ZERO_SHOT)] if protocol == "zeroshot" else runs[runs.protocol == protocol]

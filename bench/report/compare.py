@@ -11,7 +11,7 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.metrics import mcnemar_exact, paired_bootstrap_ci
 from bench.records import load_predictions
-from bench.report.collect import load_runs, newest
+from bench.report.collect import load_runs, newest, of_protocol
 
 
 @dataclass
@@ -69,7 +69,7 @@ def _same_weights(recorded: str, given: str) -> bool:
 def _select(runs: pd.DataFrame, spec: str | tuple[str, str], protocol: str) -> pd.DataFrame:
     """A run record path, a model as ``NAME`` / ``NAME:PRETRAINED``, a checkpoint path or pretrained
     tag that one model's records name, or a ``(name, pretrained)`` pair; the newest record per task."""
-    sel = runs[runs.protocol == protocol]
+    sel = of_protocol(runs, protocol)
     if isinstance(spec, tuple):
         name, tag = spec
     else:

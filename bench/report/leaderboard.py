@@ -20,7 +20,7 @@ import pandas as pd
 
 from bench.core.errors import UserError
 from bench.core.paths import package_file
-from bench.report.collect import newest
+from bench.report.collect import newest, of_protocol
 from tasks.names import parse_task_name
 
 METRICS = ("primary", "top1", "top5", "mean_per_class_recall")
@@ -48,7 +48,7 @@ def leaderboard(runs: pd.DataFrame, protocol: str = "zeroshot", metric: str = "p
     """Rows: model (+ templates for zero-shot); columns: tasks, ``average``, ``tasks``; values in %."""
     if metric not in METRICS:
         raise UserError(f"--metric must be one of {', '.join(METRICS)}, not '{metric}'")
-    sel = runs[runs.protocol == protocol]
+    sel = of_protocol(runs, protocol)
     if sel.empty:
         have = ", ".join(sorted(runs.protocol.unique()))
         raise UserError(f"no '{protocol}' records (the records hold: {have}); pick one with --protocol")

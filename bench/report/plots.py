@@ -15,7 +15,7 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.records import read_record
 from tasks.names import parse_task_name
-from bench.report.collect import newest
+from bench.report.collect import newest, of_protocol
 from bench.report.leaderboard import leaderboard, own_templates_first, zeroshot_vs_probe
 
 KINDS = ("prompt-ensemble", "zeroshot-vs-probe", "few-shot", "robustness", "leaderboard", "checkpoints")
@@ -183,7 +183,7 @@ def plot_checkpoints(runs: pd.DataFrame, plt):
     """Zero-shot metric against checkpoint step, one line per training run (checkpoint folder) and task."""
     from bench.checkpoints import checkpoint_step
 
-    zs = newest(runs[runs.protocol == "zeroshot"])
+    zs = newest(of_protocol(runs, "zeroshot"))
     rows = [(r.model, str(Path(r.pretrained).parent), r.task, checkpoint_step(r.pretrained), 100 * r.primary)
             for r in zs.itertuples() if Path(str(r.pretrained)).suffix and checkpoint_step(r.pretrained) is not None]
     points = pd.DataFrame(rows, columns=["model", "run", "task", "step", "value"])

@@ -35,6 +35,8 @@ def _settings(r) -> str:
         return f"{r.config.get('probe_features')} C={r.config['best_C']:.3g}"
     if r.protocol == "few-shot":
         return f"{r.config.get('probe_features')} k={max(r.config['shots'])}"
+    if r.protocol == "retrieval":
+        return f"captions ({r.config['n_captions']})"
     return str(r.templates)
 
 
@@ -46,9 +48,21 @@ def records_table(records) -> str:
         m = r.metrics
         lo, hi = m.get("top1_ci95") or (None, None)
         ci = f"{100 * lo:.1f}-{100 * hi:.1f}" if lo is not None else f"+-{100 * m.get('top1_std', 0):.1f} sd"
-        rows.append([r.model, r.pretrained, r.task, r.protocol, _settings(r), str(r.n_samples), pct(m["top1"]), ci,
+        rows.append([r.model, r.pretrained, r.task, r.protocol, _settings(r), str(r.n_samples), pct(m.get("top1")), ci,
                      pct(m.get("top5")), pct(m.get("mean_per_class_recall")), r.task_info.get("feature_cache", "-")])
     return format_table(rows, header)
+
+
+def retrieval_table(records) -> str:
+    """Recall@1/5/10 both ways, and DataComp's mean R@1."""
+    from bench.protocols.retrieval import RECALL_KS
+
+    header = ["model", "pretrained", "task", "images", "captions"] + \
+        [f"{d}R@{k}" for d in ("T->I ", "I->T ") for k in RECALL_KS] + ["mean R@1"]
+    rows = [[r.model, r.pretrained, r.task, str(r.n_samples), str(r.config["n_captions"])] +
+            [pct(r.metrics[f"{d}_retrieval_recall@{k}"]) for d in ("image", "text") for k in RECALL_KS] +
+            [pct(r.metrics["mean_recall@1"])] for r in records if r.protocol == "retrieval"]
+    return format_table(rows, header, left=3)
 
 
 def few_shot_lines(records) -> list[str]:

@@ -84,6 +84,19 @@ def _webdataset(options: dict, split: str, ctx: DataContext, fetch: bool) -> Ima
     return WebDatasetSource(hub_snapshot(repo, split, ctx.data_dir / "wds"), split)
 
 
+def _captions(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
+    from tasks.sources.captions import read_caption_jsonl, read_caption_table
+
+    path = _path(options, "path", split, ctx)
+    if not path.is_file():
+        if options.get("optional"):
+            return _missing(options, path, fetch, "caption file")
+        raise UserError(f"caption file not found: {path}; give a CSV/TSV (filepath,title columns) or a JSONL file")
+    if path.suffix.lower() == ".jsonl":
+        return read_caption_jsonl(path)
+    return read_caption_table(path, options.get("image_column"), options.get("caption_column"), options.get("separator"))
+
+
 def _corrupted(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
     from tasks.registry import get_task
     from tasks.sources.corrupted import CorruptedSource
@@ -102,6 +115,7 @@ SOURCE_TYPES: dict[str, Callable[[dict, str, DataContext, bool], ImageSource | N
     "hf": _hf,
     "webdataset": _webdataset,
     "corrupted": _corrupted,
+    "captions": _captions,
 }
 
 

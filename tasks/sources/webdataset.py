@@ -2,7 +2,9 @@
 
 Layout: ``ROOT/classnames.txt`` (one class per line), optional
 ``ROOT/zeroshot_classification_templates.txt``, and ``ROOT/<split>/*.tar`` whose members are
-``KEY.{jpg,png,webp,...}`` + ``KEY.cls`` (the integer label). CLIP_benchmark publishes every
+``KEY.{jpg,png,webp,...}`` + ``KEY.cls`` (the integer label). Retrieval exports (flickr30k,
+mscoco_captions) carry ``KEY.txt`` instead: the image's captions, one per line (read as
+CLIP_benchmark reads them, ``str.splitlines``); their samples are labelled by their index. CLIP_benchmark publishes every
 dataset of its suite this way as ``clip-benchmark/wds_<name>`` on the hub, so the same reader
 serves a local copy and a download. Shards are indexed once (member offsets), then images are
 read by seeking, without unpacking anything.
@@ -43,6 +45,7 @@ class WebDatasetSource(ImageSource):
         self.shards = shards
         self.members: list[tuple[int, int, int, str]] = []  # shard, offset, size, name
         labels: list[int] = []
+        captions: list[list[str]] = []
         h = hashlib.sha256()
         for s, shard in enumerate(shards):
             st = shard.stat()
@@ -57,18 +60,27 @@ class WebDatasetSource(ImageSource):
                     for key in groups:  # tar order = write order
                         g = groups[key]
                         img = next((g[e] for e in IMAGE_EXTS if e in g), None)
-                        if img is None or "cls" not in g:
+                        if img is None or ("cls" not in g and "txt" not in g):
                             continue
-                        labels.append(int(tar.extractfile(g["cls"]).read().decode().strip()))
+                        if "cls" in g:
+                            labels.append(int(tar.extractfile(g["cls"]).read().decode().strip()))
+                        else:
+                            captions.append(tar.extractfile(g["txt"]).read().decode("utf-8").splitlines())
+                            labels.append(len(captions) - 1)
                         self.members.append((s, img.offset_data, img.size, img.name))
             except (tarfile.TarError, OSError, ValueError) as exc:
                 raise UserError(f"webdataset shard {shard} is not a readable tar archive ({short_reason(exc, 80)}); "
                                 "re-download it or remove it") from None
         if not self.members:
-            raise UserError(f"webdataset shards in {shard_dir} hold no (image, .cls) pairs")
+            raise UserError(f"webdataset shards in {shard_dir} hold no (image, .cls) or (image, .txt) pairs")
+        if captions and len(captions) != len(labels):
+            raise UserError(f"webdataset shards in {shard_dir} mix labelled (.cls) and captioned (.txt) samples")
+        self.captions = captions or None
         self.targets = np.asarray(labels, dtype=np.int64)
         self.origin = str(shard_dir)
         self.identity = "wds:" + h.hexdigest()[:32]
+        if self.captions:
+            self.classes = None
         self._handles: dict[int, object] = {}
         self._pid = None
 

@@ -1,0 +1,58 @@
+"""Zero-shot retrieval (CLIP paper section 3.1.4 / DataComp): images and their captions, both ways.
+
+Recall@1/5/10 text->image (``image_retrieval_recall@K``) and image->text
+(``text_retrieval_recall@K``) exactly as CLIP_benchmark computes them, and DataComp's main figure
+``mean_recall@1`` (the mean of the two R@1). Image features and caption embeddings come from the
+caches; similarities are computed in blocks. Captions are embedded as written (no template).
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.classifiers import cached_text_embeddings
+from bench.core.errors import UserError
+from bench.evaluation import Evaluation
+from bench.metrics import retrieval_recalls
+from bench.protocols.base import Outcome, Protocol, Unit
+from bench.protocols.zeroshot import feature_facts
+
+RECALL_KS = (1, 5, 10)
+
+
+class Retrieval(Protocol):
+    name = "retrieval"
+    kinds = ("retrieval",)
+    metrics = tuple(f"{d}_retrieval_recall@{k}" for d in ("image", "text") for k in RECALL_KS) + ("mean_recall@1",)
+
+    def evaluate(self, ev: Evaluation, unit: Unit, templates: str | None) -> list[Outcome]:
+        source = ev.task.source
+        captions = getattr(source, "captions", None)
+        if captions is None:
+            raise UserError(f"task {ev.spec.name} has no captions (its source is {source.origin})")
+        feats = ev.features()
+        keep = feats.indices  # images that decoded, in order
+        texts, owner = [], []
+        position = {int(i): n for n, i in enumerate(keep)}
+        for i in keep:
+            for cap in captions[int(i)]:
+                texts.append(cap)
+                owner.append(position[int(i)])
+        text_emb, info = cached_text_embeddings(ev.backend, texts, ev.store, progress=ev.config.progress)
+        t0 = time.perf_counter()
+        image_emb = F.normalize(torch.as_tensor(np.asarray(feats.features), dtype=torch.float32), dim=-1)
+        metrics, top5 = retrieval_recalls(image_emb, text_emb, np.asarray(owner), RECALL_KS)
+        metrics["primary"] = metrics[ev.spec.metric] if ev.spec.metric in metrics else metrics["mean_recall@1"]
+        return [Outcome(
+            metrics, int(len(keep)), templates="captions",
+            config={"recall_k": list(RECALL_KS), "n_captions": len(texts)},
+            timings={"features": feats.info["seconds"], "classifier": info["seconds"],
+                     "evaluate": time.perf_counter() - t0},
+            task_info={**feature_facts(feats), "text_cache": info["cache"], "n_captions": len(texts)},
+            # per caption: its image and the top-5 images retrieved for it (compare: paired R@1)
+            predictions={"indices": np.arange(len(texts)), "labels": np.asarray(owner, dtype=np.int64),
+                         "top5": top5.astype(np.int32)},
+        )]
