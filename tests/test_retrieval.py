@@ -28,6 +28,7 @@ def captioned(tmp_path):
     return tmp_path / "captions.csv"
 
 
+@pytest.mark.slow
 def test_recalls_equal_clip_benchmark(captioned, vit_s32_checkpoint, tmp_path):
     import open_clip
     from clip_benchmark.metrics.zeroshot_retrieval import evaluate
