@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("action", nargs="?", default="list", choices=["list", "show"])
     t.add_argument("name", nargs="?", help="task name or path (for show)")
     t.add_argument("--local", action="store_true", help="also check which splits are on disk (no downloads)")
+    t.add_argument("--suite", help="list one suite's tasks (clip, imagenet-shifts, retrieval, offline, or a file) "
+                                   "with their metrics and what is on disk")
     t.add_argument("--cache-dir", help="cache folder (offline mirrors live there)")
     t.add_argument("--data-dir", help="dataset folder (default: $ZSBENCH_DATA or CACHE/datasets)")
     t.add_argument("--json", action="store_true")
@@ -115,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--format", default="md", choices=["md", "csv", "html", "json"])
     lb.add_argument("--all", action="store_true", help="every record, not only the newest per model/task")
     lb.add_argument("--with-published", action="store_true", help="add open_clip's published rows for the same checkpoints")
+    lb.add_argument("--suite", help="columns: this suite's tasks (e.g. clip, imagenet-shifts, retrieval, or a file); "
+                                    "the average only for rows that have all of them")
+    lb.add_argument("--missing", action="store_true", help="list the tasks each row without an average lacks")
     _add_results(lb)
 
     cp = sub.add_parser("compare", help="paired comparison of two checkpoints on the same images")

@@ -234,8 +234,14 @@ def tasks(args: argparse.Namespace) -> int:
         spec = get_task(args.name)
         _print_json({**describe(spec), "on_disk": local_status(spec, ctx)})
         return 0
-    specs = list_tasks()
-    status = {s.name: local_status(s, ctx) for s in specs} if args.local else {}
+    if args.suite:
+        from tasks.suites import read_suite
+
+        specs = [get_task(name) for name in read_suite(args.suite if args.suite.startswith("@") else "@" + args.suite)]
+        status = {s.name: local_status(s, ctx) for s in specs}
+    else:
+        specs = list_tasks()
+        status = {s.name: local_status(s, ctx) for s in specs} if args.local else {}
     if args.json:
         _print_json([{"name": s.name, "description": s.description, "metric": s.metric, "split": s.split,
                       "n_classes": s.n_classes, "sizes": s.sizes, "parent": s.parent,
@@ -264,8 +270,13 @@ def leaderboard(args: argparse.Namespace) -> int:
         print(render(robustness_table(runs), args.format))
         return 0
     table = table_of(runs, protocol=args.protocol, metric=args.metric, history=args.all,
-                     with_published=args.with_published)
+                     with_published=args.with_published, suite=args.suite)
     print(render(table, args.format))
+    if args.missing and args.format == "md":
+        from bench.report.leaderboard import missing_tasks
+
+        for row, tasks_missing in missing_tasks(table).items():
+            print(f"missing ({len(tasks_missing)}): {row}: {', '.join(tasks_missing)}")
     if args.format == "md":
         notes = below_published(runs)
         if notes:

@@ -43,9 +43,19 @@ def _row_label(r) -> str:
     return r.label if r.protocol != "zeroshot" or r.task_templates else f"{r.label} [{r.templates}]"
 
 
+#: suites whose mean a leaderboard shows as a column of its own, for rows that have all their tasks
+GROUPS = ("imagenet-shifts", "retrieval")
+
+
 def leaderboard(runs: pd.DataFrame, protocol: str = "zeroshot", metric: str = "primary", history: bool = False,
-                with_published: bool = False) -> pd.DataFrame:
-    """Rows: model (+ templates for zero-shot); columns: tasks, ``average``, ``tasks``; values in %."""
+                with_published: bool = False, suite: str | None = None) -> pd.DataFrame:
+    """Rows: model (+ templates for zero-shot); columns: tasks, group means, ``average``, ``tasks``; in %.
+
+    Honest averages: ``average`` is shown only for rows that have every task column (with
+    ``suite``, every task of the suite, each on its own main metric); other rows show none, and
+    ``tasks`` says how many they have. A group mean (ImageNet and its shifts, retrieval) likewise
+    needs all of the group's tasks.
+    """
     if metric not in METRICS:
         raise UserError(f"--metric must be one of {', '.join(METRICS)}, not '{metric}'")
     sel = of_protocol(runs, protocol)
@@ -64,10 +74,32 @@ def leaderboard(runs: pd.DataFrame, protocol: str = "zeroshot", metric: str = "p
         extra = pub[mine & pub.task.isin(table.columns).to_numpy()]
         for (m, p), group in extra.groupby(["model", "pretrained"]):
             table.loc[f"{m} / {p} (published)", group.task.tolist()] = (group.value * 100).tolist()
-    table = table.reindex(sorted(table.columns), axis=1)
-    table["average"] = table.mean(axis=1, skipna=True)
-    table["tasks"] = table.drop(columns="average").notna().sum(axis=1)
-    return table.sort_values("average", ascending=False)
+    columns = suite_tasks(suite) if suite else sorted(table.columns)
+    table = table.reindex(columns, axis=1)
+    complete = table.notna().all(axis=1)
+    groups = {}
+    for group in GROUPS:
+        members = suite_tasks(group)
+        if set(members) <= set(columns) and len(members) < len(columns):
+            groups[f"mean {group}"] = table[members].mean(axis=1).where(table[members].notna().all(axis=1))
+    for name, values in groups.items():
+        table[name] = values
+    table["average"] = table[columns].mean(axis=1).where(complete)
+    table["tasks"] = table[columns].notna().sum(axis=1)
+    return table.sort_values(["average", "tasks"], ascending=False, na_position="last")
+
+
+def suite_tasks(suite: str) -> list[str]:
+    from tasks.suites import read_suite
+
+    return read_suite(suite if suite.startswith("@") else "@" + suite)
+
+
+def missing_tasks(table: pd.DataFrame) -> dict[str, list[str]]:
+    """Per row without an average, the task columns it lacks."""
+    columns = [c for c in table.columns if c not in ("average", "tasks") and not str(c).startswith("mean ")]
+    return {row: [c for c in columns if pd.isna(table.loc[row, c])] for row in table.index
+            if pd.isna(table.loc[row, "average"])}
 
 
 def own_templates_first(runs: pd.DataFrame) -> pd.DataFrame:
