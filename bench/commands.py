@@ -133,7 +133,6 @@ def sweep(args: argparse.Namespace) -> int:
         labels, task_names, grid, left, names = sw.sweep_status(results)
         print("\n".join(sweep_status_lines(labels, task_names, grid, left, names)))
         return 0
-    from bench.models import check_model
 
     config = config_from_args(args, SWEEP)
     ensure_writable_dir(Path(config.out_dir), "--out")
@@ -148,7 +147,7 @@ def sweep(args: argparse.Namespace) -> int:
     return _sweep_once(args, config, slurm, entries, wait=not args.no_wait, name=args.name)
 
 
-def _sweep_once(args, config, slurm, entries, wait: bool, name: str | None, check=None) -> int:
+def _sweep_once(args, config, slurm, entries, wait: bool, name: str | None) -> int:
     from bench import sweep as sw
     from bench.models import check_model
     from bench.runner import data_context

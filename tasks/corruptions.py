@@ -17,7 +17,7 @@ from io import BytesIO
 from typing import Callable
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 Corruption = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]  # float [H,W,3] in [0,1]
 

@@ -2,7 +2,6 @@
 against the ConSE formula computed by hand, and a real accuracy on CIFAR-10 images."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prompts.templates import get_templates
 from tasks.classes import resolve_classnames, resolve_templates
 from tasks.registry import get_task, list_tasks
 from tasks.sources.base import ImageSource

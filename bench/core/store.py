@@ -20,7 +20,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from bench.core.hashing import file_sha256, stable_hash
+from bench.core.hashing import file_sha256
 from bench.core.paths import default_cache_dir
 
 

@@ -13,7 +13,6 @@ import csv
 import io
 import json
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
