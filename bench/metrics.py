@@ -121,3 +121,52 @@ def retrieval_recalls(image_emb: torch.Tensor, text_emb: torch.Tensor, text_imag
         metrics[f"text_retrieval_recall@{k}"] = float(hits_i2t[k].float().mean())
     metrics["mean_recall@1"] = (metrics["image_retrieval_recall@1"] + metrics["text_retrieval_recall@1"]) / 2
     return metrics, top5.numpy()
+
+
+def holm(p_values) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down, kept monotone, capped at 1): reject where the
+    adjusted value is below the level, and the family-wise error rate over all tests stays there."""
+    p = np.asarray(list(p_values), dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted.tolist()
+
+
+def paired_bootstrap_mpcr(correct_a: np.ndarray, correct_b: np.ndarray, labels: np.ndarray,
+                          n_resamples: int = 10000, seed: int = 0, level: float = 0.95,
+                          chunk: int = 250) -> tuple[float, float, float, float]:
+    """Mean per-class recall difference ``A - B`` on the same samples: its percentile bootstrap
+    interval and two-sided bootstrap p-value (images resampled with replacement, in chunks).
+
+    Unlike top-1, the metric weighs each class equally, so the resample must keep the labels: an
+    index bootstrap (each resample's classes that were drawn at all count)."""
+    a = np.asarray(correct_a, dtype=np.float64)
+    b = np.asarray(correct_b, dtype=np.float64)
+    y = np.asarray(labels)
+    classes, y_idx = np.unique(y, return_inverse=True)
+    k, n = len(classes), len(y)
+
+    def mpcr(weights: np.ndarray, values: np.ndarray) -> np.ndarray:  # weights: [r, n] draw counts
+        hit = np.stack([np.bincount(y_idx, weights=w * values, minlength=k) for w in weights])
+        count = np.stack([np.bincount(y_idx, weights=w, minlength=k) for w in weights])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.nanmean(np.where(count > 0, hit / np.maximum(count, 1), np.nan), axis=1)
+
+    ones = np.ones((1, n))
+    diff = float((mpcr(ones, a) - mpcr(ones, b))[0])
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for start in range(0, n_resamples, chunk):
+        r = min(chunk, n_resamples - start)
+        draws = rng.multinomial(n, np.full(n, 1.0 / n), size=r).astype(np.float64)
+        diffs.append(mpcr(draws, a) - mpcr(draws, b))
+    diffs = np.concatenate(diffs)
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(diffs, [alpha, 1 - alpha])
+    p = float(min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())))
+    return diff, float(lo), float(hi), p

@@ -51,3 +51,27 @@ def test_stratified_subset():
     assert len(stratified_subset(targets, 1000, seed=0)) == 200
     with pytest.raises(UserError):
         stratified_subset(targets, 0, seed=0)
+
+
+def test_holm_hand_computed():
+    from bench.metrics import holm
+
+    # sorted p: 0.01, 0.02, 0.03, 0.2 -> x4, x3, x2, x1 = 0.04, 0.06, 0.06 (monotone), 0.2
+    assert holm([0.03, 0.01, 0.2, 0.02]) == pytest.approx([0.06, 0.04, 0.2, 0.06])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0]) and holm([0.04]) == [0.04]
+
+
+def test_paired_bootstrap_of_mean_per_class_recall():
+    from bench.metrics import mean_per_class_recall, paired_bootstrap_mpcr
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(4), [200, 100, 50, 10])  # unbalanced: MPCR differs from top-1
+    a = rng.random(len(labels)) < np.where(labels == 3, 0.9, 0.6)
+    b = rng.random(len(labels)) < 0.6
+    diff, lo, hi, p = paired_bootstrap_mpcr(a, b, labels, n_resamples=2000, seed=0)
+    by_hand = mean_per_class_recall(np.where(a, labels, -1), labels, 4) - mean_per_class_recall(
+        np.where(b, labels, -1), labels, 4)
+    assert diff == pytest.approx(by_hand) and lo < diff < hi and 0 <= p <= 1
+    assert diff != pytest.approx(a.mean() - b.mean())  # not the top-1 difference
+    same = paired_bootstrap_mpcr(a, a, labels, n_resamples=500, seed=0)
+    assert same[0] == 0 and same[3] == 1.0

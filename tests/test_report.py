@@ -205,7 +205,7 @@ def test_run_with_two_models_prints_the_comparison(tiny_folder, vit_s32_checkpoi
                   str(vit_s32_checkpoint), "--task", str(tiny_folder), "--workers", "0", "--quiet",
                   cache=tmp_path / "c", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "McNemar p" in out.stdout and "A = ViT-S-32 / none, B = ViT-S-32 / " in out.stdout
+    assert "p Holm" in out.stdout and "A = ViT-S-32 / none, B = ViT-S-32 / " in out.stdout
 
 
 def test_averages_only_for_rows_with_every_task(tmp_path):
@@ -234,3 +234,18 @@ def test_tasks_suite_lists_the_suite_with_metrics(tmp_path):
     assert out.returncode == 0, out.stderr
     rows = [ln.split() for ln in out.stdout.splitlines()[2:] if ln.strip()]
     assert [r[0] for r in rows] == ["flickr30k", "mscoco"] and all("mean_recall@1" in r for r in rows)
+
+
+def test_compare_tests_each_tasks_own_metric_with_holm(tmp_path):
+    out = tmp_path / "results"
+    add(out, "A", "x", "pets", 0.80, metric="mean_per_class_recall")
+    add(out, "B", "y", "pets", 0.70, metric="mean_per_class_recall")
+    add(out, "A", "x", "cifar10", 0.71)
+    add(out, "B", "y", "cifar10", 0.70)
+    by_task = {c.task: c for c in compare(load_runs(out), "A:x", "B:y", n_resamples=2000)}
+    assert by_task["pets"].metric == "mean_per_class_recall" and by_task["cifar10"].metric == "top1"
+    from bench.metrics import holm
+
+    ps = [by_task[t].p_value for t in sorted(by_task)]
+    assert [by_task[t].p_holm for t in sorted(by_task)] == pytest.approx(holm(ps))
+    assert by_task["pets"].verdict == "A better" and by_task["cifar10"].verdict == "tie"

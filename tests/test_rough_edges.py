@@ -55,7 +55,7 @@ def test_compare_accepts_checkpoint_paths_and_local_checkpoints_load_quietly(tin
         assert "initialized randomly" not in out.stderr and "No pretrained weights" not in out.stderr
     out = zsbench("compare", str(tmp_path / "m21.pt"), str(other), cache=tmp_path / "c", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "A = ViT-S-32 / " in out.stdout and "McNemar p" in out.stdout
+    assert "A = ViT-S-32 / " in out.stdout and "p Holm" in out.stdout
     out = zsbench("compare", "m21.pt", "ViT-S-32", cache=tmp_path / "c", cwd=tmp_path)  # relative path + ambiguous model
     assert out.returncode == 2 and "several checkpoints" in out.stderr
 

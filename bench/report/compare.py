@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 
 from bench.core.errors import UserError
-from bench.metrics import mcnemar_exact, paired_bootstrap_ci
-from bench.records import load_predictions
+from bench.metrics import holm, mcnemar_exact, paired_bootstrap_ci, paired_bootstrap_mpcr
+from bench.records import load_predictions, read_record
 from bench.report.collect import load_runs, newest, of_protocol
 
 
@@ -26,17 +26,21 @@ class Comparison:
     ci_low: float
     ci_high: float
     p_value: float
+    metric: str = "top1"
+    p_holm: float | None = None   # Holm-adjusted over the tasks compared together
 
     @property
     def verdict(self) -> str:
-        if self.ci_low > 0:
-            return "A better"
-        if self.ci_high < 0:
-            return "B better"
-        return "tie"
+        """Significant (Holm-adjusted p < 0.05 across the compared tasks) in the direction of the difference."""
+        p = self.p_value if self.p_holm is None else self.p_holm
+        if p >= 0.05 or self.diff == 0:
+            return "tie"
+        return "A better" if self.diff > 0 else "B better"
 
 
 def _correct(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per sample: index, label, and whether the record's top prediction is right (retrieval: the
+    caption's image ranked first)."""
     try:
         preds = load_predictions(Path(path))
     except OSError:
@@ -51,9 +55,21 @@ def compare_records(path_a: str, path_b: str, task: str, label_a: str, label_b: 
     if not (np.array_equal(ia, ib) and np.array_equal(la, lb)):
         raise UserError(f"task {task}: the two runs did not see the same samples ({len(ia)} vs {len(ib)}, "
                         "or a different subset/split); rerun both with the same --limit/--seed/--split")
-    diff, lo, hi = paired_bootstrap_ci(ca, cb, n_resamples=n_resamples, seed=seed)
-    return Comparison(task, label_a, label_b, int(len(ca)), float(ca.mean()), float(cb.mean()), diff, lo, hi,
-                      mcnemar_exact(ca, cb))
+    metric = read_record(Path(path_a)).get("config", {}).get("metric", "top1")
+    if metric == "mean_per_class_recall":  # the task's own metric: each class weighs the same
+        diff, lo, hi, p = paired_bootstrap_mpcr(ca, cb, la, n_resamples=n_resamples, seed=seed)
+        acc_a, acc_b = mean_per_class_recalls(ca, cb, la)
+    else:  # top-1 (retrieval: text->image R@1 per caption): exact McNemar on the discordant pairs
+        diff, lo, hi = paired_bootstrap_ci(ca, cb, n_resamples=n_resamples, seed=seed)
+        acc_a, acc_b, p = float(ca.mean()), float(cb.mean()), mcnemar_exact(ca, cb)
+    return Comparison(task, label_a, label_b, int(len(ca)), acc_a, acc_b, diff, lo, hi, p, metric)
+
+
+def mean_per_class_recalls(ca: np.ndarray, cb: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Mean per-class recall of A and of B."""
+    classes = np.unique(labels)
+    return (float(np.mean([ca[labels == c].mean() for c in classes])),
+            float(np.mean([cb[labels == c].mean() for c in classes])))
 
 
 def _same_weights(recorded: str, given: str) -> bool:
@@ -113,6 +129,8 @@ def compare(runs: pd.DataFrame, a: str, b: str, tasks: list[str] | None = None, 
     for task in shared:
         x, y = ra[ra.task == task].iloc[0], rb[rb.task == task].iloc[0]
         out.append(compare_records(x.path, y.path, task, x.label, y.label, n_resamples, seed))
+    for c, adjusted in zip(out, holm([c.p_value for c in out])):
+        c.p_holm = adjusted
     return out
 
 
@@ -120,7 +138,8 @@ def summary(comparisons: list[Comparison]) -> str:
     verdicts = [c.verdict for c in comparisons]
     return (f"A = {comparisons[0].a}, B = {comparisons[0].b}: A significantly better on {verdicts.count('A better')}, "
             f"worse on {verdicts.count('B better')}, tied on {verdicts.count('tie')} of {len(comparisons)} task(s) "
-            "(paired bootstrap 95% interval of the difference excludes 0)")
+            f"(each task's own metric; p < 0.05 after Holm's correction over the {len(comparisons)} task(s): "
+            "McNemar for top-1, paired bootstrap for mean per-class recall)")
 
 
 def as_table(comparisons: list[Comparison]) -> pd.DataFrame:

@@ -148,11 +148,11 @@ def comparison_lines(comparisons) -> list[str]:
     from bench.report.compare import as_table, summary
 
     table = as_table(comparisons)
-    rows = [[t, str(r["n"]), f"{r['acc_a']:.2f}", f"{r['acc_b']:.2f}", f"{r['diff']:+.2f}",
-             f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]", f"{r['p_value']:.3g}", r["verdict"]]
+    rows = [[t, r["metric"], str(r["n"]), f"{r['acc_a']:.2f}", f"{r['acc_b']:.2f}", f"{r['diff']:+.2f}",
+             f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]", f"{r['p_value']:.3g}", f"{r['p_holm']:.3g}", r["verdict"]]
             for t, r in table.iterrows()]
-    return [format_table(rows, ["task", "n", "A %", "B %", "A-B", "95% CI (bootstrap)", "McNemar p", "verdict"],
-                         left=1), summary(comparisons)]
+    return [format_table(rows, ["task", "metric", "n", "A %", "B %", "A-B", "95% CI (bootstrap)",
+                                "p (McNemar/bootstrap)", "p Holm", "verdict"], left=2), summary(comparisons)]
 
 
 def models_table(rows: list[tuple[str, str, str]]) -> str:
