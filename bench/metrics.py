@@ -36,7 +36,8 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
 
 
 def classification_metrics(logits: torch.Tensor, labels: np.ndarray) -> tuple[dict, np.ndarray]:
-    """top-1, top-5 (``None`` with <= 5 classes), mean per-class recall, top-1's 95% CI."""
+    """top-1, top-5 (``None`` with <= 5 classes), mean per-class recall, top-1's 95% CI, and the
+    mean of top-1 and top-5 (with more than 5 classes)."""
     n_classes = logits.shape[1]
     top5 = topk_predictions(logits, 5)
     labels = np.asarray(labels)
@@ -47,6 +48,8 @@ def classification_metrics(logits: torch.Tensor, labels: np.ndarray) -> tuple[di
         "mean_per_class_recall": mean_per_class_recall(top5[:, 0], labels, n_classes),
         "top1_ci95": list(wilson_interval(correct, len(labels))),
     }
+    if metrics["top5"] is not None:  # the CLIP paper's metric for Kinetics-700
+        metrics["mean_top1_top5"] = (metrics["top1"] + metrics["top5"]) / 2
     return metrics, top5
 
 

@@ -75,3 +75,17 @@ def test_paired_bootstrap_of_mean_per_class_recall():
     assert diff != pytest.approx(a.mean() - b.mean())  # not the top-1 difference
     same = paired_bootstrap_mpcr(a, a, labels, n_resamples=500, seed=0)
     assert same[0] == 0 and same[3] == 1.0
+
+
+def test_mean_of_top1_and_top5_for_kinetics():
+    from tasks.registry import get_task
+
+    logits = torch.tensor([[9.0, 1, 2, 3, 4, 5, 0], [1.0, 9, 2, 3, 4, 5, 0], [0.0, 1, 2, 3, 4, 5, 9]])
+    # image 0: label 0 ranks 1st; image 1: label 6 ranks 7th; image 2: label 1 ranks 6th
+    metrics, _ = classification_metrics(logits, np.array([0, 6, 1]))
+    assert metrics["top1"] == pytest.approx(1 / 3) and metrics["top5"] == pytest.approx(1 / 3)
+    # image 1: label 5 ranks 3rd; image 2: label 5 ranks 2nd (both top-5, not top-1)
+    metrics, _ = classification_metrics(logits, np.array([0, 5, 5]))
+    assert metrics["top1"] == pytest.approx(1 / 3) and metrics["top5"] == pytest.approx(1.0)
+    assert metrics["mean_top1_top5"] == pytest.approx(2 / 3)
+    assert get_task("kinetics700").metric == "mean_top1_top5"  # the CLIP paper's Table 9 metric

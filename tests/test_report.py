@@ -249,3 +249,8 @@ def test_compare_tests_each_tasks_own_metric_with_holm(tmp_path):
     ps = [by_task[t].p_value for t in sorted(by_task)]
     assert [by_task[t].p_holm for t in sorted(by_task)] == pytest.approx(holm(ps))
     assert by_task["pets"].verdict == "A better" and by_task["cifar10"].verdict == "tie"
+    right = add(out, "A", "x", "kinetics700", 0.5, metric="mean_top1_top5")
+    add(out, "B", "y", "kinetics700", 0.5, metric="mean_top1_top5")
+    (k,) = compare(load_runs(out), "A:x", "B:y", tasks=["kinetics700"], n_resamples=500)
+    # the fixture's top-5 holds the label only when top-1 does, so the score is top-1 here
+    assert k.metric == "mean_top1_top5" and k.diff == 0 and k.acc_a == pytest.approx(right.mean())

@@ -59,10 +59,20 @@ def compare_records(path_a: str, path_b: str, task: str, label_a: str, label_b: 
     if metric == "mean_per_class_recall":  # the task's own metric: each class weighs the same
         diff, lo, hi, p = paired_bootstrap_mpcr(ca, cb, la, n_resamples=n_resamples, seed=seed)
         acc_a, acc_b = mean_per_class_recalls(ca, cb, la)
+    elif metric == "mean_top1_top5":  # per image (top-1 right + top-5 right) / 2, one group
+        sa, sb = _top1_top5(path_a), _top1_top5(path_b)
+        diff, lo, hi, p = paired_bootstrap_mpcr(sa, sb, np.zeros(len(sa)), n_resamples=n_resamples, seed=seed)
+        acc_a, acc_b = float(sa.mean()), float(sb.mean())
     else:  # top-1 (retrieval: text->image R@1 per caption): exact McNemar on the discordant pairs
         diff, lo, hi = paired_bootstrap_ci(ca, cb, n_resamples=n_resamples, seed=seed)
         acc_a, acc_b, p = float(ca.mean()), float(cb.mean()), mcnemar_exact(ca, cb)
     return Comparison(task, label_a, label_b, int(len(ca)), acc_a, acc_b, diff, lo, hi, p, metric)
+
+
+def _top1_top5(path: str) -> np.ndarray:
+    preds = load_predictions(Path(path))
+    hit5 = (preds["top5"] == preds["labels"][:, None]).any(axis=1)
+    return ((preds["top5"][:, 0] == preds["labels"]).astype(float) + hit5) / 2
 
 
 def mean_per_class_recalls(ca: np.ndarray, cb: np.ndarray, labels: np.ndarray) -> tuple[float, float]:

@@ -112,7 +112,7 @@ SUITE = [
              sources=middle_frames("ucf101", "UCF101"), classnames="ucf101", templates="ucf101", n_classes=101),
     TaskSpec(name="kinetics700", paper="Kinetics700", description="Kinetics-700 actions, one middle frame per validation clip",
              sources=middle_frames("kinetics700", "Kinetics-700"), classnames="kinetics700", templates="kinetics700",
-             n_classes=700),
+             n_classes=700, metric="mean_top1_top5"),  # the CLIP paper's Table 9: mean(top1, top5); both recorded
     TaskSpec(name="birdsnap", paper="Birdsnap", description="Birdsnap: 500 North American bird species (local copy only)",
              sources=(local_folder("birdsnap/{split}", "Birdsnap's images are fetched by URL list (the authors' "
                                    "get_birdsnap.py); put them in ImageFolder layout at DATA_DIR/birdsnap/test/<species>/"),),
