@@ -155,3 +155,25 @@ def test_local_only_dataset_says_what_to_put_where(tmp_path, store):
     assert open_source(spec, "test", ctx, fetch=False) is None
     with pytest.raises(UserError, match=r"put x at .*x/test"):
         open_source(spec, "test", ctx)
+
+
+def test_imagenet_webdataset_val_is_clip_benchmarks_test_folder(tmp_path):
+    """CLIP_benchmark exports ImageNet's validation images as the split 'test'."""
+    import io
+    import tarfile
+
+    from tasks.registry import get_task
+    from tasks.sources import DataContext, open_source
+
+    root = tmp_path / "wds" / "clip-benchmark__wds_imagenet1k" / "test"
+    root.mkdir(parents=True)
+    with tarfile.open(root / "0.tar", "w") as tar:
+        for i in range(2):
+            buf = io.BytesIO()
+            Image.new("RGB", (8, 8), (i * 100, 0, 0)).save(buf, format="PNG")
+            for name, data in ((f"s{i}.png", buf.getvalue()), (f"s{i}.cls", str(i).encode())):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    src = open_source(get_task("imagenet"), "val", DataContext(tmp_path, None))
+    assert len(src) == 2 and src.origin.endswith("/test")

@@ -18,7 +18,7 @@ SPECS.append(TaskSpec(
     description="ImageNet-1k (ILSVRC 2012): 1000 classes; zero-shot on the validation set",
     sources=(local_folder("imagenet/{split}", "ImageNet is not on disk: put the 50,000 validation images in ImageFolder "
                           "layout at DATA_DIR/imagenet/val/<wnid>/*.JPEG (1000 wnid folders, e.g. n01440764)"),
-             wds("imagenet1k")),
+             wds("imagenet1k", splits={"val": "test"})),  # CLIP_benchmark's export names the val split "test"
     classnames="imagenet", templates="openai_imagenet", split="val", train_split="train", n_classes=1000,
     sizes={"val": 50000, "train": 1281167},
 ))

@@ -70,6 +70,8 @@ def _hf(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource
 def _webdataset(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
     from tasks.sources.webdataset import WebDatasetSource, hub_snapshot
 
+    split = options.get("splits", {}).get(split, split)  # our split name -> the export's folder
+
     if "path" in options:
         path = _path(options, "path", split, ctx)
         if not (path / split).is_dir() and options.get("optional"):
