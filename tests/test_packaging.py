@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -36,8 +37,18 @@ def tracked_data_files() -> list[str]:
 def installed(tmp_path_factory):
     """(wheel path, python of a fresh venv with the wheel installed)."""
     tmp = tmp_path_factory.mktemp("wheel")
+    # build from the files a clone has (git's list, as they are in the working tree), never from a
+    # checkout's leftovers such as an old build/ folder
+    listed = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True)
+    if listed.returncode != 0:
+        pytest.skip("not a git checkout")
+    src = tmp / "src"
+    for name in listed.stdout.split():
+        if (REPO / name).is_file():
+            (src / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, src / name)
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(tmp / "dist"), str(REPO)], capture_output=True, text=True, timeout=600)
+                            "-w", str(tmp / "dist"), str(src)], capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = (tmp / "dist").glob("zsbench-*.whl")
     env_dir = tmp / "venv"
