@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--pretrained", help="pretrained tag, checkpoint file, or 'none' (as for `zsbench run`)")
     pr.add_argument("--task", help="take the class names (and templates) of this task")
     pr.add_argument("--classes", help="comma-separated class names, e.g. 'cat,dog,a red car'")
-    pr.add_argument("--classes-file", help="class names: one per line (.txt) or a JSON list")
+    pr.add_argument("--classnames", "--classes-file", dest="classes_file",
+                    help="class names: one per line, a JSON list, or a JSON object of task -> list; with --task it "
+                         "replaces that task's names")
     pr.add_argument("--templates", help="template set name, file, or one template with {} (default: the task's "
                                         "own with --task, else the single template 'a photo of a {}.')")
     pr.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")

@@ -97,15 +97,18 @@ def predict(args: argparse.Namespace) -> int:
     from prompts import get_classnames, get_templates
 
     check_model(args.model, args.pretrained)
-    chosen = [x for x in (args.task, args.classes, args.classes_file) if x]
-    if len(chosen) != 1:
-        raise UserError("predict needs exactly one of --task NAME, --classes a,b,c or --classes-file FILE")
+    if bool(args.task) + bool(args.classes) + bool(args.classes_file and not args.task) != 1:
+        raise UserError("predict needs one of --task NAME (optionally with --classnames FILE), --classes a,b,c or "
+                        "--classnames FILE")
     images = expand_images(args.images)
     ctx = data_context(Path(args.cache_dir) if args.cache_dir else None, None)
     if args.task:
-        from tasks.classes import task_classnames
+        from tasks.classes import override_classnames, task_classnames
+        from tasks.registry import get_task
 
         classnames, templates = task_classnames(args.task, ctx, args.templates)
+        if args.classes_file:
+            classnames = override_classnames(get_task(args.task), classnames, args.classes_file)
     else:
         classnames = get_classnames(args.classes_file) if args.classes_file else \
             [c.strip() for c in args.classes.split(",") if c.strip()]

@@ -95,6 +95,10 @@ class RunConfig:
         [], kind="list", choices=tuple(PROTOCOLS), commands=(RUN, SWEEP), record=False)
     # data
     split: str | None = option("--split", "dataset split (default: the task's evaluation split)")
+    classnames_file: Path | None = option(
+        "--classnames", "replace the tasks' class names: a JSON list, a JSON object of task -> list (tasks it does "
+        "not name keep theirs), or one name per line; one name per class in label order (recorded)", parse=Path,
+        metavar="FILE")
     limit: int | None = option("--limit", "evaluate a seeded, class-stratified subset of N samples",
                                parse=positive_int, metavar="N")
     seed: int = option("--seed", "seed for subsets, few-shot draws and random-init models (default 0)", 0, parse=int)

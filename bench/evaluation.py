@@ -23,7 +23,7 @@ from bench.features import FeatureExtractor, FeatureSet
 from bench.models.base import ModelBackend
 from bench.sampling import stratified_subset
 from prompts.classnames import ClassName
-from tasks.classes import resolve_classnames, resolve_templates
+from tasks.classes import override_classnames, resolve_classnames, resolve_templates
 from tasks.sources import DataContext, ImageSource, open_source
 from tasks.spec import TaskSpec
 
@@ -52,6 +52,8 @@ def open_task(spec: TaskSpec, config: RunConfig, ctx: DataContext, train: bool =
     split = config.split or spec.split
     source = open_source(spec, split, ctx)
     classnames = resolve_classnames(spec, source) if spec.kind == "classification" else []
+    if config.classnames_file and classnames:
+        classnames = override_classnames(spec, classnames, config.classnames_file)
     indices = stratified_subset(source.targets, config.limit, config.seed) if config.limit else np.arange(len(source))
     opened = OpenedTask(spec, split, source, classnames, indices, 0.0)
     if train:

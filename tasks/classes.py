@@ -109,3 +109,35 @@ def task_classnames(name: str, ctx, templates: str | None = None) -> tuple[list[
     except UserError:
         source = None
     return resolve_classnames(spec, source), resolve_templates(spec, templates, source)[0]
+
+
+def override_classnames(task: TaskSpec, names: list[ClassName], path) -> list[ClassName]:
+    """``--classnames FILE``: a JSON list, a JSON object of task -> list (a task it does not name keeps
+    its own names), or one name per line; exactly one name per class, in the task's label order."""
+    import json
+    from pathlib import Path
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UserError(f"--classnames {path}: file not found; give a JSON list, a JSON object of task -> list, "
+                        "or a text file with one class name per line")
+    items = None
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UserError(f"--classnames {path} is not readable JSON ({exc}); fix the file") from None
+        if isinstance(data, dict):
+            if task.name not in data:
+                return names
+            items = data[task.name]
+        else:
+            items = data
+        if not isinstance(items, list):
+            raise UserError(f"--classnames {path}: the names for {task.name} must be a JSON list")
+    new = validate_classnames(items, source=f"--classnames {path}", allow_duplicates=True) if items is not None \
+        else get_classnames(str(path))
+    if len(new) != len(names):
+        raise UserError(f"--classnames {path}: {len(new)} names for task {task.name}, which has {len(names)} classes; "
+                        "give one name per class, in the task's label order")
+    return new

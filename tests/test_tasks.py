@@ -118,3 +118,33 @@ def test_third_party_tasks_register_through_entry_points(monkeypatch, tmp_path):
     monkeypatch.setattr(registry, "_loaded", False)
     assert registry.get_task("plugin-task").name == "plugin-task"
     sys.modules.pop("my_zsbench_plugin", None)
+
+
+def test_classnames_file_replaces_a_tasks_names(tmp_path):
+    from bench.core.errors import UserError
+    from tasks.classes import override_classnames
+    from tasks.registry import get_task
+
+    spec = get_task("cifar10")
+    own = resolve_classnames(spec, NoData(10))
+    zh = ["飞机", "汽车", "鸟", "猫", "鹿", "狗", "青蛙", "马", "船", "卡车"]
+    (tmp_path / "names.txt").write_text("\n".join(zh) + "\n", encoding="utf-8")
+    assert override_classnames(spec, own, tmp_path / "names.txt") == zh
+    (tmp_path / "names.json").write_text(json.dumps({"cifar10": zh, "mnist": [str(i) for i in range(10)]}),
+                                         encoding="utf-8")
+    assert override_classnames(spec, own, tmp_path / "names.json") == zh
+    assert override_classnames(get_task("cifar100"), ["x"] * 100, tmp_path / "names.json") == ["x"] * 100  # not named
+    (tmp_path / "short.json").write_text(json.dumps(zh[:9]), encoding="utf-8")
+    with pytest.raises(UserError, match="9 names for task cifar10, which has 10 classes"):
+        override_classnames(spec, own, tmp_path / "short.json")
+
+
+def test_classnames_option_reaches_the_run_and_the_record(tiny_folder, tmp_path):
+    from bench.runner import RunConfig, run
+
+    names = ["bleu rond", "jaune rond", "vert carré", "rouge carré"]  # the folders in label order
+    (tmp_path / "n.json").write_text(json.dumps(names), encoding="utf-8")
+    (rec,) = run(RunConfig(models=[("ViT-S-32", "none")], tasks=[str(tiny_folder)], templates=["single"],
+                           classnames_file=tmp_path / "n.json", no_save=True, cache_dir=tmp_path / "c",
+                           num_workers=0, progress=False))
+    assert rec.task_info["classnames"] == names and rec.config["classnames_file"] == str(tmp_path / "n.json")
