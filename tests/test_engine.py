@@ -61,6 +61,7 @@ def test_robustness_and_zeroshot_records_carry_the_same_fields(shift_pair, tmp_p
     assert rob[0].metrics["top1"] == pytest.approx(zs.metrics["top1"])
 
 
+@pytest.mark.slow
 def test_a_missing_shift_is_skipped_and_listed(tiny_folder, tmp_path, monkeypatch):
     monkeypatch.setitem(FAMILIES, "broken-shift", ShiftFamily("broken-shift", "", ((str(tiny_folder),
                                                                                     (str(tmp_path / "nowhere"),)),)))

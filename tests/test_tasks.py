@@ -139,6 +139,7 @@ def test_classnames_file_replaces_a_tasks_names(tmp_path):
         override_classnames(spec, own, tmp_path / "short.json")
 
 
+@pytest.mark.slow
 def test_classnames_option_reaches_the_run_and_the_record(tiny_folder, tmp_path):
     from bench.runner import RunConfig, run
 
