@@ -154,13 +154,14 @@ def _sweep_once(args, config, slurm, entries, wait: bool, name: str | None) -> i
     from bench import sweep as sw
     from bench.models import check_model
     from bench.runner import data_context
+    from tasks.suites import expand_task_names
 
     ctx = data_context(config.cache_dir, config.data_dir)
     jobs = sw.plan_sweep(entries, config, max_job_seconds=args.max_job_hours * 3600 if args.max_job_hours else
                          0.8 * args.time * 60, force=args.force, store=ctx.store)
     sweep_dir = sw.sweep_folder(config.out_dir, name or sw.plan_id(entries, config))
     if args.dry_run:
-        print("\n".join(sweep_plan_lines(jobs, entries, sw.expand(config.tasks), str(sweep_dir), args.executor)))
+        print("\n".join(sweep_plan_lines(jobs, entries, expand_task_names(config.tasks), str(sweep_dir), args.executor)))
         return 0
     sw.save_plan(sweep_dir, entries, config, jobs, args.executor)
     runnable = []

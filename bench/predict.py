@@ -91,11 +91,10 @@ def predict(backend: ModelBackend, images: Sequence[str], classnames: Sequence[C
     classifier, _ = cached_classifier(backend, list(classnames), list(templates), store, progress=progress)
     labels = [display_name(c) for c in classnames]
     out = []
+    backend.prepare()  # e.g. ConSE's label embeddings, once
     with torch.inference_mode():
         for ref, image in zip(images, decoded):
             pixels = backend.preprocess(image).unsqueeze(0)
-            if getattr(backend, "prepare", None):
-                backend.prepare()
             probs = scores(backend, backend.encode_images(pixels), classifier)[0]
             values, indices = probs.topk(min(top, len(labels)))
             out.append(Prediction(ref, [(labels[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]))

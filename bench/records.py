@@ -162,6 +162,19 @@ def read_records(results: Path | str, strict: bool = False) -> list[dict[str, An
     return out
 
 
+def read_records_if_any(results: Path | str) -> list[dict[str, Any]]:
+    """:func:`read_records`, or none when there is no results folder yet (a first run, a new sweep)."""
+    try:
+        return read_records(results)
+    except UserError:
+        return []
+
+
+def work_keys_of(records: Iterable[dict[str, Any]]) -> set[str]:
+    """The work keys the records carry (``config.work_key``): the work already done."""
+    return {r.get("config", {}).get("work_key") for r in records} - {None}
+
+
 def newest_records(records: Iterable[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
     """The newest record per key (a repeated run replaces the earlier one); ``parent`` reads task_info."""
     def value(r: dict, k: str) -> Any:

@@ -22,7 +22,7 @@ from bench.models import check_model, load_model
 from bench.models.base import ModelBackend, check_precision
 from bench.protocols import get_protocol, protocols_for
 from bench.protocols.base import Protocol, Unit
-from bench.records import RunRecord, build_record, read_records, save_record
+from bench.records import RunRecord, build_record, read_records_if_any, save_record, work_keys_of
 from bench.work import work_key
 from tasks.classes import resolve_templates
 from tasks.registry import get_task
@@ -74,7 +74,6 @@ class Runner:
                               progress=config.progress and is_main())
         self.skipped: list[str] = []
         self.records: list[RunRecord] = []
-        self.already_done = 0  # steps left out because their records exist (skip_existing)
 
     def plan(self) -> list[Step]:
         """The steps: each requested task (suites expanded) under each protocol asked for, or the
@@ -88,10 +87,10 @@ class Runner:
                     protocols[name].check(self.config)
                 protocol = protocols[name]
                 for unit in protocol.units(requested, self.config):
-                    if not unit.optional and get_task(unit.task).kind not in protocol.kinds:
-                        kind = get_task(unit.task).kind
-                        raise UserError(f"task {unit.task} is a {kind} task, which --protocol {name} does not "
-                                        f"evaluate: use --protocol {get_task(unit.task).default_protocol}")
+                    spec = None if unit.optional else get_task(unit.task)
+                    if spec is not None and spec.kind not in protocol.kinds:
+                        raise UserError(f"task {unit.task} is a {spec.kind} task, which --protocol {name} does not "
+                                        f"evaluate: use --protocol {spec.default_protocol}")
                     steps.append(Step(protocol, unit))
         return steps
 
@@ -118,15 +117,8 @@ class Runner:
         for step in steps:
             if step.protocol.uses_templates:
                 task = opened[step.unit.task]
-                for templates in self.config.templates:
+                for templates in step.protocol.template_sets(self.config):
                     resolve_templates(task.spec, templates, task.source)
-
-    def existing_work(self) -> set[str]:
-        """The work keys of the records already under ``out_dir``."""
-        try:
-            return {r.get("config", {}).get("work_key") for r in read_records(self.config.out_dir)} - {None}
-        except UserError:
-            return set()
 
     def run(self) -> list[RunRecord]:
         """Evaluate every model on every planned step; records saved under ``out_dir``."""
@@ -139,13 +131,12 @@ class Runner:
         opened = self.open_tasks(steps, ctx)
         steps = [s for s in steps if s.unit.task in opened and (s.unit.parent is None or s.unit.parent in opened)]
         self.check_templates(steps, opened)
-        done = self.existing_work() if config.skip_existing else set()
+        done = work_keys_of(read_records_if_any(config.out_dir)) if config.skip_existing else set()
         for model_name, pretrained in config.models:
-            keys = {(id(s), t): work_key(model_name, pretrained, s.unit.task, s.protocol.name, t, config, s.unit.role,
-                                         s.unit.parent)
-                    for s in steps for t in (config.templates if s.protocol.uses_templates else [None])}
-            todo = [s for s in steps if any(k not in done for (sid, _), k in keys.items() if sid == id(s))]
-            self.already_done += len(steps) - len(todo)
+            # per step, the work key of each template set it runs (records carry them; done ones are skipped)
+            keys = [{t: work_key(model_name, pretrained, s.unit.task, s.protocol.name, t, config, s.unit.role,
+                                 s.unit.parent) for t in s.protocol.template_sets(config)} for s in steps]
+            todo = [(s, k) for s, k in zip(steps, keys) if not set(k.values()) <= done]
             if not todo:
                 continue  # everything of this model is recorded: not even loaded
             t0 = time.perf_counter()
@@ -154,11 +145,10 @@ class Runner:
             extract = FeatureExtractor(backend, ctx.store, config.batch_size, config.num_workers, config.progress,
                                        config.on_bad_image)
             memo: dict = {}
-            for step in todo:
+            for step, step_keys in todo:
                 task = opened[step.unit.task]
                 ev = Evaluation(config, backend, task, ctx.store, extract, opened, memo)
-                for templates in (config.templates if step.protocol.uses_templates else [None]):
-                    key = keys[(id(step), templates)]
+                for templates, key in step_keys.items():
                     if key in done:
                         continue
                     for outcome in step.protocol.evaluate(ev, step.unit, templates):

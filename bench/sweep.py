@@ -28,6 +28,7 @@ from bench.core.hashing import stable_hash
 from bench.core.store import atomic_write_json
 from bench.checkpoints import checkpoint_glob
 from bench.work import work_keys_for
+from tasks.suites import expand_task_names
 
 EXECUTORS = ("slurm", "local", "debug")
 #: images/s assumed for a model with no measured rate (ViT-B-32 on the project's 2-core CPU: ~21;
@@ -177,15 +178,11 @@ def plan_sweep(models: list[ModelEntry], config: RunConfig, max_job_seconds: flo
                force: bool = False, store: Any = None) -> list[Job]:
     """Jobs by cost: one per model, a large model's tasks split so no job exceeds ``max_job_seconds``.
     Tasks that already have records for every protocol/template are left out (unless ``force``)."""
-    from bench.records import read_records
-    from tasks.suites import expand_task_names
+    from bench.records import read_records_if_any, work_keys_of
 
     tasks = expand_task_names(config.tasks)
-    try:
-        records = read_records(config.out_dir)
-    except UserError:
-        records = []
-    done_keys = {r.get("config", {}).get("work_key") for r in records}
+    records = read_records_if_any(config.out_dir)
+    done_keys = work_keys_of(records)
     from bench.runner import data_context
 
     costs = task_costs(tasks, config, data_context(config.cache_dir, config.data_dir))
@@ -210,12 +207,6 @@ def plan_sweep(models: list[ModelEntry], config: RunConfig, max_job_seconds: flo
             jobs.append(Job(name, entry, group, sum(costs[t].images for t in group), sum(costs[t].prompts for t in group),
                             sum(seconds[t] for t in group), basis, {t: seconds[t] for t in group}))
     return jobs
-
-
-def expand(tasks: list[str]) -> list[str]:
-    from tasks.suites import expand_task_names
-
-    return expand_task_names(tasks)
 
 
 def slug(text: str) -> str:
@@ -317,8 +308,6 @@ def sweep_folder(results: Path, name: str) -> Path:
 
 
 def save_plan(sweep_dir: Path, models: list[ModelEntry], config: RunConfig, jobs: list[Job], executor: str) -> None:
-    from tasks.suites import expand_task_names
-
     atomic_write_json(Path(sweep_dir) / "plan.json", {
         "models": [asdict(m) for m in models], "tasks": expand_task_names(config.tasks),
         "protocols": list(config.protocols), "templates": list(config.templates), "options": config.recorded(),
@@ -375,15 +364,12 @@ def sweep_status(results: Path) -> tuple[list[str], list[str], dict[tuple[str, s
     A cell is done when the records hold every work key of that model and task; else failed or
     running when its newest job says so; else missing.
     """
-    from bench.records import read_records
+    from bench.records import read_records_if_any, work_keys_of
 
     folders = sorted(p.parent for p in (Path(results) / "sweeps").glob("*/plan.json"))
     if not folders:
         raise UserError(f"no sweep under {results}: start one with `zsbench sweep --models FILE --task ... --out {results}`")
-    try:
-        done_keys = {r.get("config", {}).get("work_key") for r in read_records(results)}
-    except UserError:
-        done_keys = set()
+    done_keys = work_keys_of(read_records_if_any(results))
     labels: list[str] = []
     tasks: list[str] = []
     grid: dict[tuple[str, str], Cell] = {}

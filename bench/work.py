@@ -42,6 +42,6 @@ def work_keys_for(model: str, pretrained: str | None, task: str, config: "RunCon
     for name in protocols_for(task, config.protocols):
         protocol = get_protocol(name)
         for unit in protocol.units(task, config):
-            for templates in (config.templates if protocol.uses_templates else [None]):
+            for templates in protocol.template_sets(config):
                 keys.append(work_key(model, pretrained, unit.task, name, templates, config, unit.role, unit.parent))
     return keys

@@ -66,6 +66,10 @@ class Protocol(ABC):
         """The units a requested task name stands for (default: the task itself)."""
         return [Unit(requested, train=self.needs_train(config))]
 
+    def template_sets(self, config: "RunConfig") -> list[str | None]:
+        """The ``--templates`` overrides it runs once each; one pass (None) for protocols without templates."""
+        return list(config.templates) if self.uses_templates else [None]
+
     def needs_train(self, config: "RunConfig") -> bool:
         """Whether units need the training split (probes)."""
         return False
