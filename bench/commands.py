@@ -163,6 +163,8 @@ def _sweep_once(args, config, slurm, entries, wait: bool, name: str | None) -> i
     if args.dry_run:
         print("\n".join(sweep_plan_lines(jobs, entries, expand_task_names(config.tasks), str(sweep_dir), args.executor)))
         return 0
+    # the executor first: no Slurm here is a one-line error before the sweep's folder is written
+    executor = sw.make_executor(args.executor, sweep_dir / "submitit", slurm)
     sw.save_plan(sweep_dir, entries, config, jobs, args.executor)
     runnable = []
     for job in jobs:  # a model request that cannot load fails here, alone; the others are submitted
@@ -173,7 +175,7 @@ def _sweep_once(args, config, slurm, entries, wait: bool, name: str | None) -> i
             sw.write_status(sweep_dir, job, "failed", reason=str(exc))
     if args.force:
         config = replace(config, skip_existing=False)
-    handles = sw.submit(runnable, config, sweep_dir, args.executor, slurm) if runnable else []
+    handles = sw.submit(runnable, config, sweep_dir, args.executor, slurm, executor) if runnable else []
     print(f"sweep {sweep_dir.name}: {len(runnable)} job(s) submitted ({args.executor}), "
           f"{len(jobs) - len(runnable)} refused before submission, {len(entries)} model(s); folder {sweep_dir}")
     if args.executor == "slurm" and not wait:

@@ -316,9 +316,10 @@ def save_plan(sweep_dir: Path, models: list[ModelEntry], config: RunConfig, jobs
 
 
 def submit(jobs: list[Job], config: RunConfig, sweep_dir: Path, executor_kind: str,
-           slurm: SlurmOptions | None = None) -> list[Any]:
-    """Submit the jobs (a Slurm job array on a cluster); returns submitit's job handles."""
-    executor = make_executor(executor_kind, Path(sweep_dir) / "submitit", slurm)
+           slurm: SlurmOptions | None = None, executor: Any = None) -> list[Any]:
+    """Submit the jobs (a Slurm job array on a cluster); returns submitit's job handles.
+    ``executor``: one made beforehand with :func:`make_executor` (to fail before writing the plan)."""
+    executor = executor or make_executor(executor_kind, Path(sweep_dir) / "submitit", slurm)
     fn = SweepJob()
     handles = []
     if executor_kind == "slurm":

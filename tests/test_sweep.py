@@ -183,6 +183,7 @@ def test_slurm_without_slurm_is_one_line(tmp_path, checkpoints, two_tasks):
     out = zsbench("sweep", "--models", str(models), "--task", two_tasks[0], "--out", str(tmp_path / "res"),
                   "--executor", "slurm", cache=tmp_path / "c", cwd=tmp_path)
     assert out.returncode == 2 and "--executor local" in out.stderr and out.stderr.count("\n") == 1, env_path
+    assert not (tmp_path / "res" / "sweeps").exists()  # nothing half-written
 
 
 def test_debug_executor_runs_a_job_in_process(tmp_path, two_tasks):
