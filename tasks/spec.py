@@ -5,10 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-#: a task's main metric; "mean_top1_top5" is the CLIP paper's for Kinetics-700 (its dataset table, Table 9)
-METRICS = ("top1", "mean_per_class_recall", "mean_recall@1", "mean_top1_top5")
-#: what a task asks of a model: classify images among class names, or match images and captions
-KINDS = ("classification", "retrieval")
+#: a task's main metric; "mean_top1_top5" is the CLIP paper's for Kinetics-700 (its dataset table, Table 9);
+#: the last five are DataComp's own keys (tasklist.yml's main_metric): iWildCam, FMoW, Dollar Street,
+#: GeoDE (see bench/group_metrics.py) and WinoGAViL (bench/protocols/association.py)
+METRICS = ("top1", "mean_per_class_recall", "mean_recall@1", "mean_top1_top5",
+           "F1-macro_all", "acc_worst_region", "acc_top5_wg", "acc_wg", "jaccard_score_10-12")
+#: what a task asks of a model: classify images among class names, match images and captions, or
+#: pick the images a cue word is associated with (WinoGAViL)
+KINDS = ("classification", "retrieval", "association")
 #: what to do with an image that cannot be decoded (``--on-bad-image``)
 BAD_IMAGE_POLICIES = ("skip", "fail")
 
@@ -53,6 +57,8 @@ class TaskSpec:
     class_subset: str | None = None
     paper: str = ""   # the CLIP paper's name for it, where it has one
     kind: str = "classification"   # or "retrieval": images with captions, no class names
+    #: worst-group scoring from per-sample metadata: {"fields": [...], "by": field, "metric": key, "topk": k}
+    groups: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS:
@@ -63,7 +69,7 @@ class TaskSpec:
     @property
     def default_protocol(self) -> str:
         """What ``zsbench run`` does with the task when no --protocol is given."""
-        return "retrieval" if self.kind == "retrieval" else "zeroshot"
+        return {"retrieval": "retrieval", "association": "association"}.get(self.kind, "zeroshot")
 
     @property
     def splits(self) -> list[str]:

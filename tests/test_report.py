@@ -212,20 +212,22 @@ def test_averages_only_for_rows_with_every_task(tmp_path):
     from bench.report.leaderboard import missing_tasks
 
     out = tmp_path / "results"
-    for task in ("flickr30k", "mscoco", "cifar10"):
+    retrieval = ["flickr30k", "mscoco", "winogavil"]
+    for task in (*retrieval, "cifar10"):
         add(out, "A", "x", task, 0.6)
     add(out, "B", "y", "flickr30k", 0.9)
+    add(out, "B", "y", "winogavil", 0.9)
     add(out, "B", "y", "cifar10", 0.9)
     table = leaderboard(load_runs(out))
-    assert table.loc["A / x", "average"] == pytest.approx(table.loc["A / x", ["cifar10", "flickr30k", "mscoco"]].mean())
-    assert np.isnan(table.loc["B / y", "average"]) and table.loc["B / y", "tasks"] == 2  # incomplete: no average
+    assert table.loc["A / x", "average"] == pytest.approx(table.loc["A / x", ["cifar10", *retrieval]].mean())
+    assert np.isnan(table.loc["B / y", "average"]) and table.loc["B / y", "tasks"] == 3  # incomplete: no average
     assert list(table.index) == ["A / x", "B / y"]  # rows with an average first, though B's numbers are higher
-    assert table.loc["A / x", "mean retrieval"] == pytest.approx(table.loc["A / x", ["flickr30k", "mscoco"]].mean())
+    assert table.loc["A / x", "mean retrieval"] == pytest.approx(table.loc["A / x", retrieval].mean())
     assert np.isnan(table.loc["B / y", "mean retrieval"])
     assert missing_tasks(table) == {"B / y": ["mscoco"]}
     suite = leaderboard(load_runs(out), suite="retrieval")
-    assert list(suite.columns[:2]) == ["flickr30k", "mscoco"] and "cifar10" not in suite.columns
-    assert np.isnan(suite.loc["B / y", "average"]) and suite.loc["A / x", "tasks"] == 2
+    assert list(suite.columns[:3]) == retrieval and "cifar10" not in suite.columns
+    assert np.isnan(suite.loc["B / y", "average"]) and suite.loc["A / x", "tasks"] == 3
 
 
 @pytest.mark.slow
@@ -233,7 +235,8 @@ def test_tasks_suite_lists_the_suite_with_metrics(tmp_path):
     out = zsbench("tasks", "--suite", "retrieval", cache=tmp_path, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     rows = [ln.split() for ln in out.stdout.splitlines()[2:] if ln.strip()]
-    assert [r[0] for r in rows] == ["flickr30k", "mscoco"] and all("mean_recall@1" in r for r in rows)
+    assert [r[0] for r in rows] == ["flickr30k", "mscoco", "winogavil"]
+    assert all("mean_recall@1" in r for r in rows[:2]) and "jaccard_score_10-12" in rows[2]
 
 
 def test_compare_tests_each_tasks_own_metric_with_holm(tmp_path):

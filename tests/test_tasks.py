@@ -45,9 +45,17 @@ def test_every_builtin_resolves_names_and_templates(spec):
     if spec.kind == "retrieval":  # captions instead of class names and templates
         assert spec.metric == "mean_recall@1" and spec.default_protocol == "retrieval" and spec.classnames is None
         return
-    names = resolve_classnames(spec, NoData(spec.n_classes))
+    if spec.kind == "association":  # cue words and candidate images (WinoGAViL)
+        assert spec.default_protocol == "association" and spec.classnames is None
+        return
+    data = NoData(spec.n_classes)
+    if spec.classnames == "source":  # DataComp's own exports: names and templates ship with the data
+        data.classes = [f"class {i}" for i in range(spec.n_classes)]
+        data.templates = ["a photo of {c}.", "{c}."]
+        assert spec.templates == "source"
+    names = resolve_classnames(spec, data)
     assert len(names) == spec.n_classes == EXPECTED.get(spec.name, spec.n_classes)
-    templates, _ = resolve_templates(spec, None)
+    templates, _ = resolve_templates(spec, None, data)
     assert templates and all("{}" in t for t in templates)
     assert spec.split in spec.sizes or not spec.sizes
 

@@ -17,6 +17,7 @@ PROTOCOLS: dict[str, str] = {
     "few-shot": "bench.protocols.few_shot:FewShot",
     "robustness": "bench.protocols.robustness:Robustness",
     "retrieval": "bench.protocols.retrieval:Retrieval",
+    "association": "bench.protocols.association:Association",
 }
 
 

@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from bench.evaluation import Evaluation
+from bench.group_metrics import f1_macro_present, grouped_metrics
 from bench.protocols.base import Outcome, Protocol, Unit
 from bench.zeroshot import evaluate_zeroshot
 
@@ -21,6 +22,7 @@ class ZeroShot(Protocol):
         clf = ev.classifier(templates)
         t0 = time.perf_counter()
         metrics, top5, _ = evaluate_zeroshot(feats.features, feats.labels, clf.weights)
+        metrics.update(task_metrics(ev, feats, top5))
         metrics["primary"] = metrics[ev.spec.metric]
         return [Outcome(
             metrics, int(len(feats.labels)), templates=clf.name,
@@ -30,6 +32,18 @@ class ZeroShot(Protocol):
             task_info=feature_facts(feats) | {"classifier_cache": clf.info["cache"]},
             predictions={"indices": feats.indices, "labels": feats.labels, "top5": top5.astype(np.int32)},
         )]
+
+
+def task_metrics(ev: Evaluation, feats, top5: np.ndarray) -> dict:
+    """The DataComp metrics a task's spec asks for beyond top-1/top-5/mean per-class recall."""
+    spec, out = ev.spec, {}
+    if spec.metric == "F1-macro_all":
+        out["F1-macro_all"] = f1_macro_present(top5[:, 0], feats.labels)
+    if spec.groups:
+        metadata = getattr(ev.task.source, "metadata", None)
+        out.update(grouped_metrics(spec.groups, top5, feats.labels,
+                                   None if metadata is None else metadata[feats.indices], spec.name))
+    return out
 
 
 def feature_facts(feats) -> dict:

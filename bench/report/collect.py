@@ -46,7 +46,7 @@ def newest(runs: pd.DataFrame, keys=("model", "pretrained", "templates", "task",
 
 
 #: protocols shown together as "zero-shot": classification and retrieval (each task's own metric)
-ZERO_SHOT = ("zeroshot", "retrieval")
+ZERO_SHOT = ("zeroshot", "retrieval", "association")
 
 
 def of_protocol(runs: pd.DataFrame, protocol: str) -> pd.DataFrame:

@@ -38,29 +38,38 @@ class Comparison:
         return "A better" if self.diff > 0 else "B better"
 
 
-def _correct(path: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per sample: index, label, and whether the record's top prediction is right (retrieval: the
-    caption's image ranked first)."""
+def _predictions(path: str) -> dict[str, np.ndarray]:
     try:
-        preds = load_predictions(Path(path))
+        return load_predictions(Path(path))
     except OSError:
         raise UserError(f"{path} has no per-sample predictions (.preds.npz) to compare with") from None
-    return preds["indices"], preds["labels"], preds["top5"][:, 0] == preds["labels"]
+
+
+#: metrics compared with their own per-sample statistic; every other metric (F1, worst-group
+#: accuracy) is compared on top-1, and the comparison says so
+OWN_METRIC_TESTS = ("mean_per_class_recall", "mean_top1_top5", "jaccard_score_10-12")
 
 
 def compare_records(path_a: str, path_b: str, task: str, label_a: str, label_b: str,
                     n_resamples: int = 10000, seed: int = 0) -> Comparison:
-    ia, la, ca = _correct(path_a)
-    ib, lb, cb = _correct(path_b)
-    if not (np.array_equal(ia, ib) and np.array_equal(la, lb)):
-        raise UserError(f"task {task}: the two runs did not see the same samples ({len(ia)} vs {len(ib)}, "
-                        "or a different subset/split); rerun both with the same --limit/--seed/--split")
+    pa, pb = _predictions(path_a), _predictions(path_b)
+    if not (np.array_equal(pa["indices"], pb["indices"]) and np.array_equal(pa["labels"], pb["labels"])):
+        raise UserError(f"task {task}: the two runs did not see the same samples ({len(pa['indices'])} vs "
+                        f"{len(pb['indices'])}, or a different subset/split); rerun both with the same --limit/--seed/--split")
     metric = read_record(Path(path_a)).get("config", {}).get("metric", "top1")
+    metric = metric if metric in OWN_METRIC_TESTS else "top1"
+    la = pa["labels"]
+    if metric == "jaccard_score_10-12":  # per instance with 10-12 candidates: its Jaccard index
+        keep = la >= 10
+        sa, sb = pa["scores"][keep].astype(float), pb["scores"][keep].astype(float)
+        diff, lo, hi, p = paired_bootstrap_mpcr(sa, sb, np.zeros(len(sa)), n_resamples=n_resamples, seed=seed)
+        return Comparison(task, label_a, label_b, int(len(sa)), float(sa.mean()), float(sb.mean()), diff, lo, hi, p, metric)
+    ca, cb = pa["top5"][:, 0] == la, pb["top5"][:, 0] == la
     if metric == "mean_per_class_recall":  # the task's own metric: each class weighs the same
         diff, lo, hi, p = paired_bootstrap_mpcr(ca, cb, la, n_resamples=n_resamples, seed=seed)
         acc_a, acc_b = mean_per_class_recalls(ca, cb, la)
     elif metric == "mean_top1_top5":  # per image (top-1 right + top-5 right) / 2, one group
-        sa, sb = _top1_top5(path_a), _top1_top5(path_b)
+        sa, sb = _top1_top5(pa), _top1_top5(pb)
         diff, lo, hi, p = paired_bootstrap_mpcr(sa, sb, np.zeros(len(sa)), n_resamples=n_resamples, seed=seed)
         acc_a, acc_b = float(sa.mean()), float(sb.mean())
     else:  # top-1 (retrieval: text->image R@1 per caption): exact McNemar on the discordant pairs
@@ -69,8 +78,7 @@ def compare_records(path_a: str, path_b: str, task: str, label_a: str, label_b: 
     return Comparison(task, label_a, label_b, int(len(ca)), acc_a, acc_b, diff, lo, hi, p, metric)
 
 
-def _top1_top5(path: str) -> np.ndarray:
-    preds = load_predictions(Path(path))
+def _top1_top5(preds: dict[str, np.ndarray]) -> np.ndarray:
     hit5 = (preds["top5"] == preds["labels"][:, None]).any(axis=1)
     return ((preds["top5"][:, 0] == preds["labels"]).astype(float) + hit5) / 2
 

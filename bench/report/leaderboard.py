@@ -32,7 +32,20 @@ FLAG_CAUSES = ("templates (use the task's own set: --templates omitted)", "class
 
 @lru_cache(maxsize=1)
 def published() -> pd.DataFrame:
-    """open_clip's published zero-shot table (source in the file's header), values as fractions."""
+    """open_clip's published zero-shot table (source in the file's header), values as fractions; the
+    table's own 38-task average is kept apart (:func:`published_averages`)."""
+    table = _published_file()
+    return table[table.task != "average_38"].reset_index(drop=True)
+
+
+def published_averages() -> pd.Series:
+    """open_clip's 'Average perf. on 38 datasets' per (model, pretrained), as a fraction."""
+    table = _published_file()
+    return table[table.task == "average_38"].set_index(["model", "pretrained"]).value
+
+
+@lru_cache(maxsize=1)
+def _published_file() -> pd.DataFrame:
     text = "\n".join(ln for ln in PUBLISHED.read_text().splitlines() if not ln.startswith("#"))
     return pd.DataFrame(list(csv.DictReader(io.StringIO(text)))).astype({"value": float})
 
@@ -42,8 +55,9 @@ def _row_label(r) -> str:
     return r.label if r.protocol != "zeroshot" or r.task_templates else f"{r.label} [{r.templates}]"
 
 
-#: suites whose mean a leaderboard shows as a column of its own, for rows that have all their tasks
-GROUPS = ("imagenet-shifts", "retrieval")
+#: DataComp's group means (aggregate_scores.py) -> the suite of each; a leaderboard shows a group's mean
+#: as a column of its own, for rows that have all its tasks
+GROUPS = {"imagenet dist. shifts": "imagenet-dist-shifts", "vtab": "vtab", "retrieval": "retrieval"}
 
 
 def leaderboard(runs: pd.DataFrame, protocol: str = "zeroshot", metric: str = "primary", history: bool = False,
@@ -52,8 +66,8 @@ def leaderboard(runs: pd.DataFrame, protocol: str = "zeroshot", metric: str = "p
 
     Honest averages: ``average`` is shown only for rows that have every task column (with
     ``suite``, every task of the suite, each on its own main metric); other rows show none, and
-    ``tasks`` says how many they have. A group mean (ImageNet and its shifts, retrieval) likewise
-    needs all of the group's tasks.
+    ``tasks`` says how many they have. A group mean (DataComp's: ImageNet distribution shifts, VTAB,
+    retrieval) likewise needs all of the group's tasks.
     """
     if metric not in METRICS:
         raise UserError(f"--metric must be one of {', '.join(METRICS)}, not '{metric}'")
@@ -66,19 +80,19 @@ def leaderboard(runs: pd.DataFrame, protocol: str = "zeroshot", metric: str = "p
     sel = sel.assign(row=[(_row_label(r) + (f" @{r.created}" if history else "")) for r in sel.itertuples()],
                      value=pd.to_numeric(sel[metric], errors="coerce") * 100)
     table = sel.pivot_table(index="row", columns="task", values="value", aggfunc="first")
-    if with_published:
+    columns = suite_tasks(suite) if suite else sorted(table.columns)
+    if with_published:  # the published row of each model shown, on every column (a suite's: all of it)
         pub = published()
         pairs = {(m, p) for m, p in zip(sel.model, sel.pretrained)}
         mine = np.array([(m, p) in pairs for m, p in zip(pub.model, pub.pretrained)], dtype=bool)
-        extra = pub[mine & pub.task.isin(table.columns).to_numpy()]
+        extra = pub[mine & pub.task.isin(columns).to_numpy()]
         for (m, p), group in extra.groupby(["model", "pretrained"]):
             table.loc[f"{m} / {p} (published)", group.task.tolist()] = (group.value * 100).tolist()
-    columns = suite_tasks(suite) if suite else sorted(table.columns)
     table = table.reindex(columns, axis=1)
     complete = table.notna().all(axis=1)
     groups = {}
-    for group in GROUPS:
-        members = suite_tasks(group)
+    for group, suite_name in GROUPS.items():
+        members = suite_tasks(suite_name)
         if set(members) <= set(columns) and len(members) < len(columns):
             groups[f"mean {group}"] = table[members].mean(axis=1).where(table[members].notna().all(axis=1))
     for name, values in groups.items():

@@ -37,18 +37,22 @@ def _settings(r) -> str:
         return f"{r.config.get('probe_features')} k={max(r.config['shots'])}"
     if r.protocol == "retrieval":
         return f"captions ({r.config['n_captions']})"
+    if r.protocol == "association":
+        return f"cues ({r.config['n_instances']})"
     return str(r.templates)
 
 
 def records_table(records) -> str:
-    header = ["model", "pretrained", "task", "protocol", "templates", "n", "top1", "95% CI", "top5", "mpc-recall",
-              "features"]
+    header = ["model", "pretrained", "task", "protocol", "templates", "n", "main metric", "top1", "95% CI", "top5",
+              "mpc-recall", "features"]
     rows = []
     for r in records:
         m = r.metrics
         lo, hi = m.get("top1_ci95") or (None, None)
         ci = f"{100 * lo:.1f}-{100 * hi:.1f}" if lo is not None else f"+-{100 * m.get('top1_std', 0):.1f} sd"
-        rows.append([r.model, r.pretrained, r.task, r.protocol, _settings(r), str(r.n_samples), pct(m.get("top1")), ci,
+        metric = r.config.get("metric", "top1")
+        main = f"{pct(m.get('primary'))} {metric}" if metric != "top1" and m.get("primary") is not None else "top1"
+        rows.append([r.model, r.pretrained, r.task, r.protocol, _settings(r), str(r.n_samples), main, pct(m.get("top1")), ci,
                      pct(m.get("top5")), pct(m.get("mean_per_class_recall")), r.task_info.get("feature_cache", "-")])
     return format_table(rows, header)
 

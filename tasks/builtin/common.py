@@ -30,3 +30,11 @@ def mirror(key: str, **options: Any) -> SourceSpec:
 
 TRAIN_TEST = {"test": {"train": False}, "train": {"train": True}}
 SPLIT_NAMES = {"test": {"split": "test"}, "train": {"split": "train"}}
+
+
+def datacomp_wds(task: str, **options: Any) -> SourceSpec:
+    """DataComp's webdataset export of a task (``djghosh/wds_<task>_test`` on the hub, as its
+    download_evalsets.py names them): classnames.txt, zeroshot_classification_templates.txt and
+    test/*.tar, with KEY.npy metadata for the WILDS and fairness sets."""
+    return SourceSpec("webdataset", {"hf_repo": f"djghosh/wds_{task.replace('/', '-')}_test",
+                                     "classnames": "source", **options})

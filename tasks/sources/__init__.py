@@ -99,6 +99,17 @@ def _captions(options: dict, split: str, ctx: DataContext, fetch: bool) -> Image
     return read_caption_table(path, options.get("image_column"), options.get("caption_column"), options.get("separator"))
 
 
+def _association(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
+    from tasks.sources.association import open_associations
+
+    path = _path(options, "path", split, ctx) if "path" in options else None
+    if path is not None and path.is_file():
+        return open_associations(options, split, path, ctx.data_dir / "hf")
+    if "hf_repo" not in options:
+        return _missing(options, path, fetch, "association file")
+    return open_associations(options, split, None, ctx.data_dir / "hf") if fetch else None
+
+
 def _corrupted(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
     from tasks.registry import get_task
     from tasks.sources.corrupted import CorruptedSource
@@ -118,6 +129,7 @@ SOURCE_TYPES: dict[str, Callable[[dict, str, DataContext, bool], ImageSource | N
     "webdataset": _webdataset,
     "corrupted": _corrupted,
     "captions": _captions,
+    "association": _association,
 }
 
 

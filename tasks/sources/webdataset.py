@@ -2,7 +2,9 @@
 
 Layout: ``ROOT/classnames.txt`` (one class per line), optional
 ``ROOT/zeroshot_classification_templates.txt``, and ``ROOT/<split>/*.tar`` whose members are
-``KEY.{jpg,png,webp,...}`` + ``KEY.cls`` (the integer label). Retrieval exports (flickr30k,
+``KEY.{jpg,png,webp,...}`` + ``KEY.cls`` (the integer label), and in DataComp's exports of the
+WILDS and fairness sets ``KEY.npy``, the sample's metadata row (region, year, income group, ...;
+the column order is the task spec's ``groups.fields``). Retrieval exports (flickr30k,
 mscoco_captions) carry ``KEY.txt`` instead: the image's captions, one per line (read as
 CLIP_benchmark reads them, ``str.splitlines``); their samples are labelled by their index. CLIP_benchmark publishes every
 dataset of its suite this way as ``clip-benchmark/wds_<name>`` on the hub, so the same reader
@@ -32,6 +34,10 @@ def _read_lines(path: Path) -> list[str] | None:
     return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
 
 
+def _read_npy(tar: tarfile.TarFile, member: tarfile.TarInfo) -> np.ndarray:
+    return np.atleast_1d(np.load(io.BytesIO(tar.extractfile(member).read()), allow_pickle=False))
+
+
 class WebDatasetSource(ImageSource):
     def __init__(self, root: Path | str, split: str):
         self.root = Path(root).expanduser()
@@ -46,6 +52,7 @@ class WebDatasetSource(ImageSource):
         self.members: list[tuple[int, int, int, str]] = []  # shard, offset, size, name
         labels: list[int] = []
         captions: list[list[str]] = []
+        metadata: list[np.ndarray | None] = []
         h = hashlib.sha256()
         for s, shard in enumerate(shards):
             st = shard.stat()
@@ -67,6 +74,7 @@ class WebDatasetSource(ImageSource):
                         else:
                             captions.append(tar.extractfile(g["txt"]).read().decode("utf-8").splitlines())
                             labels.append(len(captions) - 1)
+                        metadata.append(_read_npy(tar, g["npy"]) if "npy" in g else None)
                         self.members.append((s, img.offset_data, img.size, img.name))
             except (tarfile.TarError, OSError, ValueError) as exc:
                 raise UserError(f"webdataset shard {shard} is not a readable tar archive ({short_reason(exc, 80)}); "
@@ -76,6 +84,12 @@ class WebDatasetSource(ImageSource):
         if captions and len(captions) != len(labels):
             raise UserError(f"webdataset shards in {shard_dir} mix labelled (.cls) and captioned (.txt) samples")
         self.captions = captions or None
+        self.metadata = None
+        if any(m is not None for m in metadata):
+            if any(m is None for m in metadata) or len({m.shape for m in metadata}) != 1:
+                raise UserError(f"webdataset shards in {shard_dir}: some samples lack metadata (.npy) or differ in its "
+                                "length; use a complete export")
+            self.metadata = np.stack(metadata).astype(np.int64)
         self.targets = np.asarray(labels, dtype=np.int64)
         self.origin = str(shard_dir)
         self.identity = "wds:" + h.hexdigest()[:32]
