@@ -12,6 +12,7 @@ from typing import Sequence
 
 from bench.config import ROBUSTNESS, RUN, SWEEP, add_run_options
 from bench.core.errors import UserError
+from prompts.references import LANGUAGES, PROMPT_SOURCES
 
 
 class _Parser(argparse.ArgumentParser):
@@ -51,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "replaces that task's names")
     pr.add_argument("--templates", help="template set name, file, or one template with {} (default: the task's "
                                         "own with --task, else the single template 'a photo of a {}.')")
+    pr.add_argument("--prompt-source", default="clip", choices=PROMPT_SOURCES,
+                    help="with --task: whose names and templates (clip, or clip_benchmark)")
+    pr.add_argument("--language", default="en", choices=LANGUAGES,
+                    help="with --task: language of names and templates (not en: --prompt-source clip_benchmark)")
     pr.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
     pr.add_argument("--device", default="cpu")
     pr.add_argument("--cache-dir", help="classifier cache (default: $ZSBENCH_CACHE or ~/.cache/zsbench)")

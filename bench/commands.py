@@ -103,10 +103,13 @@ def predict(args: argparse.Namespace) -> int:
     images = expand_images(args.images)
     ctx = data_context(Path(args.cache_dir) if args.cache_dir else None, None)
     if args.task:
-        from tasks.classes import override_classnames, task_classnames
+        from prompts.references import check_choice
+        from tasks.classes import PromptChoice, override_classnames, task_classnames
         from tasks.registry import get_task
 
-        classnames, templates = task_classnames(args.task, ctx, args.templates)
+        check_choice(args.prompt_source, args.language)
+        classnames, templates = task_classnames(args.task, ctx, args.templates, PromptChoice(args.prompt_source,
+                                                                                              args.language))
         if args.classes_file:
             classnames = override_classnames(get_task(args.task), classnames, args.classes_file)
     else:

@@ -16,6 +16,7 @@ from typing import Any, Callable, Sequence
 
 from bench.core.errors import UserError
 from bench.protocols import PROTOCOLS
+from prompts.references import LANGUAGES, PROMPT_SOURCES
 from tasks.spec import BAD_IMAGE_POLICIES
 
 # Choices shared by the options below and the modules that act on them.
@@ -91,7 +92,8 @@ class RunConfig:
     protocols: list[str] = option(
         "--protocol", "zeroshot, linear-probe (CLIP paper A.3: C searched on validation), few-shot (k examples "
         "per class), robustness (a shift suite as --task, see `zsbench robustness`), retrieval (captioned images: "
-        "recall@1/5/10 both ways); repeatable; default: the task's own (zeroshot, retrieval for captions)",
+        "recall@1/5/10 both ways), association (WinoGAViL); repeatable; default: the task's own (zeroshot, retrieval "
+        "for captions, association for WinoGAViL)",
         [], kind="list", choices=tuple(PROTOCOLS), commands=(RUN, SWEEP), record=False)
     # data
     split: str | None = option("--split", "dataset split (default: the task's evaluation split)")
@@ -99,6 +101,14 @@ class RunConfig:
         "--classnames", "replace the tasks' class names: a JSON list, a JSON object of task -> list (tasks it does "
         "not name keep theirs), or one name per line; one name per class in label order (recorded)", parse=Path,
         metavar="FILE")
+    prompt_source: str = option(
+        "--prompt-source", "whose class names and templates: clip (the CLIP repository's data/prompts.md; default) "
+        "or clip_benchmark (CLIP_benchmark's JSON files, which open_clip's published table used); recorded",
+        "clip", choices=PROMPT_SOURCES)
+    language: str = option(
+        "--language", "language of class names and templates (CLIP_benchmark's: en, cn, it, jp, ar; not en needs "
+        "--prompt-source clip_benchmark and a task with names in that language, e.g. ImageNet); recorded",
+        "en", choices=LANGUAGES)
     limit: int | None = option("--limit", "evaluate a seeded, class-stratified subset of N samples",
                                parse=positive_int, metavar="N")
     seed: int = option("--seed", "seed for subsets, few-shot draws and random-init models (default 0)", 0, parse=int)
@@ -158,6 +168,13 @@ class RunConfig:
     no_save: bool = option("--no-save", "do not write run records", False, kind="flag", record=False)
     # set by the engine, not the command line
     progress: bool = option(None, "show progress bars", True, kind="internal", record=False)
+
+    @property
+    def prompt_choice(self):
+        """``--prompt-source`` and ``--language`` as the task layer takes them."""
+        from tasks.classes import PromptChoice
+
+        return PromptChoice(self.prompt_source, self.language)
 
     @property
     def save(self) -> bool:

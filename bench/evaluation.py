@@ -23,7 +23,7 @@ from bench.features import FeatureExtractor, FeatureSet
 from bench.models.base import ModelBackend
 from bench.sampling import stratified_subset
 from prompts.classnames import ClassName
-from tasks.classes import override_classnames, resolve_classnames, resolve_templates
+from tasks.classes import override_classnames, resolve_classnames_with_origin, resolve_templates
 from tasks.sources import DataContext, ImageSource, open_source
 from tasks.spec import TaskSpec
 
@@ -40,6 +40,7 @@ class OpenedTask:
     seconds: float
     train: tuple[ImageSource, np.ndarray] | None = None
     val: tuple[ImageSource, np.ndarray] | None = None
+    names_origin: str = "-"   # which reference the class names come from (recorded)
 
     @property
     def subset(self) -> str:
@@ -51,11 +52,14 @@ def open_task(spec: TaskSpec, config: RunConfig, ctx: DataContext, train: bool =
     t0 = time.perf_counter()
     split = config.split or spec.split
     source = open_source(spec, split, ctx)
-    classnames = resolve_classnames(spec, source) if spec.kind == "classification" else []
+    classnames, origin = resolve_classnames_with_origin(spec, source, config.prompt_choice) \
+        if spec.kind == "classification" else ([], "-")
     if config.classnames_file and classnames:
-        classnames = override_classnames(spec, classnames, config.classnames_file)
+        new = override_classnames(spec, classnames, config.classnames_file)
+        origin = origin if new is classnames else f"--classnames {config.classnames_file}"
+        classnames = new
     indices = stratified_subset(source.targets, config.limit, config.seed) if config.limit else np.arange(len(source))
-    opened = OpenedTask(spec, split, source, classnames, indices, 0.0)
+    opened = OpenedTask(spec, split, source, classnames, indices, 0.0, names_origin=origin)
     if train:
         if not spec.train_split:
             raise UserError(f"task {spec.name} has no training split, which probes need: use --protocol zeroshot")
@@ -116,7 +120,7 @@ class Evaluation:
     def classifier(self, override: str | None = None) -> Classifier:
         """The prompt-ensemble classifier for the task's classes under a template set."""
         def build() -> Classifier:
-            templates, name = resolve_templates(self.spec, override, self.task.source)
+            templates, name = resolve_templates(self.spec, override, self.task.source, self.config.prompt_choice)
             weights, info = cached_classifier(self.backend, self.task.classnames, templates, self.store,
                                               progress=self.config.progress)
             return Classifier(weights, templates, name, info)

@@ -91,6 +91,8 @@ def build_record(config: "RunConfig", model_name: str, backend: "ModelBackend", 
         model_info={"fingerprint": backend.fingerprint, "preprocess": backend.preprocess_id, **backend.info()},
         task_info={"source": task.source.origin, "data_identity": task.source.identity,
                    "n_classes": len(task.classnames), "classnames": [display_name(c) for c in task.classnames],
+                   # the exact names prompted (a class's synonyms as a list) and which reference they are
+                   "prompt_classnames": list(task.classnames), "classnames_origin": task.names_origin,
                    "dataset_size": len(task.source), "parent": spec.parent, "class_subset": spec.class_subset,
                    **outcome.task_info},
     )

@@ -24,6 +24,7 @@ from bench.protocols import get_protocol, protocols_for
 from bench.protocols.base import Protocol, Unit
 from bench.records import RunRecord, build_record, read_records_if_any, save_record, work_keys_of
 from bench.work import work_key
+from prompts.references import check_choice
 from tasks.classes import resolve_templates
 from tasks.registry import get_task
 from tasks.suites import expand_task_names
@@ -118,12 +119,13 @@ class Runner:
             if step.protocol.uses_templates:
                 task = opened[step.unit.task]
                 for templates in step.protocol.template_sets(self.config):
-                    resolve_templates(task.spec, templates, task.source)
+                    resolve_templates(task.spec, templates, task.source, self.config.prompt_choice)
 
     def run(self) -> list[RunRecord]:
         """Evaluate every model on every planned step; records saved under ``out_dir``."""
         config = self.config
         check_models(config)  # a bad model option or name fails before any slow step
+        check_choice(config.prompt_source, config.language)
         if config.save:
             ensure_writable_dir(Path(config.out_dir), "--out")
         steps = self.plan()

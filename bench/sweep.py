@@ -139,7 +139,7 @@ def task_costs(tasks: list[str], config: RunConfig, ctx: Any = None) -> dict[str
         n_templates = 0
         for override in config.templates:
             try:
-                n_templates += len(resolve_templates(spec, override, None)[0])
+                n_templates += len(resolve_templates(spec, override, None, config.prompt_choice)[0])
             except UserError:
                 n_templates += 1
         out[name] = TaskCost(name, int(images), int((spec.n_classes or n_classes or 0) * n_templates))

@@ -43,7 +43,8 @@ def display_name(name: ClassName) -> str:
     return synonyms(name)[0]
 
 
-def validate_classnames(names: list, source: str, allow_duplicates: bool = False) -> list[ClassName]:
+def validate_classnames(names: list, source: str, allow_duplicates: bool = False,
+                        allow_empty: bool = False) -> list[ClassName]:
     """Non-empty, strings (or synonym lists), and no two classes with the same name.
 
     Two classes with one name get identical prompts and so cannot be told apart: an error for
@@ -54,7 +55,7 @@ def validate_classnames(names: list, source: str, allow_duplicates: bool = False
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
         texts = synonyms(name) if isinstance(name, (str, list)) else None
-        if not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+        if not texts or not all(isinstance(t, str) and (t.strip() or allow_empty) for t in texts):
             raise UserError(f"class {i} in {source} is not a non-empty string (got {name!r})")
         key = display_name(name).strip().casefold()
         if key in seen and not allow_duplicates:

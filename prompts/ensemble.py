@@ -68,7 +68,7 @@ def build_classifier(
     embedded once. Equal to ``open_clip.build_zero_shot_classifier`` within float noise.
     """
     classnames = validate_classnames(list(classnames), source="build_classifier classnames", allow_duplicates=True)
-    templates = validate_templates(list(templates), source="build_classifier templates")
+    templates = validate_templates(list(templates), source="build_classifier templates", allow_duplicates=True)
     texts, owners = class_prompts(classnames, templates)
     unique = list(dict.fromkeys(texts))
     where = {t: i for i, t in enumerate(unique)}

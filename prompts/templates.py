@@ -79,14 +79,15 @@ def template_set_names() -> list[str]:
     return ["openai_imagenet", "simple_imagenet", "single"] + named_sets()
 
 
-def get_templates(name_or_path: str | list[str], dataset_key: str | None = None) -> list[str]:
-    """Resolve a template set by name, by file, or as an inline list; validated.
+def get_templates(name_or_path: str | list[str], dataset_key: str | None = None, verbatim: bool = False) -> list[str]:
+    """Resolve a template set by name, by file, or as an inline list; validated (``verbatim``: a
+    published list, whose repeated templates are kept and so weigh twice).
 
     ``dataset_key`` picks one entry from a multi-dataset file in CLIP_benchmark's JSON layout
     (``{"cifar10": [...], "imagenet1k": [...]}``).
     """
     if isinstance(name_or_path, (list, tuple)):
-        return validate_templates(list(name_or_path), source="inline template list")
+        return validate_templates(list(name_or_path), source="inline template list", allow_duplicates=verbatim)
     name = str(name_or_path)
     if name == "openai_imagenet":
         templates = list(clip_section("imagenet")["templates"])
@@ -153,8 +154,9 @@ def load_template_file(path: Path, dataset_key: str | None = None) -> list[str]:
     return validate_templates(items, source=f"template file {path}")
 
 
-def validate_templates(templates: list[str], source: str) -> list[str]:
-    """Every template has one ``{}`` slot; no empty set, no duplicates (they would re-weight)."""
+def validate_templates(templates: list[str], source: str, allow_duplicates: bool = False) -> list[str]:
+    """Every template has one ``{}`` slot; no empty set, no duplicates (they would re-weight) unless
+    ``allow_duplicates`` keeps a published list as published."""
     if not templates:
         raise UserError(f"{source} is empty: give at least one template such as '{SINGLE_TEMPLATE}'")
     out: list[str] = []
@@ -163,7 +165,7 @@ def validate_templates(templates: list[str], source: str) -> list[str]:
         t = t.replace("{c}", "{}")
         if "{}" not in t:
             raise UserError(f"template '{t}' in {source} has no {{}} slot for the class name: add one, e.g. 'a photo of a {{}}.'")
-        if t in seen:
+        if t in seen and not allow_duplicates:
             raise UserError(f"template '{t}' appears twice in {source}: remove the repeat")
         seen.add(t)
         out.append(t)

@@ -1,16 +1,21 @@
 """Class names and templates for an opened task: the spec's sets matched to the data's labels.
 
-The rules, in order: a source may override the task's class names (CLIP_benchmark's webdataset
-copies carry their own ``classnames.txt`` in their own order); ``"source"`` takes the data's
-own names; a ``{data name: class name}`` map renames the data's names; a named set can be
-reordered to the data's label order (``order_by_source``); a shift task over a subset of its
-parent's classes picks those classes from the parent's list; finally the task's renames apply.
+The rules, in order: ``"source"`` takes the data's own names (DataComp's exports, folders); a
+``{data name: class name}`` map renames the data's names; a named set is the reference's list
+(CLIP's, or CLIP_benchmark's in a language: ``prompts.references``) and can be aligned to the
+data's label order by name (``order_by_source``: a source's own names, such as a webdataset's
+classnames.txt, check and order the task's names but never replace them); a shift task over a
+subset of its parent's classes picks those classes from the parent's list; finally the task's
+renames apply (CLIP's names only).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bench.core.errors import UserError
 from prompts.classnames import ClassName, apply_renames, display_name, get_classnames, validate_classnames
-from prompts.templates import get_templates, split_key
+from prompts.references import cb_classnames, cb_templates
+from prompts.templates import get_templates, named_sets, split_key
 from tasks.sources.base import ImageSource
 from tasks.spec import TaskSpec
 from tasks.subsets import class_subset
@@ -18,53 +23,109 @@ from tasks.subsets import class_subset
 SOURCE_NAMES = ("source", "folder")
 
 
+@dataclass(frozen=True)
+class PromptChoice:
+    """Which reference's names and templates (``--prompt-source``), in which language (``--language``)."""
+
+    source: str = "clip"
+    language: str = "en"
+
+    @property
+    def is_default(self) -> bool:
+        return self.source == "clip" and self.language == "en"
+
+
+DEFAULT = PromptChoice()
+
+
 def _source_names(task: TaskSpec, source: ImageSource) -> list[ClassName]:
     if not source.classes:
         raise UserError(f"task {task.name}: class names should come from the data, but {source.origin} names none; "
                         "give a class-name list")
-    return validate_classnames([c.replace("_", " ") for c in source.classes], source=f"class names of {source.origin}")
+    published = getattr(source, "published", False)  # an export's list, verbatim
+    return validate_classnames([c.replace("_", " ") for c in source.classes], source=f"class names of {source.origin}",
+                               allow_duplicates=published, allow_empty=published)
 
 
-def _reorder(task: TaskSpec, names: list[ClassName], source: ImageSource) -> list[ClassName]:
+def _reorder(task: TaskSpec, names: list[ClassName], source: ImageSource, aliases: dict) -> list[ClassName]:
+    """The task's names in the data's label order, matched by name (``aliases``: data name -> task name)."""
     if not source.classes:
         return names
-    by_key = {display_name(n).casefold(): n for n in names}
+    by_key = {}
+    for n in names:
+        by_key.setdefault(_key(display_name(n)), n)
     out = []
     for c in source.classes:
-        key = c.replace("_", " ").casefold()
+        key = _key(aliases.get(c, c))
         if key not in by_key:
-            raise UserError(f"task {task.name}: the data's class '{c}' matches no name in the task's class list")
+            raise UserError(f"task {task.name}: the data's class '{c}' ({source.origin}) matches no name in the task's "
+                            "class list, so its labels cannot be aligned to CLIP's names; run with --prompt-source "
+                            "clip_benchmark (the export's own names) or give --classnames FILE in the data's label order")
         out.append(by_key[key])
     return out
 
 
-def resolve_classnames(task: TaskSpec, source: ImageSource | None) -> list[ClassName]:
+def _key(name: str) -> str:
+    return " ".join(name.replace("_", " ").casefold().split())
+
+
+def resolve_classnames(task: TaskSpec, source: ImageSource | None, prompts: PromptChoice = DEFAULT) -> list[ClassName]:
     """The task's class names matched to ``source`` (``None``: the spec's own names, unchecked)."""
+    return resolve_classnames_with_origin(task, source, prompts)[0]
+
+
+def resolve_classnames_with_origin(task: TaskSpec, source: ImageSource | None,
+                                   prompts: PromptChoice = DEFAULT) -> tuple[list[ClassName], str]:
+    """The class names and where they come from (recorded: ``clip``, ``clip_benchmark (cn)``, ``data``...)."""
     options = getattr(source, "spec_options", {}) or {}
     policy = options.get("classnames", task.classnames)
     if source is None and (isinstance(policy, dict) or (isinstance(policy, str) and policy in SOURCE_NAMES)):
         raise UserError(f"task {task.name} takes its class names from its data, which is not on disk: fetch it "
                         "with a `zsbench run` first, or pass --classes / --classes-file")
+    origin, set_name = "clip", None
     if isinstance(policy, str) and policy in SOURCE_NAMES:
-        names = _source_names(task, source)
+        names, origin = _source_names(task, source), "data"
     elif isinstance(policy, dict):
         names = _source_names(task, source)
         names = apply_renames(names, {k.replace("_", " "): v for k, v in policy.items()}, source=f"task {task.name}")
+        set_name = task.templates if isinstance(task.templates, str) else None
     elif isinstance(policy, (list, tuple)):
-        names = validate_classnames(list(policy), source=f"task {task.name}'s class list")
+        names, origin = validate_classnames(list(policy), source=f"task {task.name}'s class list"), "task"
     else:
         path, key = split_key(str(policy))
         names = get_classnames(path, key)
+        if path not in named_sets():
+            origin = "file"
+        elif not prompts.is_default:  # CLIP_benchmark's list, in CLIP's order: aligned and subset below
+            cb = cb_classnames(path, prompts.language, [display_name(n) for n in names])
+            if cb is not None:
+                names, origin = validate_classnames(cb, source=f"CLIP_benchmark's {prompts.language} names for {path}",
+                                                    allow_duplicates=True), f"clip_benchmark ({prompts.language})"
+            elif source is not None and source.classes:  # CLIP_benchmark uses the dataset's own names
+                return _checked(task, source, _source_names(task, source)), "clip_benchmark (the dataset's own names)"
+            else:
+                origin = "clip (CLIP_benchmark has no list of its own and the data names none)"
     if options.get("order_by_source") and source is not None:
-        names = _reorder(task, names, source)
+        aliases = options.get("aliases", {})
+        if origin.startswith("clip_benchmark"):  # the data's names are CLIP_benchmark's words already
+            aliases = {}
+        names = _reorder(task, names, source, aliases)
+    if set_name is not None and not prompts.is_default:
+        cb = cb_classnames(set_name, prompts.language, [display_name(n) for n in names])
+        if cb is not None:
+            names, origin = cb, f"clip_benchmark ({prompts.language})"
     if task.class_subset and task.n_classes and len(names) != task.n_classes:
         subset = class_subset(task.class_subset)
         if max(i for ids in subset for i in ids) < len(names):
             names = [names[ids[0]] for ids in subset]
-    if task.renames:
+    if task.renames and origin == "clip":
         current = {display_name(n) for n in names}
         renames = {(k if k in current else k.replace("_", " ")): v for k, v in task.renames.items()}
         names = apply_renames(names, renames, source=f"task {task.name}")
+    return _checked(task, source, names), origin
+
+
+def _checked(task: TaskSpec, source: ImageSource | None, names: list[ClassName]) -> list[ClassName]:
     if task.n_classes is not None and len(names) != task.n_classes:
         raise UserError(f"task {task.name}: {len(names)} class names, but the dataset has {task.n_classes} classes")
     if source is None:
@@ -82,8 +143,13 @@ def resolve_classnames(task: TaskSpec, source: ImageSource | None) -> list[Class
     return names
 
 
-def resolve_templates(task: TaskSpec, override: str | None, source: ImageSource | None = None) -> tuple[list[str], str]:
-    """The task's templates (or ``override``: a set name, file or ``source``) and a label for records."""
+def resolve_templates(task: TaskSpec, override: str | None, source: ImageSource | None = None,
+                      prompts: PromptChoice = DEFAULT) -> tuple[list[str], str]:
+    """The task's templates (or ``override``: a set name, file or ``source``) and a label for records.
+
+    With CLIP_benchmark as the reference, a named set is CLIP_benchmark's set for that dataset in the
+    chosen language, verbatim (a repeated template stays, so it weighs twice), labelled
+    ``clip_benchmark:<lang>:<set>``."""
     chosen = override if override is not None else task.templates
     if isinstance(chosen, (list, tuple)):
         return get_templates(list(chosen)), f"inline({len(chosen)})"
@@ -94,10 +160,18 @@ def resolve_templates(task: TaskSpec, override: str | None, source: ImageSource 
                             "(a webdataset's zeroshot_classification_templates.txt); name a template set instead")
         return get_templates(list(own)), "source"
     path, key = split_key(str(chosen))
+    if not prompts.is_default and path in (*named_sets(), "openai_imagenet"):
+        cb = cb_templates(path, prompts.language)
+        if cb is not None:
+            return get_templates(cb, verbatim=True), f"clip_benchmark:{prompts.language}:{path}"
+        if prompts.language != "en":  # CLIP_benchmark falls back to its ImageNet set
+            return get_templates(cb_templates("imagenet", prompts.language), verbatim=True), \
+                f"clip_benchmark:{prompts.language}:imagenet"
     return get_templates(path, dataset_key=key or task.name), str(chosen)
 
 
-def task_classnames(name: str, ctx, templates: str | None = None) -> tuple[list[ClassName], list[str]]:
+def task_classnames(name: str, ctx, templates: str | None = None,
+                    prompts: PromptChoice = DEFAULT) -> tuple[list[ClassName], list[str]]:
     """A task's class names and templates (``templates`` overrides), read from its data when it is on
     disk (nothing is downloaded), else from its spec."""
     from tasks.registry import get_task
@@ -108,7 +182,7 @@ def task_classnames(name: str, ctx, templates: str | None = None) -> tuple[list[
         source = open_source(spec, spec.split, ctx, fetch=False)
     except UserError:
         source = None
-    return resolve_classnames(spec, source), resolve_templates(spec, templates, source)[0]
+    return resolve_classnames(spec, source, prompts), resolve_templates(spec, templates, source, prompts)[0]
 
 
 def override_classnames(task: TaskSpec, names: list[ClassName], path) -> list[ClassName]:

@@ -32,16 +32,22 @@ def subset_wnids(name: str) -> list[str]:
     return list(imagenet_meta()[key])
 
 
-SUBSETS = ("imagenet-r", "imagenet-a", "objectnet")
+SUBSETS = ("imagenet-r", "imagenet-a", "objectnet", "imagenette")
+
+#: Imagenette's 10 classes (fast.ai), in wnid order = the label order of its folders and of the
+#: Hugging Face copy frgfm/imagenette (tench, English springer, cassette player, chain saw, church,
+#: French horn, garbage truck, gas pump, golf ball, parachute)
+IMAGENETTE_WNIDS = ["n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "n03394916", "n03417042",
+                    "n03425413", "n03445777", "n03888257"]
 
 
 def class_subset(name: str) -> list[list[int]]:
     """For each class of the shift task, the ImageNet class indices it stands for."""
     if name == "objectnet":
         return [list(c["imagenet"]) for c in objectnet_classes()]
-    if name in ("imagenet-r", "imagenet-a"):
+    if name in ("imagenet-r", "imagenet-a", "imagenette"):
         index = {w: i for i, w in enumerate(imagenet_wnids())}
-        return [[index[w]] for w in subset_wnids(name)]
+        return [[index[w]] for w in (IMAGENETTE_WNIDS if name == "imagenette" else subset_wnids(name))]
     raise UserError(f"unknown class subset '{name}' (known: {', '.join(SUBSETS)})")
 
 

@@ -51,9 +51,11 @@ def test_an_openai_name_offline_fails_in_one_line_naming_the_resolved_model(stor
 def test_imagenette_uses_clips_imagenet_names_for_its_ten_wnids():
     from tasks.registry import get_task
 
+    from tasks.classes import resolve_classnames
+
     spec = get_task("imagenette")
     theirs = json.loads((CLIP_BENCHMARK / "en_classnames.json").read_text())["imagenet1k"]
     # Imagenette's classes are these ImageNet-1k indices (wnid order)
-    assert list(spec.classnames) == [theirs[i] for i in (0, 217, 482, 491, 497, 566, 569, 571, 574, 701)]
+    assert resolve_classnames(spec, None) == [theirs[i] for i in (0, 217, 482, 491, 497, 566, 569, 571, 574, 701)]
     hf = [s for s in spec.sources if s.type == "hf"][0].options
     assert hf["repo"] == "frgfm/imagenette" and hf["config"] == "320px" and hf["splits"]["val"] == "validation"

@@ -29,7 +29,7 @@ class ZeroShot(Protocol):
             config={"n_templates": len(clf.templates), "task_templates": templates is None},
             timings={"features": feats.info["seconds"], "classifier": clf.info["seconds"],
                      "evaluate": time.perf_counter() - t0},
-            task_info=feature_facts(feats) | {"classifier_cache": clf.info["cache"]},
+            task_info=feature_facts(feats) | {"classifier_cache": clf.info["cache"], "templates_used": clf.templates},
             predictions={"indices": feats.indices, "labels": feats.labels, "top5": top5.astype(np.int32)},
         )]
 

@@ -28,6 +28,10 @@ EUROSAT_NAMES = {  # torchvision's folder names -> CLIP's names (CLIP lists them
 }
 
 
+#: CLIP_benchmark's CLEVR count names (words) -> CLIP's (digits)
+CLEVR_WORDS = {w: str(n) for n, w in enumerate(["three", "four", "five", "six", "seven", "eight", "nine", "ten"], 3)}
+
+
 def middle_frames(name: str, title: str) -> tuple:
     return (local_folder(f"{name}-frames/{{split}}", f"{title} is video: extract each test clip's middle frame "
                          f"(e.g. ffmpeg -ss <duration/2> -i clip.mp4 -frames:v 1 frame.jpg) into "
@@ -102,7 +106,7 @@ SUITE = [
              classnames="fer2013", templates="fer2013", n_classes=7, train_split="train",
              sizes={"test": 3589, "train": 28709}),
     TaskSpec(name="clevr_counts", paper="CLEVRCounts", description="CLEVR object counts 3-10 (VTAB)",
-             sources=(wds("vtab-clevr_count_all"),), classnames="clevr_counts", templates="clevr_counts",
+             sources=(wds("vtab-clevr_count_all", aliases=CLEVR_WORDS),), classnames="clevr_counts", templates="clevr_counts",
              n_classes=8, train_split="train", sizes={"test": 15000}),
     TaskSpec(name="rendered_sst2", paper="SST2", description="Rendered SST-2: sentiment of rendered sentences",
              sources=(torchvision("RenderedSST2", splits("test", "train", "val")), wds("renderedsst2")),

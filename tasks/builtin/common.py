@@ -14,8 +14,10 @@ def torchvision(dataset: str, splits: dict[str, dict] | None = None, **options: 
 
 
 def wds(name: str, **options: Any) -> SourceSpec:
-    """CLIP_benchmark's webdataset copy; its classnames.txt gives the class order."""
-    return SourceSpec("webdataset", {"hf_repo": f"clip-benchmark/wds_{name}", "classnames": "source", **options})
+    """CLIP_benchmark's webdataset copy. Its classnames.txt (CLIP_benchmark's names, in the export's
+    label order) aligns the task's own names to the labels by name (``aliases``: export name -> task
+    name where the two spell a class differently); it never replaces them."""
+    return SourceSpec("webdataset", {"hf_repo": f"clip-benchmark/wds_{name}", "order_by_source": True, **options})
 
 
 def local_folder(path: str, hint: str, **options: Any) -> SourceSpec:

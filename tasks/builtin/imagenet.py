@@ -8,7 +8,7 @@ archive's, and the message for a missing copy says where to put it. ImageNet-R a
 """
 from tasks.builtin.common import local_folder, mirror, wds
 from tasks.spec import SourceSpec, TaskSpec
-from tasks.subsets import imagenet_names_of, objectnet_classes, subset_wnids
+from tasks.subsets import IMAGENETTE_WNIDS, objectnet_classes, subset_wnids
 
 #: this family's specs; tasks.registry registers them (the registry imports us, never the reverse)
 SPECS: list[TaskSpec] = []
@@ -65,11 +65,6 @@ SPECS.append(TaskSpec(
     sizes={"test": 20},
 ))
 
-#: Imagenette's 10 classes (fast.ai), in wnid order = the label order of its folders and of the
-#: Hugging Face copy frgfm/imagenette (tench, English springer, cassette player, chain saw, church,
-#: French horn, garbage truck, gas pump, golf ball, parachute)
-IMAGENETTE_WNIDS = ["n01440764", "n02102040", "n02979186", "n03000684", "n03028079", "n03394916", "n03417042",
-                    "n03425413", "n03445777", "n03888257"]
 SPECS.append(TaskSpec(
     name="imagenette", description="Imagenette (fast.ai): 10 easy ImageNet classes, validation split (320 px)",
     sources=(local_folder("imagenette2-320/{split}", "Imagenette is not on disk: unpack imagenette2-320.tgz "
@@ -77,6 +72,6 @@ SPECS.append(TaskSpec(
                           "exist", include=IMAGENETTE_WNIDS),
              SourceSpec("hf", {"repo": "frgfm/imagenette", "config": "320px",
                                "splits": {"val": "validation", "train": "train"}})),
-    classnames=imagenet_names_of(IMAGENETTE_WNIDS), templates="openai_imagenet", split="val", train_split="train",
+    classnames="imagenet", class_subset="imagenette", templates="openai_imagenet", split="val", train_split="train",
     n_classes=10, sizes={"val": 3925, "train": 9469},
 ))

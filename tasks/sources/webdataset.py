@@ -29,9 +29,14 @@ IMAGE_EXTS = ("webp", "jpg", "jpeg", "png", "ppm", "bmp", "tif", "tiff")
 
 
 def _read_lines(path: Path) -> list[str] | None:
+    """One item per line, as CLIP_benchmark reads them: a blank line inside the list is an item (its
+    CLEVR-distance names have an empty class), trailing blank lines are not."""
     if not path.is_file():
         return None
-    return [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines()]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 def _read_npy(tar: tarfile.TarFile, member: tarfile.TarInfo) -> np.ndarray:
@@ -39,6 +44,9 @@ def _read_npy(tar: tarfile.TarFile, member: tarfile.TarInfo) -> np.ndarray:
 
 
 class WebDatasetSource(ImageSource):
+    #: a published export: its class names are taken verbatim (repeats and blanks included)
+    published = True
+
     def __init__(self, root: Path | str, split: str):
         self.root = Path(root).expanduser()
         shard_dir = self.root / split
@@ -47,7 +55,7 @@ class WebDatasetSource(ImageSource):
             raise UserError(f"no webdataset shards at {shard_dir}/*.tar: use CLIP_benchmark's layout "
                             f"(ROOT/classnames.txt, ROOT/{split}/0.tar, ...)")
         self.classes = _read_lines(self.root / "classnames.txt")
-        self.templates = _read_lines(self.root / "zeroshot_classification_templates.txt")
+        self.templates = [t for t in _read_lines(self.root / "zeroshot_classification_templates.txt") or [] if t] or None
         self.shards = shards
         self.members: list[tuple[int, int, int, str]] = []  # shard, offset, size, name
         labels: list[int] = []
