@@ -267,7 +267,8 @@ def _runs(args: argparse.Namespace):
 
 
 def leaderboard(args: argparse.Namespace) -> int:
-    from bench.report.leaderboard import below_published, leaderboard as table_of, render, robustness_table, \
+    from bench.report.leaderboard import below_published, leaderboard as table_of, prompt_source_notes, render, \
+        robustness_table, \
         zeroshot_vs_probe
 
     runs = _runs(args)
@@ -287,10 +288,13 @@ def leaderboard(args: argparse.Namespace) -> int:
             print(f"missing ({len(tasks_missing)}): {row}: {', '.join(tasks_missing)}")
     if args.format == "md":
         notes = below_published(runs)
-        if notes:
+        sources = prompt_source_notes(runs) if args.with_published else []
+        if notes or sources:
             print()
         for note in notes:
             print(f"flag: {note}")
+        for note in sources:
+            print(f"prompts: {note}")
     return 0
 
 

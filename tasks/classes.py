@@ -170,6 +170,31 @@ def resolve_templates(task: TaskSpec, override: str | None, source: ImageSource 
     return get_templates(path, dataset_key=key or task.name), str(chosen)
 
 
+def reference_differences(name: str) -> list[str]:
+    """What differs in the prompts of a task between CLIP's and CLIP_benchmark's English lists:
+    "class names" (any prompt text: words, synonyms, case), "templates"; empty if nothing."""
+    from prompts.references import CB_KEYS
+    from tasks.registry import get_task
+
+    spec = get_task(name)
+    out = []
+    cb = PromptChoice("clip_benchmark", "en")
+    try:
+        clip_names = resolve_classnames(spec, None)
+    except UserError:  # names from the data (DataComp's exports): the same for both
+        return []
+    set_name = spec.classnames if isinstance(spec.classnames, str) else None
+    if set_name in CB_KEYS and resolve_classnames(spec, None, cb) != clip_names:
+        out.append("class names")
+    try:
+        if resolve_templates(spec, None, None) != resolve_templates(spec, None, None, cb) and \
+                resolve_templates(spec, None, None)[0] != resolve_templates(spec, None, None, cb)[0]:
+            out.append("templates")
+    except UserError:
+        pass
+    return out
+
+
 def task_classnames(name: str, ctx, templates: str | None = None,
                     prompts: PromptChoice = DEFAULT) -> tuple[list[ClassName], list[str]]:
     """A task's class names and templates (``templates`` overrides), read from its data when it is on

@@ -196,3 +196,23 @@ def test_a_chinese_zero_shot_record_carries_clip_benchmarks_names_and_templates(
     bad = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "imagenette", "--language", "cn",
                   "--data-dir", str(imagenette_folder), cache=tmp_path / "c", cwd=tmp_path)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--prompt-source clip_benchmark" in bad.stderr
+
+
+def test_with_published_says_when_the_prompt_sources_differ(tmp_path):
+    from bench.report.collect import load_runs
+    from bench.report.leaderboard import prompt_source_notes
+    from tasks.classes import reference_differences
+    from test_report import add
+
+    assert reference_differences("clevr_counts") == ["class names", "templates"]
+    assert reference_differences("pcam") == ["templates"] and reference_differences("cifar10") == []
+    out = tmp_path / "results"
+    m, p = "ViT-B-32", "laion2b_s34b_b79k"
+    add(out, m, p, "clevr_counts", 0.2)                      # CLIP's prompts (the default)
+    add(out, m, p, "cifar10", 0.9)                           # same prompts in both references
+    add(out, m, p, "pcam", 0.5, extra={"prompt_source": "clip_benchmark"})  # as published
+    add(out, m, p, "imagenet", 0.5, extra={"prompt_source": "clip_benchmark", "language": "cn"})
+    notes = prompt_source_notes(load_runs(out))
+    assert len(notes) == 2
+    assert any(n.startswith(f"{m} / {p} on clevr_counts: class names and templates from clip (en)") for n in notes)
+    assert any(" on imagenet: " in n and "(cn)" in n for n in notes)

@@ -8,7 +8,8 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.records import read_records, records_folder
 
-COLUMNS = ["model", "pretrained", "label", "task", "protocol", "templates", "split", "metric", "primary", "top1",
+COLUMNS = ["model", "pretrained", "label", "task", "protocol", "templates", "prompt_source", "language", "split",
+           "metric", "primary", "top1",
            "top5", "mean_per_class_recall", "id_top1", "effective_robustness", "n", "task_templates", "created", "seed", "parent", "class_subset",
            "path"]
 
@@ -27,6 +28,7 @@ def load_runs(results: Path | str, strict: bool = False) -> pd.DataFrame:
             "model": data["model"], "pretrained": data["pretrained"],
             "label": f"{data['model']} / {data['pretrained']}",
             "task": data["task"], "protocol": data["protocol"], "templates": data.get("templates", "-"),
+            "prompt_source": config.get("prompt_source", "clip"), "language": config.get("language", "en"),
             "split": data.get("split"), "metric": metric,
             "primary": m.get("primary", m.get(metric, m.get("top1"))), "top1": m.get("top1"),
             "top5": m.get("top5"), "mean_per_class_recall": m.get("mean_per_class_recall"),

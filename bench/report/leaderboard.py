@@ -136,6 +136,26 @@ def below_published(runs: pd.DataFrame, tolerance: float = 0.01) -> list[str]:
     return notes
 
 
+def prompt_source_notes(runs: pd.DataFrame) -> list[str]:
+    """Where a run's class names or templates are not those open_clip's published figure was made
+    with (CLIP_benchmark's, in English), for the checkpoints and tasks that have a published figure."""
+    from tasks.classes import reference_differences
+
+    pub = published().set_index(["model", "pretrained", "task"]).value
+    notes = []
+    for r in newest(runs[runs.protocol == "zeroshot"]).itertuples():
+        if (r.model, r.pretrained, r.task) not in pub.index or not r.task_templates:
+            continue
+        if r.prompt_source == "clip_benchmark" and r.language == "en":
+            continue
+        differ = reference_differences(r.task) if r.language == "en" else ["class names", "templates"]
+        if differ:
+            notes.append(f"{r.model} / {r.pretrained} on {r.task}: {' and '.join(differ)} from "
+                         f"{r.prompt_source} ({r.language}); the published figure used CLIP_benchmark's (en), which "
+                         f"differ here: rerun with --prompt-source clip_benchmark to compare like with like")
+    return notes
+
+
 def zeroshot_vs_probe(runs: pd.DataFrame) -> pd.DataFrame:
     """Per model and task: zero-shot (task's own templates, newest), linear probe, and the delta."""
     zs = own_templates_first(runs)
