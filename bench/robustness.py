@@ -50,11 +50,38 @@ def effective_robustness(id_acc: float, ood_acc: float, slope: float, intercept:
 
 @dataclass(frozen=True)
 class BaselineFit:
+    """A baseline line in logit space; with ``split``, a second line (``upper_*``) for in-distribution
+    accuracies above it (Taori et al.'s two-segment ImageNet-A fit)."""
+
     slope: float
     intercept: float
     r: float | None = None
     n_models: int = 0
     source: str = ""
+    split: float | None = None
+    upper_slope: float | None = None
+    upper_intercept: float | None = None
+    upper_n_models: int = 0
+
+    def line(self, id_acc: float) -> tuple[float, float]:
+        """The (slope, intercept) that applies at this in-distribution accuracy."""
+        if self.split is not None and id_acc > self.split:
+            return self.upper_slope, self.upper_intercept
+        return self.slope, self.intercept
+
+    def predict(self, id_acc: float) -> float:
+        return predicted_accuracy(id_acc, *self.line(id_acc))
+
+    @property
+    def form(self) -> str:
+        return "linear (logit)" if self.split is None else f"two-segment (logit), split at {100 * self.split:.2f}%"
+
+    def describe(self) -> str:
+        if self.split is None:
+            return f"slope {self.slope:.4f}, intercept {self.intercept:.4f} ({self.source}, {self.n_models} models)"
+        return (f"two segments split at {100 * self.split:.2f}%: below slope {self.slope:.4f}, intercept "
+                f"{self.intercept:.4f} ({self.n_models} models); above slope {self.upper_slope:.4f}, intercept "
+                f"{self.upper_intercept:.4f} ({self.upper_n_models} models) ({self.source})")
 
 
 def fit_baseline(id_accs, ood_accs, source: str = "") -> BaselineFit:
@@ -70,11 +97,30 @@ def fit_baseline(id_accs, ood_accs, source: str = "") -> BaselineFit:
     return BaselineFit(float(slope), float(intercept), r, int(ok.sum()), source)
 
 
+#: Taori et al.'s ImageNet-A plot (imagenet-testbed plotting/paper_imagenet_a.py @ 0170eec) fits two lines
+#: over the standard models: ImageNet accuracy on ImageNet-A's classes below 91.86%, and above it
+IMAGENET_A_SPLIT = 0.9186
+
+
+def two_segment_fit(points, split: float, source: str) -> BaselineFit:
+    """Two logit-linear fits, over the points with x below ``split`` and those above it."""
+    pts = np.asarray(points, dtype=float)
+    low, high = pts[pts[:, 0] < split], pts[pts[:, 0] > split]
+    a = fit_baseline(low[:, 0], low[:, 1], source)
+    b = fit_baseline(high[:, 0], high[:, 1], source)
+    return BaselineFit(a.slope, a.intercept, a.r, a.n_models, source, split, b.slope, b.intercept, b.n_models)
+
+
 @lru_cache(maxsize=1)
 def published_fits() -> dict[str, BaselineFit]:
+    """Taori et al.'s baselines: one logit-linear fit per shift, two segments for ImageNet-A (their form)."""
     data = json.loads(BASELINES.read_text())
-    return {shift: BaselineFit(f["slope"], f["intercept"], f.get("r"), f["n_models"], "testbed standard models")
+    fits = {shift: BaselineFit(f["slope"], f["intercept"], f.get("r"), f["n_models"], "testbed standard models")
             for shift, f in data["fits"].items()}
+    if "imagenet-a" in data["fits"]:
+        fits["imagenet-a"] = two_segment_fit(list(data["fits"]["imagenet-a"]["points"].values()), IMAGENET_A_SPLIT,
+                                             "testbed standard models")
+    return fits
 
 
 def published_points(shift: str) -> list[tuple[float, float]]:
@@ -163,6 +209,7 @@ class ShiftScore:
     effective_robustness: float | None = None
     relative_robustness: float | None = None
     fit: str | None = None
+    fit_form: str | None = None
     probe_top1: float | None = None
     probe_id_top1: float | None = None
     probe_effective_robustness: float | None = None
@@ -170,12 +217,11 @@ class ShiftScore:
     def score(self, fit: BaselineFit | None) -> "ShiftScore":
         self.relative_robustness = self.top1 / self.id_top1 if self.id_top1 else None
         if fit is not None and 0 < self.id_top1 < 1:
-            self.predicted = predicted_accuracy(self.id_top1, fit.slope, fit.intercept)
+            self.predicted = fit.predict(self.id_top1)
             self.effective_robustness = self.top1 - self.predicted
-            self.fit = f"slope {fit.slope:.4f}, intercept {fit.intercept:.4f} ({fit.source}, {fit.n_models} models)"
+            self.fit, self.fit_form = fit.describe(), fit.form
             if self.probe_top1 is not None and self.probe_id_top1 is not None and 0 < self.probe_id_top1 < 1:
-                self.probe_effective_robustness = effective_robustness(self.probe_id_top1, self.probe_top1,
-                                                                       fit.slope, fit.intercept)
+                self.probe_effective_robustness = self.probe_top1 - fit.predict(self.probe_id_top1)
         return self
 
 

@@ -119,3 +119,28 @@ def test_digits_shift_run_records_name_their_parent(tmp_path, mirror_store):
         m = r["metrics"]
         assert m["relative_robustness"] == pytest.approx(m["top1"] / m["id_top1"])
         assert m["probe_top1"] is not None and r["config"]["class_subset_mode"] == "restrict"
+
+
+def test_imagenet_a_uses_taori_et_als_two_segment_fit():
+    """imagenet-testbed's paper_imagenet_a.py: standard models with ImageNet accuracy on ImageNet-A's
+    classes below 91.86% get one logit-linear line, those above it another."""
+    import json
+
+    import numpy as np
+
+    from bench.robustness import BASELINES, ShiftScore, published_fits
+
+    pts = np.array(list(json.loads(BASELINES.read_text())["fits"]["imagenet-a"]["points"].values()))
+    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    fit = published_fits()["imagenet-a"]
+    for mask, (slope, intercept) in ((pts[:, 0] < 0.9186, (fit.slope, fit.intercept)),
+                                     (pts[:, 0] > 0.9186, (fit.upper_slope, fit.upper_intercept))):
+        ref = np.polyfit(logit(pts[mask, 0]), logit(pts[mask, 1]), 1)
+        assert (slope, intercept) == pytest.approx(tuple(ref), rel=1e-9)
+    assert fit.n_models + fit.upper_n_models == len(pts) and fit.upper_slope > fit.slope
+    low, high = ShiftScore("imagenet-a", "imagenet", 0.05, 0.90, "x", 1), ShiftScore("imagenet-a", "imagenet", 0.3, 0.95, "x", 1)
+    for score, (slope, intercept) in ((low.score(fit), (fit.slope, fit.intercept)),
+                                      (high.score(fit), (fit.upper_slope, fit.upper_intercept))):
+        assert score.predicted == pytest.approx(1 / (1 + np.exp(-(slope * logit(score.id_top1) + intercept))))
+        assert score.fit_form == "two-segment (logit), split at 91.86%"
+    assert published_fits()["imagenet-r"].form == "linear (logit)"

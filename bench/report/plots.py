@@ -143,8 +143,11 @@ def plot_robustness(runs: pd.DataFrame, plt):
         if t in fits:
             pts = np.array(published_points(t))
             ax.scatter(_logit(pts[:, 0]), _logit(pts[:, 1]), s=6, color="lightgray", zorder=1)
-            ax.plot(xs, fits[t].slope * xs + fits[t].intercept, lw=1, alpha=0.7,
-                    label=f"{t}: baseline fit over {fits[t].n_models} ImageNet models")
+            f = fits[t]
+            ys = np.array([f.line(1 / (1 + np.exp(-x)))[0] * x + f.line(1 / (1 + np.exp(-x)))[1] for x in xs])
+            ax.plot(xs, ys, lw=1, alpha=0.7,
+                    label=f"{t}: baseline fit over {f.n_models + f.upper_n_models} ImageNet models"
+                          + ("" if f.split is None else f" ({f.form})"))
     markers = "osD^vP*Xhp<>"
     for label in sorted(points.label.unique()):
         for t in tasks:

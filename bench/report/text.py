@@ -144,8 +144,7 @@ def robustness_lines(scores, skipped: Iterable[str]) -> list[str]:
 
 
 def fits_lines(fits: dict, saved_to: str) -> list[str]:
-    return [f"{shift}: slope {fit.slope:.4f}, intercept {fit.intercept:.4f}, r {fit.r}, {fit.n_models} models"
-            for shift, fit in fits.items()] + [f"saved: {saved_to} (used by later robustness runs there)"]
+    return [f"{shift}: {fit.describe()}, r {fit.r}" for shift, fit in fits.items()] + [f"saved: {saved_to} (used by later robustness runs there)"]
 
 
 def comparison_lines(comparisons) -> list[str]:
