@@ -151,6 +151,25 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", help="output file (default: RESULTS/report.html)")
     _add_results(rp)
 
+    dr = sub.add_parser("doctor", help="why a zero-shot number differs from a paper's: re-score variants of a record, "
+                                       "ranked, with their cost")
+    dr.add_argument("record", help="a zero-shot run record (results/runs/*.json)")
+    dr.add_argument("--expect", type=float, metavar="PERCENT",
+                    help="the figure you expected (e.g. 63.3, in %%); --published takes open_clip's published one")
+    dr.add_argument("--published", action="store_true", help="expect open_clip's published figure for the record's "
+                                                             "checkpoint and task")
+    dr.add_argument("--only", action="append", choices=["class names", "templates", "text", "preprocessing", "model"],
+                    help="variant groups to try; repeatable (default: all)")
+    dr.add_argument("--limit", type=int, help="score on a seeded class-stratified subset of N samples (all variants "
+                                              "and the record's own configuration alike)")
+    dr.add_argument("--task", help="the record's task, if it is neither registered nor at the path it was read from")
+    dr.add_argument("--cache-dir", help="cache (default: the record's)")
+    dr.add_argument("--data-dir", help="dataset folder (default: the record's)")
+    dr.add_argument("--device", default="cpu")
+    dr.add_argument("--workers", type=int, help="image decoding workers (default: half the cores)")
+    dr.add_argument("--json", action="store_true", help="the diagnosis as JSON")
+    dr.add_argument("--quiet", action="store_true", help="no progress bars")
+
     pf = sub.add_parser("perf", help="speed ratios against reference implementations, measured in one run")
     pf.add_argument("--section", action="append", choices=["text", "images", "zeroshot", "probe", "probe-memory"],
                     help="what to measure; repeatable (default: all)")
@@ -163,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     pf.add_argument("--n", type=int, default=10000, help="probe: samples (default 10000)")
     pf.add_argument("--dim", type=int, default=512, help="probe: feature dimension (default 512)")
     pf.add_argument("--classes", type=int, default=100, help="probe: classes (default 100)")
+    pf.add_argument("--tol", type=float, default=1e-4, help="probe: L-BFGS gradient tolerance, both sides (default "
+                                                            "1e-4, scikit-learn's and zsbench's default)")
     pf.add_argument("--memory-n", type=int, default=100_000, help="probe-memory: samples (default 100000)")
     pf.add_argument("--memory-dim", type=int, default=1024, help="probe-memory: feature dimension (default 1024)")
     pf.add_argument("--seed", type=int, default=0)

@@ -338,13 +338,38 @@ def report(args: argparse.Namespace) -> int:
     return 0
 
 
+def doctor(args: argparse.Namespace) -> int:
+    from bench.doctor import GROUPS, Doctor, published_figure
+    from bench.records import read_record
+    from bench.report.text import doctor_lines
+
+    if args.expect is not None and args.published:
+        raise UserError("give --expect PERCENT or --published, not both")
+    expected = args.expect / 100 if args.expect is not None else None
+    if args.published:
+        expected = published_figure(read_record(Path(args.record)))
+        if expected is None:
+            rec = read_record(Path(args.record))
+            raise UserError(f"open_clip publishes no figure for {rec['model']} / {rec['pretrained']} on {rec['task']}: "
+                            "give --expect PERCENT")
+    quiet = args.quiet or args.json
+    diagnosis = Doctor(args.record, Path(args.cache_dir) if args.cache_dir else None,
+                       Path(args.data_dir) if args.data_dir else None, limit=args.limit, device=args.device,
+                       workers=args.workers, progress=not quiet, task=args.task).run(expected, tuple(args.only or GROUPS))
+    if args.json:
+        _print_json(diagnosis.to_dict())
+    else:
+        print("\n".join(doctor_lines(diagnosis)))
+    return 0
+
+
 def perf(args: argparse.Namespace) -> int:
     from bench.perf import SECTIONS, run_perf
 
     result = run_perf(args.section or list(SECTIONS), model=args.model, pretrained=args.pretrained, device=args.device,
                       classes=args.classes, n=args.n, dim=args.dim, text_classes=args.text_classes,
                       images=args.images, seed=args.seed, workers=args.workers, memory_n=args.memory_n,
-                      memory_dim=args.memory_dim)
+                      memory_dim=args.memory_dim, tol=args.tol)
     if args.json:
         print(json.dumps(result, indent=1))
     else:

@@ -22,6 +22,7 @@ from tasks.spec import BAD_IMAGE_POLICIES
 # Choices shared by the options below and the modules that act on them.
 PRECISIONS = ("fp32", "bf16", "fp16")
 FEATURE_KINDS = ("embedding", "pre-projection")
+PROBE_FEATURES = ("paper", *FEATURE_KINDS)
 STREAM_MODES = ("auto", "on", "off")
 SUBSET_MODES = ("restrict", "full")
 
@@ -127,9 +128,13 @@ class RunConfig:
     num_workers: int | None = option("--workers", "image decoding workers (default: half the cores)", parse=int,
                                      result=False)
     # probes
-    probe_features: str = option("--probe-features", "features for probes: the image embedding, or the features "
-                                 "before its final projection (ViTs in the CLIP paper; EfficientNet-Lite0 pooled "
-                                 "features for ConSE)", "embedding", choices=FEATURE_KINDS)
+    probe_features: str = option("--probe-features", "features for probes: paper (default; the CLIP paper's A.3: "
+                                 "before the final projection where the model has one, as for ViTs, else the "
+                                 "embedding), embedding, or pre-projection (EfficientNet-Lite0 pooled features for "
+                                 "ConSE); the record says which ran", "paper", choices=PROBE_FEATURES)
+    probe_tol: float = option("--probe-tol", "probe L-BFGS stops when the largest gradient entry is below this "
+                              "(default 1e-4, scikit-learn's default, which the CLIP paper's probe used; 1e-6 "
+                              "for flat objectives)", 1e-4, parse=float)
     train_limit: int | None = option("--train-limit", "probes: a seeded class-stratified subset of the training "
                                      "split", parse=positive_int, metavar="N")
     shots: tuple[int, ...] = option("--shots", "few-shot: examples per class (default 1,2,4,8,16)",

@@ -69,6 +69,16 @@ def _key(name: str) -> str:
     return " ".join(name.replace("_", " ").casefold().split())
 
 
+def source_classnames(task: TaskSpec, source: ImageSource | None) -> list[ClassName] | None:
+    """The data's own class names (folders, a torchvision dataset's, an export's), if it names its classes."""
+    if source is None or not source.classes:
+        return None
+    try:
+        return _source_names(task, source)
+    except UserError:
+        return None
+
+
 def resolve_classnames(task: TaskSpec, source: ImageSource | None, prompts: PromptChoice = DEFAULT) -> list[ClassName]:
     """The task's class names matched to ``source`` (``None``: the spec's own names, unchecked)."""
     return resolve_classnames_with_origin(task, source, prompts)[0]

@@ -131,7 +131,9 @@ def test_probe_protocols_end_to_end(tiny_folder, tmp_path):
     by_protocol = {r.protocol: r for r in records}
     assert set(by_protocol) == {"zeroshot", "linear-probe", "few-shot"}
     lp = by_protocol["linear-probe"]
-    assert lp.config["best_C"] > 0 and lp.config["probe_features"] == "embedding" and len(lp.config["sweep_C"]) >= 7
+    # the paper's default (appendix A.3): a ViT is probed before its final projection; scikit-learn's tol
+    assert lp.config["best_C"] > 0 and lp.config["probe_features"] == "pre-projection" and len(lp.config["sweep_C"]) >= 7
+    assert lp.config["probe_tol"] == 1e-4
     assert lp.metrics["top1"] >= 0.75   # train == test here: a probe must fit 4 well-separated colours
     fs = by_protocol["few-shot"]
     assert set(fs.metrics["shots"]) == {"1", "2", "4"} and fs.config["few_shot_seeds"] == [0, 1]
@@ -143,6 +145,16 @@ def test_probe_protocols_end_to_end(tiny_folder, tmp_path):
                              data_dir=tmp_path / "data", num_workers=0, progress=False))[0]
     assert streamed.config["train_features"].startswith("streamed from the cache")
     assert streamed.config["best_C"] == lp.config["best_C"] and streamed.metrics["top1"] == lp.metrics["top1"]
+
+
+def test_paper_probe_features_follow_the_architecture_without_loading_weights():
+    from bench.models import load_model
+    from bench.protocols.probe import probe_feature_kind
+
+    for name, kind in (("ViT-S-32", "pre-projection"), ("RN50", "embedding"), ("convnext_tiny", "embedding")):
+        backend = load_model(name, "none")
+        assert probe_feature_kind("paper", backend) == kind, name
+        assert probe_feature_kind("embedding", backend) == "embedding"
 
 
 @pytest.mark.slow

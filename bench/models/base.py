@@ -121,6 +121,10 @@ class ModelBackend(ABC):
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
         """``[B, 3, H, W]`` -> ``[B, embed_dim]`` (not normalized; the caller normalizes)."""
 
+    def has_pre_projection(self) -> bool:
+        """Whether the image tower ends in a separate projection (probes' ``paper`` features)."""
+        return False
+
     def encode_pre_projection(self, pixels: torch.Tensor) -> torch.Tensor:
         """Image features before the final projection into the joint space (linear probes)."""
         from bench.core.errors import UserError

@@ -53,19 +53,29 @@ def _weights_paths() -> tuple[str, str]:
 class ConSEBackend(ModelBackend):
     """EfficientNet-Lite0 probabilities x MiniLM ImageNet-label embeddings (top-``T`` ConSE)."""
 
+    #: how prompts are pooled: "masked" (sentence-transformers' recipe: mean over real tokens), or
+    #: "padded" (every prompt padded to 256 tokens and all positions averaged, pads included: a
+    #: common slip when the recipe is rewritten by hand; `zsbench doctor` tries it)
+    TEXT_POOLING = ("masked", "padded")
+
     def __init__(self, top_t: int = 10, device: str = "cpu", store: Store | None = None,
-                 label_templates: str = "openai_imagenet", precision: str = "fp32"):
+                 label_templates: str = "openai_imagenet", precision: str = "fp32", text_pooling: str = "masked"):
         if top_t < 1 or top_t > 1000:
             raise UserError(f"ConSE top-T must be within 1..1000 (got {top_t})")
         self.name, self.pretrained = NAME, f"T={top_t}"
         self.top_t, self.device, self.store = top_t, torch.device(device), store
         self.precision = check_precision(precision, self.device)
         self.label_templates = label_templates
+        if text_pooling not in self.TEXT_POOLING:
+            raise UserError(f"ConSE text pooling must be one of {', '.join(self.TEXT_POOLING)}")
+        self.text_pooling = text_pooling
         self._effnet_path, self._minilm_dir = _weights_paths()
         weights = [cached_file_hash(self._effnet_path, store),
                    cached_file_hash(os.path.join(self._minilm_dir, "model.safetensors"), store)]
-        self._fingerprint = options_fingerprint(stable_hash(["conse-v1", weights, top_t, label_templates]), precision)
-        self._text_fingerprint = stable_hash(["conse-text-v1", weights[1]])
+        pooling = [] if text_pooling == "masked" else [text_pooling]  # the default keeps existing caches
+        self._fingerprint = options_fingerprint(stable_hash(["conse-v1", weights, top_t, label_templates, *pooling]),
+                                                precision)
+        self._text_fingerprint = stable_hash(["conse-text-v1", weights[1], *pooling])
         self._image_model: torch.nn.Module | None = None
         self._text_model: Any = None
         self._tokenizer: Any = None
@@ -126,6 +136,7 @@ class ConSEBackend(ModelBackend):
     def info(self) -> dict[str, Any]:
         return {"backend": "conse", "top_t": self.top_t, "image_model": "efficientnet-lite0 (ImageNet-1k)",
                 "text_model": "all-MiniLM-L6-v2", "label_templates": self.label_templates,
+                "text_pooling": self.text_pooling,
                 "label_classnames": "CLIP ImageNet class names", "precision": self.precision,
                 "channels_last": self.device.type == "cpu"}
 
@@ -187,6 +198,9 @@ class ConSEBackend(ModelBackend):
         """Softmax over ImageNet-1k."""
         return self._run_image_model(self.image_model(), pixels).float().softmax(dim=-1)
 
+    def has_pre_projection(self) -> bool:
+        return True  # EfficientNet-Lite0's pooled features, before the map into the text space
+
     @torch.inference_mode()
     def encode_pre_projection(self, pixels: torch.Tensor) -> torch.Tensor:
         """EfficientNet-Lite0's pooled 1280-d features (before its ImageNet classifier)."""
@@ -204,9 +218,12 @@ class ConSEBackend(ModelBackend):
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """Mean-pooled, normalized MiniLM sentence embeddings (the sentence-transformers recipe)."""
         model, tokenizer = self.text_model()
-        batch = tokenizer(list(texts), padding=True, truncation=True, max_length=MINILM_MAX_TOKENS,
-                          return_tensors="pt").to(self.device)
+        padded = self.text_pooling == "padded"
+        batch = tokenizer(list(texts), padding="max_length" if padded else True, truncation=True,
+                          max_length=MINILM_MAX_TOKENS, return_tensors="pt").to(self.device)
         hidden = model(**batch).last_hidden_state
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        if padded:  # the attention still masks the pads; only the average takes them in
+            mask = torch.ones_like(mask)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return F.normalize(pooled, dim=-1)

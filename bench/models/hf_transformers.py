@@ -228,6 +228,11 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
         with self.image_autocast():
             return _features(self.model.get_image_features(pixel_values=pixels.to(self.device))).float()
 
+    def has_pre_projection(self) -> bool:
+        """CLIP-like models end their image tower in ``visual_projection``; SigLIP has none (known from
+        the config, so a cached run never loads the weights)."""
+        return self.model_type in ("clip", "chinese_clip", "altclip")
+
     @torch.inference_mode()
     def encode_pre_projection(self, pixels: torch.Tensor) -> torch.Tensor:
         if not hasattr(self.model, "visual_projection"):

@@ -317,6 +317,17 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
         with self.image_autocast():
             return model.encode_image(self._pixels(pixels)).float()
 
+    def has_pre_projection(self) -> bool:
+        """A ViT tower (``proj`` matrix after pooling); told from the model config without loading the
+        weights where it can be (a cached probe run never loads them)."""
+        if self._model is None:
+            import open_clip
+
+            vision = (open_clip.get_model_config(self.name) or {}).get("vision_cfg")
+            if vision is not None:
+                return "timm_model_name" not in vision and not isinstance(vision.get("layers"), (list, tuple))
+        return isinstance(getattr(self.model.visual, "proj", None), torch.nn.Parameter)
+
     def encode_pre_projection(self, pixels: torch.Tensor) -> torch.Tensor:
         """A ViT's pooled token before ``proj`` (what the CLIP paper probed for ViTs)."""
         visual = self.model.visual

@@ -23,7 +23,7 @@ class FewShot(Protocol):
         t0 = time.perf_counter()
         seeds = tuple(range(cfg.seed, cfg.seed + cfg.few_shot_seeds))
         curve = few_shot(data.train.features, data.train.labels, data.test.features, data.test.labels,
-                         shots=cfg.shots, seeds=seeds, device=cfg.device, max_iter=cfg.probe_max_iter,
+                         shots=cfg.shots, seeds=seeds, device=cfg.device, max_iter=cfg.probe_max_iter, tol=cfg.probe_tol,
                          class_names=[display_name(c) for c in ev.task.classnames])
         top_k = str(max(cfg.shots))
         metrics = {"top1": curve[top_k]["mean"], "top1_std": curve[top_k]["std"], "shots": curve,

@@ -31,10 +31,20 @@ class ProbeInputs:
         return self.train.info["seconds"] + self.test.info["seconds"]
 
 
+def probe_feature_kind(option: str, backend) -> str:
+    """``paper`` (the default): the CLIP paper's appendix A.3 choice, the image features before the
+    final projection where the model has one (ViTs; a ResNet's attention pool ends in its projection,
+    so its embedding is already what the paper probed), else the embedding."""
+    if option != "paper":
+        return option
+    return "pre-projection" if backend.has_pre_projection() else "embedding"
+
+
 def probe_inputs(ev: Evaluation) -> ProbeInputs:
     """Shared by the linear probe and few-shot (computed once per model and task)."""
     def make() -> ProbeInputs:
-        cfg, spec, kind = ev.config, ev.spec, ev.config.probe_features
+        cfg, spec = ev.config, ev.spec
+        kind = probe_feature_kind(cfg.probe_features, ev.backend)
         train = ev.features("train", kind, lazy=True)
         if not stream_probe(cfg.probe_stream, train.features.shape):
             train = FeatureSet(train.features.to_array(), train.labels, train.indices, train.info)
@@ -65,7 +75,7 @@ class LinearProbe(Protocol):
             data.train.features, data.train.labels, data.test.features, data.test.labels,
             None if data.val is None else data.val.features, None if data.val is None else data.val.labels,
             seed=cfg.seed, device=cfg.device, max_iter=cfg.probe_max_iter, progress=cfg.progress,
-            search_limit=cfg.probe_search_limit)
+            search_limit=cfg.probe_search_limit, tol=cfg.probe_tol)
         metrics["primary"] = metrics[ev.spec.metric]
         return [Outcome(metrics, int(len(data.test.labels)), config={**data.config, **details},
                         timings={"features": data.feature_seconds, "probe": time.perf_counter() - t0},

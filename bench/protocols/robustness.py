@@ -123,7 +123,8 @@ def id_scores(ev: Evaluation) -> _IdScores:
                 tr, te = stratified_split(f_id.labels, 0.5, cfg.seed)
                 x_tr, y_tr, x_te, y_te = f_id.features[tr], f_id.labels[tr], f_id.features[te], f_id.labels[te]
                 metrics["probe_train"] = f"class-balanced half of {ev.task.split} (seed {cfg.seed})"
-            probe = LogisticProbe(C=None, seed=cfg.seed, max_iter=cfg.probe_max_iter, device=cfg.device).fit(x_tr, y_tr)
+            probe = LogisticProbe(C=None, seed=cfg.seed, max_iter=cfg.probe_max_iter, device=cfg.device,
+                                  tol=cfg.probe_tol).fit(x_tr, y_tr)
             metrics["probe_top1"] = float((probe.predict(x_te) == y_te).mean())
             metrics["probe_best_C"] = probe.best_C_
         metrics["primary"] = metrics["top1"]

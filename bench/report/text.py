@@ -51,7 +51,7 @@ def records_table(records) -> str:
         lo, hi = m.get("top1_ci95") or (None, None)
         ci = f"{100 * lo:.1f}-{100 * hi:.1f}" if lo is not None else f"+-{100 * m.get('top1_std', 0):.1f} sd"
         metric = r.config.get("metric", "top1")
-        main = f"{pct(m.get('primary'))} {metric}" if metric != "top1" and m.get("primary") is not None else "top1"
+        main = f"{pct(m.get('primary'))} {metric}" if m.get("primary") is not None else "-"
         rows.append([r.model, r.pretrained, r.task, r.protocol, _settings(r), str(r.n_samples), main, pct(m.get("top1")), ci,
                      pct(m.get("top5")), pct(m.get("mean_per_class_recall")), r.task_info.get("feature_cache", "-")])
     return format_table(rows, header)
@@ -297,4 +297,29 @@ def sweep_status_lines(labels, tasks, grid, left: float, names) -> list[str]:
     failed = {(m, c.reason) for (m, t), c in grid.items() if c.state == "failed"}
     lines += [f"failed: {m}: {reason}" for m, reason in sorted(failed)]
     lines += [f"running: {m} / {t}: {c.reason}" for (m, t), c in grid.items() if c.state == "running"]
+    return lines
+
+
+def doctor_lines(d) -> list[str]:
+    """The doctor's report: the record re-scored, then every variant ranked, with its cost."""
+    lines = [f"{d.model} on {d.task} ({d.metric}, {d.n_samples:,} samples, {d.subset}): recorded {pct(d.recorded)}, "
+             f"re-scored here {pct(d.rescored)}" + (f", expected {pct(d.expected)} (gap {100 * d.gap:+.2f})"
+                                                     if d.expected is not None else "")]
+    if abs(d.recorded - d.rescored) > 1e-9 and d.subset == "full":
+        lines.append("note: the re-scored value differs from the record's (other data or cache than the record's?)")
+    rows = []
+    for f in d.ranked():
+        closes = f.closes(d.gap)
+        rows.append([f.variant, f.group, pct(f.value), f"{100 * f.delta:+.2f}",
+                     "-" if closes is None else f"{100 * closes:.0f}%", f"{f.seconds:.1f} s", f.cost])
+    if rows:
+        lines += ["", format_table(rows, ["variant", "kind", d.metric, "change", "of the gap", "time", "computed"],
+                                   left=2)]
+    skipped = [f for f in d.findings if f.delta is None]
+    lines += [f"not tried: {f.variant}: {f.note}" for f in skipped]
+    best = d.ranked()[:1]
+    if best and d.expected is not None:
+        f = best[0]
+        lines.append(f"closest to the expected figure: {f.variant} ({pct(f.value)}; leaves "
+                     f"{100 * (d.gap - f.delta):+.2f} points)")
     return lines
