@@ -11,7 +11,6 @@ go through the same cache as every other task; ``instances`` say which samples b
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from bench.core.errors import UserError, short_reason
-from tasks.sources.base import ImageSource, to_rgb
+from tasks.sources.base import ImageSource, json_lines, to_rgb
 
 
 @dataclass(frozen=True)
@@ -61,13 +60,7 @@ class AssociationSource(ImageSource):
 class JsonlAssociations(AssociationSource):
     def __init__(self, file: Path):
         rows, paths = [], []
-        for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"{file}:{n}: not a JSON object ({exc.msg})") from None
+        for n, obj in json_lines(file):
             if not isinstance(obj, dict) or not isinstance(obj.get("candidates"), list):
                 raise UserError(f'{file}:{n}: expected {{"cue": ..., "candidates": [...], "associations": [...]}}')
             for c in obj["candidates"]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -139,3 +139,19 @@ class PreprocessedDataset(torch.utils.data.Dataset):
                 self._blank = self.preprocess(Image.new("RGB", (224, 224)))
             return self._blank, BAD_IMAGE, index
         return self.preprocess(image), int(self.source.targets[index]), index
+
+
+def json_lines(file) -> Iterator[tuple[int, Any]]:
+    """``(line number, parsed value)`` for each non-blank line of a JSON-lines file; a line that is not
+    JSON stops with one message naming the file and line."""
+    import json
+
+    from bench.core.errors import UserError
+
+    for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield n, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise UserError(f"{file}:{n}: not a JSON object ({exc.msg})") from None

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from pathlib import Path
 
 from bench.core.errors import UserError
-from tasks.sources.base import FileListSource
+from tasks.sources.base import FileListSource, json_lines
 
 IMAGE_KEYS = ("filepath", "image", "path", "file", "filename", "image_path")
 CAPTION_KEYS = ("title", "caption", "captions", "text", "txt")
@@ -82,13 +81,7 @@ def read_caption_table(file: Path, image_column: str | None = None, caption_colu
 
 def read_caption_jsonl(file: Path) -> CaptionSource:
     rows = []
-    for n, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise UserError(f"{file}:{n}: not a JSON object ({exc.msg})") from None
+    for n, obj in json_lines(file):
         caps = obj.get("captions", obj.get("caption")) if isinstance(obj, dict) else None
         if not isinstance(obj, dict) or not isinstance(obj.get("image"), str) or caps is None:
             raise UserError(f'{file}:{n}: expected {{"image": path, "captions": [...]}}')
