@@ -6,7 +6,7 @@ gap between two implementations of "the same" evaluation:
 
 - class names: the other reference's (CLIP vs CLIP_benchmark), the dataset's own, lower-cased;
 - templates: the other reference's, the 80 ImageNet templates, the single "a photo of a {}.";
-- text: how prompts are padded and pooled (where the backend has such a choice);
+- text: how prompts are pooled (where the backend has such a choice: ConSE's MiniLM);
 - preprocessing: bicubic vs bilinear resizing, resizing tensors without antialiasing;
 - model: image precision (bf16 / fp16), QuickGELU on or off (open_clip), ConSE's top-T and
   label templates.
@@ -325,8 +325,8 @@ class Doctor:
                 out.append(("ConSE ImageNet labels with one template", "model", lambda: self._model_run(
                     lambda: ConSEBackend(top_t=top_t, device=cfg.device, store=self.ctx.store, label_templates="single"),
                     names, templates)))
-            out.append(("text: prompts padded to 256 tokens, pads averaged in", "text", lambda: self._model_run(
-                lambda: ConSEBackend(top_t=top_t, device=cfg.device, store=self.ctx.store, text_pooling="padded"),
+            out.append(("text: first-token ([CLS]) pooling instead of the mean", "text", lambda: self._model_run(
+                lambda: ConSEBackend(top_t=top_t, device=cfg.device, store=self.ctx.store, text_pooling="cls"),
                 names, templates)))
         quick = _quickgelu_twin(rec["model"])
         if quick is not None and self.backend.info().get("backend", "open_clip") == "open_clip":

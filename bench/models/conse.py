@@ -53,13 +53,13 @@ def _weights_paths() -> tuple[str, str]:
 class ConSEBackend(ModelBackend):
     """EfficientNet-Lite0 probabilities x MiniLM ImageNet-label embeddings (top-``T`` ConSE)."""
 
-    #: how prompts are pooled: "masked" (sentence-transformers' recipe: mean over real tokens), or
-    #: "padded" (every prompt padded to 256 tokens and all positions averaged, pads included: a
-    #: common slip when the recipe is rewritten by hand; `zsbench doctor` tries it)
-    TEXT_POOLING = ("masked", "padded")
+    #: how prompts are pooled: "mean" (sentence-transformers' recipe for this model: the mean over
+    #: the real tokens), or "cls" (the first token's state, a common slip when the recipe is
+    #: rewritten by hand; `zsbench doctor` tries it)
+    TEXT_POOLING = ("mean", "cls")
 
     def __init__(self, top_t: int = 10, device: str = "cpu", store: Store | None = None,
-                 label_templates: str = "openai_imagenet", precision: str = "fp32", text_pooling: str = "masked"):
+                 label_templates: str = "openai_imagenet", precision: str = "fp32", text_pooling: str = "mean"):
         if top_t < 1 or top_t > 1000:
             raise UserError(f"ConSE top-T must be within 1..1000 (got {top_t})")
         self.name, self.pretrained = NAME, f"T={top_t}"
@@ -72,7 +72,7 @@ class ConSEBackend(ModelBackend):
         self._effnet_path, self._minilm_dir = _weights_paths()
         weights = [cached_file_hash(self._effnet_path, store),
                    cached_file_hash(os.path.join(self._minilm_dir, "model.safetensors"), store)]
-        pooling = [] if text_pooling == "masked" else [text_pooling]  # the default keeps existing caches
+        pooling = [] if text_pooling == "mean" else [text_pooling]  # the default keeps existing caches
         self._fingerprint = options_fingerprint(stable_hash(["conse-v1", weights, top_t, label_templates, *pooling]),
                                                 precision)
         self._text_fingerprint = stable_hash(["conse-text-v1", weights[1], *pooling])
@@ -218,12 +218,11 @@ class ConSEBackend(ModelBackend):
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """Mean-pooled, normalized MiniLM sentence embeddings (the sentence-transformers recipe)."""
         model, tokenizer = self.text_model()
-        padded = self.text_pooling == "padded"
-        batch = tokenizer(list(texts), padding="max_length" if padded else True, truncation=True,
-                          max_length=MINILM_MAX_TOKENS, return_tensors="pt").to(self.device)
+        batch = tokenizer(list(texts), padding=True, truncation=True, max_length=MINILM_MAX_TOKENS,
+                          return_tensors="pt").to(self.device)
         hidden = model(**batch).last_hidden_state
+        if self.text_pooling == "cls":
+            return F.normalize(hidden[:, 0], dim=-1)
         mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        if padded:  # the attention still masks the pads; only the average takes them in
-            mask = torch.ones_like(mask)
         pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
         return F.normalize(pooled, dim=-1)
