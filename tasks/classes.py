@@ -6,7 +6,7 @@ The rules, in order: ``"source"`` takes the data's own names (DataComp's exports
 data's label order by name (``order_by_source``: a source's own names, such as a webdataset's
 classnames.txt, check and order the task's names but never replace them); a shift task over a
 subset of its parent's classes picks those classes from the parent's list; finally the task's
-renames apply (CLIP's names only).
+renames apply (not to CLIP_benchmark's names, which it never renames).
 """
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ def resolve_classnames_with_origin(task: TaskSpec, source: ImageSource | None,
         subset = class_subset(task.class_subset)
         if max(i for ids in subset for i in ids) < len(names):
             names = [names[ids[0]] for ids in subset]
-    if task.renames and origin == "clip":
+    if task.renames and not origin.startswith("clip_benchmark"):  # renames name CLIP's / the data's classes
         current = {display_name(n) for n in names}
         renames = {(k if k in current else k.replace("_", " ")): v for k, v in task.renames.items()}
         names = apply_renames(names, renames, source=f"task {task.name}")
