@@ -107,7 +107,7 @@ def _association(options: dict, split: str, ctx: DataContext, fetch: bool) -> Im
         return open_associations(options, split, path, ctx.data_dir / "hf")
     if "hf_repo" not in options:
         return _missing(options, path, fetch, "association file")
-    return open_associations(options, split, None, ctx.data_dir / "hf") if fetch else None
+    return open_associations(options, split, None, ctx.data_dir / "hf", local=path) if fetch else None
 
 
 def _corrupted(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:

@@ -110,7 +110,9 @@ class HFAssociations(AssociationSource):
         return {**self.__dict__, "_row": None}
 
 
-def open_associations(options: dict, split: str, path: Path | None, cache_dir: Path) -> AssociationSource:
+def open_associations(options: dict, split: str, path: Path | None, cache_dir: Path,
+                      local: Path | None = None) -> AssociationSource:
+    """``path``: a JSON-lines file to read; else the hub dataset (``local``: where a file would go)."""
     if path is not None:
         return JsonlAssociations(path)
     import datasets
@@ -123,6 +125,8 @@ def open_associations(options: dict, split: str, path: Path | None, cache_dir: P
         try:
             ds = datasets.load_dataset(repo, split=split, cache_dir=str(cache_dir))
         except Exception as exc:
+            where = local or "a JSON-lines file"
             raise UserError(f"Hugging Face dataset {repo} (split {split}) could not be loaded ({short_reason(exc, 120)}); "
-                            f"with no network, give a JSONL of instances (see `zsbench tasks show winogavil`)") from None
+                            f"with no network, write {where} with one instance per line: "
+                            '{"cue": ..., "candidates": [image paths], "associations": [...]}') from None
     return HFAssociations(ds, origin=f"hf:{repo}[{split}]")
