@@ -67,7 +67,8 @@ def check_choice(prompt_source: str, language: str) -> None:
     cb_file("classnames", language)
 
 
-def _norm(name: str) -> str:
+def name_key(name: str) -> str:
+    """How two spellings of a class name are matched: case, underscores and spacing ignored."""
     return " ".join(name.replace("_", " ").casefold().split())
 
 
@@ -97,14 +98,14 @@ def cb_classnames(set_name: str, language: str, clip_names: list) -> list[str] |
                             f"files cover {', '.join(table)}); give --classnames FILE")
         return None
     theirs, en = list(table[key]), list(english[key])
-    ours = [_norm(n) for n in clip_names]
-    if ours == [_norm(n) for n in en]:
+    ours = [name_key(n) for n in clip_names]
+    if ours == [name_key(n) for n in en]:
         return theirs  # same classes, same order: pair by position (keeps duplicates such as 'missile')
     aliases = CB_ALIASES.get(set_name, {})
-    position = {_norm(n): i for i, n in enumerate(en)}
+    position = {name_key(n): i for i, n in enumerate(en)}
     out = []
     for name in clip_names:
-        i = position.get(_norm(aliases.get(name, name)))
+        i = position.get(name_key(aliases.get(name, name)))
         if i is None:
             raise UserError(f"class '{name}' of set '{set_name}' has no counterpart in CLIP_benchmark's list")
         out.append(theirs[i])

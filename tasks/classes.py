@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from bench.core.errors import UserError
 from prompts.classnames import ClassName, apply_renames, display_name, get_classnames, validate_classnames
-from prompts.references import cb_classnames, cb_templates
+from prompts.references import cb_classnames, cb_templates, name_key
 from prompts.templates import get_templates, named_sets, split_key
 from tasks.sources.base import ImageSource
 from tasks.spec import TaskSpec
@@ -53,20 +53,16 @@ def _reorder(task: TaskSpec, names: list[ClassName], source: ImageSource, aliase
         return names
     by_key = {}
     for n in names:
-        by_key.setdefault(_key(display_name(n)), n)
+        by_key.setdefault(name_key(display_name(n)), n)
     out = []
     for c in source.classes:
-        key = _key(aliases.get(c, c))
+        key = name_key(aliases.get(c, c))
         if key not in by_key:
             raise UserError(f"task {task.name}: the data's class '{c}' ({source.origin}) matches no name in the task's "
                             "class list, so its labels cannot be aligned to CLIP's names; run with --prompt-source "
                             "clip_benchmark (the export's own names) or give --classnames FILE in the data's label order")
         out.append(by_key[key])
     return out
-
-
-def _key(name: str) -> str:
-    return " ".join(name.replace("_", " ").casefold().split())
 
 
 def source_classnames(task: TaskSpec, source: ImageSource | None) -> list[ClassName] | None:
@@ -197,10 +193,9 @@ def reference_differences(name: str) -> list[str]:
     if set_name in CB_KEYS and resolve_classnames(spec, None, cb) != clip_names:
         out.append("class names")
     try:
-        if resolve_templates(spec, None, None) != resolve_templates(spec, None, None, cb) and \
-                resolve_templates(spec, None, None)[0] != resolve_templates(spec, None, None, cb)[0]:
+        if resolve_templates(spec, None)[0] != resolve_templates(spec, None, None, cb)[0]:
             out.append("templates")
-    except UserError:
+    except UserError:  # templates from the data
         pass
     return out
 
