@@ -347,9 +347,9 @@ def doctor(args: argparse.Namespace) -> int:
         raise UserError("give --expect PERCENT or --published, not both")
     expected = args.expect / 100 if args.expect is not None else None
     if args.published:
-        expected = published_figure(read_record(Path(args.record)))
+        rec = read_record(Path(args.record))
+        expected = published_figure(rec)
         if expected is None:
-            rec = read_record(Path(args.record))
             raise UserError(f"open_clip publishes no figure for {rec['model']} / {rec['pretrained']} on {rec['task']}: "
                             "give --expect PERCENT")
     quiet = args.quiet or args.json

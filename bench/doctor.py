@@ -88,32 +88,22 @@ class Diagnosis:
 
 
 class _Variant:
-    """The record's backend with one thing changed: its preprocessing, or how it encodes text.
+    """The record's backend with another image preprocessing; everything else is the original's.
+    Its ``preprocess_id`` changes with the transform, so its features are cached apart."""
 
-    Everything else is the original's; the fingerprints change with the change, so the variant's
-    features and classifiers are cached apart from the original's."""
-
-    def __init__(self, backend: Any, tag: str, preprocess: Callable | None = None):
-        self._backend, self._tag, self._preprocess = backend, tag, preprocess
+    def __init__(self, backend: Any, preprocess: Callable):
+        self._backend, self._preprocess = backend, preprocess
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._backend, name)
 
     @property
     def preprocess(self) -> Callable:
-        return self._preprocess or self._backend.preprocess
+        return self._preprocess
 
     @property
     def preprocess_id(self) -> str:
-        return describe_transform(self._preprocess) if self._preprocess else self._backend.preprocess_id
-
-    @property
-    def fingerprint(self) -> str:
-        return self._backend.fingerprint
-
-    @property
-    def text_fingerprint(self) -> str:
-        return self._backend.text_fingerprint
+        return describe_transform(self._preprocess)
 
 
 def swap_interpolation(transform: Any, mode: str) -> Any | None:
@@ -224,15 +214,16 @@ class Doctor:
         return self.extract(backend)(self.task.source, self.task.split, self.task.indices)
 
     def _score(self, backend: Any, names: list, templates: list[str], feats=None) -> tuple[float, Any, dict]:
+        """The task's own metric, computed as the zero-shot protocol computes it."""
         from bench.classifiers import cached_classifier
-        from bench.metrics import classification_metrics
-        from bench.zeroshot import zeroshot_logits
+        from bench.protocols.zeroshot import task_metrics
+        from bench.zeroshot import evaluate_zeroshot
 
         feats = feats if feats is not None else self._features(backend)
         weights, info = cached_classifier(backend, names, templates, self.ctx.store, progress=self.progress)
-        metrics, _ = classification_metrics(zeroshot_logits(feats.features, weights), feats.labels)
-        metric = self.spec.metric if self.spec.metric in metrics else "top1"
-        return float(metrics[metric]), feats, info
+        metrics, top5, _ = evaluate_zeroshot(feats.features, feats.labels, weights)
+        metrics.update(task_metrics(self.spec, self.task.source, feats, top5))
+        return float(metrics[self.spec.metric]), feats, info
 
     def _timed(self, name: str, group: str, run: Callable[[], tuple[float, str]], base: float) -> Finding:
         t0 = time.perf_counter()
@@ -249,8 +240,7 @@ class Doctor:
         from tasks.classes import PromptChoice, resolve_classnames, resolve_templates, source_classnames
 
         spec, task, backend, prompts = self.spec, self.task, self.backend, self.config.prompt_choice
-        names, (templates, label) = task.classnames, resolve_templates(spec, self.templates, task.source, prompts)
-        feats = self.base_features
+        names, templates, feats = task.classnames, self.base_templates, self.base_features
         out: list[tuple[str, str, Callable[[], tuple[float, str]]]] = []
 
         def text_only(new_names, new_templates) -> Callable[[], tuple[float, str]]:
@@ -284,23 +274,15 @@ class Doctor:
             own_templates = resolve_templates(spec, None, task.source, prompts)[0]
             out.append((f"templates: the task's own ({len(own_templates)})", "templates", text_only(names, own_templates)))
 
-        def image_variant(make_backend: Callable[[], Any]) -> Callable[[], tuple[float, str]]:
-            def run():
-                variant = make_backend()
-                value, f, _ = self._score(variant, names, templates)
-                cached = f.info.get("cache") == "hit"
-                return value, "cached" if cached else f"image features ({len(f.labels):,} images)"
-            return run
-
         for mode in ("bilinear", "bicubic"):
             pre = swap_interpolation(backend.preprocess, mode)
             if pre is not None:
                 out.append((f"resize interpolation {mode}", "preprocessing",
-                            image_variant(lambda pre=pre, mode=mode: _Variant(backend, mode, pre))))
+                            lambda pre=pre: self._model_run(lambda: _Variant(backend, pre), names, templates)))
         pre = tensor_resize_without_antialias(backend.preprocess)
         if pre is not None:
             out.append(("resize on tensors (torch's kernel, no antialiasing, no uint8 rounding)", "preprocessing",
-                        image_variant(lambda: _Variant(backend, "no-antialias", pre))))
+                        lambda: self._model_run(lambda: _Variant(backend, pre), names, templates)))
         out += self._model_variants(names, templates)
         return out
 
@@ -336,8 +318,9 @@ class Doctor:
         return out
 
     def _model_run(self, make: Callable[[], Any], names: list, templates: list[str]) -> tuple[float, str]:
+        """Score another backend (or the record's with other preprocessing): what it had to compute."""
         backend = make()
-        backend.progress = self.progress
+        backend.progress = self.progress  # its own internal bars (ConSE's label embeddings) follow --quiet
         value, f, info = self._score(backend, names, templates)
         parts = [] if f.info.get("cache") == "hit" else [f"image features ({len(f.labels):,} images)"]
         parts += [] if info.get("cache") == "hit" else ["text embeddings"]
@@ -348,8 +331,9 @@ class Doctor:
         from tasks.classes import resolve_templates
 
         self._setup()
-        templates = resolve_templates(self.spec, self.templates, self.task.source, self.config.prompt_choice)[0]
-        base, self.base_features, _ = self._score(self.backend, self.task.classnames, templates)
+        self.base_templates = resolve_templates(self.spec, self.templates, self.task.source,
+                                                self.config.prompt_choice)[0]
+        base, self.base_features, _ = self._score(self.backend, self.task.classnames, self.base_templates)
         recorded = float(self.rec["metrics"]["primary"])
         diagnosis = Diagnosis(str(self.path), f"{self.rec['model']} / {self.rec['pretrained']}", self.spec.name,
                               self.spec.metric, recorded, base, expected, int(len(self.base_features.labels)),

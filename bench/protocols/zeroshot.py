@@ -22,7 +22,7 @@ class ZeroShot(Protocol):
         clf = ev.classifier(templates)
         t0 = time.perf_counter()
         metrics, top5, _ = evaluate_zeroshot(feats.features, feats.labels, clf.weights)
-        metrics.update(task_metrics(ev, feats, top5))
+        metrics.update(task_metrics(ev.spec, ev.task.source, feats, top5))
         metrics["primary"] = metrics[ev.spec.metric]
         return [Outcome(
             metrics, int(len(feats.labels)), templates=clf.name,
@@ -34,13 +34,13 @@ class ZeroShot(Protocol):
         )]
 
 
-def task_metrics(ev: Evaluation, feats, top5: np.ndarray) -> dict:
+def task_metrics(spec, source, feats, top5: np.ndarray) -> dict:
     """The DataComp metrics a task's spec asks for beyond top-1/top-5/mean per-class recall."""
-    spec, out = ev.spec, {}
+    out = {}
     if spec.metric == "F1-macro_all":
         out["F1-macro_all"] = f1_macro_present(top5[:, 0], feats.labels)
     if spec.groups:
-        metadata = getattr(ev.task.source, "metadata", None)
+        metadata = getattr(source, "metadata", None)
         out.update(grouped_metrics(spec.groups, top5, feats.labels,
                                    None if metadata is None else metadata[feats.indices], spec.name))
     return out
