@@ -72,6 +72,11 @@ class BaselineFit:
     def predict(self, id_acc: float) -> float:
         return predicted_accuracy(id_acc, *self.line(id_acc))
 
+    def predict_logit(self, id_logit: float) -> float:
+        """The prediction in logit space (what robustness plots draw), from the id accuracy's logit."""
+        slope, intercept = self.line(sigmoid(id_logit))
+        return slope * id_logit + intercept
+
     @property
     def form(self) -> str:
         return "linear (logit)" if self.split is None else f"two-segment (logit), split at {100 * self.split:.2f}%"

@@ -144,8 +144,7 @@ def plot_robustness(runs: pd.DataFrame, plt):
             pts = np.array(published_points(t))
             ax.scatter(_logit(pts[:, 0]), _logit(pts[:, 1]), s=6, color="lightgray", zorder=1)
             f = fits[t]
-            ys = np.array([f.line(1 / (1 + np.exp(-x)))[0] * x + f.line(1 / (1 + np.exp(-x)))[1] for x in xs])
-            ax.plot(xs, ys, lw=1, alpha=0.7,
+            ax.plot(xs, [f.predict_logit(x) for x in xs], lw=1, alpha=0.7,
                     label=f"{t}: baseline fit over {f.n_models + f.upper_n_models} ImageNet models"
                           + ("" if f.split is None else f" ({f.form})"))
     markers = "osD^vP*Xhp<>"
