@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Union
 
 from bench.core.errors import UserError
-from prompts.templates import _read_list_file, clip_section, named_sets
+from prompts.templates import read_list_file, clip_section, named_sets
 
 ClassName = Union[str, list[str]]
 
@@ -26,7 +26,7 @@ def get_classnames(name_or_path: str | list, dataset_key: str | None = None) -> 
                                    allow_duplicates=True)
     path = Path(name).expanduser()
     if path.is_file():
-        items = _read_list_file(path, "classnames", dataset_key)
+        items = read_list_file(path, "classnames", dataset_key)
         return validate_classnames(items, source=f"class-name file {path}")
     raise UserError(
         f"unknown class-name set '{name}': use one of {', '.join(named_sets())}, "

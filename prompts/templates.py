@@ -109,7 +109,7 @@ def get_templates(name_or_path: str | list[str], dataset_key: str | None = None,
     return validate_templates(templates, source=f"template set '{name}'")
 
 
-def _read_list_file(path: Path, what: str, dataset_key: str | None) -> list:
+def read_list_file(path: Path, what: str, dataset_key: str | None) -> list:
     """Read a txt (one item per line) or json (list, {what: list}, or {dataset: list}) file."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -148,7 +148,7 @@ def split_key(name: str) -> tuple[str, str | None]:
 
 def load_template_file(path: Path, dataset_key: str | None = None) -> list[str]:
     """Templates from a user file (txt, json list, or CLIP_benchmark's json layout)."""
-    items = _read_list_file(path, "templates", dataset_key)
+    items = read_list_file(path, "templates", dataset_key)
     if not all(isinstance(t, str) for t in items):
         raise UserError(f"template file {path} must hold strings only")
     return validate_templates(items, source=f"template file {path}")

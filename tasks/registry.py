@@ -1,48 +1,55 @@
-"""Task registry: name -> TaskSpec. Built-ins register on import; so do third-party packages
-through the ``zsbench.tasks`` entry-point group; a folder path is a task too."""
+"""Task registry: name -> TaskSpec. Built-ins register on first lookup; third-party packages through
+the ``zsbench.tasks`` entry-point group (the entry point loads a TaskSpec, a list of them, or a
+module that calls :func:`register`); a folder, manifest or TOML path is a task too."""
 from __future__ import annotations
 
-from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from bench.core.errors import UserError
+from bench.core.registry import Registry
 from tasks.spec import TaskSpec
 
-_REGISTRY: dict[str, TaskSpec] = {}
-_loaded = False
+
+def _task_plugin(registry: "Registry[TaskSpec]", ep: Any) -> None:
+    """A task plug-in names its tasks itself: load it now and register what it gives."""
+    value = ep.load()
+    specs = [value] if isinstance(value, TaskSpec) else list(value) if isinstance(value, (list, tuple)) else []
+    for spec in specs:
+        register(spec)
+
+
+TASKS: Registry[TaskSpec] = Registry("task", "zsbench.tasks", on_plugin=_task_plugin)
+_builtins_loaded = False
 
 
 def register(spec: TaskSpec) -> TaskSpec:
-    if spec.name in _REGISTRY and _REGISTRY[spec.name] != spec:
-        raise ValueError(f"task '{spec.name}' is registered twice with different specs")
-    _REGISTRY[spec.name] = spec
+    TASKS.register(spec.name, spec)
     return spec
 
 
 def _load_all() -> None:
-    global _loaded
-    if _loaded:
+    global _builtins_loaded
+    if _builtins_loaded:
         return
-    _loaded = True
+    _builtins_loaded = True
     from tasks.builtin import builtin_specs
     from tasks.families import SPECS as generated
 
     for spec in [*builtin_specs(), *generated]:
         register(spec)
-    for ep in metadata.entry_points(group="zsbench.tasks"):
-        ep.load()
 
 
 def list_tasks() -> list[TaskSpec]:
     _load_all()
-    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+    return [TASKS.get(k) for k in sorted(TASKS.names())]
 
 
 def get_task(name_or_path: str) -> TaskSpec:
     """A registered task by name, or a task made from a path (folder, manifest, TOML file)."""
     _load_all()
-    if name_or_path in _REGISTRY:
-        return _REGISTRY[name_or_path]
+    if name_or_path in TASKS:
+        return TASKS.get(name_or_path)
     path = Path(name_or_path).expanduser()
     if path.exists():
         from tasks.taskfile import path_task
@@ -53,6 +60,6 @@ def get_task(name_or_path: str) -> TaskSpec:
                         ".csv/.tsv manifest or .toml task file")
     import difflib
 
-    close = difflib.get_close_matches(name_or_path, list(_REGISTRY), n=3)
+    close = difflib.get_close_matches(name_or_path, TASKS.names(), n=3)
     hint = f"did you mean {', '.join(close)}? " if close else ""
     raise UserError(f"unknown task '{name_or_path}': {hint}`zsbench tasks` lists them, or pass a folder path")

@@ -7,7 +7,7 @@ from typing import Any
 
 #: a task's main metric; "mean_top1_top5" is the CLIP paper's for Kinetics-700 (its dataset table, Table 9);
 #: the last five are DataComp's own keys (tasklist.yml's main_metric): iWildCam, FMoW, Dollar Street,
-#: GeoDE (see bench/group_metrics.py) and WinoGAViL (bench/protocols/association.py)
+#: GeoDE (see bench/engine/group_metrics.py) and WinoGAViL (bench/protocols/association.py)
 METRICS = ("top1", "mean_per_class_recall", "mean_recall@1", "mean_top1_top5",
            "F1-macro_all", "acc_worst_region", "acc_top5_wg", "acc_wg", "jaccard_score_10-12")
 #: what a task asks of a model: classify images among class names, match images and captions, or

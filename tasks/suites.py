@@ -9,29 +9,48 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.core.errors import UserError
+from bench.core.registry import Registry
 
 SUITES_DIR = Path(__file__).parent / "data" / "suites"
 
+#: suite name -> its file (a Path) or its task names (a list); the shipped files register themselves,
+#: plug-ins through the entry-point group ``zsbench.suites`` (a "module:attr" naming a path or a list)
+SUITES: Registry[Path | list[str]] = Registry("suite", "zsbench.suites")
+for _file in sorted(SUITES_DIR.glob("*.txt")):
+    SUITES.register(_file.stem, _file)
+
 
 def suite_names() -> list[str]:
-    return sorted(p.stem for p in SUITES_DIR.glob("*.txt"))
+    return sorted(SUITES.names())
 
 
-def suite_file(name: str) -> Path:
+def _suite(name: str) -> Path | list[str]:
+    """A registered suite's file or task list, or a suite file of one's own."""
     ref = name[1:] if name.startswith("@") else name
     path = Path(ref).expanduser()
     if path.suffix and path.is_file():
         return path
-    shipped = SUITES_DIR / f"{ref}.txt"
-    if shipped.is_file():
-        return shipped
+    if ref in SUITES:
+        value = SUITES.get(ref)
+        return Path(value) if isinstance(value, str) else value
     raise UserError(f"unknown suite '@{ref}': use one of {', '.join('@' + s for s in suite_names())}, or "
                     "@path/to/suite.txt (one task per line)")
 
 
+def suite_file(name: str) -> Path:
+    """The file of a suite (a plug-in's suite given as a list has none: a UserError says so)."""
+    value = _suite(name)
+    if isinstance(value, list):
+        raise UserError(f"suite '{name}' is a list registered by a plug-in, not a file")
+    return value
+
+
 def read_suite(name: str, _seen: tuple[str, ...] = ()) -> list[str]:
     """The tasks of a suite, in file order, included suites expanded; duplicates kept once."""
-    path = suite_file(name)
+    value = _suite(name)
+    if isinstance(value, list):
+        return list(dict.fromkeys(value))
+    path = value
     if str(path) in _seen:
         raise UserError(f"suite {path} includes itself (through {' -> '.join(_seen)})")
     tasks: list[str] = []

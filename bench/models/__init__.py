@@ -1,53 +1,55 @@
 """Model backends, registered by model-string prefix: ``load_model(name, pretrained)`` over all of them.
 
 A backend is a :class:`~bench.models.base.ModelBackend` subclass in its own module. It registers
-here with the prefix of the model strings it serves (``conse-``, ``transformers:``, ...) and the
-``module:Class`` that implements it, imported only when a model string asks for it. open_clip
-serves everything else (its names, ``hf-hub:`` and ``local-dir:``). Adding a backend is one module
-and one line in ``BACKENDS``; the runner never learns its name.
+in :data:`BACKENDS` under the prefix of the model strings it serves (``conse-``, ``transformers:``,
+...) as ``"module:Class"``, imported only when a model string asks for it; a third-party backend
+registers through the ``zsbench.backends`` entry-point group (the entry point's name is the
+prefix). open_clip serves everything else (its names, ``hf-hub:`` and ``local-dir:``): it is the
+fallback, tried last. The runner never learns a backend's name.
+
+Nothing heavy is imported here: ``zsbench --help`` and a cached run's checks stay fast.
 """
 from __future__ import annotations
 
-import importlib
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from bench.core.errors import UserError
-from bench.models.base import BackendOptions, ModelBackend
+from bench.core.registry import Registry
+from bench.models.options import BackendOptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bench.models.base import ModelBackend
+
+#: model-string prefix -> ModelBackend subclass; the first matching prefix wins, "" (open_clip) last
+BACKENDS: Registry[type["ModelBackend"]] = Registry("backend", "zsbench.backends")
+BACKENDS.register("conse-", "bench.models.conse:ConSEBackend")
+BACKENDS.register("transformers:", "bench.models.hf_transformers:TransformersBackend")
+FALLBACK = ("", "bench.models.openclip:OpenCLIPBackend")
 
 
-@dataclass(frozen=True)
-class BackendEntry:
-    prefix: str   # model strings starting with this go to this backend ("" = the fallback)
-    target: str   # "module:Class" of the ModelBackend subclass
-
-    def load(self) -> type[ModelBackend]:
-        module, _, cls = self.target.partition(":")
-        return getattr(importlib.import_module(module), cls)
+def register_backend(prefix: str, target: "type[ModelBackend] | str") -> None:
+    """Serve model strings starting with ``prefix`` by the backend class ``target`` (or "module:Class")."""
+    if not prefix:
+        raise ValueError("a backend needs a non-empty prefix (open_clip is the fallback)")
+    BACKENDS.register(prefix, target, replace=True)
 
 
-#: first matching prefix wins; the empty prefix (open_clip) takes what no other claims
-BACKENDS: list[BackendEntry] = [
-    BackendEntry("conse-", "bench.models.conse:ConSEBackend"),
-    BackendEntry("transformers:", "bench.models.hf_transformers:TransformersBackend"),
-    BackendEntry("", "bench.models.openclip:OpenCLIPBackend"),
-]
+def prefixes() -> list[str]:
+    """The prefixes in the order they are tried: registered ones, longest first, the fallback last."""
+    return sorted(BACKENDS.names(), key=len, reverse=True) + [FALLBACK[0]]
 
 
-def register_backend(prefix: str, target: str) -> None:
-    """Serve model strings starting with ``prefix`` by the backend class at ``target`` ("module:Class")."""
-    BACKENDS.insert(len(BACKENDS) - 1 if BACKENDS and BACKENDS[-1].prefix == "" else len(BACKENDS),
-                    BackendEntry(prefix, target))
+def backend_class(name: str) -> type["ModelBackend"]:
+    for prefix in prefixes():
+        if prefix and name.startswith(prefix):
+            return BACKENDS.get(prefix)
+    from bench.core.registry import resolve_reference
 
-
-def backend_class(name: str) -> type[ModelBackend]:
-    for entry in BACKENDS:
-        if name.startswith(entry.prefix):
-            return entry.load()
-    raise UserError(f"no backend serves model '{name}'")  # pragma: no cover - open_clip is the fallback
+    return resolve_reference(FALLBACK[1])
 
 
 def load_model(name: str, pretrained: str | None = None, device: str = "cpu", seed: int = 0,
-               store=None, precision: str = "fp32", channels_last: bool = False) -> ModelBackend:
+               store=None, precision: str = "fp32", channels_last: bool = False) -> "ModelBackend":
     """A backend for ``name`` (an open_clip name, ``hf-hub:org/repo``, or another backend's string).
 
     ``precision`` (fp32 | bf16 | fp16) and ``channels_last`` are image-encoder options: they
@@ -71,8 +73,19 @@ def check_model(name: str, pretrained: str | None) -> None:
 
 def list_models() -> list[tuple[str, str, str]]:
     """(model, pretrained, note) rows of every backend, in registration order (fallback last)."""
-    return [row for entry in BACKENDS for row in entry.load().available()]
+    from bench.core.registry import resolve_reference
+
+    classes = [BACKENDS.get(p) for p in BACKENDS.names()] + [resolve_reference(FALLBACK[1])]
+    return [row for cls in classes for row in cls.available()]
 
 
-__all__ = ["BACKENDS", "BackendOptions", "ModelBackend", "check_model", "load_model", "list_models",
+def __getattr__(name: str) -> Any:  # ModelBackend without importing torch at package import
+    if name == "ModelBackend":
+        from bench.models.base import ModelBackend
+
+        return ModelBackend
+    raise AttributeError(name)
+
+
+__all__ = ["BACKENDS", "BackendOptions", "ModelBackend", "backend_class", "check_model", "load_model", "list_models",
            "register_backend"]

@@ -15,20 +15,9 @@ from typing import Any, Callable, ContextManager
 
 import torch
 
-from bench.config import PRECISIONS
+from bench.models.options import PRECISIONS, BackendOptions
 
 _AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-@dataclass(frozen=True)
-class BackendOptions:
-    """How the run wants a model loaded (the same for every backend)."""
-
-    device: str = "cpu"
-    seed: int = 0               # random-init models
-    store: Any = None           # the run's cache (model cards, precomputed embeddings)
-    precision: str = "fp32"     # image encoder: fp32 | bf16 | fp16
-    channels_last: bool = False
 
 
 def check_precision(precision: str, device: torch.device | str) -> str:
@@ -166,6 +155,12 @@ class ModelBackend(ABC):
     def attach_store(self, store: Any) -> None:
         """Give the backend the run's cache (backends that precompute embeddings use it)."""
         self.store = store
+
+    #: set by the engine (``bench.engine.classifiers.attach_classifier_cache``): builds a prompt-ensemble
+    #: classifier ``(classnames, templates, desc) -> [embed_dim, n_classes]`` through the run's cache. A
+    #: backend that needs classifiers of its own (ConSE's label embeddings) calls it when set, so it never
+    #: imports the engine's cache.
+    classifier_cache: Callable[..., torch.Tensor] | None = None
 
 
 class LearnedTemperature:

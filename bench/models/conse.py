@@ -172,12 +172,14 @@ class ConSEBackend(ModelBackend):
     def label_embeddings(self) -> torch.Tensor:
         """``[1000, dim]`` normalized ImageNet class embeddings (cached like any classifier)."""
         if self._label_emb is None:
-            from bench.classifiers import cached_classifier
             from prompts import get_classnames, get_templates
+            from prompts.ensemble import build_classifier
 
-            weights, _ = cached_classifier(self, get_classnames("imagenet"), get_templates(self.label_templates),
-                                           getattr(self, "store", None), progress=self.progress,
-                                           desc="ConSE ImageNet label embeddings")
+            names, templates = get_classnames("imagenet"), get_templates(self.label_templates)
+            desc = "ConSE ImageNet label embeddings"
+            weights = (self.classifier_cache(names, templates, desc) if self.classifier_cache is not None else
+                       build_classifier(self, None, names, templates, batch_size=self.text_batch_size,
+                                        progress=self.progress, desc=desc))
             self._label_emb = weights.T.contiguous().to(self.device)
         return self._label_emb
 

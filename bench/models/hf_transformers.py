@@ -100,7 +100,7 @@ class ImageProcessorTransform:
         return f"transformers {type(self.image_processor).__name__} {json.dumps(config, sort_keys=True, default=str)}"
 
 
-def _features(out: Any) -> torch.Tensor:
+def pooled_features(out: Any) -> torch.Tensor:
     """``get_*_features`` returns a tensor (older transformers) or an output with ``pooler_output``."""
     return out if isinstance(out, torch.Tensor) else out.pooler_output
 
@@ -226,7 +226,7 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
     @torch.inference_mode()
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
         with self.image_autocast():
-            return _features(self.model.get_image_features(pixel_values=pixels.to(self.device))).float()
+            return pooled_features(self.model.get_image_features(pixel_values=pixels.to(self.device))).float()
 
     def has_pre_projection(self) -> bool:
         """CLIP-like models end their image tower in ``visual_projection``; SigLIP has none (known from
@@ -244,7 +244,7 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
     @torch.inference_mode()
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         batch = self.tokenizer(list(texts), return_tensors="pt", **self.tokenizer_kwargs).to(self.device)
-        return _features(self.model.get_text_features(**batch)).float()
+        return pooled_features(self.model.get_text_features(**batch)).float()
 
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # DataLoader workers fork after the tokenizer ran

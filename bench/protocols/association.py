@@ -16,10 +16,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.classifiers import cached_text_embeddings
+from bench.engine.classifiers import cached_text_embeddings
 from bench.core.errors import UserError
-from bench.evaluation import Evaluation
-from bench.protocols.base import Outcome, Protocol, Unit
+from bench.engine.evaluation import Evaluation
+from bench.engine.protocol import Column, Outcome, Protocol, Unit
 from bench.protocols.zeroshot import feature_facts
 
 VOWELS = "aeiou"
@@ -61,6 +61,15 @@ class Association(Protocol):
     name = "association"
     kinds = ("association",)
     metrics = ("avg_jaccard_score", "jaccard_score_5-6", "jaccard_score_10-12")
+    board = "zeroshot"  # one of DataComp's 38 columns
+    role = "zero-shot"
+    columns = (Column("jaccard", "avg_jaccard_score"), Column("jaccard 5-6", "jaccard_score_5-6"),
+               Column("jaccard 10-12", "jaccard_score_10-12"))
+    paired_test = "score-bootstrap"  # per instance: its Jaccard index
+    plot_kinds = ("leaderboard", "checkpoints")
+
+    def settings(self, record) -> str:
+        return f"cues ({record.config['n_instances']})"
 
     def evaluate(self, ev: Evaluation, unit: Unit, templates: str | None) -> list[Outcome]:
         source = ev.task.source

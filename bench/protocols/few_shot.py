@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import time
 
-from bench.config import RunConfig
-from bench.evaluation import Evaluation
-from bench.linear_probe import few_shot
-from bench.protocols.base import Outcome, Protocol, Unit
+from bench.engine.config import RunConfig
+from bench.engine.evaluation import Evaluation
+from bench.engine.linear_probe import few_shot
+from bench.engine.protocol import Column, Outcome, Protocol, Unit
 from bench.protocols.probe import probe_inputs
 from prompts.classnames import display_name
 
@@ -14,6 +14,37 @@ from prompts.classnames import display_name
 class FewShot(Protocol):
     name = "few-shot"
     metrics = ("top1", "top1_std", "shots")
+    role = "few-shot"
+    columns = (Column("top1", "top1"), Column("sd over seeds", "top1_std"))
+    paired_test = None  # no per-sample predictions: the score is a mean over seeded draws
+    plot_kinds = ("few-shot",)
+
+    def settings(self, record) -> str:
+        return f"{record.config.get('probe_features')} k={max(record.config['shots'])}"
+
+    def notes(self, records) -> list[str]:
+        """Per-k accuracies, and where the k-shot probe meets zero-shot (CLIP paper Fig. 7)."""
+        from bench.engine.linear_probe import shots_to_match
+        from bench.engine.protocol_registry import protocol_class
+
+        lines = []
+        for r in records:
+            if r.protocol != self.name:
+                continue
+            curve = r.metrics["shots"]
+            parts = ", ".join(f"{k}: {100 * v['mean']:.1f}+-{100 * v['std']:.1f}" for k, v in curve.items())
+            lines.append(f"few-shot {r.model} {r.task} (top-1 by shots/class, mean+-sd over seeds "
+                         f"{r.config['few_shot_seeds']}): {parts}")
+            for z in records:
+                if (z.model, z.pretrained, z.task) != (r.model, r.pretrained, r.task) or z.protocol == self.name:
+                    continue
+                described = protocol_class(z.protocol)
+                if described.role == "zero-shot" and described.uses_templates:
+                    k = shots_to_match(z.metrics["top1"], curve)
+                    where = f"~{k:.1f} shots/class" if k is not None else f"more than {max(map(int, curve))} shots/class"
+                    lines.append(f"  zero-shot ({z.templates}, {100 * z.metrics['top1']:.1f}) is matched by a probe at "
+                                 f"{where}")
+        return lines
 
     def needs_train(self, config: RunConfig) -> bool:
         return True

@@ -8,12 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from bench.config import RunConfig
-from bench.evaluation import Evaluation
-from bench.feature_chunks import FeatureChunks
-from bench.features import FeatureSet
-from bench.linear_probe import full_probe, stream_probe
-from bench.protocols.base import Outcome, Protocol, Unit
+from bench.engine.config import RunConfig
+from bench.engine.evaluation import Evaluation
+from bench.engine.feature_chunks import FeatureChunks
+from bench.engine.features import FeatureSet
+from bench.engine.linear_probe import full_probe, stream_probe
+from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, Protocol, Unit
 
 
 @dataclass
@@ -64,6 +64,12 @@ def probe_inputs(ev: Evaluation) -> ProbeInputs:
 class LinearProbe(Protocol):
     name = "linear-probe"
     metrics = ("top1", "top5", "mean_per_class_recall", "top1_ci95")
+    role = "probe"
+    columns = CLASSIFICATION_COLUMNS
+    plot_kinds = ("zeroshot-vs-probe",)
+
+    def settings(self, record) -> str:
+        return f"{record.config.get('probe_features')} C={record.config['best_C']:.3g}"
 
     def needs_train(self, config: RunConfig) -> bool:
         return True

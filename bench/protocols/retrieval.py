@@ -13,11 +13,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.classifiers import cached_text_embeddings
+from bench.engine.classifiers import cached_text_embeddings
 from bench.core.errors import UserError
-from bench.evaluation import Evaluation
-from bench.metrics import retrieval_recalls
-from bench.protocols.base import Outcome, Protocol, Unit
+from bench.engine.evaluation import Evaluation
+from bench.engine.metrics import retrieval_recalls
+from bench.engine.protocol import Column, Outcome, Protocol, Unit
 from bench.protocols.zeroshot import feature_facts
 
 RECALL_KS = (1, 5, 10)
@@ -27,6 +27,16 @@ class Retrieval(Protocol):
     name = "retrieval"
     kinds = ("retrieval",)
     metrics = tuple(f"{d}_retrieval_recall@{k}" for d in ("image", "text") for k in RECALL_KS) + ("mean_recall@1",)
+    board = "zeroshot"  # DataComp's table shows retrieval beside zero-shot classification
+    role = "zero-shot"
+    columns = tuple(Column(f"{arrow} R@{k}", f"{d}_retrieval_recall@{k}")
+                    for d, arrow in (("image", "T->I"), ("text", "I->T")) for k in RECALL_KS) + \
+        (Column("mean R@1", "mean_recall@1"), Column("captions", "config.n_captions", "int"))
+    paired_test = "mcnemar"  # per caption: its image retrieved at rank 1 or not
+    plot_kinds = ("leaderboard", "checkpoints")
+
+    def settings(self, record) -> str:
+        return f"captions ({record.config['n_captions']})"
 
     def evaluate(self, ev: Evaluation, unit: Unit, templates: str | None) -> list[Outcome]:
         source = ev.task.source

@@ -4,7 +4,7 @@ A requested suite (``imagenet``, ``cifar10-c``, ``digits-shift``; see ``tasks.fa
 for its in-distribution tasks and their shifts. Each in-distribution unit records its zero-shot
 accuracy (and, with ``--probe``, a linear probe's); each shift unit records accuracy under shift,
 the in-distribution accuracy it is measured against, effective and relative robustness. Shifts
-whose data is not on disk are skipped and listed. The scoring itself is in :mod:`bench.robustness`.
+whose data is not on disk are skipped and listed. The scoring itself is in :mod:`bench.engine.robustness`.
 """
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from bench.config import SUBSET_MODES, RunConfig
+from bench.engine.config import SUBSET_MODES, RunConfig
 from bench.core.errors import UserError
-from bench.evaluation import Evaluation
-from bench.linear_probe import LogisticProbe, stratified_split
-from bench.metrics import classification_metrics
-from bench.protocols.base import Outcome, Protocol, Unit
+from bench.engine.evaluation import Evaluation
+from bench.engine.linear_probe import LogisticProbe, stratified_split
+from bench.engine.metrics import classification_metrics
+from bench.engine.protocol import Column, Outcome, Protocol, Unit
 from bench.protocols.zeroshot import feature_facts
-from bench.robustness import ShiftScore, baseline_for, id_accuracy_on_subset, subset_accuracy
-from bench.zeroshot import zeroshot_logits
+from bench.engine.robustness import ShiftScore, baseline_for, id_accuracy_on_subset, subset_accuracy
+from bench.engine.zeroshot import zeroshot_logits
 from tasks.families import get_family
 from tasks.registry import get_task
 from tasks.subsets import class_subset
@@ -32,6 +32,21 @@ IN_DISTRIBUTION, SHIFT = "in-distribution", "shift"
 class Robustness(Protocol):
     name = "robustness"
     metrics = ("top1", "id_top1", "effective_robustness", "relative_robustness", "predicted")
+    role = "shift"
+    columns = (Column("top1", "top1"), Column("id top1", "id_top1"), Column("predicted", "predicted"),
+               Column("eff. rob.", "effective_robustness"), Column("ood/id", "relative_robustness", "ratio"),
+               Column("probe top1", "probe_top1"), Column("id measured on", "id_basis", "text"))
+    plot_kinds = ("robustness",)
+
+    def settings(self, record) -> str:
+        role = record.task_info.get("role", "-")
+        return role if role == IN_DISTRIBUTION else f"shift of {record.task_info.get('parent')}"
+
+    def notes(self, records) -> list[str]:
+        """Each suite's averages over its shifts (and corruption means), from the shift records."""
+        from bench.engine.robustness import summary_lines
+
+        return summary_lines(scores_from_records(records))
 
     def check(self, config: RunConfig) -> None:
         if config.class_subset not in SUBSET_MODES:
@@ -138,15 +153,3 @@ def scores_from_records(records) -> list[ShiftScore]:
     return [ShiftScore(task=r.task, parent=r.task_info["parent"], n=r.n_samples,
                        **{k: v for k, v in r.metrics.items() if k in fields})
             for r in records if r.protocol == "robustness" and r.task_info.get("role") == SHIFT]
-
-
-def run_robustness(config: RunConfig, suite: str, subset_mode: str | None = None, probe: bool | None = None):
-    """Evaluate a shift suite with the runner; returns (records, shift scores, skipped shifts)."""
-    from bench.runner import Runner
-
-    config = replace(config, tasks=[suite], protocols=["robustness"],
-                     class_subset=subset_mode or config.class_subset,
-                     robustness_probe=config.robustness_probe if probe is None else probe)
-    runner = Runner(config)
-    records = runner.run()
-    return records, scores_from_records(records), runner.skipped

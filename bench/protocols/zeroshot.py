@@ -6,16 +6,23 @@ import time
 
 import numpy as np
 
-from bench.evaluation import Evaluation
-from bench.group_metrics import f1_macro_present, grouped_metrics
-from bench.protocols.base import Outcome, Protocol, Unit
-from bench.zeroshot import evaluate_zeroshot
+from bench.engine.evaluation import Evaluation
+from bench.engine.group_metrics import f1_macro_present, grouped_metrics
+from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, Protocol, Unit
+from bench.engine.zeroshot import evaluate_zeroshot
 
 
 class ZeroShot(Protocol):
     name = "zeroshot"
     metrics = ("top1", "top5", "mean_per_class_recall", "top1_ci95")
     uses_templates = True
+    role = "zero-shot"
+    columns = CLASSIFICATION_COLUMNS
+    plot_kinds = ("prompt-ensemble", "zeroshot-vs-probe", "leaderboard", "checkpoints")
+    published = True
+
+    def settings(self, record) -> str:
+        return f"{record.templates} ({record.config['n_templates']})"
 
     def evaluate(self, ev: Evaluation, unit: Unit, templates: str | None) -> list[Outcome]:
         feats = ev.features()

@@ -6,9 +6,11 @@ from pathlib import Path
 import pandas as pd
 
 from bench.core.errors import UserError
-from bench.records import read_records, records_folder
+from bench.engine.records import read_records, records_folder
+from bench.report.protocols import describe
 
-COLUMNS = ["model", "pretrained", "label", "task", "protocol", "templates", "prompt_source", "language", "split",
+COLUMNS = ["model", "pretrained", "label", "task", "protocol", "board", "role", "published", "uses_templates",
+           "templates", "prompt_source", "language", "split",
            "metric", "primary", "top1",
            "top5", "mean_per_class_recall", "id_top1", "effective_robustness", "n", "task_templates", "created", "seed", "parent", "class_subset",
            "path"]
@@ -20,22 +22,19 @@ def load_runs(results: Path | str, strict: bool = False) -> pd.DataFrame:
     A file that is not a run record is skipped with one warning naming it; ``strict`` refuses it.
     """
     rows = []
-    for data in read_records(results, strict=strict):
-        m = data["metrics"]
-        config, task_info = data.get("config") or {}, data.get("task_info") or {}
-        metric = config.get("metric", "top1")
+    for r in read_records(results, strict=strict):
+        protocol, m, config, info = describe(r.protocol), r.metrics, r.config, r.task_info
+        options = config.run_config()
         rows.append({
-            "model": data["model"], "pretrained": data["pretrained"],
-            "label": f"{data['model']} / {data['pretrained']}",
-            "task": data["task"], "protocol": data["protocol"], "templates": data.get("templates", "-"),
-            "prompt_source": config.get("prompt_source", "clip"), "language": config.get("language", "en"),
-            "split": data.get("split"), "metric": metric,
-            "primary": m.get("primary", m.get(metric, m.get("top1"))), "top1": m.get("top1"),
+            "model": r.model, "pretrained": r.pretrained, "label": r.label, "task": r.task, "protocol": r.protocol,
+            "board": protocol.board_name(), "role": protocol.role, "published": protocol.published,
+            "uses_templates": protocol.uses_templates, "templates": r.templates,
+            "prompt_source": options.prompt_source, "language": options.language,
+            "split": r.split, "metric": config.metric, "primary": m.primary, "top1": m.top1,
             "top5": m.get("top5"), "mean_per_class_recall": m.get("mean_per_class_recall"),
             "id_top1": m.get("id_top1"), "effective_robustness": m.get("effective_robustness"),
-            "n": data["n_samples"], "created": data.get("created", ""), "seed": data.get("seed"),
-            "task_templates": bool(config.get("task_templates", True)),
-            "parent": task_info.get("parent"), "class_subset": task_info.get("class_subset"), "path": data["path"],
+            "n": r.n_samples, "created": r.created, "seed": r.seed, "task_templates": config.task_templates,
+            "parent": info.parent, "class_subset": info.class_subset, "path": r.path,
         })
     if not rows:
         raise UserError(f"no run records in {records_folder(results)}: run `zsbench run ...` first")
@@ -47,10 +46,23 @@ def newest(runs: pd.DataFrame, keys=("model", "pretrained", "templates", "task",
     return runs.drop_duplicates(list(keys), keep="first")
 
 
-#: protocols shown together as "zero-shot": classification and retrieval (each task's own metric)
-ZERO_SHOT = ("zeroshot", "retrieval", "association")
-
-
 def of_protocol(runs: pd.DataFrame, protocol: str) -> pd.DataFrame:
-    """The records of a protocol; ``zeroshot`` also takes zero-shot retrieval (DataComp's table mixes them)."""
-    return runs[runs.protocol.isin(ZERO_SHOT)] if protocol == "zeroshot" else runs[runs.protocol == protocol]
+    """The records of a board (every protocol whose records join it: the zero-shot board takes
+    classification, retrieval and association, as DataComp's table does), or of one protocol alone."""
+    return runs[(runs.board == protocol) | (runs.protocol == protocol)]
+
+
+def of_role(runs: pd.DataFrame, role: str) -> pd.DataFrame:
+    """The records of protocols that say they play ``role`` (zero-shot, probe, few-shot, shift)."""
+    return runs[runs.role == role]
+
+
+def zero_shot_classifiers(runs: pd.DataFrame) -> pd.DataFrame:
+    """Records of prompt-ensemble zero-shot classifiers (zero-shot role, one record per template set)."""
+    return runs[(runs.role == "zero-shot") & runs.uses_templates.astype(bool)]
+
+
+def default_board(runs: pd.DataFrame) -> str:
+    """The board shown unless one is asked for: the zero-shot one where there are zero-shot records."""
+    headline = runs[runs.role == "zero-shot"]
+    return str((headline if not headline.empty else runs).board.iloc[0])

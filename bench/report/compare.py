@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from bench.core.errors import UserError
-from bench.metrics import holm, mcnemar_exact, paired_bootstrap_ci, paired_bootstrap_mpcr
-from bench.records import load_predictions, read_record
-from bench.report.collect import load_runs, newest, of_protocol
+from bench.engine.metrics import holm, mcnemar_exact, paired_bootstrap_ci, paired_bootstrap_mpcr
+from bench.engine.records import load_predictions, read_record
+from bench.report.collect import default_board, load_runs, newest, of_protocol
+from bench.report.protocols import describe
 
 
 @dataclass
@@ -52,19 +53,26 @@ OWN_METRIC_TESTS = ("mean_per_class_recall", "mean_top1_top5", "jaccard_score_10
 
 def compare_records(path_a: str, path_b: str, task: str, label_a: str, label_b: str,
                     n_resamples: int = 10000, seed: int = 0) -> Comparison:
+    record = read_record(Path(path_a))
+    test = describe(record.protocol).paired_test
+    if test is None:
+        raise UserError(f"task {task}: {record.protocol} records are not compared sample by sample (the protocol "
+                        "declares no paired test)")
     pa, pb = _predictions(path_a), _predictions(path_b)
     if not (np.array_equal(pa["indices"], pb["indices"]) and np.array_equal(pa["labels"], pb["labels"])):
         raise UserError(f"task {task}: the two runs did not see the same samples ({len(pa['indices'])} vs "
                         f"{len(pb['indices'])}, or a different subset/split); rerun both with the same --limit/--seed/--split")
-    metric = read_record(Path(path_a)).get("config", {}).get("metric", "top1")
+    metric = record.config.metric
     metric = metric if metric in OWN_METRIC_TESTS else "top1"
     la = pa["labels"]
-    if metric == "jaccard_score_10-12":  # per instance with 10-12 candidates: its Jaccard index
-        keep = la >= 10
+    if test == "score-bootstrap":  # per sample: its score (association: per instance with 10-12 candidates)
+        keep = la >= 10 if metric == "jaccard_score_10-12" else np.ones(len(la), dtype=bool)
         sa, sb = pa["scores"][keep].astype(float), pb["scores"][keep].astype(float)
         diff, lo, hi, p = paired_bootstrap_mpcr(sa, sb, np.zeros(len(sa)), n_resamples=n_resamples, seed=seed)
         return Comparison(task, label_a, label_b, int(len(sa)), float(sa.mean()), float(sb.mean()), diff, lo, hi, p, metric)
     ca, cb = pa["top5"][:, 0] == la, pb["top5"][:, 0] == la
+    if test == "mcnemar":
+        metric = "top1"
     if metric == "mean_per_class_recall":  # the task's own metric: each class weighs the same
         diff, lo, hi, p = paired_bootstrap_mpcr(ca, cb, la, n_resamples=n_resamples, seed=seed)
         acc_a, acc_b = mean_per_class_recalls(ca, cb, la)
@@ -132,8 +140,9 @@ def _select(runs: pd.DataFrame, spec: str | tuple[str, str], protocol: str) -> p
     return newest(sel, keys=("task",))
 
 
-def compare(runs: pd.DataFrame, a: str, b: str, tasks: list[str] | None = None, protocol: str = "zeroshot",
+def compare(runs: pd.DataFrame, a: str, b: str, tasks: list[str] | None = None, protocol: str | None = None,
             n_resamples: int = 10000, seed: int = 0) -> list[Comparison]:
+    protocol = protocol or default_board(runs)
     ra, rb = _select(runs, a, protocol), _select(runs, b, protocol)
     shared = sorted(set(ra.task) & set(rb.task))
     if tasks:

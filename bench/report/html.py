@@ -11,9 +11,11 @@ import pandas as pd
 
 from bench.core.store import atomic_write_bytes
 from bench.core.errors import UserError
-from bench.records import read_record
+from bench.engine.records import read_record
+from bench.report.collect import default_board
 from bench.report.leaderboard import below_published, leaderboard, render, robustness_table, zeroshot_vs_probe
-from bench.report.plots import KINDS, make_plot
+from bench.report.plots import make_plot
+from bench.report.protocols import plot_kinds
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
@@ -45,11 +47,11 @@ def _metadata_table(runs: pd.DataFrame) -> str:
     rows = []
     for r in runs.itertuples():
         data = read_record(Path(r.path))
-        v, t = data.get("versions", {}), data.get("timings", {})
+        v, t = data.versions, data.timings
         rows.append({"created": r.created, "model": r.label, "task": r.task, "protocol": r.protocol,
                      "templates": r.templates, "n": r.n, "seed": r.seed,
                      "zsbench": v.get("zsbench"), "torch": v.get("torch"), "open_clip": v.get("open_clip_torch"),
-                     "git": (v.get("git_commit") or "")[:10], "seconds": round(sum(x for x in t.values() if x), 1)})
+                     "git": (v.git_commit or "")[:10], "seconds": round(sum(x for x in t.values() if x), 1)})
     return pd.DataFrame(rows).to_html(index=False, border=0, na_rep="")
 
 
@@ -57,15 +59,17 @@ def build_report(runs: pd.DataFrame, out: Path, title: str = "zsbench report") -
     parts = [f"<h1>{html.escape(title)}</h1>",
              f"<p class='note'>{len(runs)} run record(s); tables read the newest record per model, task, "
              "protocol and template set. Accuracies in %.</p>"]
-    lb, why = _try(leaderboard, runs)
-    parts.append(_section("Zero-shot leaderboard", render(lb, "html") if lb is not None else f"<p class='note'>{html.escape(why)}</p>"))
+    headline = default_board(runs)
+    lb, why = _try(leaderboard, runs, headline)
+    parts.append(_section(f"{headline} leaderboard", render(lb, "html") if lb is not None else
+                          f"<p class='note'>{html.escape(why)}</p>"))
     flags = below_published(runs)
     if flags:
         parts.append("<ul>" + "".join(f"<li class='flag'>{html.escape(f)}</li>" for f in flags) + "</ul>")
-    for protocol in ("linear-probe", "few-shot"):
-        table, _ = _try(leaderboard, runs, protocol)
+    for board in dict.fromkeys(runs.board):  # every other board the records join, as its protocols describe it
+        table, _ = _try(leaderboard, runs, board) if board != headline else (None, None)
         if table is not None:
-            parts.append(_section(f"{protocol} leaderboard", render(table, "html")))
+            parts.append(_section(f"{board} leaderboard", render(table, "html")))
     zp, _ = _try(zeroshot_vs_probe, runs)
     if zp is not None:
         parts.append(_section("Zero-shot vs linear probe", zp.to_html(index=False, border=0, float_format=lambda v: f"{v:.2f}")))
@@ -74,7 +78,7 @@ def build_report(runs: pd.DataFrame, out: Path, title: str = "zsbench report") -
         parts.append(_section("Distribution shift", rb.to_html(border=0, float_format=lambda v: f"{v:.2f}")))
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
-        for kind in KINDS:
+        for kind in plot_kinds(runs.protocol.unique()):
             try:
                 png = make_plot(kind, runs, Path(tmp))[0]
             except UserError as exc:

@@ -19,11 +19,10 @@ import pandas as pd
 
 from bench.core.errors import UserError
 from bench.core.paths import package_file
-from bench.report.collect import newest, of_protocol
+from bench.report.formats import FORMATS, METRICS
+from bench.report.collect import default_board, newest, of_protocol, of_role, zero_shot_classifiers
 from tasks.names import parse_task_name
 
-METRICS = ("primary", "top1", "top5", "mean_per_class_recall")
-FORMATS = ("md", "csv", "html", "json")
 PUBLISHED = package_file("bench.report", "data", "published_openclip.csv")
 FLAG_CAUSES = ("templates (use the task's own set: --templates omitted)", "class names (CLIP's list for the task)",
                "QuickGELU (OpenAI weights need the -quickgelu model variant)",
@@ -52,7 +51,7 @@ def _published_file() -> pd.DataFrame:
 
 def _row_label(r) -> str:
     """Zero-shot runs with each task's own templates share the model's row; others get their own."""
-    return r.label if r.protocol != "zeroshot" or r.task_templates else f"{r.label} [{r.templates}]"
+    return r.label if not r.uses_templates or r.task_templates else f"{r.label} [{r.templates}]"
 
 
 #: DataComp's group means (aggregate_scores.py) -> the suite of each; a leaderboard shows a group's mean
@@ -60,7 +59,7 @@ def _row_label(r) -> str:
 GROUPS = {"imagenet dist. shifts": "imagenet-dist-shifts", "vtab": "vtab", "retrieval": "retrieval"}
 
 
-def leaderboard(runs: pd.DataFrame, protocol: str = "zeroshot", metric: str = "primary", history: bool = False,
+def leaderboard(runs: pd.DataFrame, protocol: str | None = None, metric: str = "primary", history: bool = False,
                 with_published: bool = False, suite: str | None = None) -> pd.DataFrame:
     """Rows: model (+ templates for zero-shot); columns: tasks, group means, ``average``, ``tasks``; in %.
 
@@ -71,6 +70,7 @@ def leaderboard(runs: pd.DataFrame, protocol: str = "zeroshot", metric: str = "p
     """
     if metric not in METRICS:
         raise UserError(f"--metric must be one of {', '.join(METRICS)}, not '{metric}'")
+    protocol = protocol or default_board(runs)
     sel = of_protocol(runs, protocol)
     if sel.empty:
         have = ", ".join(sorted(runs.protocol.unique()))
@@ -117,7 +117,7 @@ def missing_tasks(table: pd.DataFrame) -> dict[str, list[str]]:
 
 def own_templates_first(runs: pd.DataFrame) -> pd.DataFrame:
     """Newest zero-shot record per model and task, preferring the task's own template set."""
-    zs = newest(runs[runs.protocol == "zeroshot"])
+    zs = newest(zero_shot_classifiers(runs))
     return zs.sort_values("task_templates", ascending=False, kind="stable").drop_duplicates(["label", "task"])
 
 
@@ -126,7 +126,7 @@ def below_published(runs: pd.DataFrame, tolerance: float = 0.01) -> list[str]:
     the last line names the usual causes."""
     pub = published().set_index(["model", "pretrained", "task"]).value
     notes = []
-    for r in newest(runs[runs.protocol == "zeroshot"]).itertuples():
+    for r in newest(zero_shot_classifiers(runs[runs.published.astype(bool)])).itertuples():
         ref = pub.get((r.model, r.pretrained, r.task))
         if ref is not None and r.primary is not None and r.primary < ref - tolerance:
             notes.append(f"{r.model} / {r.pretrained} on {r.task} [{r.templates}]: {100 * r.primary:.1f}, more than "
@@ -143,7 +143,7 @@ def prompt_source_notes(runs: pd.DataFrame) -> list[str]:
 
     pub = published().set_index(["model", "pretrained", "task"]).value
     notes = []
-    for r in newest(runs[runs.protocol == "zeroshot"]).itertuples():
+    for r in newest(zero_shot_classifiers(runs[runs.published.astype(bool)])).itertuples():
         if (r.model, r.pretrained, r.task) not in pub.index or not r.task_templates:
             continue
         if r.prompt_source == "clip_benchmark" and r.language == "en":
@@ -159,7 +159,7 @@ def prompt_source_notes(runs: pd.DataFrame) -> list[str]:
 def zeroshot_vs_probe(runs: pd.DataFrame) -> pd.DataFrame:
     """Per model and task: zero-shot (task's own templates, newest), linear probe, and the delta."""
     zs = own_templates_first(runs)
-    lp = newest(runs[runs.protocol == "linear-probe"])
+    lp = newest(of_role(runs, "probe"))
     merged = zs.merge(lp, on=["model", "pretrained", "task"], suffixes=("_zs", "_lp"))
     if merged.empty:
         raise UserError("no task has both a zero-shot and a linear-probe record: run "
@@ -205,7 +205,7 @@ def shift_points(runs: pd.DataFrame) -> pd.DataFrame:
     to the shift's classes where it uses a subset); for plain zero-shot records of a shift task,
     the parent's zero-shot record of the same model supplies it.
     """
-    rob = newest(runs[runs.protocol == "robustness"], keys=("model", "pretrained", "task", "parent"))
+    rob = newest(of_role(runs, "shift"), keys=("model", "pretrained", "task", "parent"))
     rows = [{"label": r.label, "task": r.task, "parent": r.parent, "id": r.id_top1, "ood": r.top1,
              "er": r.effective_robustness} for r in rob[rob.parent.notna()].itertuples()]
     seen = {(r["label"], r["task"]) for r in rows}

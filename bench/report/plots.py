@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 
 from bench.core.errors import UserError
-from bench.records import read_record
+from bench.report.formats import KINDS
+from bench.engine.records import read_record
 from tasks.names import parse_task_name
-from bench.report.collect import newest, of_protocol
+from bench.report.collect import newest, of_role, zero_shot_classifiers
 from bench.report.leaderboard import leaderboard, own_templates_first, zeroshot_vs_probe
 
-KINDS = ("prompt-ensemble", "zeroshot-vs-probe", "few-shot", "robustness", "leaderboard", "checkpoints")
 
 
 def _pyplot():
@@ -48,7 +48,7 @@ def _save(fig, out_dir: Path, name: str) -> list[Path]:
 
 
 def plot_prompt_ensemble(runs: pd.DataFrame, plt):
-    zs = newest(runs[runs.protocol == "zeroshot"])
+    zs = newest(zero_shot_classifiers(runs))
     groups = [(k, g) for k, g in zs.groupby(["label", "task"]) if len(g) >= 2]
     if not groups:
         raise UserError("prompt-ensemble needs one model and task run with several template sets: "
@@ -86,15 +86,15 @@ def plot_zeroshot_vs_probe(runs: pd.DataFrame, plt):
 
 
 def plot_few_shot(runs: pd.DataFrame, plt):
-    from bench.linear_probe import shots_to_match
+    from bench.engine.linear_probe import shots_to_match
 
-    fs = newest(runs[runs.protocol == "few-shot"])
+    fs = newest(of_role(runs, "few-shot"))
     if fs.empty:
         raise UserError("few-shot needs few-shot records: zsbench run ... --protocol zeroshot --protocol few-shot")
     zs = own_templates_first(runs)
     fig, axes = plt.subplots(1, len(fs), figsize=(4.8 * len(fs), 3.6), squeeze=False)
     for ax, r in zip(axes[0], fs.itertuples()):
-        curve = read_record(Path(r.path))["metrics"]["shots"]
+        curve = read_record(Path(r.path)).metrics["shots"]
         ks = sorted(map(int, curve))
         mean = np.array([100 * curve[str(k)]["mean"] for k in ks])
         std = np.array([100 * curve[str(k)]["std"] for k in ks])
@@ -123,7 +123,7 @@ def _logit(p):
 
 def plot_robustness(runs: pd.DataFrame, plt):
     from bench.report.leaderboard import shift_points
-    from bench.robustness import published_fits, published_points
+    from bench.engine.robustness import published_fits, published_points
 
     points = shift_points(runs)
     if points.empty:
@@ -183,9 +183,9 @@ def plot_leaderboard(runs: pd.DataFrame, plt):
 
 def plot_checkpoints(runs: pd.DataFrame, plt):
     """Zero-shot metric against checkpoint step, one line per training run (checkpoint folder) and task."""
-    from bench.checkpoints import checkpoint_step
+    from bench.core.checkpoints import checkpoint_step
 
-    zs = newest(of_protocol(runs, "zeroshot"))
+    zs = newest(of_role(runs, "zero-shot"))
     rows = [(r.model, str(Path(r.pretrained).parent), r.task, checkpoint_step(r.pretrained), 100 * r.primary)
             for r in zs.itertuples() if Path(str(r.pretrained)).suffix and checkpoint_step(r.pretrained) is not None]
     points = pd.DataFrame(rows, columns=["model", "run", "task", "step", "value"])

@@ -27,66 +27,54 @@ def format_table(rows: list[list[str]], header: list[str], left: int = 4) -> str
     return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-def _settings(r) -> str:
-    """The column that says how a record's number was made (templates, or the probe's settings)."""
-    if r.protocol == "zeroshot":
-        return f"{r.templates} ({r.config['n_templates']})"
-    if r.protocol == "linear-probe":
-        return f"{r.config.get('probe_features')} C={r.config['best_C']:.3g}"
-    if r.protocol == "few-shot":
-        return f"{r.config.get('probe_features')} k={max(r.config['shots'])}"
-    if r.protocol == "retrieval":
-        return f"captions ({r.config['n_captions']})"
-    if r.protocol == "association":
-        return f"cues ({r.config['n_instances']})"
-    return str(r.templates)
+def _cell(column, record) -> str:
+    """One protocol-declared column of a record, formatted as the column says."""
+    value = column.value(record)
+    if value is None:
+        return "-"
+    if column.format == "pct":
+        return pct(value)
+    if column.format == "ci":
+        lo, hi = value
+        return f"{100 * lo:.1f}-{100 * hi:.1f}"
+    if column.format == "ratio":
+        return f"{value:.3f}"
+    return str(value)
 
 
 def records_table(records) -> str:
-    header = ["model", "pretrained", "task", "protocol", "templates", "n", "main metric", "top1", "95% CI", "top5",
-              "mpc-recall", "features"]
+    """One table of records whose protocols show the same columns: model, task, how the number was
+    made (the protocol's ``settings``), n, the main metric, the protocol's own columns, features."""
+    from bench.report.protocols import describe
+
+    columns = describe(records[0].protocol).columns
+    header = ["model", "pretrained", "task", "protocol", "settings", "n", "main metric",
+              *(c.header for c in columns), "features"]
     rows = []
     for r in records:
-        m = r.metrics
-        lo, hi = m.get("top1_ci95") or (None, None)
-        ci = f"{100 * lo:.1f}-{100 * hi:.1f}" if lo is not None else f"+-{100 * m.get('top1_std', 0):.1f} sd"
-        metric = r.config.get("metric", "top1")
-        main = f"{pct(m.get('primary'))} {metric}" if m.get("primary") is not None else "-"
-        rows.append([r.model, r.pretrained, r.task, r.protocol, _settings(r), str(r.n_samples), main, pct(m.get("top1")), ci,
-                     pct(m.get("top5")), pct(m.get("mean_per_class_recall")), r.task_info.get("feature_cache", "-")])
-    return format_table(rows, header)
+        protocol = describe(r.protocol)
+        primary = r.metrics.get("primary")
+        main = f"{pct(primary)} {r.config.get('metric', 'top1')}" if isinstance(primary, (int, float)) else "-"
+        rows.append([r.model, r.pretrained, r.task, r.protocol, protocol.settings(r), str(r.n_samples), main,
+                     *(_cell(c, r) for c in columns), r.task_info.get("feature_cache", "-")])
+    return format_table(rows, header, left=5)
 
 
-def retrieval_table(records) -> str:
-    """Recall@1/5/10 both ways, and DataComp's mean R@1."""
-    from bench.protocols.retrieval import RECALL_KS
+def run_lines(records, skipped, seed: int) -> list[str]:
+    """What ``zsbench run`` prints: a table per column layout (protocols declare theirs), each
+    protocol's notes, the units skipped for missing data, and subset notes."""
+    from bench.report.protocols import describe
 
-    header = ["model", "pretrained", "task", "images", "captions"] + \
-        [f"{d}R@{k}" for d in ("T->I ", "I->T ") for k in RECALL_KS] + ["mean R@1"]
-    rows = [[r.model, r.pretrained, r.task, str(r.n_samples), str(r.config["n_captions"])] +
-            [pct(r.metrics[f"{d}_retrieval_recall@{k}"]) for d in ("image", "text") for k in RECALL_KS] +
-            [pct(r.metrics["mean_recall@1"])] for r in records if r.protocol == "retrieval"]
-    return format_table(rows, header, left=3)
-
-
-def few_shot_lines(records) -> list[str]:
-    """Per-k accuracies, and where the k-shot probe meets zero-shot (CLIP paper Fig. 7)."""
-    from bench.linear_probe import shots_to_match
-
-    lines = []
+    groups: dict[tuple, list] = {}
     for r in records:
-        if r.protocol != "few-shot":
-            continue
-        curve = r.metrics["shots"]
-        parts = ", ".join(f"{k}: {100 * v['mean']:.1f}+-{100 * v['std']:.1f}" for k, v in curve.items())
-        lines.append(f"few-shot {r.model} {r.task} (top-1 by shots/class, mean+-sd over seeds "
-                     f"{r.config['few_shot_seeds']}): {parts}")
-        for z in records:
-            if z.protocol == "zeroshot" and (z.model, z.pretrained, z.task) == (r.model, r.pretrained, r.task):
-                k = shots_to_match(z.metrics["top1"], curve)
-                where = f"~{k:.1f} shots/class" if k is not None else f"more than {max(map(int, curve))} shots/class"
-                lines.append(f"  zero-shot ({z.templates}, {100 * z.metrics['top1']:.1f}) is matched by a probe at {where}")
-    return lines
+        groups.setdefault(describe(r.protocol).columns, []).append(r)
+    lines: list[str] = []
+    for group in groups.values():
+        lines += ([""] if lines else []) + [records_table(group)]
+    for name in dict.fromkeys(r.protocol for r in records):
+        lines += describe(name).notes(records)
+    lines += [f"skipped (data not on disk) {s}" for s in skipped]
+    return lines + subset_notes(records, seed)
 
 
 def subset_notes(records, seed: int) -> list[str]:
@@ -95,28 +83,9 @@ def subset_notes(records, seed: int) -> list[str]:
             for task, n, total in sorted(subsets)]
 
 
-def corruption_means(scores) -> dict[str, dict[str, float]]:
-    """For generated corruption suites (``SUITE/CORRUPTION/SEVERITY``): mean top-1 per corruption
-    and per severity, and the mean over all (mean corruption accuracy)."""
-    parts = [(parse_task_name(s.task), s.top1) for s in scores]
-    parts = [(name, acc) for name, acc in parts if name.is_generated]
-    if not parts:
-        return {}
-    by_c: dict[str, list[float]] = {}
-    by_s: dict[str, list[float]] = {}
-    for name, acc in parts:
-        by_c.setdefault(name.corruption, []).append(acc)
-        by_s.setdefault(str(name.severity), []).append(acc)
-
-    def mean(d: dict[str, list[float]]) -> dict[str, float]:
-        return {k: float(np.mean(v)) for k, v in d.items()}
-    return {"per corruption (mean over severities)": mean(by_c), "per severity": mean(by_s),
-            "mean corruption accuracy": {"all": float(np.mean([a for _, a in parts]))}}
-
-
 def robustness_lines(scores, skipped: Iterable[str]) -> list[str]:
     """The per-shift table, each suite's averages (the effective-robustness step) and skipped shifts."""
-    from bench.robustness import summarize
+    from bench.engine.robustness import summary_lines
 
     probe = any(s.probe_top1 is not None for s in scores)
     header = ["shift", "n", "top1", "id top1", "predicted", "eff. rob.", "ood/id"] + \
@@ -126,19 +95,7 @@ def robustness_lines(scores, skipped: Iterable[str]) -> list[str]:
             ([pct(s.probe_top1), pct(s.probe_id_top1), pct(s.probe_effective_robustness)] if probe else []) +
             [s.id_basis] for s in scores]
     lines = [format_table(rows, header, left=1)] if rows else ["no shift could be scored"]
-    for parent, summary in summarize(scores).items():
-        er = summary["mean_effective_robustness"]
-        line = (f"{parent}: {summary['shifts']} shifts, mean top-1 under shift {100 * summary['mean_top1']:.2f}, "
-                f"mean gap to in-distribution {100 * summary['mean_gap']:+.2f}, mean ood/id "
-                f"{summary['mean_relative_robustness']:.3f}, mean effective robustness "
-                + ("n/a (no baseline fit for these shifts: `zsbench robustness fit` after several models)" if er is None
-                   else f"{100 * er:+.2f}"))
-        if "probe_mean_top1" in summary:
-            line += (f"; linear probe on {parent} features: mean top-1 under shift {100 * summary['probe_mean_top1']:.2f}, "
-                     f"mean gap {100 * summary['probe_mean_gap']:+.2f}")
-        lines.append(line)
-    for name, values in corruption_means(scores).items():
-        lines.append(f"  {name}: " + ", ".join(f"{k} {100 * v:.1f}" for k, v in values.items()))
+    lines += summary_lines(scores)
     lines += [f"skipped (data not on disk) {s}" for s in skipped]
     return lines
 
@@ -246,6 +203,7 @@ def perf_lines(result: dict[str, Any]) -> list[str]:
                 f"same fit: {m['same_fit']}",
                 f"  ImageNet train (1.28M x 1024): ~{est['in_memory'] / gib:.1f} GiB in memory, "
                 f"~{est['streamed'] / gib:.1f} GiB streamed"]
+    out += [f"{section}: skipped: {why}" for section, why in result.get("skipped", {}).items()]
     return out
 
 

@@ -12,6 +12,7 @@ from typing import Callable
 
 from bench.core.store import Store
 from bench.core.errors import UserError
+from bench.core.registry import Registry
 from tasks.sources.base import ArraySource, FileListSource, ImageSource, PreprocessedDataset
 from tasks.sources.imagefolder import ImageFolderSource
 from tasks.sources.manifest import ManifestSource
@@ -120,17 +121,14 @@ def _corrupted(options: dict, split: str, ctx: DataContext, fetch: bool) -> Imag
     return CorruptedSource(base, options["corruption"], int(options["severity"]), int(options.get("seed", 0)))
 
 
-SOURCE_TYPES: dict[str, Callable[[dict, str, DataContext, bool], ImageSource | None]] = {
-    "torchvision": _torchvision,
-    "mirror": _mirror,
-    "imagefolder": _imagefolder,
-    "csv": _csv,
-    "hf": _hf,
-    "webdataset": _webdataset,
-    "corrupted": _corrupted,
-    "captions": _captions,
-    "association": _association,
-}
+#: source type -> opener ``(options, split, ctx, fetch) -> ImageSource | None``; plug-ins: entry-point
+#: group ``zsbench.sources`` (the entry point's name is the type a task spec's ``sources`` names)
+SOURCE_TYPES: Registry[Callable[[dict, str, DataContext, bool], ImageSource | None]] = Registry("source type",
+                                                                                               "zsbench.sources")
+for _type, _opener in (("torchvision", _torchvision), ("mirror", _mirror), ("imagefolder", _imagefolder), ("csv", _csv),
+                       ("hf", _hf), ("webdataset", _webdataset), ("corrupted", _corrupted), ("captions", _captions),
+                       ("association", _association)):
+    SOURCE_TYPES.register(_type, _opener)
 
 
 def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True) -> ImageSource | None:
@@ -141,9 +139,10 @@ def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True
     problems: list[str] = []
     for attempt in ((False, True) if fetch else (False,)):
         for spec in task.sources:
+            if spec.type not in SOURCE_TYPES:
+                raise UserError(f"task {task.name}: unknown source type '{spec.type}' (known: "
+                                f"{', '.join(SOURCE_TYPES.names())})")
             opener = SOURCE_TYPES.get(spec.type)
-            if opener is None:
-                raise UserError(f"task {task.name}: unknown source type '{spec.type}' (known: {', '.join(SOURCE_TYPES)})")
             if "splits" in spec.options and split not in spec.options["splits"]:
                 continue  # this source does not carry the split
             try:

@@ -1,0 +1,39 @@
+"""``zsbench compare``: paired comparison of two checkpoints on the same images."""
+from __future__ import annotations
+
+import argparse
+
+from bench.commands.base import Command, add_json, add_results, board, runs_of
+
+
+def add_arguments(cp: argparse.ArgumentParser) -> None:
+    cp.add_argument("a", help="MODEL[:PRETRAINED], a checkpoint path or pretrained tag, or a run record .json")
+    cp.add_argument("b", help="MODEL[:PRETRAINED], a checkpoint path or pretrained tag, or a run record .json")
+    cp.add_argument("--task", action="append", help="only these tasks (default: every task both have)")
+    cp.add_argument("--protocol", type=board, metavar="NAME",
+                    help="a board (default: zeroshot, which includes retrieval tasks: McNemar on each caption's image "
+                         "R@1, and WinoGAViL: a paired bootstrap of per-instance Jaccard), or one protocol's records "
+                         "(e.g. linear-probe); each protocol declares its paired test")
+    cp.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples (default 10000)")
+    cp.add_argument("--seed", type=int, default=0)
+    add_json(cp, "print one JSON object per task (accuracies, difference, interval, p, Holm-adjusted p, verdict)")
+    add_results(cp)
+
+
+def execute(args: argparse.Namespace) -> int:
+    from bench.report.compare import as_table, compare
+    from bench.report.text import comparison_lines
+
+    comparisons = compare(runs_of(args), args.a, args.b, tasks=args.task, protocol=args.protocol,
+                          n_resamples=args.resamples, seed=args.seed)
+    if args.json:
+        print(as_table(comparisons).reset_index().to_json(orient="records", indent=1))
+    else:
+        print("\n".join(comparison_lines(comparisons)))
+    return 0
+
+
+COMMAND = Command("compare", "paired comparison of two checkpoints on the same images",
+                  "Per task both figures, the difference with a paired bootstrap 95% interval and the protocol's "
+                  "paired test (McNemar, or a bootstrap for mean per-class recall), Holm-corrected across tasks.",
+                  add_arguments, execute)

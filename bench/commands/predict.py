@@ -1,0 +1,75 @@
+"""``zsbench predict``: the top classes of single images among a task's or the given class names."""
+from __future__ import annotations
+
+import argparse
+
+from bench.commands.base import Command, path_or_none, print_json
+from bench.core.errors import UserError
+from bench.engine.config import add_options
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("images", nargs="+", help="image files, folders of images, or http(s) URLs")
+    p.add_argument("--model", required=True, help="any model string `zsbench run` takes (see `zsbench models`)")
+    p.add_argument("--pretrained", help="pretrained tag, checkpoint file, or 'none' (as for `zsbench run`)")
+    p.add_argument("--task", help="take the class names (and templates) of this task")
+    p.add_argument("--classes", help="comma-separated class names, e.g. 'cat,dog,a red car'")
+    p.add_argument("--classnames", "--classes-file", dest="classes_file",
+                   help="class names: one per line, a JSON list, or a JSON object of task -> list; with --task it "
+                        "replaces that task's names")
+    p.add_argument("--templates", help="template set name, file, or one template with {} (default: the task's "
+                                       "own with --task, else the single template 'a photo of a {}.')")
+    p.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
+    add_options(p, "prompt_source", "language", "device", "cache_dir", "quiet", "json",
+                prompt_source="with --task: whose names and templates (clip, or clip_benchmark)",
+                language="with --task: language of names and templates (not en: --prompt-source clip_benchmark)",
+                cache_dir="classifier cache (default: $ZSBENCH_CACHE or ~/.cache/zsbench)",
+                quiet="no progress bars",
+                json='print [{"image": PATH, "top": [{"label": NAME, "prob": P}, ...]}, ...]')
+
+
+def execute(args: argparse.Namespace) -> int:
+    from bench.apps.predict import expand_images, predict as predict_images
+    from bench.engine.classifiers import attach_classifier_cache
+    from bench.engine.runner import data_context
+    from bench.models import check_model, load_model
+    from bench.models.base import check_precision
+    from bench.report.text import predict_lines
+    from prompts import get_classnames, get_templates
+
+    check_model(args.model, args.pretrained)
+    if bool(args.task) + bool(args.classes) + bool(args.classes_file and not args.task) != 1:
+        raise UserError("predict needs one of --task NAME (optionally with --classnames FILE), --classes a,b,c or "
+                        "--classnames FILE")
+    images = expand_images(args.images)
+    ctx = data_context(path_or_none(args.cache_dir), None)
+    if args.task:
+        from prompts.references import check_choice
+        from tasks.classes import PromptChoice, override_classnames, task_classnames
+        from tasks.registry import get_task
+
+        check_choice(args.prompt_source, args.language)
+        classnames, templates = task_classnames(args.task, ctx, args.templates,
+                                                PromptChoice(args.prompt_source, args.language))
+        if args.classes_file:
+            classnames = override_classnames(get_task(args.task), classnames, args.classes_file)
+    else:
+        classnames = get_classnames(args.classes_file) if args.classes_file else \
+            [c.strip() for c in args.classes.split(",") if c.strip()]
+        templates = get_templates(args.templates or "single")
+    check_precision("fp32", args.device)
+    backend = attach_classifier_cache(load_model(args.model, args.pretrained, device=args.device, store=ctx.store),
+                                      ctx.store)
+    backend.progress = not (args.quiet or args.json)
+    results = predict_images(backend, images, classnames, templates, top=args.top, store=ctx.store,
+                             progress=backend.progress)
+    if args.json:
+        print_json([r.to_dict() for r in results])
+    else:
+        print("\n".join(predict_lines(results, backend, len(classnames), len(templates))))
+    return 0
+
+
+COMMAND = Command("predict", "the top classes of single images (files, folders, URLs)",
+                  "Classify images among a task's class names or your own, with probabilities as the model scores "
+                  "them (CLIP: softmax of logit scale x cosine; SigLIP: sigmoid).", add_arguments, execute)

@@ -1,0 +1,55 @@
+"""``zsbench robustness``: a shift suite through the runner, and the effective-robustness summary."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from bench.commands.base import Command, print_json
+from bench.core.errors import UserError
+from bench.engine.config import ROBUSTNESS, add_run_options, config_from_args
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("action", nargs="?", default="run", choices=["run", "fit"])
+    parser.add_argument("--suite", default="imagenet", help="shift suite: imagenet (default), cifar10-c or digits-shift")
+    add_run_options(parser, ROBUSTNESS, model_required=False)
+
+
+def run_robustness(config, suite: str, subset_mode: str | None = None, probe: bool | None = None):
+    """Evaluate a shift suite with the runner; returns (records, shift scores, skipped shifts)."""
+    from bench.engine.runner import Runner
+    from bench.protocols.robustness import scores_from_records
+
+    config = replace(config, tasks=[suite], protocols=["robustness"],
+                     class_subset=subset_mode or config.class_subset,
+                     robustness_probe=config.robustness_probe if probe is None else probe)
+    runner = Runner(config)
+    records = runner.run()
+    return records, scores_from_records(records), runner.skipped
+
+
+def execute(args: argparse.Namespace) -> int:
+    from bench.report.text import fits_lines, robustness_lines
+
+    if args.action == "fit":
+        from bench.engine.robustness import fit_from_runs, user_fits_path
+
+        fits = fit_from_runs(Path(args.out_dir))
+        print("\n".join(fits_lines(fits, str(user_fits_path(Path(args.out_dir))))))
+        return 0
+    if not args.models:
+        raise UserError("zsbench robustness needs --model (and --suite: imagenet, cifar10-c or digits-shift)")
+    config = config_from_args(args, ROBUSTNESS, tasks=[args.suite], protocols=["robustness"])
+    records, scores, skipped = run_robustness(config, args.suite)
+    if config.json:
+        print_json([r.to_dict() for r in records])
+    else:
+        print("\n".join(robustness_lines(scores, skipped)))
+    return 0
+
+
+COMMAND = Command("robustness", "accuracy under distribution shift, effective robustness",
+                  "Evaluate models on a shift suite (imagenet, cifar10-c, digits-shift): accuracy under shift, "
+                  "in-distribution accuracy, effective and relative robustness. `zsbench robustness fit` fits a "
+                  "baseline from the robustness records under --out.", add_arguments, execute)

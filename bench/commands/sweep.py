@@ -1,0 +1,161 @@
+"""``zsbench sweep``: many models x a suite as submitit jobs; ``sweep status`` shows the grid."""
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+from bench.commands.base import Command
+from bench.core.errors import UserError
+from bench.core.paths import ensure_writable_dir
+from bench.engine.config import SWEEP, add_run_options, config_from_args
+
+
+def _minutes(text: str) -> int:
+    """``--time``: minutes, or HH:MM:SS / MM:SS."""
+    parts = text.split(":")
+    if not all(p.isdigit() for p in parts) or len(parts) > 3:
+        raise argparse.ArgumentTypeError(f"takes minutes or HH:MM:SS, not '{text}'")
+    if len(parts) == 1:
+        return int(parts[0])
+    h, m, s = ([0] * (3 - len(parts)) + [int(p) for p in parts])
+    return max(1, h * 60 + m + (1 if s else 0))
+
+
+def _pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"takes KEY=VALUE, not '{text}'")
+    return key.lstrip("-"), value
+
+
+def add_arguments(sw: argparse.ArgumentParser) -> None:
+    sw.add_argument("action", nargs="?", default="run", choices=["run", "status"])
+    sw.add_argument("results", nargs="?", help="status: the results folder (default: --out)")
+    sw.add_argument("--models", help="a models file (one `MODEL [PRETRAINED]` per line, # comments; PRETRAINED "
+                                     "may be a glob) or a glob of checkpoint files (with --arch)")
+    sw.add_argument("--arch", help="the model of the checkpoint files a glob or --watch names (e.g. ViT-B-32)")
+    sw.add_argument("--executor", default="local", choices=["slurm", "local", "debug"],
+                    help="slurm (a job array on the cluster), local (processes on this machine, default), debug "
+                         "(in this process)")
+    sw.add_argument("--dry-run", action="store_true", help="print the jobs, their image forwards, text prompts and "
+                                                           "estimated time; submit nothing")
+    sw.add_argument("--force", action="store_true", help="redo work that already has records")
+    sw.add_argument("--name", help="the sweep's folder name under RESULTS/sweeps (default: a hash of the command)")
+    sw.add_argument("--no-wait", action="store_true", help="return after submitting (local jobs keep running)")
+    sw.add_argument("--max-job-hours", type=float, help="split a model's tasks into jobs of at most this much "
+                                                          "estimated compute (default: 80%% of --time)")
+    sw.add_argument("--partition", help="slurm: partition")
+    sw.add_argument("--gpus-per-job", type=int, default=1, help="slurm: GPUs per job (default 1)")
+    sw.add_argument("--cpus-per-job", type=int, default=8, help="slurm: CPUs per job (default 8)")
+    sw.add_argument("--mem", help="slurm: memory per job, e.g. 64G")
+    sw.add_argument("--time", type=_minutes, default=240, metavar="MIN|HH:MM:SS",
+                    help="time limit per job (default 240 minutes); slurm requeues a job that hits it")
+    sw.add_argument("--array-parallelism", type=int, default=64, help="slurm: jobs of the array running at once")
+    sw.add_argument("--slurm-extra", action="append", type=_pair, metavar="KEY=VALUE",
+                    help="any other sbatch option, e.g. --slurm-extra account=myproj --slurm-extra qos=high")
+    sw.add_argument("--watch", metavar="DIR", help="poll a training run's checkpoint folder and evaluate each new "
+                                                    "checkpoint (with --arch and --pattern)")
+    sw.add_argument("--pattern", default="*.pt", help="--watch: checkpoint file pattern (default *.pt)")
+    sw.add_argument("--poll", type=float, default=60.0, help="--watch: seconds between polls (default 60)")
+    sw.add_argument("--settle", type=float, default=30.0, help="--watch: a checkpoint counts once unchanged this "
+                                                                "many seconds (default 30)")
+    sw.add_argument("--watch-timeout", type=float, help="--watch: stop after this many seconds (default: never)")
+    add_run_options(sw, SWEEP, model_required=False)
+
+
+def execute(args: argparse.Namespace) -> int:
+    from bench.apps import sweep as sw
+    from bench.report.text import sweep_status_lines
+
+    if args.action == "status":
+        results = Path(args.results or args.out_dir)
+        labels, task_names, grid, left, names = sw.sweep_status(results)
+        print("\n".join(sweep_status_lines(labels, task_names, grid, left, names)))
+        return 0
+
+    config = config_from_args(args, SWEEP)
+    ensure_writable_dir(Path(config.out_dir), "--out")
+    slurm = sw.SlurmOptions(partition=args.partition, gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job,
+                            mem=args.mem, time_minutes=args.time, array_parallelism=args.array_parallelism,
+                            extra=dict(args.slurm_extra or []))
+    if args.watch:
+        return _watch(args, config, slurm)
+    if not args.models:
+        raise UserError("zsbench sweep needs --models FILE|GLOB (or --watch DIR for a training run's checkpoints)")
+    entries = sw.resolve_models(args.models, args.arch)
+    return _sweep_once(args, config, slurm, entries, wait=not args.no_wait, name=args.name)
+
+
+def _sweep_once(args, config, slurm, entries, wait: bool, name: str | None) -> int:
+    from bench.apps import sweep as sw
+    from bench.engine.runner import data_context
+    from bench.models import check_model
+    from bench.report.text import sweep_plan_lines, sweep_status_lines
+    from tasks.suites import expand_task_names
+
+    ctx = data_context(config.cache_dir, config.data_dir)
+    jobs = sw.plan_sweep(entries, config, max_job_seconds=args.max_job_hours * 3600 if args.max_job_hours else
+                         0.8 * args.time * 60, force=args.force, store=ctx.store)
+    sweep_dir = sw.sweep_folder(config.out_dir, name or sw.plan_id(entries, config))
+    if args.dry_run:
+        print("\n".join(sweep_plan_lines(jobs, entries, expand_task_names(config.tasks), str(sweep_dir), args.executor)))
+        return 0
+    # the executor first: no Slurm here is a one-line error before the sweep's folder is written
+    executor = sw.make_executor(args.executor, sweep_dir / "submitit", slurm)
+    sw.save_plan(sweep_dir, entries, config, jobs, args.executor)
+    runnable = []
+    for job in jobs:  # a model request that cannot load fails here, alone; the others are submitted
+        try:
+            check_model(job.model.model, job.model.pretrained)
+            runnable.append(job)
+        except UserError as exc:
+            sw.write_status(sweep_dir, job, "failed", reason=str(exc))
+    if args.force:
+        config = replace(config, skip_existing=False)
+    handles = sw.submit(runnable, config, sweep_dir, args.executor, slurm, executor) if runnable else []
+    print(f"sweep {sweep_dir.name}: {len(runnable)} job(s) submitted ({args.executor}), "
+          f"{len(jobs) - len(runnable)} refused before submission, {len(entries)} model(s); folder {sweep_dir}")
+    if args.executor == "slurm" and not wait:
+        print(f"follow it with: zsbench sweep status {config.out_dir}")
+        return 0
+    if wait or args.executor != "slurm":
+        failures = sw.wait(handles)
+        for line in failures:
+            print(f"failed: {line}")
+        labels, task_names, grid, left, names = sw.sweep_status(config.out_dir)
+        print("\n".join(sweep_status_lines(labels, task_names, grid, left, names)))
+    return 0
+
+
+def _watch(args, config, slurm) -> int:
+    """Evaluate each new checkpoint of a training run as it appears."""
+    import time
+
+    from bench.apps import sweep as sw
+
+    if not args.arch:
+        raise UserError("--watch needs --arch: the model the checkpoints belong to (e.g. --arch ViT-B-32)")
+    folder = Path(args.watch).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"--watch {folder}: not a folder (give the folder the training run saves checkpoints into)")
+    deadline = None if args.watch_timeout is None else time.time() + args.watch_timeout
+    seen: set[str] = set()
+    while True:
+        ready = [c for c in sw.ready_checkpoints(folder, args.pattern, args.settle) if c not in seen]
+        if ready:
+            seen.update(ready)
+            entries = [sw.ModelEntry(args.arch, c) for c in ready]
+            print(f"watch: {len(ready)} new checkpoint(s): {', '.join(Path(c).name for c in ready)}")
+            _sweep_once(args, config, slurm, entries, wait=args.executor != "slurm",
+                        name=args.name or f"watch-{sw.slug(str(folder.resolve()))[-40:]}")
+        if deadline is not None and time.time() >= deadline:
+            return 0
+        time.sleep(args.poll)
+
+
+COMMAND = Command("sweep", "many models x a suite as submitit jobs (Slurm array or this machine)",
+                  "Evaluate every model of a models file (or every checkpoint matching a glob) on the tasks, one job "
+                  "per model (a large model's suite split by cost), through submitit. Work with a record is skipped, "
+                  "so a rerun does only what is missing. `zsbench sweep status RESULTS` shows the model x task grid.",
+                  add_arguments, execute)

@@ -1,0 +1,55 @@
+"""``zsbench tasks``: the registered tasks, one suite's tasks, or one task's spec."""
+from __future__ import annotations
+
+import argparse
+
+from bench.commands.base import Command, path_or_none, print_json
+from bench.core.errors import UserError
+from bench.engine.config import add_options
+
+
+def add_arguments(t: argparse.ArgumentParser) -> None:
+    t.add_argument("action", nargs="?", default="list", choices=["list", "show"])
+    t.add_argument("name", nargs="?", help="task name or path (for show)")
+    t.add_argument("--local", action="store_true", help="also check which splits are on disk (no downloads)")
+    t.add_argument("--suite", help="list one suite's tasks (clip, imagenet-shifts, retrieval, offline, or a file) "
+                                   "with their metrics and what is on disk")
+    add_options(t, "cache_dir", "data_dir", "json", cache_dir="cache folder (offline mirrors live there)",
+                json="print the tasks (or the spec) as JSON")
+
+
+def execute(args: argparse.Namespace) -> int:
+    from bench.engine.runner import data_context
+    from bench.report.text import tasks_table
+    from tasks.catalog import describe, local_status
+    from tasks.registry import get_task, list_tasks
+
+    ctx = data_context(path_or_none(args.cache_dir), path_or_none(args.data_dir))
+    if args.action == "show":
+        if not args.name:
+            raise UserError("`zsbench tasks show` needs a task name or path, e.g. `zsbench tasks show cifar10`")
+        spec = get_task(args.name)
+        print_json({**describe(spec), "on_disk": local_status(spec, ctx)})
+        return 0
+    if args.suite:
+        from tasks.suites import read_suite
+
+        specs = [get_task(name) for name in read_suite(args.suite if args.suite.startswith("@") else "@" + args.suite)]
+        status = {s.name: local_status(s, ctx) for s in specs}
+    else:
+        specs = list_tasks()
+        status = {s.name: local_status(s, ctx) for s in specs} if args.local else {}
+    if args.json:
+        print_json([{"name": s.name, "description": s.description, "metric": s.metric, "split": s.split,
+                     "n_classes": s.n_classes, "sizes": s.sizes, "parent": s.parent,
+                     "sources": [src.type for src in s.sources], **({"on_disk": status[s.name]} if status else {})}
+                    for s in specs])
+        return 0
+    print("\n".join(tasks_table(specs, status)))
+    return 0
+
+
+COMMAND = Command("tasks", "list registered tasks, or `tasks show NAME` for one spec",
+                  "The registered tasks (built-in, generated shift suites, plug-ins) with their class counts, "
+                  "published sizes, metrics and sources; --local checks what is on disk; `tasks show NAME|PATH` "
+                  "prints one spec as JSON.", add_arguments, execute)

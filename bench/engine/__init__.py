@@ -1,0 +1,1 @@
+"""The engine: run configuration, features, classifiers, evaluation, records, work keys, the runner."""

@@ -1,0 +1,81 @@
+"""Zero-shot classifiers, cached by what makes them: model fingerprint, class names, templates."""
+from __future__ import annotations
+
+import time
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from bench.core.store import Store
+from bench.core.hashing import stable_hash
+from bench.models.base import ModelBackend
+from prompts.classnames import ClassName
+from prompts.ensemble import build_classifier
+
+
+def classifier_key(backend: ModelBackend, classnames: Sequence[ClassName], templates: Sequence[str]) -> str:
+    return stable_hash(["classifier-v1", backend.text_fingerprint, list(classnames), list(templates)])
+
+
+def cached_classifier(
+    backend: ModelBackend,
+    classnames: Sequence[ClassName],
+    templates: Sequence[str],
+    store: Store | None,
+    batch_size: int | None = None,
+    progress: bool = False,
+    desc: str = "class prompts",
+) -> tuple[torch.Tensor, dict]:
+    """``[embed_dim, n_classes]`` classifier from the cache, or built and stored.
+
+    Returns the classifier and facts for the record (cache hit, seconds, prompt count).
+    """
+    key = classifier_key(backend, classnames, templates)
+    if store is not None:
+        hit = store.get("classifiers", key)
+        if hit is not None:
+            return torch.from_numpy(hit), {"cache": "hit", "key": key, "seconds": 0.0}
+    t0 = time.perf_counter()
+    weights = build_classifier(backend, None, classnames, templates, batch_size=batch_size or backend.text_batch_size,
+                               progress=progress, desc=desc)
+    seconds = time.perf_counter() - t0
+    if store is not None:
+        store.put("classifiers", key, weights.numpy().astype(np.float32),
+                  meta={"text_model": backend.text_fingerprint, "n_classes": len(classnames), "n_templates": len(templates)})
+    return weights, {"cache": "miss", "key": key, "seconds": seconds}
+
+
+def attach_classifier_cache(backend: ModelBackend, store: Store | None) -> ModelBackend:
+    """Let a backend that builds classifiers of its own (ConSE) build them through this cache."""
+    backend.classifier_cache = lambda names, templates, desc: cached_classifier(
+        backend, names, templates, store, progress=backend.progress, desc=desc)[0]
+    return backend
+
+
+def cached_text_embeddings(backend: ModelBackend, texts: Sequence[str], store: Store | None,
+                           progress: bool = False, desc: str = "captions") -> tuple[torch.Tensor, dict]:
+    """``[n, embed_dim]`` L2-normalised embeddings of raw texts (captions, no template), cached by
+    the text model and the exact texts; length-sorted batches as for classifiers."""
+    import torch.nn.functional as F
+    from tqdm.auto import tqdm
+
+    texts = list(texts)
+    key = stable_hash(["texts-v1", backend.text_fingerprint, texts])
+    if store is not None:
+        hit = store.get("texts", key)
+        if hit is not None:
+            return torch.from_numpy(hit), {"cache": "hit", "key": key, "seconds": 0.0}
+    t0 = time.perf_counter()
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out = torch.empty(len(texts), backend.embed_dim)
+    size = backend.text_batch_size
+    with torch.inference_mode():
+        for s in tqdm(range(0, len(texts), size), desc=desc, unit="batch", disable=not progress, leave=False):
+            idx = order[s:s + size]
+            out[torch.tensor(idx)] = F.normalize(backend.encode_texts([texts[i] for i in idx]).float(), dim=-1).cpu()
+    seconds = time.perf_counter() - t0
+    if store is not None:
+        store.put("texts", key, out.numpy().astype(np.float32), meta={"text_model": backend.text_fingerprint,
+                                                                      "n_texts": len(texts)})
+    return out, {"cache": "miss", "key": key, "seconds": seconds}

@@ -1,0 +1,301 @@
+"""The run configuration, and the one place where every run option is declared.
+
+Each field of :class:`RunConfig` carries its command-line form in its metadata (flag, help,
+choices, parser). ``add_run_options`` generates the argparse options from those fields and
+``config_from_args`` reads them back, so adding an option is one edit here: the parser, the
+configuration and the record (``RunConfig.recorded()``) all follow.
+
+This module stays light (no torch): ``zsbench --help`` builds its parser from it.
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from bench.core.errors import UserError
+from bench.engine.protocol_registry import PROTOCOLS
+from bench.models.options import PRECISIONS
+from prompts.references import LANGUAGES, PROMPT_SOURCES
+from tasks.spec import BAD_IMAGE_POLICIES
+
+# Choices shared by the options below and the modules that act on them.
+FEATURE_KINDS = ("embedding", "pre-projection")
+PROBE_FEATURES = ("paper", *FEATURE_KINDS)
+STREAM_MODES = ("auto", "on", "off")
+SUBSET_MODES = ("restrict", "full")
+
+RUN = "run"
+ROBUSTNESS = "robustness"
+SWEEP = "sweep"
+BOTH = (RUN, ROBUSTNESS, SWEEP)
+
+
+def option(flag: str | None, help: str, default: Any = None, *, choices: Sequence[str] | None = None,
+           parse: Callable[[str], Any] | None = None, metavar: str | None = None, kind: str = "value",
+           commands: tuple[str, ...] = BOTH, record: bool = True, result: bool = True) -> Any:
+    """A dataclass field that is also a command-line option.
+
+    ``kind``: ``"value"`` (one value), ``"flag"`` (store_true), ``"list"`` (repeatable) or
+    ``"internal"`` (no command-line form). ``record``: whether the value goes into every record's
+    ``config``. ``result``: whether it can change a number (then it is part of the work key that
+    decides whether a record already exists). ``commands``: the subcommands that offer it.
+    """
+    meta = {"flag": flag, "help": help, "choices": choices, "parse": parse, "metavar": metavar, "kind": kind,
+            "commands": commands, "record": record, "result": result}
+    if isinstance(default, (list, dict, set)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def batch_size_value(text: str) -> int | None:
+    """``--batch-size``: a positive whole number, or ``auto`` (None)."""
+    if text.strip().lower() == "auto":
+        return None
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a positive whole number or 'auto', not '{text}'")
+    return int(text)
+
+
+def positive_int(text: str) -> int:
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a positive whole number, not '{text}'")
+    return int(text)
+
+
+def protocol_name(text: str) -> str:
+    """``--protocol``: any registered protocol, a plug-in's (entry point ``zsbench.protocols``) included."""
+    if text not in PROTOCOLS:
+        raise argparse.ArgumentTypeError(f"unknown protocol '{text}' (registered: {', '.join(PROTOCOLS.names())})")
+    return text
+
+
+def int_list(text: str) -> tuple[int, ...]:
+    """``1,2,4,8,16`` -> (1, 2, 4, 8, 16); positive whole numbers only."""
+    try:
+        values = tuple(int(v) for v in str(text).split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes comma-separated whole numbers such as 1,2,4,8,16 (got '{text}')") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"needs positive whole numbers (got '{text}')")
+    return values
+
+
+@dataclass
+class RunConfig:
+    """Everything a run depends on; the recorded part is stored in each record's ``config``."""
+
+    # what to evaluate
+    models: list[tuple[str, str | None]] = option(
+        "--model", "open_clip name (ViT-B-32), hf-hub:org/repo, or conse-effnetlite0-minilm; repeatable "
+        "(with --pretrained: one per --model, in order)", [], kind="models", record=False, commands=(RUN, ROBUSTNESS))
+    tasks: list[str] = option(
+        "--task", "task name (see `zsbench tasks`), @suite (e.g. @clip, @imagenet-shifts, @offline, or "
+        "@path/to/suite.txt), or a path: an ImageFolder folder, a path,label .csv/.tsv manifest, or a .toml task "
+        "file; repeatable", [], kind="list", commands=(RUN, SWEEP), record=False)
+    templates: list[str | None] = option(
+        "--templates", "template set name (openai_imagenet, simple_imagenet, single, cifar10, ...) or file; "
+        "repeatable (one record each); default: the task's own set", [None], kind="list", record=False)
+    protocols: list[str] = option(
+        "--protocol", "zeroshot, linear-probe (CLIP paper A.3: C searched on validation), few-shot (k examples "
+        "per class), robustness (a shift suite as --task, see `zsbench robustness`), retrieval (captioned images: "
+        "recall@1/5/10 both ways), association (WinoGAViL); repeatable; default: the task's own (zeroshot, retrieval "
+        "for captions, association for WinoGAViL), or any protocol a plug-in registers",
+        [], kind="list", parse=protocol_name, metavar="NAME", commands=(RUN, SWEEP), record=False)
+    # data
+    split: str | None = option("--split", "dataset split (default: the task's evaluation split)")
+    classnames_file: Path | None = option(
+        "--classnames", "replace the tasks' class names: a JSON list, a JSON object of task -> list (tasks it does "
+        "not name keep theirs), or one name per line; one name per class in label order (recorded)", parse=Path,
+        metavar="FILE")
+    prompt_source: str = option(
+        "--prompt-source", "whose class names and templates: clip (the CLIP repository's data/prompts.md; default) "
+        "or clip_benchmark (CLIP_benchmark's JSON files, which open_clip's published table used); recorded",
+        "clip", choices=PROMPT_SOURCES)
+    language: str = option(
+        "--language", "language of class names and templates (CLIP_benchmark's: en, cn, it, jp, ar; not en needs "
+        "--prompt-source clip_benchmark and a task with names in that language, e.g. ImageNet); recorded",
+        "en", choices=LANGUAGES)
+    limit: int | None = option("--limit", "evaluate a seeded, class-stratified subset of N samples",
+                               parse=positive_int, metavar="N")
+    seed: int = option("--seed", "seed for subsets, few-shot draws and random-init models (default 0)", 0, parse=int)
+    on_bad_image: str = option("--on-bad-image", "an undecodable image: leave it out and warn once (default), "
+                               "or stop with its path", "skip", choices=BAD_IMAGE_POLICIES)
+    # compute
+    batch_size: int | None = option("--batch-size", "images per forward pass (default auto: 256 on GPU, 64 on "
+                                    "CPU; halved on out-of-memory)", None, parse=batch_size_value, metavar="N|auto",
+                                    result=False)
+    precision: str = option("--precision", "image encoder precision: fp32 (default), or bf16/fp16 autocast "
+                            "(fp16: CUDA only); text classifiers stay fp32. Features are cached per precision; "
+                            "recorded", "fp32", choices=PRECISIONS)
+    channels_last: bool = option("--channels-last", "run the image encoder in channels-last memory format (helps "
+                                 "conv nets such as RN50 / ConvNeXt; recorded)", False, kind="flag")
+    device: str = option("--device", "cpu, cuda or cuda:N", "cpu", result=False)
+    num_workers: int | None = option("--workers", "image decoding workers (default: half the cores)", parse=int,
+                                     result=False)
+    # probes
+    probe_features: str = option("--probe-features", "features for probes: paper (default; the CLIP paper's A.3: "
+                                 "before the final projection where the model has one, as for ViTs, else the "
+                                 "embedding), embedding, or pre-projection (EfficientNet-Lite0 pooled features for "
+                                 "ConSE); the record says which ran", "paper", choices=PROBE_FEATURES)
+    probe_tol: float = option("--probe-tol", "probe L-BFGS stops when the largest gradient entry is below this "
+                              "(default 1e-4, scikit-learn's default, which the CLIP paper's probe used; 1e-6 "
+                              "for flat objectives)", 1e-4, parse=float)
+    train_limit: int | None = option("--train-limit", "probes: a seeded class-stratified subset of the training "
+                                     "split", parse=positive_int, metavar="N")
+    shots: tuple[int, ...] = option("--shots", "few-shot: examples per class (default 1,2,4,8,16)",
+                                    (1, 2, 4, 8, 16), parse=int_list, metavar="K,K,...")
+    few_shot_seeds: int = option("--few-shot-seeds", "few-shot: draws per k (default 3)", 3, parse=positive_int)
+    probe_max_iter: int = option("--probe-max-iter", "L-BFGS iterations per fit (default 1000)", 1000,
+                                 parse=positive_int)
+    probe_search_limit: int | None = option(
+        "--probe-search-limit", "linear probe: search C on a class-stratified subset of N training samples, then "
+        "refit on the whole split (faster for big problems; recorded; default: the paper's full search)",
+        parse=positive_int, metavar="N")
+    probe_stream: str = option(
+        "--probe-stream", "probes: fit on training features streamed from the cache chunk by chunk instead of "
+        "loaded whole (auto: when an in-memory fit would need over half the RAM, e.g. ImageNet-train-size "
+        "features; same optimum, slower per iteration)", "auto", choices=STREAM_MODES, result=False)
+    # robustness
+    class_subset: str = option(
+        "--class-subset", "shifts over a class subset (ImageNet-R/A, ObjectNet): classifier restricted to the "
+        "subset (default, as the CLIP paper) or the parent's full classifier", "restrict", choices=SUBSET_MODES)
+    robustness_probe: bool = option(
+        "--probe", "robustness: also fit a linear probe on the in-distribution training features and score it "
+        "under shift (CLIP paper Fig. 14 idea)", False, kind="flag", commands=(ROBUSTNESS,))
+    # where things go
+    out_dir: Path = option("--out", "output folder for run records (default: results/)", Path("results"), parse=Path,
+                           result=False)
+    cache_dir: Path | None = option("--cache-dir", "feature/classifier cache (default: $ZSBENCH_CACHE or "
+                                    "~/.cache/zsbench)", parse=Path, result=False)
+    data_dir: Path | None = option("--data-dir", "dataset folder (default: $ZSBENCH_DATA or CACHE/datasets)",
+                                   parse=Path, result=False)
+    skip_existing: bool = option("--skip-existing", "skip work whose record is already in --out (same model and "
+                                 "weights, task, protocol, templates and result-changing options; sweeps always "
+                                 "do this)", False, kind="flag", commands=(RUN,), record=False, result=False)
+    # output (not recorded: they change what is printed, never a number)
+    json: bool = option("--json", "print the run records as JSON on stdout", False, kind="flag", record=False)
+    quiet: bool = option("--quiet", "no progress bars or notes", False, kind="flag", record=False)
+    no_save: bool = option("--no-save", "do not write run records", False, kind="flag", record=False)
+    # set by the engine, not the command line
+    progress: bool = option(None, "show progress bars", True, kind="internal", record=False)
+
+    @property
+    def prompt_choice(self):
+        """``--prompt-source`` and ``--language`` as the task layer takes them."""
+        from tasks.classes import PromptChoice
+
+        return PromptChoice(self.prompt_source, self.language)
+
+    @property
+    def save(self) -> bool:
+        return not self.no_save
+
+    def result_options(self) -> dict[str, Any]:
+        """The recorded options that can change a number (part of every work key)."""
+        return {k: v for k, v in self.recorded().items() if RESULT_FIELDS.get(k, False)}
+
+    @classmethod
+    def from_recorded(cls, recorded: Mapping[str, Any], **overrides: Any) -> "RunConfig":
+        """The configuration a record's ``config`` section describes: every recorded option read back
+        with its type (paths, tuples), the rest at its default; ``overrides`` replace any field."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if not f.metadata.get("record", True) or f.name not in recorded:
+                continue
+            value = recorded[f.name]
+            if value is not None and f.metadata.get("parse") is Path:
+                value = Path(value)
+            elif isinstance(value, list) and isinstance(f.default, tuple):
+                value = tuple(value)
+            values[f.name] = value
+        return cls(**{**values, **overrides})
+
+    def recorded(self) -> dict[str, Any]:
+        """The options every record carries in ``config`` (paths as text)."""
+        out = {}
+        for f in fields(self):
+            if f.metadata.get("record", True):
+                value = getattr(self, f.name)
+                out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+
+RESULT_FIELDS = {f.name: f.metadata.get("result", True) for f in fields(RunConfig)}
+
+
+def _run_fields(command: str):
+    return [f for f in fields(RunConfig) if f.metadata.get("kind") != "internal" and command in f.metadata["commands"]]
+
+
+def add_run_options(parser: argparse.ArgumentParser, command: str = RUN, model_required: bool = True) -> None:
+    """The argparse options of ``command`` generated from :class:`RunConfig`'s fields."""
+    for f in _run_fields(command):
+        _add_field(parser, f, command, model_required)
+
+
+def add_options(parser: argparse.ArgumentParser, *names: str, **helps: str) -> None:
+    """Some of :class:`RunConfig`'s options, for a command that is not a run (predict, doctor, tasks):
+    the same flag, parser, choices and default as ``run`` has, so a shared flag is declared once.
+    ``helps``: field name -> help text where the command uses the option differently."""
+    by_name = {f.name: f for f in fields(RunConfig)}
+    for name in names:
+        _add_field(parser, by_name[name], None, False, helps.get(name))
+
+
+def _add_field(parser: argparse.ArgumentParser, f, command: str | None, model_required: bool,
+               help: str | None = None) -> None:
+    m = f.metadata
+    kwargs: dict[str, Any] = {"help": help or m["help"], "dest": f.name}
+    if m["kind"] == "flag":
+        parser.add_argument(m["flag"], action="store_true", **kwargs)
+        return
+    if m["choices"]:
+        kwargs["choices"] = list(m["choices"])
+    if m["metavar"]:
+        kwargs["metavar"] = m["metavar"]
+    if m["kind"] == "models":
+        parser.add_argument("--model", action="append", required=model_required, dest="models", help=kwargs["help"])
+        parser.add_argument("--pretrained", action="append", dest="pretrained",
+                            help="pretrained tag, checkpoint file, or 'none' (random init); one per --model, in order")
+        return
+    if m["parse"] is not None:
+        kwargs["type"] = m["parse"]
+    if m["kind"] == "list":
+        parser.add_argument(m["flag"], action="append", required=(f.name == "tasks" and command == RUN), **kwargs)
+        return
+    default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+    parser.add_argument(m["flag"], default=default, **kwargs)
+
+
+def pair_models(models: list[str] | None, pretrained: list[str] | None) -> list[tuple[str, str | None]]:
+    """``--model`` values with their ``--pretrained`` values, in order."""
+    models, pretrained = models or [], pretrained or []
+    if len(pretrained) > len(models):
+        raise UserError(f"{len(pretrained)} --pretrained values for {len(models)} --model flags: give one per "
+                        "model, in order")
+    return [(m, pretrained[i] if i < len(pretrained) else None) for i, m in enumerate(models)]
+
+
+def config_from_args(args: argparse.Namespace, command: str = RUN, **overrides: Any) -> RunConfig:
+    """The :class:`RunConfig` that the parsed options of ``command`` describe."""
+    values: dict[str, Any] = {}
+    for f in _run_fields(command):
+        if f.metadata["kind"] == "models":
+            values["models"] = pair_models(getattr(args, "models", None), getattr(args, "pretrained", None))
+        elif f.metadata["kind"] == "list":
+            given = getattr(args, f.name, None)
+            if given:
+                values[f.name] = list(given)
+        else:
+            values[f.name] = getattr(args, f.name)
+    values.update(overrides)
+    config = RunConfig(**values)
+    config.progress = not config.quiet and not config.json
+    return config
+
+
+def config_dict(config: RunConfig) -> dict[str, Any]:
+    """Every field as JSON-able data (for tests and debugging; records use ``recorded()``)."""
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()}

@@ -1,0 +1,134 @@
+"""What a protocol sees of one model on one task: its data, cached features and classifiers.
+
+The runner opens every task once (:func:`open_task`) and hands each protocol an
+:class:`Evaluation`. Features and classifiers come from the content-addressed cache and are
+also kept in memory for the rest of the model's run, so protocols that share a task (zero-shot
+under several template sets, the linear probe and few-shot, a shift and its parent) compute
+nothing twice.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from bench.engine.classifiers import cached_classifier
+from bench.engine.config import RunConfig
+from bench.core.errors import UserError
+from bench.core.store import Store
+from bench.engine.features import FeatureExtractor, FeatureSet
+from bench.models.base import ModelBackend
+from bench.engine.sampling import stratified_subset
+from prompts.classnames import ClassName
+from tasks.classes import override_classnames, resolve_classnames_with_origin, resolve_templates
+from tasks.sources import DataContext, ImageSource, open_source
+from tasks.spec import TaskSpec
+
+
+@dataclass
+class OpenedTask:
+    """A task with its data opened: the evaluation split (and training/validation splits for probes)."""
+
+    spec: TaskSpec
+    split: str
+    source: ImageSource
+    classnames: list[ClassName]
+    indices: np.ndarray
+    seconds: float
+    train: tuple[ImageSource, np.ndarray] | None = None
+    val: tuple[ImageSource, np.ndarray] | None = None
+    names_origin: str = "-"   # which reference the class names come from (recorded)
+
+    @property
+    def subset(self) -> str:
+        return "stratified" if len(self.indices) < len(self.source) else "full"
+
+
+def open_task(spec: TaskSpec, config: RunConfig, ctx: DataContext, train: bool = False) -> OpenedTask:
+    """Open a task's evaluation split (and with ``train``, its training and validation splits)."""
+    t0 = time.perf_counter()
+    split = config.split or spec.split
+    source = open_source(spec, split, ctx)
+    classnames, origin = resolve_classnames_with_origin(spec, source, config.prompt_choice) \
+        if spec.kind == "classification" else ([], "-")
+    if config.classnames_file and classnames:
+        new = override_classnames(spec, classnames, config.classnames_file)
+        origin = origin if new is classnames else f"--classnames {config.classnames_file}"
+        classnames = new
+    indices = stratified_subset(source.targets, config.limit, config.seed) if config.limit else np.arange(len(source))
+    opened = OpenedTask(spec, split, source, classnames, indices, 0.0, names_origin=origin)
+    if train:
+        if not spec.train_split:
+            raise UserError(f"task {spec.name} has no training split, which probes need: use --protocol zeroshot")
+        train_src = open_source(spec, spec.train_split, ctx)
+        train_idx = (stratified_subset(train_src.targets, config.train_limit, config.seed)
+                     if config.train_limit else np.arange(len(train_src)))
+        opened.train = (train_src, train_idx)
+        if spec.val_split:
+            val = open_source(spec, spec.val_split, ctx)
+            opened.val = (val, np.arange(len(val)))
+    opened.seconds = time.perf_counter() - t0
+    return opened
+
+
+@dataclass
+class Classifier:
+    """A zero-shot classifier and what it was built from."""
+
+    weights: torch.Tensor        # [embed_dim, n_classes], columns normalized
+    templates: list[str]
+    name: str                    # the template set's name (recorded)
+    info: dict[str, Any]         # cache hit/miss, seconds
+
+
+class Evaluation:
+    """One model on one opened task, with the run's other tasks reachable through :meth:`peer`."""
+
+    def __init__(self, config: RunConfig, backend: ModelBackend, task: OpenedTask, store: Store,
+                 extract: FeatureExtractor, tasks: dict[str, OpenedTask], memo: dict):
+        self.config, self.backend, self.task, self.store = config, backend, task, store
+        self._extract, self._tasks, self._memo = extract, tasks, memo
+
+    @property
+    def spec(self) -> TaskSpec:
+        return self.task.spec
+
+    def memo(self, key: Any, make: Callable[[], Any]) -> Any:
+        """A value computed once per model for the whole run (shared by protocols and peers)."""
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+    def features(self, role: str = "test", kind: str = "embedding", lazy: bool = False) -> FeatureSet:
+        """Image features of the task's ``test`` split (the evaluation split), ``train`` or ``val``."""
+        source, split, indices = self._split(role)
+        return self.memo(("features", self.spec.name, role, kind, lazy),
+                         lambda: self._extract(source, split, indices, kind=kind, lazy=lazy))
+
+    def _split(self, role: str) -> tuple[ImageSource, str, np.ndarray]:
+        t = self.task
+        if role == "test":
+            return t.source, t.split, t.indices
+        pair = t.train if role == "train" else t.val if role == "val" else None
+        if pair is None:
+            raise UserError(f"task {self.spec.name} has no {role} split opened for this protocol")
+        return pair[0], (self.spec.train_split if role == "train" else self.spec.val_split), pair[1]
+
+    def classifier(self, override: str | None = None) -> Classifier:
+        """The prompt-ensemble classifier for the task's classes under a template set."""
+        def build() -> Classifier:
+            templates, name = resolve_templates(self.spec, override, self.task.source, self.config.prompt_choice)
+            weights, info = cached_classifier(self.backend, self.task.classnames, templates, self.store,
+                                              progress=self.config.progress)
+            return Classifier(weights, templates, name, info)
+        return self.memo(("classifier", self.spec.name, override), build)
+
+    def peer(self, task_name: str) -> "Evaluation":
+        """The same model on another task of this run (robustness: the in-distribution task)."""
+        if task_name not in self._tasks:
+            raise UserError(f"task {task_name} is needed by {self.spec.name} but was not opened in this run")
+        return Evaluation(self.config, self.backend, self._tasks[task_name], self.store, self._extract, self._tasks,
+                          self._memo)

@@ -1,0 +1,268 @@
+"""Image features of one split under one model, extracted once and kept in the cache.
+
+The cache key hashes what makes the features: model fingerprint, data identity (content, not
+path), split, preprocessing and the chosen sample indices. Extraction writes fixed-size chunks
+as it goes, so an interrupted run resumes from the last finished chunk, and a repeat run does
+no forward pass at all.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from bench.engine.config import BAD_IMAGE_POLICIES, FEATURE_KINDS
+from bench.core.errors import UserError
+from bench.core.hashing import stable_hash
+from bench.core.store import Store
+from bench.engine.distributed import barrier, world
+from bench.engine.feature_chunks import FeatureChunks
+from bench.models.base import ModelBackend
+from tasks.sources.base import BAD_IMAGE, ImageSource, PreprocessedDataset
+
+CHUNK_SIZE = 1024
+ARRAYS = ("features", "labels", "indices")
+
+
+@dataclass
+class FeatureSet:
+    features: np.ndarray | FeatureChunks  # [N, D] float32, as the model returns them (not normalized)
+    labels: np.ndarray    # [N] int64
+    indices: np.ndarray   # [N] positions in the source
+    info: dict = field(default_factory=dict)
+
+
+def default_workers() -> int:
+    """Decoding workers: leave the model most cores, but keep the decoding off its thread."""
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 else min(8, max(1, cores // 2))
+
+
+def default_batch_size(device: torch.device | str) -> int:
+    """``--batch-size auto``: large on a GPU (halved on out-of-memory), 64 on CPU, where bigger
+    batches gain nothing and a backend may micro-batch anyway."""
+    return 256 if torch.device(device).type == "cuda" else 64
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """CUDA's out-of-memory error, Python's MemoryError, or the CPU allocator's RuntimeError."""
+    if isinstance(exc, (MemoryError, getattr(torch.cuda, "OutOfMemoryError", ()))):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "not enough memory" in text
+                                              or "can't allocate memory" in text)
+
+
+class FittingEncoder:
+    """Encodes a batch in sub-batches no larger than what fitted so far.
+
+    An out-of-memory error halves the sub-batch size and retries; the size that worked is kept
+    for the rest of the extraction (and recorded). Encoders treat images independently, so the
+    features do not depend on it (up to float rounding of batched kernels).
+    """
+
+    def __init__(self, encode, limit: int, device: torch.device):
+        self.encode, self.limit, self.device = encode, max(1, int(limit)), device
+        self.halvings = 0
+
+    def __call__(self, pixels: torch.Tensor) -> np.ndarray:
+        out, start = [], 0
+        while start < len(pixels):
+            size = min(self.limit, len(pixels) - start)
+            try:
+                out.append(self.encode(pixels[start:start + size]).float().cpu().numpy())
+            except (RuntimeError, MemoryError) as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                if size == 1:
+                    raise UserError(f"the model does not fit in {self.device.type} memory even one image at a "
+                                    "time: use a smaller model or another device") from None
+                self.limit, self.halvings = size // 2, self.halvings + 1
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                continue
+            start += size
+        return np.concatenate(out)
+
+
+def indices_digest(indices: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(indices, dtype=np.int64).tobytes()).hexdigest()[:20]
+
+
+
+
+def feature_key(backend: ModelBackend, source: ImageSource, split: str, indices: np.ndarray,
+                kind: str = "embedding") -> str:
+    parts = ["features-v1", backend.fingerprint, source.identity, split, backend.preprocess_id,
+             indices_digest(indices)]
+    return stable_hash(parts if kind == "embedding" else parts + [kind])
+
+
+@dataclass
+class FeatureExtractor:
+    """Extracts features of one backend into the store: the run's extraction settings, held once.
+
+    ``batch_size``: images per forward pass (``None``: :func:`default_batch_size`), halved
+    automatically when a batch runs out of memory. ``on_bad_image``: an undecodable image is
+    dropped and reported (``"skip"``) or stops the run with its path (``"fail"``); either way the
+    chunks already computed stay in the cache.
+    """
+
+    backend: ModelBackend
+    store: Store | None = None
+    batch_size: int | None = 64
+    num_workers: int | None = None
+    progress: bool = True
+    on_bad_image: str = "skip"
+    chunk_size: int = CHUNK_SIZE
+
+    def __post_init__(self) -> None:
+        if self.on_bad_image not in BAD_IMAGE_POLICIES:
+            raise UserError(f"--on-bad-image must be one of {', '.join(BAD_IMAGE_POLICIES)}, not '{self.on_bad_image}'")
+
+    def __call__(self, source: ImageSource, split: str, indices: np.ndarray | None = None,
+                 kind: str = "embedding", lazy: bool = False) -> FeatureSet:
+        """Features for ``source[indices]`` (all samples by default), from the cache where possible.
+
+        ``kind``: ``"embedding"`` (the joint image-text space) or ``"pre-projection"``.
+        ``lazy``: leave the features in the cache's chunk files (checked, then memory-mapped) and
+        return them as :class:`FeatureChunks`, for training splits too big to hold in memory.
+        """
+        if kind not in FEATURE_KINDS:
+            raise ValueError(f"kind must be one of {FEATURE_KINDS}")
+        indices = np.arange(len(source)) if indices is None else np.asarray(indices, dtype=np.int64)
+        key = feature_key(self.backend, source, split, indices, kind)
+        entry = self.store.chunked("features", key, {"model": self.backend.fingerprint, "data": source.identity,
+                                                     "split": split, "n": len(indices)}) if self.store else None
+        lazy = lazy and entry is not None
+        keep = ("labels", "indices") if lazy else ARRAYS
+        spans = [indices[c * self.chunk_size:(c + 1) * self.chunk_size]
+                 for c in range(max(1, -(-len(indices) // self.chunk_size)))]
+        chunks = self._cached(entry, spans, keep, lazy)
+        all_missing = [c for c in range(len(spans)) if c not in chunks]
+        rank, size = world()
+        if size > 1 and entry is None:
+            raise RuntimeError("sharded extraction needs the feature cache (the ranks exchange chunks through it)")
+        if size > 1:
+            barrier()  # all ranks have listed the missing chunks before any rank writes one
+        mine = all_missing[rank::size]  # under torchrun each rank computes its share of the chunks
+        t0 = time.perf_counter()
+        fitting = FittingEncoder(self.backend.encode_images if kind == "embedding" else self.backend.encode_pre_projection,
+                                 self.batch_size or default_batch_size(self.backend.device), self.backend.device)
+        n_new = self._compute(source, split, kind, spans, mine, entry, chunks, keep, fitting) if mine else 0
+        seconds = time.perf_counter() - t0
+        if size > 1:
+            self._gather(entry, key, all_missing, chunks, keep, lazy)
+        ordered = [chunks[c] for c in range(len(spans))]
+        out = FeatureSet(
+            features=(FeatureChunks([entry.path(c, "features") for c in range(len(spans))]) if lazy
+                      else np.concatenate([c["features"] for c in ordered])),
+            labels=np.concatenate([c["labels"] for c in ordered]),
+            indices=np.concatenate([c["indices"] for c in ordered]),
+        )
+        if not np.array_equal(out.indices, indices):  # a stale or foreign chunk: never trust it
+            if entry is not None:
+                entry.clear()
+            raise RuntimeError(f"feature cache entry {key} held the wrong samples; it was cleared, run again")
+        if entry is not None and all_missing and rank == 0:
+            entry.mark_complete({"dim": int(out.features.shape[1])})
+        out, skipped = self._drop_bad(out, source, lazy)
+        out.info = {"cache": "hit" if not all_missing else ("resumed" if len(all_missing) < len(spans) else "miss"),
+                    "key": key, "computed": n_new, "seconds": seconds, "skipped": skipped,
+                    "images_per_second": n_new / seconds if n_new and seconds > 0 else None,
+                    "batch_size": fitting.limit if n_new else None}
+        return out
+
+    def _cached(self, entry, spans, keep, lazy) -> dict[int, dict[str, np.ndarray]]:
+        """The chunks already in the cache (a chunk of the wrong length counts as missing)."""
+        chunks: dict[int, dict[str, np.ndarray]] = {}
+        if entry is None:
+            return chunks
+        for c, span in enumerate(spans):
+            got = entry.load_chunk(c, keep, verify_only=("features",) if lazy else ())
+            if got is not None and len(got["indices"]) == len(span):
+                chunks[c] = got
+        return chunks
+
+    def _compute(self, source, split, kind, spans, missing, entry, chunks, keep, fitting) -> int:
+        """Encode the ``missing`` chunks, saving each to the cache as soon as it is complete."""
+        if kind == "embedding":
+            self.backend.prepare()  # e.g. ConSE's label embeddings: not part of the image throughput
+        todo = np.concatenate([spans[c] for c in missing])
+        workers = default_workers() if self.num_workers is None else self.num_workers
+        loader = torch.utils.data.DataLoader(
+            PreprocessedDataset(source, todo, self.backend.preprocess), batch_size=fitting.limit, shuffle=False,
+            num_workers=workers, pin_memory=self.backend.device.type == "cuda",
+            persistent_workers=False, prefetch_factor=4 if workers else None,
+        )
+        rank, size = world()
+        label = f"image features ({split}{'' if kind == 'embedding' else ', ' + kind}" + \
+            (f", rank {rank}/{size})" if size > 1 else ")")
+        bar = tqdm(total=len(todo), desc=label, unit="img", disable=not self.progress or rank != 0, leave=False)
+        buffers: dict[str, list[np.ndarray]] = {a: [] for a in ARRAYS}
+        filled, pending = 0, list(missing)
+        with torch.inference_mode():
+            for pixels, labels, idx in loader:
+                if self.on_bad_image == "fail" and bool((labels == BAD_IMAGE).any()):
+                    bad = int(idx[labels == BAD_IMAGE][0])
+                    raise UserError(f"cannot decode image {source.describe(bad)}: replace or remove it, "
+                                    "or pass --on-bad-image skip to leave it out")
+                feats = fitting(pixels)
+                for name, arr in (("features", feats), ("labels", labels.numpy().astype(np.int64)),
+                                  ("indices", idx.numpy().astype(np.int64))):
+                    buffers[name].append(arr)
+                filled += len(feats)
+                bar.update(len(feats))
+                while pending and filled >= len(spans[pending[0]]):  # a chunk is complete: save it
+                    current = pending.pop(0)
+                    want = len(spans[current])
+                    merged = {a: np.concatenate(buffers[a]) for a in ARRAYS}
+                    done = {a: merged[a][:want] for a in ARRAYS}
+                    if entry is not None:
+                        entry.save_chunk(current, done)
+                    chunks[current] = {a: done[a] for a in keep}
+                    buffers = {a: [merged[a][want:]] for a in ARRAYS}
+                    filled -= want
+        bar.close()
+        return len(todo)
+
+    def _gather(self, entry, key, all_missing, chunks, keep, lazy) -> None:
+        """Under torchrun: after every rank finished its share, read the others' chunks."""
+        barrier()
+        for c in all_missing:
+            if c not in chunks:
+                got = entry.load_chunk(c, keep, verify_only=("features",) if lazy else ())
+                if got is None:
+                    raise RuntimeError(f"chunk {c} of feature cache entry {key} is missing after the other ranks "
+                                       "finished: is the cache folder shared by all ranks?")
+                chunks[c] = got
+
+    def _drop_bad(self, out: FeatureSet, source: ImageSource, lazy: bool) -> tuple[FeatureSet, list[str]]:
+        """Leave out undecodable images (warned once), or stop under ``--on-bad-image fail``."""
+        bad = out.labels == BAD_IMAGE
+        skipped = [source.describe(int(i)) for i in out.indices[bad]]
+        if not skipped:
+            return out, skipped
+        if self.on_bad_image == "fail":
+            raise UserError(f"cannot decode image {skipped[0]}: replace or remove it, or pass --on-bad-image skip")
+        import warnings
+
+        warnings.warn(f"skipped {len(skipped)} unreadable image(s) in {source.origin}, first: {skipped[0]}",
+                      stacklevel=3)
+        keep = np.flatnonzero(~bad)
+        return FeatureSet(out.features.take(keep) if lazy else out.features[keep], out.labels[keep],
+                          out.indices[keep]), skipped
+
+
+def extract_features(backend: ModelBackend, source: ImageSource, split: str, indices: np.ndarray | None = None,
+                     store: Store | None = None, batch_size: int | None = 64, num_workers: int | None = None,
+                     progress: bool = True, chunk_size: int = CHUNK_SIZE, kind: str = "embedding",
+                     on_bad_image: str = "skip", lazy: bool = False) -> FeatureSet:
+    """One extraction with :class:`FeatureExtractor` (for callers outside a run)."""
+    return FeatureExtractor(backend, store, batch_size, num_workers, progress, on_bad_image, chunk_size)(
+        source, split, indices, kind, lazy)

@@ -1,0 +1,153 @@
+"""The one interface every evaluation protocol offers the runner and the report writers, and the
+registry that finds protocols by name.
+
+A protocol says which units of work a requested task name stands for (a plain task is one unit;
+a shift suite is its in-distribution tasks and their shifts), which splits a unit needs, and how
+to evaluate one unit from an :class:`~bench.engine.evaluation.Evaluation` (features, classifiers and the
+other tasks of the run, all cached). It returns :class:`Outcome` values; the runner turns every
+outcome into a record through one record builder, so all protocols' records carry the same fields.
+
+A protocol also describes its results (:class:`Column`, ``board``, ``paired_test``, ``plot_kinds``,
+``settings``, ``notes``), so the terminal tables, leaderboards, ``compare`` and the plots show a new
+protocol without an edit of theirs: no report or command code tests a protocol's name.
+
+Protocols register by name in :data:`bench.engine.protocol_registry.PROTOCOLS`, or through the
+``zsbench.protocols`` entry-point group.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bench.engine.config import RunConfig
+    from bench.engine.evaluation import Evaluation
+
+#: the ``Outcome`` / record layout this engine writes (see ``bench.engine.records.RECORD_VERSION``)
+OUTCOME_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column a protocol's records show in the terminal table of a run.
+
+    ``key``: a metric key (``record.metrics``), or ``config.NAME`` / ``task_info.NAME``.
+    ``format``: ``pct`` (a fraction shown in %), ``ci`` (a [lo, hi] pair of fractions), ``int``,
+    ``ratio`` (3 decimals) or ``text``.
+    """
+
+    header: str
+    key: str
+    format: str = "pct"
+
+    def value(self, record: Any) -> Any:
+        section, _, name = self.key.rpartition(".")
+        if section == "config":
+            return record.config.get(name)
+        if section == "task_info":
+            return record.task_info.get(name)
+        return record.metrics.get(self.key)
+
+
+#: the columns of a classifier's record (zero-shot, probes)
+CLASSIFICATION_COLUMNS = (Column("top1", "top1"), Column("95% CI", "top1_ci95", "ci"), Column("top5", "top5"),
+                          Column("mpc-recall", "mean_per_class_recall"))
+#: paired tests ``compare`` knows: ``per-sample`` (the task metric's own: McNemar on top-1, a
+#: bootstrap for mean per-class recall and Kinetics' mean of top-1 and top-5), ``mcnemar`` (top-1
+#: per sample, e.g. R@1 per caption), ``score-bootstrap`` (a paired bootstrap of per-sample scores)
+PAIRED_TESTS = ("per-sample", "mcnemar", "score-bootstrap")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One piece of a protocol's work: a task, and the role it plays there.
+
+    ``parent``: the task this unit is measured against (robustness: the in-distribution task).
+    ``optional``: a unit whose data is not on disk is skipped (listed), not an error.
+    ``train``: the unit needs the task's training (and validation) split too.
+    """
+
+    task: str
+    role: str = "task"
+    parent: str | None = None
+    optional: bool = False
+    train: bool = False
+    details: tuple[tuple[str, Any], ...] = ()
+
+    def detail(self, key: str, default: Any = None) -> Any:
+        return dict(self.details).get(key, default)
+
+
+@dataclass
+class Outcome:
+    """What evaluating one unit measured; the runner adds everything the record shares."""
+
+    metrics: dict[str, Any]                 # must include "primary": the task's own metric
+    n_samples: int
+    templates: str = "-"                    # the template set's name, for template-using protocols
+    config: dict[str, Any] = field(default_factory=dict)     # protocol settings, into record.config
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per step
+    task_info: dict[str, Any] = field(default_factory=dict)  # facts about the data as evaluated
+    predictions: dict[str, Any] | None = None                # per-sample arrays (.preds.npz)
+
+
+class Protocol(ABC):
+    """An evaluation protocol: a name, the work it plans, and how it evaluates one unit."""
+
+    #: the ``--protocol`` name; also the record's ``protocol``
+    name: ClassVar[str]
+    #: the metric keys its outcomes carry (besides ``primary``)
+    metrics: ClassVar[tuple[str, ...]] = ()
+    #: evaluated once per ``--templates`` set (zero-shot) or once per unit (probes)
+    uses_templates: ClassVar[bool] = False
+    #: the task kinds it applies to (``TaskSpec.kind``)
+    kinds: ClassVar[tuple[str, ...]] = ("classification",)
+
+    # -- how its results are shown (read by bench.report and the commands) ----------------------
+    #: the leaderboard (and ``compare --protocol``) its records join; None: one of its own
+    board: ClassVar[str | None] = None
+    #: the report views that take its records: ``zero-shot`` (leaderboards, published figures,
+    #: shift points), ``probe`` (the zero-shot-vs-probe view), ``few-shot``, ``shift``, ``other``
+    role: ClassVar[str] = "other"
+    #: terminal columns after model, task, settings, n and the main metric
+    columns: ClassVar[tuple[Column, ...]] = ()
+    #: how ``compare`` pairs two models' records (one of PAIRED_TESTS), None: not comparable
+    paired_test: ClassVar[str | None] = "per-sample"
+    #: the ``zsbench plot`` kinds its records feed
+    plot_kinds: ClassVar[tuple[str, ...]] = ()
+    #: its figures are comparable with open_clip's published zero-shot table
+    published: ClassVar[bool] = False
+
+    @classmethod
+    def board_name(cls) -> str:
+        return cls.board or cls.name
+
+    def settings(self, record: Any) -> str:
+        """The terminal column that says how a record's number was made (default: the templates)."""
+        return str(record.templates)
+
+    def notes(self, records: Sequence[Any]) -> list[str]:
+        """Lines printed after a run's tables about this protocol's records (``records``: the whole run)."""
+        return []
+
+    def units(self, requested: str, config: "RunConfig") -> list[Unit]:
+        """The units a requested task name stands for (default: the task itself)."""
+        return [Unit(requested, train=self.needs_train(config))]
+
+    def template_sets(self, config: "RunConfig") -> list[str | None]:
+        """The ``--templates`` overrides it runs once each; one pass (None) for protocols without templates."""
+        return list(config.templates) if self.uses_templates else [None]
+
+    def needs_train(self, config: "RunConfig") -> bool:
+        """Whether units need the training split (probes)."""
+        return False
+
+    def check(self, config: "RunConfig") -> None:
+        """Refuse a configuration this protocol cannot run, before any slow step."""
+
+    @abstractmethod
+    def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
+        """Evaluate one unit (``templates``: the ``--templates`` override, or None for the task's own)."""
+

@@ -1,0 +1,50 @@
+"""The protocols, registered by name: ``--protocol NAME`` finds its class here.
+
+Built-ins are ``"module:Class"`` references, imported only when a run asks for them; a plug-in
+registers through the ``zsbench.protocols`` entry-point group (the entry point's name is the
+protocol's name). Light on purpose: ``zsbench --help`` and option parsing read the names from it.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from bench.core.registry import Registry
+
+#: name -> Protocol subclass ("module:Class", imported on use); plug-ins: entry-point group ``zsbench.protocols``
+PROTOCOLS: Registry[type] = Registry("protocol", "zsbench.protocols")
+for _name, _target in (("zeroshot", "bench.protocols.zeroshot:ZeroShot"),
+                       ("linear-probe", "bench.protocols.probe:LinearProbe"),
+                       ("few-shot", "bench.protocols.few_shot:FewShot"),
+                       ("robustness", "bench.protocols.robustness:Robustness"),
+                       ("retrieval", "bench.protocols.retrieval:Retrieval"),
+                       ("association", "bench.protocols.association:Association")):
+    PROTOCOLS.register(_name, _target)
+
+
+def register_protocol(name: str, target: "type | str") -> None:
+    """Make ``--protocol NAME`` run the Protocol class ``target`` (or its ``"module:Class"``)."""
+    PROTOCOLS.register(name, target, replace=True)
+
+
+def protocol_class(name: str) -> type:
+    """The class registered as ``name`` (a UserError listing the known ones otherwise)."""
+    return PROTOCOLS.get(name)
+
+
+def get_protocol(name: str) -> Any:
+    """An instance of the protocol registered as ``name``."""
+    return protocol_class(name)()
+
+
+def protocol_names() -> tuple[str, ...]:
+    return tuple(PROTOCOLS.names())
+
+
+def protocols_for(task: str, requested: list[str]) -> list[str]:
+    """The protocols to run on a task: those asked for, else the task's own default (zero-shot
+    classification, or retrieval for a captioned-image task; a suite stands for its tasks)."""
+    if requested:
+        return list(dict.fromkeys(requested))
+    from tasks.registry import get_task
+
+    return [get_task(task).default_protocol]

@@ -1,0 +1,168 @@
+"""The runner: tasks x templates x protocols for each model, every outcome made into a record.
+
+Order of work, cheapest mistakes first: options and model names are checked, the results folder
+is proved writable, every task is opened (a data mistake costs seconds, not a model load), then
+each model is loaded once and every protocol evaluates its units from the shared caches. The
+runner knows protocols and backends only through their interfaces (:mod:`bench.protocols`,
+:mod:`bench.models`).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bench.engine.classifiers import attach_classifier_cache
+from bench.engine.config import RunConfig
+from bench.core.errors import UserError
+from bench.core.paths import default_cache_dir, default_data_dir, ensure_writable_dir
+from bench.core.store import Store
+from bench.engine.evaluation import Evaluation, OpenedTask, open_task
+from bench.engine.features import FeatureExtractor
+from bench.models import check_model, load_model
+from bench.models.base import ModelBackend, check_precision
+from bench.engine.protocol_registry import get_protocol, protocols_for
+from bench.engine.protocol import Protocol, Unit
+from bench.engine.records import RunRecord, build_record, read_records_if_any, save_record, work_keys_of
+from bench.engine.work import work_key
+from prompts.references import check_choice
+from tasks.classes import resolve_templates
+from tasks.registry import get_task
+from tasks.suites import expand_task_names
+from tasks.sources import DataContext
+
+__all__ = ["RunConfig", "Runner", "run", "check_models", "load_backend", "data_context"]
+
+
+def check_models(config: RunConfig) -> None:
+    """Validate every model request and the image precision cheaply, before any data or weights load."""
+    check_precision(config.precision, config.device)
+    if not config.models:
+        raise UserError("no model given: pass --model NAME (see `zsbench models`)")
+    for model_name, pretrained in config.models:
+        check_model(model_name, pretrained)
+
+
+def load_backend(config: RunConfig, model_name: str, pretrained: str | None, store: Store) -> ModelBackend:
+    """The model as the run's options ask (device, seed, image precision and layout, progress)."""
+    backend = load_model(model_name, pretrained, device=config.device, seed=config.seed, store=store,
+                         precision=config.precision, channels_last=config.channels_last)
+    backend.progress = config.progress
+    return attach_classifier_cache(backend, store)
+
+
+def data_context(cache_dir: Path | None, data_dir: Path | None) -> DataContext:
+    """The cache and the dataset folder, as every command resolves them."""
+    store = Store(cache_dir or default_cache_dir())
+    return DataContext(Path(data_dir) if data_dir else default_data_dir(store.root), store)
+
+
+@dataclass
+class Step:
+    """One planned evaluation: a protocol on a unit."""
+
+    protocol: Protocol
+    unit: Unit
+
+
+class Runner:
+    """Plans and runs one configuration; ``skipped`` lists optional units whose data is missing."""
+
+    def __init__(self, config: RunConfig):
+        from bench.engine.distributed import init_from_env, is_main
+
+        # under torchrun: join the group, shard feature extraction, and let rank 0 alone write records
+        self.config = replace(config, device=init_from_env(config.device), no_save=config.no_save or not is_main(),
+                              progress=config.progress and is_main())
+        self.skipped: list[str] = []
+        self.records: list[RunRecord] = []
+
+    def plan(self) -> list[Step]:
+        """The steps: each requested task (suites expanded) under each protocol asked for, or the
+        task's own default protocol (zero-shot; retrieval for captioned images)."""
+        protocols: dict[str, Protocol] = {}
+        steps = []
+        for requested in expand_task_names(self.config.tasks):
+            for name in protocols_for(requested, self.config.protocols):
+                if name not in protocols:
+                    protocols[name] = get_protocol(name)
+                    protocols[name].check(self.config)
+                protocol = protocols[name]
+                for unit in protocol.units(requested, self.config):
+                    spec = None if unit.optional else get_task(unit.task)
+                    if spec is not None and spec.kind not in protocol.kinds:
+                        raise UserError(f"task {unit.task} is a {spec.kind} task, which --protocol {name} does not "
+                                        f"evaluate: use --protocol {spec.default_protocol}")
+                    steps.append(Step(protocol, unit))
+        return steps
+
+    def open_tasks(self, steps: list[Step], ctx: DataContext) -> dict[str, OpenedTask]:
+        """Every task the steps need, opened once (with training splits where a step needs them)."""
+        wanted: dict[str, bool] = {}
+        optional: dict[str, bool] = {}
+        for s in steps:
+            for name in filter(None, (s.unit.task, s.unit.parent)):
+                wanted[name] = wanted.get(name, False) or (s.unit.train and name == s.unit.task)
+                optional[name] = optional.get(name, True) and s.unit.optional and name == s.unit.task
+        opened: dict[str, OpenedTask] = {}
+        for name, train in wanted.items():
+            try:
+                opened[name] = open_task(get_task(name), self.config, ctx, train=train)
+            except UserError as exc:
+                if not optional[name]:
+                    raise
+                self.skipped.append(f"{name}: {exc}")
+        return opened
+
+    def check_templates(self, steps: list[Step], opened: dict[str, OpenedTask]) -> None:
+        """Resolve every template set now: a bad name or file fails before any model loads."""
+        for step in steps:
+            if step.protocol.uses_templates:
+                task = opened[step.unit.task]
+                for templates in step.protocol.template_sets(self.config):
+                    resolve_templates(task.spec, templates, task.source, self.config.prompt_choice)
+
+    def run(self) -> list[RunRecord]:
+        """Evaluate every model on every planned step; records saved under ``out_dir``."""
+        config = self.config
+        check_models(config)  # a bad model option or name fails before any slow step
+        check_choice(config.prompt_source, config.language)
+        if config.save:
+            ensure_writable_dir(Path(config.out_dir), "--out")
+        steps = self.plan()
+        ctx = data_context(config.cache_dir, config.data_dir)
+        opened = self.open_tasks(steps, ctx)
+        steps = [s for s in steps if s.unit.task in opened and (s.unit.parent is None or s.unit.parent in opened)]
+        self.check_templates(steps, opened)
+        done = work_keys_of(read_records_if_any(config.out_dir)) if config.skip_existing else set()
+        for model_name, pretrained in config.models:
+            # per step, the work key of each template set it runs (records carry them; done ones are skipped)
+            keys = [{t: work_key(model_name, pretrained, s.unit.task, s.protocol.name, t, config, s.unit.role,
+                                 s.unit.parent) for t in s.protocol.template_sets(config)} for s in steps]
+            todo = [(s, k) for s, k in zip(steps, keys) if not set(k.values()) <= done]
+            if not todo:
+                continue  # everything of this model is recorded: not even loaded
+            t0 = time.perf_counter()
+            backend = load_backend(config, model_name, pretrained, ctx.store)
+            load_seconds = time.perf_counter() - t0
+            extract = FeatureExtractor(backend, ctx.store, config.batch_size, config.num_workers, config.progress,
+                                       config.on_bad_image)
+            memo: dict = {}
+            for step, step_keys in todo:
+                task = opened[step.unit.task]
+                ev = Evaluation(config, backend, task, ctx.store, extract, opened, memo)
+                for templates, key in step_keys.items():
+                    if key in done:
+                        continue
+                    for outcome in step.protocol.evaluate(ev, step.unit, templates):
+                        record = build_record(config, model_name, backend, load_seconds, task, step.protocol.name,
+                                              outcome, key)
+                        if config.save:
+                            save_record(record, Path(config.out_dir), outcome.predictions)
+                        self.records.append(record)
+        return self.records
+
+
+def run(config: RunConfig) -> list[RunRecord]:
+    """Evaluate every model on every task under each protocol; records saved under ``out_dir``."""
+    return Runner(config).run()

@@ -1,0 +1,195 @@
+"""Sweeps through submitit: its local and debug executors run real jobs here, and the Slurm path
+runs up to ``sbatch`` (a stand-in on PATH records the submission script submitit writes)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from bench.engine.config import RunConfig
+from bench.core.errors import UserError
+from helpers.cli import zsbench
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    import open_clip
+
+    folder = tmp_path_factory.mktemp("ckpts")
+    for i in (1, 2):
+        torch.manual_seed(i)
+        torch.save(open_clip.create_model("ViT-S-32", pretrained=None).state_dict(), folder / f"epoch_{i}.pt")
+    return folder
+
+
+@pytest.fixture
+def two_tasks(tmp_path):
+    example = Path(__file__).resolve().parents[2] / "examples" / "shapes" / "images"
+    for name in ("shapesA", "shapesB"):
+        shutil.copytree(example, tmp_path / name)
+    return [str(tmp_path / "shapesA"), str(tmp_path / "shapesB")]
+
+
+def test_models_file_lines_comments_and_globs(tmp_path, checkpoints):
+    from bench.apps.sweep import ModelEntry, parse_models_file, resolve_models
+
+    f = tmp_path / "models.txt"
+    f.write_text("# a comment\nViT-B-32 laion2b_s34b_b79k\n\ntransformers:openai/clip-vit-base-patch32  # inline\n"
+                 f"ViT-S-32 {checkpoints}/epoch_*.pt\n")
+    assert parse_models_file(f) == [ModelEntry("ViT-B-32", "laion2b_s34b_b79k"),
+                                    ModelEntry("transformers:openai/clip-vit-base-patch32"),
+                                    ModelEntry("ViT-S-32", f"{checkpoints}/epoch_1.pt"),
+                                    ModelEntry("ViT-S-32", f"{checkpoints}/epoch_2.pt")]
+    assert [e.pretrained for e in resolve_models(f"{checkpoints}/epoch_*.pt", "ViT-S-32")] == \
+        [f"{checkpoints}/epoch_1.pt", f"{checkpoints}/epoch_2.pt"]
+    f.write_text("ViT-B-32 openai extra\n")
+    with pytest.raises(UserError, match="models.txt:1"):
+        parse_models_file(f)
+    with pytest.raises(UserError, match="--arch"):
+        resolve_models(f"{checkpoints}/epoch_*.pt", None)
+
+
+def test_a_broken_model_fails_alone_and_a_rerun_does_only_what_is_missing(tmp_path, checkpoints, two_tasks):
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    models = tmp_path / "models.txt"
+    models.write_text(f"ViT-S-32 {checkpoints}/epoch_1.pt\nViT-S-32 {checkpoints}/epoch_2.pt\nViT-S-32 {broken}\n")
+    args = ["sweep", "--models", str(models), "--task", two_tasks[0], "--task", two_tasks[1], "--out",
+            str(tmp_path / "res"), "--executor", "local", "--workers", "0"]
+    out = zsbench(*args, cache=tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    status = zsbench("sweep", "status", str(tmp_path / "res"), cache=tmp_path / "c", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert "4 done, 0 running, 2 failed, 0 missing of 6" in status.stdout
+    failed = [ln for ln in status.stdout.splitlines() if ln.startswith("failed:")]
+    assert len(failed) == 1 and str(broken) in failed[0] and "does not load into ViT-S-32" in failed[0]
+    runs = tmp_path / "res" / "runs"
+    before = {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")}
+    assert len(before) == 4
+    shutil.copy(checkpoints / "epoch_1.pt", broken)  # the fix
+    dry = zsbench(*args, "--dry-run", cache=tmp_path / "c", cwd=tmp_path)
+    assert dry.returncode == 0 and "-> 1 job(s)" in dry.stdout and "measured:" not in dry.stdout.split("broken")[0]
+    out = zsbench(*args, cache=tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    after = {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")}
+    assert len(after) == 6 and all(after[k] == v for k, v in before.items())  # nothing redone
+    assert "6 done, 0 running, 0 failed, 0 missing of 6" in out.stdout
+    again = zsbench(*args, "--dry-run", cache=tmp_path / "c", cwd=tmp_path)
+    assert "-> 0 job(s)" in again.stdout and "nothing left to do" in again.stdout
+
+
+def test_killing_a_job_mid_extraction_loses_nothing(tmp_path):
+    """digits (1,797 images, scikit-learn's own copy) fills two feature chunks: kill after the first."""
+    from bench.apps import sweep as sw
+
+    config = RunConfig(tasks=["digits"], out_dir=tmp_path / "res", cache_dir=tmp_path / "c", num_workers=0,
+                       skip_existing=True)
+    job = sw.plan_sweep([sw.ModelEntry("ViT-S-32", "none")], config)[0]
+    sweep_dir = sw.sweep_folder(config.out_dir, "kill")
+    (handle,) = sw.submit([job], config, sweep_dir, "local")
+    deadline = time.time() + 300
+    while not list((tmp_path / "c" / "features").glob("*/chunk00000.features.npy.sha256")):
+        assert time.time() < deadline and handle.state not in ("DONE", "FAILED"), "the first chunk never appeared"
+        time.sleep(0.5)
+    handle.cancel()
+    while handle.state not in ("DONE", "FAILED", "INTERRUPTED", "CANCELLED", "UNKNOWN") and time.time() < deadline:
+        time.sleep(0.5)
+    assert not list((tmp_path / "res" / "runs").glob("*.json")) if (tmp_path / "res" / "runs").exists() else True
+    result = sw.run_job(config, job, sweep_dir)  # the rerun (here in-process)
+    assert result["records"] == 1
+    (rec,) = [json.loads(p.read_text()) for p in (tmp_path / "res" / "runs").glob("*.json")]
+    assert rec["task_info"]["feature_cache"] == "resumed" and rec["n_samples"] == 1797
+
+
+def test_watch_evaluates_each_new_checkpoint_once_and_plots_the_curve(tmp_path, checkpoints, two_tasks):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    shutil.copy(checkpoints / "epoch_1.pt", run_dir / "epoch_1.pt")
+    args = ["sweep", "--watch", str(run_dir), "--arch", "ViT-S-32", "--pattern", "epoch_*.pt", "--settle", "0",
+            "--watch-timeout", "0", "--task", two_tasks[0], "--out", str(tmp_path / "res"), "--executor", "debug",
+            "--workers", "0"]
+    out = zsbench(*args, cache=tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "1 new checkpoint(s): epoch_1.pt" in out.stdout
+    shutil.copy(checkpoints / "epoch_2.pt", run_dir / "epoch_2.pt")
+    out = zsbench(*args, cache=tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "-> 1 job" not in out.stdout and len(list((tmp_path / "res" / "runs").glob("*.json"))) == 2
+    plot = zsbench("plot", "checkpoints", "--results", str(tmp_path / "res"), cache=tmp_path / "c", cwd=tmp_path)
+    assert plot.returncode == 0 and (tmp_path / "res" / "plots" / "checkpoints.png").exists(), plot.stderr
+
+
+def test_a_large_model_is_split_into_several_jobs_by_cost(tmp_path):
+    from bench.apps import sweep as sw
+
+    config = RunConfig(tasks=["cifar10", "cifar100", "mnist", "stl10"], out_dir=tmp_path / "res",
+                       cache_dir=tmp_path / "c")
+    entry = sw.ModelEntry("ViT-S-32", "none")
+    (whole,) = sw.plan_sweep([entry], config)
+    assert whole.images == 10000 + 10000 + 10000 + 8000 and whole.estimate.startswith("guess")
+    parts = sw.plan_sweep([entry], config, max_job_seconds=whole.seconds / 3)
+    assert len(parts) >= 3 and sorted(t for p in parts for t in p.tasks) == sorted(config.tasks)
+    assert all(p.seconds <= whole.seconds / 3 or len(p.tasks) == 1 for p in parts)
+
+
+def test_the_slurm_path_through_submitit_up_to_sbatch(tmp_path, checkpoints, two_tasks):
+    """A stand-in sbatch records the script submitit writes; every Slurm option must be in it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "sbatch.log"
+    fake = bin_dir / "sbatch"
+    fake.write_text(f"#!/bin/sh\ncat \"$@\" >> {log}\necho 'Submitted batch job 4242'\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    srun = bin_dir / "srun"  # submitit checks that Slurm is there
+    srun.write_text("#!/bin/sh\nexit 0\n")
+    srun.chmod(srun.stat().st_mode | stat.S_IEXEC)
+    models = tmp_path / "models.txt"
+    models.write_text(f"ViT-S-32 {checkpoints}/epoch_1.pt\nViT-S-32 {checkpoints}/epoch_2.pt\n")
+    env_path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[2] / "cli.py"), "sweep", "--models",
+                          str(models), "--task", two_tasks[0], "--out", str(tmp_path / "res"), "--executor", "slurm",
+                          "--no-wait", "--partition", "gpu", "--gpus-per-job", "2", "--cpus-per-job", "10", "--mem",
+                          "64G", "--time", "01:30:00", "--array-parallelism", "1", "--slurm-extra", "account=myproj",
+                          "--slurm-extra", "qos=high"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                         env={**os.environ, "PATH": env_path, "ZSBENCH_CACHE": str(tmp_path / "c")})
+    assert out.returncode == 0, out.stderr
+    script = log.read_text()
+    for line in ("#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=2", "#SBATCH --cpus-per-task=10",
+                 "#SBATCH --mem=64G", "#SBATCH --time=90", "#SBATCH --array=0-1%1", "#SBATCH --account=myproj",
+                 "#SBATCH --qos=high", "#SBATCH --signal=USR2@90"):
+        assert line in script, f"{line} missing from the submission script:\n{script}"
+    status = zsbench("sweep", "status", str(tmp_path / "res"), cache=tmp_path / "c", cwd=tmp_path)
+    assert "0 done, 2 running" in status.stdout
+
+
+def test_slurm_without_slurm_is_one_line(tmp_path, checkpoints, two_tasks):
+    models = tmp_path / "models.txt"
+    models.write_text(f"ViT-S-32 {checkpoints}/epoch_1.pt\n")
+    env_path = os.environ["PATH"]
+    if shutil.which("srun"):
+        pytest.skip("this machine has Slurm")
+    out = zsbench("sweep", "--models", str(models), "--task", two_tasks[0], "--out", str(tmp_path / "res"),
+                  "--executor", "slurm", cache=tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 2 and "--executor local" in out.stderr and out.stderr.count("\n") == 1, env_path
+    assert not (tmp_path / "res" / "sweeps").exists()  # nothing half-written
+
+
+def test_debug_executor_runs_a_job_in_process(tmp_path, two_tasks):
+    from bench.apps import sweep as sw
+
+    config = RunConfig(tasks=[two_tasks[0]], out_dir=tmp_path / "res", cache_dir=tmp_path / "c", num_workers=0)
+    jobs = sw.plan_sweep([sw.ModelEntry("ViT-S-32", "none")], config)
+    handles = sw.submit(jobs, config, sw.sweep_folder(config.out_dir, "dbg"), "debug")
+    assert sw.wait(handles) == [] and len(list((tmp_path / "res" / "runs").glob("*.json"))) == 1

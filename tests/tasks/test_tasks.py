@@ -1,0 +1,163 @@
+"""The built-in registry: every spec resolves its class names and templates, with the right
+counts, and the shift subsets match the published lists."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tasks.classes import resolve_classnames, resolve_templates
+from tasks.registry import get_task, list_tasks
+from tasks.sources.base import ImageSource
+from tasks.subsets import class_subset, imagenet_wnids, objectnet_classes, subset_wnids
+
+CLIP_BENCHMARK = Path(__import__("clip_benchmark").__file__).parent / "datasets"
+
+
+class NoData(ImageSource):
+    """Stands in for a dataset that is not on disk: labels only, no own class names."""
+
+    def __init__(self, n: int):
+        self.targets = np.arange(n) % max(n, 1)
+        self.origin, self.identity, self.classes = "no data", "none", None
+
+    def load(self, index):  # pragma: no cover - never decoded
+        raise AssertionError
+
+
+EXPECTED = {"imagenet": 1000, "imagenet-v2": 1000, "imagenet-sketch": 1000, "imagenet-r": 200, "imagenet-a": 200,
+            "objectnet": 113, "cifar10": 10, "cifar100": 100, "mnist": 10, "fashion-mnist": 10, "svhn": 10,
+            "stl10": 10, "food101": 101, "stanford_cars": 196, "fgvc_aircraft": 100, "dtd": 47, "oxford_pets": 37,
+            "caltech101": 102, "flowers102": 102, "sun397": 397, "eurosat": 10, "resisc45": 45, "gtsrb": 43,
+            "kitti_distance": 4, "country211": 211, "pcam": 2, "fer2013": 7, "clevr_counts": 8,
+            "rendered_sst2": 2, "ucf101": 101, "kinetics700": 700}
+
+
+def test_the_clip_suite_is_registered():
+    names = {t.name for t in list_tasks()}
+    assert set(EXPECTED) <= names
+
+
+@pytest.mark.parametrize("spec", list_tasks(), ids=lambda s: s.name)
+def test_every_builtin_resolves_names_and_templates(spec):
+    if spec.kind == "retrieval":  # captions instead of class names and templates
+        assert spec.metric == "mean_recall@1" and spec.default_protocol == "retrieval" and spec.classnames is None
+        return
+    if spec.kind == "association":  # cue words and candidate images (WinoGAViL)
+        assert spec.default_protocol == "association" and spec.classnames is None
+        return
+    data = NoData(spec.n_classes)
+    if spec.classnames == "source":  # DataComp's own exports: names and templates ship with the data
+        data.classes = [f"class {i}" for i in range(spec.n_classes)]
+        data.templates = ["a photo of {c}.", "{c}."]
+        assert spec.templates == "source"
+    names = resolve_classnames(spec, data)
+    assert len(names) == spec.n_classes == EXPECTED.get(spec.name, spec.n_classes)
+    templates, _ = resolve_templates(spec, None, data)
+    assert templates and all("{}" in t for t in templates)
+    assert spec.split in spec.sizes or not spec.sizes
+
+
+def test_paper_metrics():
+    mpcr = {t.name for t in list_tasks() if t.metric == "mean_per_class_recall"}
+    assert mpcr == {"fgvc_aircraft", "oxford_pets", "caltech101", "flowers102"}  # CLIP paper, Table 9
+
+
+def test_imagenet_r_and_a_subsets_against_clip_benchmark():
+    """Our wnid lists (data file) against CLIP_benchmark's code, an independent copy."""
+    import ast
+    import re
+
+    src = (CLIP_BENCHMARK / "builder.py").read_text()
+    for name, var in (("imagenet-r", "imagenet_r_wnids"), ("imagenet-a", "imagenet_a_wnids")):
+        theirs = ast.literal_eval(re.search(var + r" = (\[.*?\]|\{.*?\})\n", src, re.S).group(1))
+        assert sorted(theirs) == subset_wnids(name) and len(theirs) == 200
+        wnids = imagenet_wnids()
+        assert [ids[0] for ids in class_subset(name)] == [wnids.index(w) for w in sorted(theirs)]
+    names = resolve_classnames(get_task("imagenet-r"), NoData(200))
+    assert names[0] == "goldfish" and len(set(map(str, names))) == 200
+
+
+def test_objectnet_mapping():
+    classes = objectnet_classes()
+    assert len(classes) == 113
+    ids = [i for c in classes for i in c["imagenet"]]
+    assert len(ids) == len(set(ids)) == 125 and all(0 <= i < 1000 for i in ids)
+    by_name = {c["name"]: c["imagenet"] for c in classes}
+    clip_names = json.loads((Path(__file__).parents[2] / "prompts/data/clip_prompts.json").read_text())["datasets"]["ImageNet"]["classes"]
+    assert [clip_names[i] for i in by_name["Alarm clock"]] == ["analog clock", "digital clock"]
+    assert [clip_names[i] for i in by_name["Banana"]] == ["banana"]
+    assert [c["folder"] for c in classes] == sorted(c["folder"] for c in classes)
+
+
+def test_order_by_source_reorders_clip_names_to_the_data():
+    """Oxford Pets: CLIP lists cats first; torchvision orders breeds alphabetically."""
+    spec = get_task("oxford_pets")
+    tv_classes = sorted(resolve_classnames(spec, NoData(37)), key=str.casefold)
+    source = NoData(37)
+    source.classes = [c.title() for c in tv_classes]
+    source.spec_options = spec.sources[0].options
+    names = resolve_classnames(spec, source)
+    assert [n.casefold() for n in names] == [c.casefold() for c in tv_classes]
+
+
+def test_clip_names_agree_with_clip_benchmark_where_both_exist():
+    theirs = json.loads((CLIP_BENCHMARK / "en_classnames.json").read_text())
+    for ours, key in (("flowers102", "flowers"), ("gtsrb", "gtsrb"), ("country211", "country211"),
+                      ("caltech101", "caltech101"), ("pcam", "pcam"), ("svhn", "svhn")):
+        assert resolve_classnames(get_task(ours), NoData(len(theirs[key]))) == theirs[key]
+
+
+def test_third_party_tasks_register_through_entry_points(tmp_path):
+    """A package exposing an entry point in group ``zsbench.tasks`` registers on first lookup."""
+    import sys
+
+    from helpers.plugins import installed_plugin
+    from tasks.registry import get_task
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "my_zsbench_plugin.py").write_text(
+        "from tasks.registry import register\nfrom tasks.spec import SourceSpec, TaskSpec\n"
+        "register(TaskSpec(name='plugin-task', sources=(SourceSpec('imagefolder', {'path': '/x'}),), classnames='source'))\n"
+        "MORE = [TaskSpec(name='plugin-task-2', sources=(SourceSpec('imagefolder', {'path': '/y'}),), classnames='source')]\n")
+    with installed_plugin(site, "my-zsbench-plugin", {"zsbench.tasks": {"mine": "my_zsbench_plugin",
+                                                                         "more": "my_zsbench_plugin:MORE"}}):
+        assert get_task("plugin-task").name == "plugin-task"
+        assert get_task("plugin-task-2").sources[0].options["path"] == "/y"
+    sys.modules.pop("my_zsbench_plugin", None)
+    with pytest.raises(Exception, match="unknown task 'plugin-task'"):
+        get_task("plugin-task")
+
+
+def test_classnames_file_replaces_a_tasks_names(tmp_path):
+    from bench.core.errors import UserError
+    from tasks.classes import override_classnames
+    from tasks.registry import get_task
+
+    spec = get_task("cifar10")
+    own = resolve_classnames(spec, NoData(10))
+    zh = ["飞机", "汽车", "鸟", "猫", "鹿", "狗", "青蛙", "马", "船", "卡车"]
+    (tmp_path / "names.txt").write_text("\n".join(zh) + "\n", encoding="utf-8")
+    assert override_classnames(spec, own, tmp_path / "names.txt") == zh
+    (tmp_path / "names.json").write_text(json.dumps({"cifar10": zh, "mnist": [str(i) for i in range(10)]}),
+                                         encoding="utf-8")
+    assert override_classnames(spec, own, tmp_path / "names.json") == zh
+    assert override_classnames(get_task("cifar100"), ["x"] * 100, tmp_path / "names.json") == ["x"] * 100  # not named
+    (tmp_path / "short.json").write_text(json.dumps(zh[:9]), encoding="utf-8")
+    with pytest.raises(UserError, match="9 names for task cifar10, which has 10 classes"):
+        override_classnames(spec, own, tmp_path / "short.json")
+
+
+@pytest.mark.slow
+def test_classnames_option_reaches_the_run_and_the_record(tiny_folder, tmp_path):
+    from bench.engine.runner import RunConfig, run
+
+    names = ["bleu rond", "jaune rond", "vert carré", "rouge carré"]  # the folders in label order
+    (tmp_path / "n.json").write_text(json.dumps(names), encoding="utf-8")
+    (rec,) = run(RunConfig(models=[("ViT-S-32", "none")], tasks=[str(tiny_folder)], templates=["single"],
+                           classnames_file=tmp_path / "n.json", no_save=True, cache_dir=tmp_path / "c",
+                           num_workers=0, progress=False))
+    assert rec.task_info["classnames"] == names and rec.config["classnames_file"] == str(tmp_path / "n.json")
