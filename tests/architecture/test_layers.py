@@ -1,8 +1,12 @@
-"""The layers, checked from the source with ``ast`` (every import, also those inside functions):
+"""The layers, checked from the source with ``ast`` (every import, also those inside functions and
+under ``if TYPE_CHECKING``):
 
-- the floor (``bench.core``) imports nothing else of ours;
-- ``prompts`` imports only itself and the floor; ``tasks`` only itself, ``prompts`` and the floor;
-- nothing imports the CLI; and no two of our modules import each other, directly or round a loop.
+    floor (bench.core) < prompts < tasks < models < engine < protocols < report < apps < commands < cli.py
+
+Each module imports only from its own layer or below; besides that, a protocol never imports the
+runner, no module imports another module's private name, and no two modules import each other,
+directly or round a loop. The checker is shown to catch planted violations (an upward import
+inside a function, a protocol that imports the runner, a private import, a cycle).
 """
 from __future__ import annotations
 
@@ -14,61 +18,84 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("bench", "prompts", "tasks")
 
+#: layer -> rank; a module may import a module of the same or a lower rank
+RANKS = {"floor": 0, "prompts": 1, "tasks": 2, "models": 3, "engine": 4, "protocols": 5, "report": 6, "apps": 7,
+         "commands": 8, "cli": 9}
+#: module-name prefixes of each layer inside bench (the floor also holds the bare ``bench`` package)
+BENCH_LAYERS = {"bench.core": "floor", "bench.models": "models", "bench.engine": "engine",
+                "bench.protocols": "protocols", "bench.report": "report", "bench.apps": "apps",
+                "bench.contracts": "apps", "bench.commands": "commands"}
+#: (importer prefix, imported module): imports forbidden although the layers allow them
+FORBIDDEN = (("bench.protocols", "bench.engine.runner"),)
 
-def our_modules() -> dict[str, Path]:
-    mods = {"cli": REPO / "cli.py"}
+
+def our_modules(root: Path = REPO) -> dict[str, Path]:
+    mods = {"cli": root / "cli.py"}
     for pkg in PACKAGES:
-        for path in (REPO / pkg).rglob("*.py"):
-            parts = path.relative_to(REPO).with_suffix("").parts
+        for path in (root / pkg).rglob("*.py"):
+            parts = path.relative_to(root).with_suffix("").parts
             mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return mods
 
 
-def import_graph() -> dict[str, set[str]]:
-    mods = our_modules()
-    graph: dict[str, set[str]] = {m: set() for m in mods}
-    for mod, path in mods.items():
-        is_pkg = path.name == "__init__.py"
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:  # relative import
-                    anchor = mod.split(".") if is_pkg else mod.split(".")[:-1]
-                    anchor = anchor[:len(anchor) - node.level + 1]
-                    base = ".".join(anchor + ([base] if base else []))
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names]
-            for t in targets:
-                while t and t not in mods:  # `import bench.core.net` -> the deepest module of ours
-                    t = t.rpartition(".")[0]
-                if t and t != mod:
-                    graph[mod].add(t)
-    return graph
+def imports_of(mod: str, path: Path, mods: dict[str, Path]) -> list[tuple[str, str | None]]:
+    """(module of ours, imported name or None) for every import statement anywhere in the file."""
+    is_pkg = path.name == "__init__.py"
+    out: list[tuple[str, str | None]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out += [(a.name, None) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative import
+                anchor = mod.split(".") if is_pkg else mod.split(".")[:-1]
+                anchor = anchor[:len(anchor) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            for a in node.names:
+                full = f"{base}.{a.name}"
+                out.append((full, None) if full in mods else (base, a.name))
+    resolved = []
+    for target, name in out:
+        while target and target not in mods:  # `import bench.core.net` -> the deepest module of ours
+            target = target.rpartition(".")[0]
+        if target and target != mod:
+            resolved.append((target, name))
+    return resolved
+
+
+def import_graph(mods: dict[str, Path]) -> dict[str, set[str]]:
+    return {m: {t for t, _ in imports_of(m, p, mods)} for m, p in mods.items()}
 
 
 def layer(mod: str) -> str:
     if mod == "cli":
         return "cli"
-    if mod == "bench.core" or mod.startswith("bench.core."):
+    if mod == "bench":
         return "floor"
-    return mod.split(".")[0]
+    for prefix, name in BENCH_LAYERS.items():
+        if mod == prefix or mod.startswith(prefix + "."):
+            return name
+    top = mod.split(".")[0]
+    if top in ("prompts", "tasks"):
+        return top
+    raise AssertionError(f"{mod} belongs to no layer: give it one in BENCH_LAYERS (and docs/architecture.md)")
 
 
-ALLOWED = {"floor": {"floor"}, "prompts": {"prompts", "floor"}, "tasks": {"tasks", "prompts", "floor"},
-           "bench": {"bench", "tasks", "prompts", "floor"}, "cli": {"cli", "bench", "tasks", "prompts", "floor"}}
-
-
-def test_the_checker_sees_imports_inside_functions():
-    graph = import_graph()
-    assert "bench.core.errors" in graph["cli"] or any(layer(t) == "bench" for t in graph["cli"])
-    assert "tasks.spec" in graph["tasks.registry"]
-
-
-def test_layers_import_only_downwards():
-    bad = [f"{m} -> {t}" for m, ts in import_graph().items() for t in sorted(ts) if layer(t) not in ALLOWED[layer(m)]]
-    assert not bad, "imports that run up the layers:\n" + "\n".join(bad)
+def violations(mods: dict[str, Path]) -> list[str]:
+    """Every import that breaks a rule, as 'importer -> imported: why'."""
+    bad = []
+    for mod, path in mods.items():
+        for target, name in imports_of(mod, path, mods):
+            if RANKS[layer(target)] > RANKS[layer(mod)]:
+                bad.append(f"{mod} -> {target}: {layer(mod)} may not import {layer(target)}")
+            for prefix, forbidden in FORBIDDEN:
+                if mod.startswith(prefix) and target == forbidden:
+                    bad.append(f"{mod} -> {target}: forbidden")
+            if name and name.startswith("_") and not name.startswith("__"):
+                bad.append(f"{mod} -> {target}.{name}: a private name")
+    graph = import_graph(mods)
+    bad += [f"cycle: {' <-> '.join(g)}" for g in strongly_connected(graph) if len(g) > 1]
+    return bad
 
 
 def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -102,9 +129,43 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
     return out
 
 
-def test_no_import_cycles():
-    cycles = [g for g in strongly_connected(import_graph()) if len(g) > 1]
-    assert not cycles, "modules that import each other: " + "; ".join(" <-> ".join(c) for c in cycles)
+def test_every_module_has_a_layer():
+    for mod in our_modules():
+        layer(mod)
+
+
+def test_the_layers_hold():
+    bad = violations(our_modules())
+    assert not bad, "imports that break the layers:\n" + "\n".join(bad)
+
+
+PLANTED = {
+    # an upward import hidden inside a function: a backend that reaches for the engine's classifier cache
+    "bench.models.planted_backend": "def later():\n    from bench.engine.classifiers import cached_classifier\n"
+                                    "    return cached_classifier\n",
+    # a protocol that runs the runner (allowed by rank, forbidden by rule), under TYPE_CHECKING
+    "bench.protocols.planted_protocol": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                                        "    from bench.engine.runner import Runner\n",
+    # a private name of another module
+    "bench.report.planted_private": "from bench.engine.records import _private_helper\n",
+    # two modules of one layer that import each other
+    "bench.engine.planted_a": "def f():\n    import bench.engine.planted_b\n",
+    "bench.engine.planted_b": "from bench.engine import planted_a\n",
+}
+
+
+def test_the_checker_catches_planted_violations(tmp_path):
+    mods = our_modules()
+    for name, source in PLANTED.items():
+        path = tmp_path / (name.replace(".", "_") + ".py")
+        path.write_text(source)
+        mods[name] = path
+    found = "\n".join(violations(mods))
+    assert "bench.models.planted_backend -> bench.engine.classifiers: models may not import engine" in found
+    assert "bench.protocols.planted_protocol -> bench.engine.runner: forbidden" in found
+    assert "bench.report.planted_private -> bench.engine.records._private_helper: a private name" in found
+    assert "cycle: bench.engine.planted_a <-> bench.engine.planted_b" in found
+    assert len(violations(our_modules())) == 0
 
 
 @pytest.mark.parametrize("graph, cyclic", [({"a": {"b"}, "b": {"a"}}, True), ({"a": {"b"}, "b": set()}, False),

@@ -38,6 +38,7 @@ def shift_pair(tiny_folder, tmp_path, monkeypatch):
     return tiny_folder, dark
 
 
+@pytest.mark.slow
 def test_robustness_and_zeroshot_records_carry_the_same_fields(shift_pair, tmp_path):
     clean, dark = shift_pair
     base = dict(models=[("ViT-S-32", "none")], out_dir=tmp_path / "r", cache_dir=tmp_path / "c", num_workers=0,

@@ -49,6 +49,7 @@ def test_agrees_with_sklearn_at_the_same_C(data, C):
     assert ours.coef_.shape == ref.coef_.shape and ours.intercept_.shape == ref.intercept_.shape
 
 
+@pytest.mark.slow
 def test_c_search_follows_the_paper_grid_and_picks_a_validation_optimum():
     X, y = _digits()
     probe = LogisticProbe(C=None, seed=0, max_iter=300).fit(X[:1200], y[:1200])
@@ -92,6 +93,7 @@ def test_few_shot_sampling():
         few_shot_indices(y, 8, seed=0, class_names=["c0", "c1", "c2", "c3", "c4"])
 
 
+@pytest.mark.slow
 def test_few_shot_curve_records_seeds_and_C():
     X, y = _digits()
     curve = few_shot(X[:1200], y[:1200], X[1200:], y[1200:], shots=(1, 4, 16), seeds=(0, 1), max_iter=200)
@@ -110,6 +112,7 @@ def test_shots_to_match_hand_computed():
     assert shots_to_match(0.9, curve) is None
 
 
+@pytest.mark.slow
 def test_probe_protocols_end_to_end(tiny_folder, tmp_path):
     """A registered task with a train split: linear-probe and few-shot records from `run`."""
     from bench.engine.records import load_record
@@ -147,6 +150,7 @@ def test_probe_protocols_end_to_end(tiny_folder, tmp_path):
     assert streamed.config["best_C"] == lp.config["best_C"] and streamed.metrics["top1"] == lp.metrics["top1"]
 
 
+@pytest.mark.slow
 def test_paper_probe_features_follow_the_architecture_without_loading_weights():
     from bench.models import load_model
     from bench.protocols.probe import probe_feature_kind
@@ -220,6 +224,7 @@ def test_feature_chunks_select_rows_lazily_in_order(tmp_path):
         fc.take([250])
 
 
+@pytest.mark.slow
 def test_streamed_fit_is_the_in_memory_fit(tmp_path):
     """Chunks of 128 rows read in blocks of 256 partition the rows exactly as the in-memory
     solver's blocks do, so every operation is the same: the weights must be identical."""
@@ -268,6 +273,7 @@ def _objective(probe, X, y, C):
     return -logp[np.arange(len(y)), np.searchsorted(probe.classes_, y)].mean() + (probe.coef_ ** 2).sum() / (2 * C * len(y))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("C", [1e-4, 1e-2, 1.0])
 def test_reaches_the_optimum_with_features_that_barely_vary(C):
     """Few-shot draws of post-ReLU features: many features are nearly constant. Dividing by

@@ -39,6 +39,7 @@ def reference(vit_s32_checkpoint, tiny_folder):
             "templates": templates, "logits": logits, "source": source}
 
 
+@pytest.mark.slow
 def test_logits_equal_independent_open_clip(reference, vit_s32_checkpoint, store):
     backend = load_model("ViT-S-32", str(vit_s32_checkpoint), store=store)
     feats = extract_features(backend, reference["source"], "all", store=store, batch_size=3, num_workers=0,
@@ -49,6 +50,7 @@ def test_logits_equal_independent_open_clip(reference, vit_s32_checkpoint, store
     assert np.array_equal(feats.labels, reference["source"].targets)
 
 
+@pytest.mark.slow
 def test_same_predictions_as_clip_benchmark(reference, vit_s32_checkpoint, tmp_path):
     from clip_benchmark.metrics import zeroshot_classification as cb
 
@@ -108,6 +110,7 @@ def _flip_a_byte(store, chunk: int) -> None:
     path.write_bytes(bytes(data))
 
 
+@pytest.mark.slow
 def test_cache_second_run_no_forward_resume_and_corruption(tiny_folder, store):
     source = ImageFolderSource(tiny_folder)
     base = load_model("ViT-S-32", "none", store=store)
@@ -139,6 +142,7 @@ def test_cache_second_run_no_forward_resume_and_corruption(tiny_folder, store):
     assert np.array_equal(repaired.features, full.features)
 
 
+@pytest.mark.slow
 def test_lazy_features_stay_in_the_cache_files(tiny_folder, store):
     """``lazy=True`` (probe training splits): the same features, read from the chunk files on
     demand after their checksums are verified; a corrupt chunk is recomputed, never streamed."""
@@ -159,6 +163,7 @@ def test_lazy_features_stay_in_the_cache_files(tiny_folder, store):
     assert counting.calls == 2 and np.array_equal(repaired.features.to_array(), eager.features)
 
 
+@pytest.mark.slow
 def test_record_contents(tiny_folder, tmp_path):
     records = run(RunConfig(models=[("ViT-S-32", "none")], tasks=[str(tiny_folder)], templates=["single", None],
                             limit=8, seed=3, out_dir=tmp_path / "r", cache_dir=tmp_path / "c", num_workers=0,

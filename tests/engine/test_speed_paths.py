@@ -54,6 +54,7 @@ def test_classifier_with_truncation_equals_open_clip(model):
     assert torch.allclose(ours, slow, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_towers_that_are_not_causal_argmax_fall_back():
     coca = open_clip.create_model("coca_ViT-B-32", pretrained=None)  # appended class token
     assert truncatable_tower(coca) is None

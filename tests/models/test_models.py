@@ -13,6 +13,7 @@ from bench.models import load_model
 from bench.models.openclip import _needs_quick_gelu
 
 
+@pytest.mark.slow
 def test_random_init_is_seeded(store):
     a = load_model("ViT-S-32", "none", seed=1, store=store)
     b = load_model("ViT-S-32", "none", seed=1, store=store)
@@ -22,6 +23,7 @@ def test_random_init_is_seeded(store):
     assert a.info()["context_length"] == 77
 
 
+@pytest.mark.slow
 def test_local_checkpoint_equals_the_saved_model(vit_s32_checkpoint, store):
     backend = load_model("ViT-S-32", str(vit_s32_checkpoint), store=store)
     ref = open_clip.create_model("ViT-S-32", pretrained=None)
@@ -37,6 +39,7 @@ def test_local_checkpoint_equals_the_saved_model(vit_s32_checkpoint, store):
     assert backend.fingerprint == load_model("ViT-S-32", str(vit_s32_checkpoint), store=store).fingerprint
 
 
+@pytest.mark.slow
 def test_results_do_not_depend_on_batch_size(store):
     backend = load_model("ViT-S-32", "none", store=store)
     x = torch.randn(6, 3, 224, 224)
@@ -52,6 +55,7 @@ def test_quick_gelu_guard():
     assert not _needs_quick_gelu("ViT-B-32", "laion2b_s34b_b79k")
 
 
+@pytest.mark.slow
 def test_openai_named_checkpoint_without_quickgelu_warns(vit_s32_checkpoint, tmp_path, store):
     renamed = tmp_path / "ViT-S-32-openai.pt"
     renamed.write_bytes(vit_s32_checkpoint.read_bytes())
@@ -82,6 +86,7 @@ def test_offline_download_fails_fast_with_one_line(store):
     assert "network is unreachable" in msg and "--pretrained /path/to/checkpoint.pt" in msg and "\n" not in msg
 
 
+@pytest.mark.slow
 def test_checkpoint_of_another_architecture(vit_s32_checkpoint, store):
     with pytest.raises(UserError, match="does not load into RN50"):
         load_model("RN50", str(vit_s32_checkpoint), store=store)

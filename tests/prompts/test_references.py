@@ -102,6 +102,7 @@ def test_other_languages_need_clip_benchmark_and_names_in_that_language():
         assert resolve_classnames(get_task("imagenet"), None, lang) == cb("classnames", language)["imagenet1k"]
 
 
+@pytest.mark.slow
 def test_a_repeated_template_weighs_twice_as_in_clip_benchmark():
     import open_clip
     import torch

@@ -117,6 +117,7 @@ def test_bootstrap_covers_the_true_difference_at_about_the_nominal_rate():
     assert 0.90 <= hits / trials <= 0.985
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_plot_kind_renders_deterministically(kind, results, tmp_path):
     if kind == "checkpoints":  # a training run's checkpoints as records of their own
