@@ -7,30 +7,11 @@ stderr and exit code 2; Ctrl-C exits 130 (finished cache chunks are kept).
 """
 from __future__ import annotations
 
-import argparse
-import sys
 from typing import Sequence
 
-from bench.commands import COMMANDS
+from bench.commands import COMMANDS, build_parser
 from bench.commands.base import fail, quiet_warnings
 from bench.core.errors import UserError
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage mistake is one line (and exit 2), not a usage dump."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"zsbench: error: {message} (see: {self.prog} --help)\n")
-        raise SystemExit(2)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="zsbench", description="Zero-shot image classification benchmarks for CLIP-family models.")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    for name in COMMANDS.names():
-        command = COMMANDS.get(name)
-        command.add_arguments(sub.add_parser(name, help=command.help, description=command.description))
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -149,7 +149,6 @@ def check_backend(backend_class: type, model: str, pretrained: str | None = None
     prompt-ensemble classifier builds, unit-norm per class. Returns the names of the checks passed.
     """
     import torch
-    from PIL import Image
 
     from bench.engine.classifiers import attach_classifier_cache, cached_classifier
     from bench.engine.features import FeatureExtractor

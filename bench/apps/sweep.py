@@ -27,6 +27,7 @@ from bench.core.errors import UserError, short_reason
 from bench.core.hashing import stable_hash
 from bench.core.store import atomic_write_json
 from bench.core.checkpoints import checkpoint_glob
+from bench.engine.protocol_registry import get_protocol
 from bench.engine.work import work_keys_for
 from tasks.suites import expand_task_names
 
@@ -133,7 +134,7 @@ def task_costs(tasks: list[str], config: RunConfig, ctx: Any = None) -> dict[str
         images, n_classes = size(spec, config.split or spec.split)
         if config.limit:
             images = min(images, config.limit) if images else config.limit
-        if set(config.protocols) & {"linear-probe", "few-shot"} and spec.train_split:
+        if any(get_protocol(p).needs_train(config) for p in config.protocols) and spec.train_split:
             train, _ = size(spec, spec.train_split)
             images += min(train, config.train_limit) if config.train_limit else train
         n_templates = 0

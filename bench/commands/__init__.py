@@ -7,10 +7,31 @@ The modules import nothing heavy at the top, so ``zsbench --help`` stays fast.
 """
 from __future__ import annotations
 
+import argparse
+import sys
+
 from bench.core.registry import Registry
 
 #: name -> Command ("module:COMMAND", imported when the parser is built)
 COMMANDS: Registry = Registry("command", "zsbench.commands")
 for _name in ("run", "robustness", "predict", "sweep", "models", "tasks", "leaderboard", "compare", "plot", "report",
-              "doctor", "perf"):
+              "doctor", "perf", "docs"):
     COMMANDS.register(_name, f"bench.commands.{_name}:COMMAND")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (and exit 2), not a usage dump."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"zsbench: error: {message} (see: {self.prog} --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``zsbench`` parser: one sub-parser per registered command, each declaring its own arguments."""
+    parser = Parser(prog="zsbench", description="Zero-shot image classification benchmarks for CLIP-family models.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for name in COMMANDS.names():
+        command = COMMANDS.get(name)
+        command.add_arguments(sub.add_parser(name, help=command.help, description=command.description))
+    return parser

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass
 from abc import ABC, abstractmethod
 from typing import Any, Callable, ContextManager
 

@@ -11,16 +11,16 @@ Ties rank as numpy's ``argsort`` ranks them (DataComp takes its last n).
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from bench.engine.classifiers import cached_text_embeddings
 from bench.core.errors import UserError
-from bench.engine.evaluation import Evaluation
 from bench.engine.protocol import Column, Outcome, Protocol, Unit
 from bench.protocols.zeroshot import feature_facts
+
+if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the protocol runs (see zeroshot.py)
+    from bench.engine.evaluation import Evaluation
 
 VOWELS = "aeiou"
 
@@ -71,7 +71,12 @@ class Association(Protocol):
     def settings(self, record) -> str:
         return f"cues ({record.config['n_instances']})"
 
-    def evaluate(self, ev: Evaluation, unit: Unit, templates: str | None) -> list[Outcome]:
+    def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
+        import torch
+        import torch.nn.functional as F
+
+        from bench.engine.classifiers import cached_text_embeddings
+
         source = ev.task.source
         instances = getattr(source, "instances", None)
         if instances is None:

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
-from bench.engine.config import RunConfig
-from bench.engine.evaluation import Evaluation
-from bench.engine.linear_probe import few_shot
 from bench.engine.protocol import Column, Outcome, Protocol, Unit
 from bench.protocols.probe import probe_inputs
 from prompts.classnames import display_name
+
+if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the probe runs (see zeroshot.py)
+    from bench.engine.config import RunConfig
+    from bench.engine.evaluation import Evaluation
 
 
 class FewShot(Protocol):
@@ -46,10 +48,12 @@ class FewShot(Protocol):
                                  f"{where}")
         return lines
 
-    def needs_train(self, config: RunConfig) -> bool:
+    def needs_train(self, config: "RunConfig") -> bool:
         return True
 
-    def evaluate(self, ev: Evaluation, unit: Unit, templates: str | None) -> list[Outcome]:
+    def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
+        from bench.engine.linear_probe import few_shot
+
         data, cfg = probe_inputs(ev), ev.config
         t0 = time.perf_counter()
         seeds = tuple(range(cfg.seed, cfg.seed + cfg.few_shot_seeds))

@@ -6,23 +6,25 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from bench.engine.config import RunConfig
-from bench.engine.evaluation import Evaluation
-from bench.engine.feature_chunks import FeatureChunks
-from bench.engine.features import FeatureSet
-from bench.engine.linear_probe import full_probe, stream_probe
 from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, Protocol, Unit
+
+if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the probe runs (see zeroshot.py)
+    from bench.engine.config import RunConfig
+    from bench.engine.evaluation import Evaluation
+    from bench.engine.features import FeatureSet
 
 
 @dataclass
 class ProbeInputs:
     """Training, test and validation features of a task for the probes, and their record facts."""
 
-    train: FeatureSet
-    test: FeatureSet
-    val: FeatureSet | None
+    train: "FeatureSet"
+    test: "FeatureSet"
+    val: "FeatureSet | None"
     config: dict[str, Any]
     task_info: dict[str, Any]
 
@@ -40,8 +42,12 @@ def probe_feature_kind(option: str, backend) -> str:
     return "pre-projection" if backend.has_pre_projection() else "embedding"
 
 
-def probe_inputs(ev: Evaluation) -> ProbeInputs:
+def probe_inputs(ev: "Evaluation") -> ProbeInputs:
     """Shared by the linear probe and few-shot (computed once per model and task)."""
+    from bench.engine.feature_chunks import FeatureChunks
+    from bench.engine.features import FeatureSet
+    from bench.engine.linear_probe import stream_probe
+
     def make() -> ProbeInputs:
         cfg, spec = ev.config, ev.spec
         kind = probe_feature_kind(cfg.probe_features, ev.backend)
@@ -71,10 +77,12 @@ class LinearProbe(Protocol):
     def settings(self, record) -> str:
         return f"{record.config.get('probe_features')} C={record.config['best_C']:.3g}"
 
-    def needs_train(self, config: RunConfig) -> bool:
+    def needs_train(self, config: "RunConfig") -> bool:
         return True
 
-    def evaluate(self, ev: Evaluation, unit: Unit, templates: str | None) -> list[Outcome]:
+    def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
+        from bench.engine.linear_probe import full_probe
+
         data, cfg = probe_inputs(ev), ev.config
         t0 = time.perf_counter()
         metrics, top5, details = full_probe(

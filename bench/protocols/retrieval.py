@@ -8,17 +8,16 @@ caches; similarities are computed in blocks. Captions are embedded as written (n
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from bench.engine.classifiers import cached_text_embeddings
 from bench.core.errors import UserError
-from bench.engine.evaluation import Evaluation
-from bench.engine.metrics import retrieval_recalls
 from bench.engine.protocol import Column, Outcome, Protocol, Unit
 from bench.protocols.zeroshot import feature_facts
+
+if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the protocol runs (see zeroshot.py)
+    from bench.engine.evaluation import Evaluation
 
 RECALL_KS = (1, 5, 10)
 
@@ -38,7 +37,13 @@ class Retrieval(Protocol):
     def settings(self, record) -> str:
         return f"captions ({record.config['n_captions']})"
 
-    def evaluate(self, ev: Evaluation, unit: Unit, templates: str | None) -> list[Outcome]:
+    def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
+        import torch
+        import torch.nn.functional as F
+
+        from bench.engine.classifiers import cached_text_embeddings
+        from bench.engine.metrics import retrieval_recalls
+
         source = ev.task.source
         captions = getattr(source, "captions", None)
         if captions is None:

@@ -9,22 +9,21 @@ whose data is not on disk are skipped and listed. The scoring itself is in :mod:
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bench.engine.config import SUBSET_MODES, RunConfig
 from bench.core.errors import UserError
-from bench.engine.evaluation import Evaluation
-from bench.engine.linear_probe import LogisticProbe, stratified_split
-from bench.engine.metrics import classification_metrics
+from bench.engine.config import SUBSET_MODES
 from bench.engine.protocol import Column, Outcome, Protocol, Unit
 from bench.protocols.zeroshot import feature_facts
-from bench.engine.robustness import ShiftScore, baseline_for, id_accuracy_on_subset, subset_accuracy
-from bench.engine.zeroshot import zeroshot_logits
 from tasks.families import get_family
 from tasks.registry import get_task
 from tasks.subsets import class_subset
+
+if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the protocol runs (see zeroshot.py)
+    from bench.engine.config import RunConfig
+    from bench.engine.evaluation import Evaluation
 
 IN_DISTRIBUTION, SHIFT = "in-distribution", "shift"
 
@@ -48,14 +47,14 @@ class Robustness(Protocol):
 
         return summary_lines(scores_from_records(records))
 
-    def check(self, config: RunConfig) -> None:
+    def check(self, config: "RunConfig") -> None:
         if config.class_subset not in SUBSET_MODES:
             raise UserError(f"--class-subset must be one of {', '.join(SUBSET_MODES)}, not '{config.class_subset}'")
         if len(config.protocols) > 1:
             raise UserError("--protocol robustness runs one shift suite on its own: "
                             "zsbench run --protocol robustness --task imagenet|cifar10-c|digits-shift ...")
 
-    def units(self, requested: str, config: RunConfig) -> list[Unit]:
+    def units(self, requested: str, config: "RunConfig") -> list[Unit]:
         family = get_family(requested)
         out = []
         for id_task, shifts in family.pairs:
@@ -66,7 +65,7 @@ class Robustness(Protocol):
             out += [Unit(s, SHIFT, parent=id_task, optional=True, details=(("suite", family.name),)) for s in shifts]
         return out
 
-    def evaluate(self, ev: Evaluation, unit: Unit, templates: str | None) -> list[Outcome]:
+    def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
         t0 = time.perf_counter()
         outcome = self._in_distribution(ev, unit) if unit.role == IN_DISTRIBUTION else self._shift(ev, unit)
         outcome.timings["evaluate"] = time.perf_counter() - t0 - outcome.timings.get("features", 0.0)
@@ -75,7 +74,7 @@ class Robustness(Protocol):
                                "probe": cfg.robustness_probe, "task_templates": True})
         return [outcome]
 
-    def _in_distribution(self, ev: Evaluation, unit: Unit) -> Outcome:
+    def _in_distribution(self, ev: "Evaluation", unit: Unit) -> Outcome:
         scores = id_scores(ev)
         f_id = ev.features()
         return Outcome(dict(scores.metrics), int(len(f_id.labels)), templates=ev.classifier().name,
@@ -85,7 +84,11 @@ class Robustness(Protocol):
                        predictions={"indices": f_id.indices, "labels": f_id.labels,
                                     "top5": scores.top5.astype(np.int32)})
 
-    def _shift(self, ev: Evaluation, unit: Unit) -> Outcome:
+    def _shift(self, ev: "Evaluation", unit: Unit) -> Outcome:
+        from bench.engine.metrics import classification_metrics
+        from bench.engine.robustness import ShiftScore, baseline_for, id_accuracy_on_subset, subset_accuracy
+        from bench.engine.zeroshot import zeroshot_logits
+
         parent = ev.peer(unit.parent)
         base = id_scores(parent)
         f_id, w_id = parent.features(), parent.classifier().weights
@@ -118,13 +121,17 @@ class Robustness(Protocol):
 
 
 class _IdScores:
-    def __init__(self, metrics: dict, top5: np.ndarray, probe: LogisticProbe | None):
+    def __init__(self, metrics: dict, top5: np.ndarray, probe: Any):
         self.metrics, self.top5, self.probe = metrics, top5, probe
 
 
-def id_scores(ev: Evaluation) -> _IdScores:
+def id_scores(ev: "Evaluation") -> _IdScores:
     """The in-distribution task's zero-shot metrics (and probe), once per model for all its shifts."""
     def make() -> _IdScores:
+        from bench.engine.linear_probe import LogisticProbe, stratified_split
+        from bench.engine.metrics import classification_metrics
+        from bench.engine.zeroshot import zeroshot_logits
+
         cfg = ev.config
         f_id = ev.features()
         metrics, top5 = classification_metrics(zeroshot_logits(f_id.features, ev.classifier().weights), f_id.labels)
@@ -147,8 +154,10 @@ def id_scores(ev: Evaluation) -> _IdScores:
     return ev.memo(("robustness-id", ev.spec.name), make)
 
 
-def scores_from_records(records) -> list[ShiftScore]:
+def scores_from_records(records) -> list:
     """The shift scores a run's records hold (for the summary and the text table)."""
+    from bench.engine.robustness import ShiftScore
+
     fields = set(ShiftScore.__dataclass_fields__) - {"task", "parent", "n"}
     return [ShiftScore(task=r.task, parent=r.task_info["parent"], n=r.n_samples,
                        **{k: v for k, v in r.metrics.items() if k in fields})

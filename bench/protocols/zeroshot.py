@@ -3,13 +3,14 @@ classifier of the task's class names, once per template set."""
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.engine.evaluation import Evaluation
-from bench.engine.group_metrics import f1_macro_present, grouped_metrics
 from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, Protocol, Unit
-from bench.engine.zeroshot import evaluate_zeroshot
+
+if TYPE_CHECKING:  # pragma: no cover - the engine's heavy modules load when a protocol evaluates, not when
+    from bench.engine.evaluation import Evaluation  # a report asks how its results are shown
 
 
 class ZeroShot(Protocol):
@@ -24,7 +25,9 @@ class ZeroShot(Protocol):
     def settings(self, record) -> str:
         return f"{record.templates} ({record.config['n_templates']})"
 
-    def evaluate(self, ev: Evaluation, unit: Unit, templates: str | None) -> list[Outcome]:
+    def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
+        from bench.engine.zeroshot import evaluate_zeroshot
+
         feats = ev.features()
         clf = ev.classifier(templates)
         t0 = time.perf_counter()
@@ -43,6 +46,8 @@ class ZeroShot(Protocol):
 
 def task_metrics(spec, source, feats, top5: np.ndarray) -> dict:
     """The DataComp metrics a task's spec asks for beyond top-1/top-5/mean per-class recall."""
+    from bench.engine.group_metrics import f1_macro_present, grouped_metrics
+
     out = {}
     if spec.metric == "F1-macro_all":
         out["F1-macro_all"] = f1_macro_present(top5[:, 0], feats.labels)

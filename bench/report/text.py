@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-import numpy as np
 
 from tasks.names import parse_task_name
 

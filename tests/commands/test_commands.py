@@ -8,7 +8,7 @@ import json
 import pytest
 
 from helpers.cli import run_cli
-from helpers.records import add
+from helpers.records import add, two_checkpoints
 
 
 @pytest.mark.parametrize("args, needle", [
@@ -80,9 +80,7 @@ def _one_line_error(out, needle: str) -> None:
 def records(tmp_path):
     """A results folder of fixture records: two checkpoints on three tasks, plus a probe and few-shot."""
     out = tmp_path / "results"
-    for task, a, b in (("cifar10", 0.90, 0.80), ("cifar100", 0.65, 0.64), ("mnist", 0.40, 0.55)):
-        add(out, "ViT-B-32", "openai", task, a)
-        add(out, "ViT-B-32", "laion2b_s34b_b79k", task, b)
+    two_checkpoints(out)
     add(out, "ViT-B-32", "openai", "cifar10", 0.95, protocol="linear-probe", extra={"best_C": 1.0})
     add(out, "ViT-B-32", "openai", "cifar10", 0.9, protocol="few-shot",
         shots={"1": {"mean": 0.5, "std": 0.05}, "16": {"mean": 0.94, "std": 0.01}})

@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
 import pytest
-import torch
 
 from bench.engine.config import RunConfig, add_run_options, config_from_args
 from bench.engine.runner import Runner, run

@@ -5,7 +5,6 @@ import io
 import json
 import shutil
 import subprocess
-import zlib
 
 import numpy as np
 import pandas as pd
@@ -13,22 +12,19 @@ import pytest
 
 from bench.core.errors import UserError
 from bench.engine.metrics import mcnemar_exact, paired_bootstrap_ci
-from bench.engine.records import RunRecord, save_record
 from bench.report.collect import load_runs
 from bench.report.compare import compare
 from bench.report.html import build_report
 from bench.report.leaderboard import below_published, leaderboard, render, robustness_table, zeroshot_vs_probe
 from bench.report.plots import KINDS, make_plot
 from helpers.cli import zsbench
-from helpers.records import add
+from helpers.records import add, two_checkpoints
 
 
 @pytest.fixture
 def results(tmp_path):
     out = tmp_path / "results"
-    for task, a, b in (("cifar10", 0.90, 0.80), ("cifar100", 0.65, 0.64), ("mnist", 0.40, 0.55)):
-        add(out, "ViT-B-32", "openai", task, a)
-        add(out, "ViT-B-32", "laion2b_s34b_b79k", task, b)
+    two_checkpoints(out)
     add(out, "ViT-B-32", "openai", "cifar10", 0.50, created="20250101T000000")  # older: must lose
     add(out, "ViT-B-32", "openai", "cifar10", 0.85, templates="single", own=False)
     add(out, "ViT-B-32", "openai", "cifar10", 0.95, protocol="linear-probe", extra={"best_C": 1.0})

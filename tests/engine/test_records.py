@@ -1,0 +1,99 @@
+"""Typed records: sections are dataclasses with a format version; records of the earlier format
+(tests/fixtures/records_v1, written by main before this change) still load, tabulate and compare;
+the doctor and the work key take the recorded RunConfig."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.core.errors import UserError
+from bench.engine.config import RunConfig
+from bench.engine.record_schema import RECORD_VERSION, Metrics, RecordConfig, RunRecord, TaskInfo
+from bench.engine.records import read_record, read_records
+
+V1 = Path(__file__).resolve().parents[1] / "fixtures" / "records_v1"
+
+
+def test_format_one_records_still_load_as_typed_records():
+    records = read_records(V1)
+    assert len(records) == 2 and all(r.record_version == 1 for r in records)
+    for r in records:
+        assert isinstance(r.metrics, Metrics) and isinstance(r.config, RecordConfig) and isinstance(r.task_info, TaskInfo)
+        assert r.metrics.primary == r.metrics["top1"] == r.metrics.top1 and 0 <= r.metrics.primary <= 1
+        assert r.config.metric == "top1" and r.config.subset == "full" and len(r.config.work_key) == 20
+        assert r.task_info.n_classes == 3 and r.task_info.classnames == ["blue circle", "green triangle", "red square"]
+        assert r.config["n_templates"] == 1 and r.task_info["feature_cache"] in ("hit", "miss")  # protocol extras
+        assert r.path and r.path.endswith(".json")
+    assert sorted(r.config.run_config().seed for r in records) == [0, 1]
+
+
+def test_format_one_records_tabulate_and_compare(tmp_path):
+    from bench.report.collect import load_runs
+    from bench.report.compare import compare_records
+    from bench.report.leaderboard import leaderboard
+
+    runs = load_runs(V1)
+    assert set(runs.board) == {"zeroshot"} and set(runs.role) == {"zero-shot"}
+    table = leaderboard(runs, history=True)
+    assert len(table) == 2 and table["images"].notna().all()
+    a, b = sorted(runs.path)
+    c = compare_records(a, b, "images", "seed 0", "seed 1", n_resamples=200)
+    assert c.n == 18 and c.metric == "top1" and 0 <= c.p_value <= 1
+
+
+def test_a_record_round_trips_and_keeps_its_layout():
+    path = sorted(V1.glob("runs/*.json"))[0]
+    data = json.loads(path.read_text())
+    record = read_record(path)
+    written = record.to_dict()
+    for section in ("metrics", "config", "task_info", "model_info", "timings", "versions"):
+        assert written[section] == data[section], section  # the same flat JSON object, declared fields and extras
+    assert RunRecord.from_dict(written).to_dict() == written
+
+
+def test_a_record_from_a_newer_zsbench_is_one_line(tmp_path):
+    data = json.loads(sorted(V1.glob("runs/*.json"))[0].read_text())
+    (tmp_path / "new.json").write_text(json.dumps({**data, "record_version": RECORD_VERSION + 1}))
+    with pytest.raises(UserError, match="newer than this zsbench reads .* upgrade zsbench"):
+        read_record(tmp_path / "new.json")
+
+
+def test_the_recorded_run_config_has_every_recorded_option():
+    record = read_record(sorted(V1.glob("runs/*.json"))[0])
+    config = record.config.run_config()
+    assert isinstance(config, RunConfig) and config.precision == "fp32" and config.channels_last is False
+    assert config.shots == (1, 2, 4, 8, 16) and isinstance(config.out_dir, Path)
+    for name, value in config.recorded().items():  # everything the record holds, read back with its type
+        assert value == record.config[name] or str(value) == str(record.config[name]) or \
+            (isinstance(value, tuple) and list(value) == record.config[name]), name
+
+
+def test_the_doctor_takes_the_recorded_config(tmp_path):
+    from bench.apps.doctor import Doctor
+
+    data = json.loads(sorted(V1.glob("runs/*.json"))[0].read_text())
+    data["config"].update(channels_last=True, precision="bf16", probe_tol=1e-6)
+    (tmp_path / "r.json").write_text(json.dumps(data))
+    shutil.copy(sorted(V1.glob("runs/*.npz"))[0], tmp_path / data["predictions_file"])
+    doctor = Doctor(tmp_path / "r.json", cache_dir=tmp_path / "c", limit=5, progress=False)
+    assert doctor.config.channels_last is True and doctor.config.precision == "bf16"  # not dropped
+    assert doctor.config.probe_tol == 1e-6 and doctor.config.limit == 5 and doctor.config.no_save
+
+
+def test_the_work_key_is_reproduced_from_the_recorded_config(tiny_folder, tmp_path):
+    from bench.engine.runner import run
+    from bench.engine.work import work_key
+
+    (rec,) = run(RunConfig(models=[("ViT-S-32", "none")], tasks=[str(tiny_folder)], templates=["single"], limit=8,
+                           channels_last=True, out_dir=tmp_path / "r", cache_dir=tmp_path / "c", num_workers=0,
+                           progress=False))
+    saved = read_record(next((tmp_path / "r" / "runs").glob("*.json")))
+    assert saved.record_version == RECORD_VERSION
+    again = work_key("ViT-S-32", "none", str(tiny_folder), "zeroshot", "single", saved.config.run_config())
+    assert again == saved.config.work_key == rec.config.work_key
+    changed = work_key("ViT-S-32", "none", str(tiny_folder), "zeroshot", "single",
+                       saved.config.run_config(channels_last=False))
+    assert changed != again  # a recorded option that changes a number changes the key
