@@ -58,12 +58,20 @@ def cb_file(kind: str, language: str) -> dict[str, list]:
     return json.loads((DATA / CB_DATA / f"{language}_{kind}.json").read_text(encoding="utf-8"))
 
 
+def implied_source(prompt_source: str | None, language: str) -> str:
+    """``--prompt-source`` as given, else the reference that has names in ``language``: CLIP's in
+    English, CLIP_benchmark's (the only one with other languages) otherwise."""
+    if prompt_source:
+        return prompt_source
+    return "clip" if language == "en" else "clip_benchmark"
+
+
 def check_choice(prompt_source: str, language: str) -> None:
     if prompt_source not in PROMPT_SOURCES:
         raise UserError(f"--prompt-source {prompt_source}: use one of {', '.join(PROMPT_SOURCES)}")
     if language != "en" and prompt_source != "clip_benchmark":
-        raise UserError(f"--language {language}: only CLIP_benchmark ships names and templates in {language}; "
-                        "add --prompt-source clip_benchmark")
+        raise UserError(f"--language {language} with --prompt-source {prompt_source}: only CLIP_benchmark ships "
+                        f"names and templates in {language}; drop --prompt-source (or give clip_benchmark)")
     cb_file("classnames", language)
 
 

@@ -71,11 +71,14 @@ def path_or_none(value: str | Path | None) -> Path | None:
 
 
 def quiet_warnings(quiet: bool) -> None:
-    """Warnings as one ``zsbench: warning:`` line each, or none under --quiet/--json."""
+    """Warnings as one ``zsbench: warning:`` line each; under --quiet/--json only a damaged cache
+    entry is still said (on stderr), because it can mean a failing disk."""
+    from bench.core.errors import CacheWarning
+
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"zsbench: warning: {msg}\n"
     if quiet:
         warnings.simplefilter("ignore")
-    else:
-        warnings.formatwarning = lambda msg, cat, *a, **k: f"zsbench: warning: {msg}\n"
+        warnings.simplefilter("default", CacheWarning)
 
 
 def fail(message: str, code: int = 2) -> int:

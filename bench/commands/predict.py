@@ -21,8 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                        "own with --task, else the single template 'a photo of a {}.')")
     p.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
     add_options(p, "prompt_source", "language", "device", "cache_dir", "quiet", "json",
-                prompt_source="with --task: whose names and templates (clip, or clip_benchmark)",
-                language="with --task: language of names and templates (not en: --prompt-source clip_benchmark)",
+                prompt_source="with --task: whose names and templates (clip, the default in English, or "
+                              "clip_benchmark, the default for another --language)",
+                language="with --task: language of names and templates (not en implies clip_benchmark's)",
                 cache_dir="classifier cache (default: $ZSBENCH_CACHE or ~/.cache/zsbench)",
                 quiet="no progress bars",
                 json='print [{"image": PATH, "top": [{"label": NAME, "prob": P}, ...]}, ...]')
@@ -44,13 +45,13 @@ def execute(args: argparse.Namespace) -> int:
     images = expand_images(args.images)
     ctx = data_context(path_or_none(args.cache_dir), None)
     if args.task:
-        from prompts.references import check_choice
+        from prompts.references import check_choice, implied_source
         from tasks.classes import PromptChoice, override_classnames, task_classnames
         from tasks.registry import get_task
 
-        check_choice(args.prompt_source, args.language)
-        classnames, templates = task_classnames(args.task, ctx, args.templates,
-                                                PromptChoice(args.prompt_source, args.language))
+        source = implied_source(args.prompt_source, args.language)
+        check_choice(source, args.language)
+        classnames, templates = task_classnames(args.task, ctx, args.templates, PromptChoice(source, args.language))
         if args.classes_file:
             classnames = override_classnames(get_task(args.task), classnames, args.classes_file)
     else:

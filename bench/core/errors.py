@@ -17,3 +17,8 @@ def short_reason(exc: BaseException, limit: int = 200) -> str:
     """An exception's message on one line, cut to ``limit`` characters (for one-line errors)."""
     text = " ".join(str(exc).split())
     return text[:limit] + ("..." if len(text) > limit else "")
+
+
+class CacheWarning(UserWarning):
+    """Something in the cache was found damaged and is being recomputed. Shown even under
+    ``--quiet``/``--json`` (on stderr): a damaged cache entry can mean a failing disk."""

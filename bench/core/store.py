@@ -20,6 +20,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from bench.core.errors import CacheWarning
 from bench.core.hashing import file_sha256
 from bench.core.paths import default_cache_dir
 
@@ -63,7 +64,8 @@ def load_array(path: Path) -> np.ndarray | None:
         return None
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != side.read_text().strip():
-        warnings.warn(f"zsbench cache: {path} is corrupt (checksum mismatch); deleting and recomputing it")
+        warnings.warn(f"zsbench cache: {path} is corrupt (checksum mismatch); deleting and recomputing it (if this "
+                      "repeats, check the disk under the cache)", CacheWarning)
         path.unlink(missing_ok=True)
         side.unlink(missing_ok=True)
         return None
@@ -77,7 +79,8 @@ def verify_array(path: Path) -> bool:
     if not path.exists() or not side.exists():
         return False
     if file_sha256(path) != side.read_text().strip():
-        warnings.warn(f"zsbench cache: {path} is corrupt (checksum mismatch); deleting and recomputing it")
+        warnings.warn(f"zsbench cache: {path} is corrupt (checksum mismatch); deleting and recomputing it (if this "
+                      "repeats, check the disk under the cache)", CacheWarning)
         path.unlink(missing_ok=True)
         side.unlink(missing_ok=True)
         return False

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 from bench.core.errors import UserError
 from bench.engine.protocol_registry import PROTOCOLS
 from bench.models.options import PRECISIONS
-from prompts.references import LANGUAGES, PROMPT_SOURCES
+from prompts.references import LANGUAGES, PROMPT_SOURCES, implied_source
 from tasks.spec import BAD_IMAGE_POLICIES
 
 # Choices shared by the options below and the modules that act on them.
@@ -109,14 +109,14 @@ class RunConfig:
         "--classnames", "replace the tasks' class names: a JSON list, a JSON object of task -> list (tasks it does "
         "not name keep theirs), or one name per line; one name per class in label order (recorded)", parse=Path,
         metavar="FILE")
-    prompt_source: str = option(
-        "--prompt-source", "whose class names and templates: clip (the CLIP repository's data/prompts.md; default) "
-        "or clip_benchmark (CLIP_benchmark's JSON files, which open_clip's published table used); recorded",
-        "clip", choices=PROMPT_SOURCES)
+    prompt_source: str | None = option(
+        "--prompt-source", "whose class names and templates: clip (the CLIP repository's data/prompts.md; the "
+        "default in English) or clip_benchmark (CLIP_benchmark's JSON files, which open_clip's published table "
+        "used; the default, and the only source, for another --language); recorded", None, choices=PROMPT_SOURCES)
     language: str = option(
-        "--language", "language of class names and templates (CLIP_benchmark's: en, cn, it, jp, ar; not en needs "
-        "--prompt-source clip_benchmark and a task with names in that language, e.g. ImageNet); recorded",
-        "en", choices=LANGUAGES)
+        "--language", "language of class names and templates (CLIP_benchmark's: en, cn, it, jp, ar; not en "
+        "implies --prompt-source clip_benchmark and needs a task with names in that language, e.g. ImageNet); "
+        "recorded", "en", choices=LANGUAGES)
     limit: int | None = option("--limit", "evaluate a seeded, class-stratified subset of N samples",
                                parse=positive_int, metavar="N")
     seed: int = option("--seed", "seed for subsets, few-shot draws and random-init models (default 0)", 0, parse=int)
@@ -180,6 +180,10 @@ class RunConfig:
     no_save: bool = option("--no-save", "do not write run records", False, kind="flag", record=False)
     # set by the engine, not the command line
     progress: bool = option(None, "show progress bars", True, kind="internal", record=False)
+
+    def __post_init__(self) -> None:
+        # --language alone picks the one reference that has it; the resolved source is what is recorded
+        self.prompt_source = implied_source(self.prompt_source, self.language)
 
     @property
     def prompt_choice(self):

@@ -8,9 +8,14 @@ import torch
 
 
 def topk_predictions(logits: torch.Tensor, k: int = 5) -> np.ndarray:
-    """``[N, min(k, C)]`` class indices, best first (ties broken by lower index, like torch.topk)."""
+    """``[N, min(k, C)]`` class indices, best first; exact ties go to the lower class index.
+
+    One rule for every top-1 in zsbench: column 0 is ``argmax``'s first index, as DataComp's and
+    CLIP_benchmark's ``argmax`` take it. ``torch.topk`` does not promise that order among equal
+    values (on CPU it can return the higher index first), so a stable descending sort is used.
+    """
     k = min(k, logits.shape[1])
-    return logits.topk(k, dim=1).indices.cpu().numpy()
+    return logits.sort(dim=1, descending=True, stable=True).indices[:, :k].cpu().numpy()
 
 
 def mean_per_class_recall(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> float:

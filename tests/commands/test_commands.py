@@ -189,3 +189,23 @@ def test_perf_errors(tmp_path, monkeypatch):
     monkeypatch.setattr(bench.apps.perf, "SECTIONS", ("zeroshot", "probe"))
     result = bench.apps.perf.run_perf(None, n=300, dim=8, classes=3)
     assert "pip install 'zsbench[perf]'" in result["skipped"]["zeroshot"] and "probe" in result
+
+
+def test_a_corrupt_cache_chunk_is_said_once_even_under_quiet(tmp_path):
+    """A damaged cache entry is recomputed, and said (naming it) even with --quiet: the disk may be failing."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "examples" / "shapes" / "images"
+    args = ("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", folder, "--templates", "single",
+            "--workers", "0", "--quiet", "--no-save", "--cache-dir", tmp_path / "c")
+    first = run_cli(*args, cwd=tmp_path)
+    assert first.returncode == 0 and first.stderr == "", first.stderr
+    (chunk,) = sorted((tmp_path / "c" / "features").rglob("chunk*.features.npy"))
+    data = bytearray(chunk.read_bytes())
+    data[-5] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    second = run_cli(*args, cwd=tmp_path)
+    lines = second.stderr.strip().splitlines()
+    assert second.returncode == 0 and len(lines) == 1 and str(chunk) in lines[0] and "is corrupt" in lines[0]
+    assert second.stdout == first.stdout  # the same numbers after recomputing
+    assert run_cli(*args, cwd=tmp_path).stderr == ""  # repaired: nothing more to say

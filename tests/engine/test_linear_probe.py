@@ -289,3 +289,39 @@ def test_reaches_the_optimum_with_features_that_barely_vary(C):
     ours = LogisticProbe(C=C).fit(X, y)
     assert np.abs(ours.coef_).max() > 0
     assert _objective(ours, X, y, C) <= _objective(ref, X, y, C) * (1 + 1e-5) + 1e-9
+
+
+def test_probe_hygiene_validation_is_never_test_and_k_shot_sees_k_per_class(monkeypatch):
+    """The leak CLIP_benchmark had (its issue #125): C must be chosen on samples that are neither test
+    samples nor the training samples of that fit; a k-shot probe must train on exactly k per class."""
+    from bench.engine import linear_probe as lp
+
+    rng = np.random.default_rng(0)
+    X_train = rng.normal(size=(120, 8)).astype(np.float32)
+    y_train = np.repeat(np.arange(6), 20)
+    X_test = rng.normal(size=(60, 8)).astype(np.float32) + 100.0  # rows no training row can equal
+    y_test = np.repeat(np.arange(6), 10)
+    searches, fits = [], []
+    search, fit = lp.LogisticProbe._search, lp.LogisticProbe.fit
+
+    def spy_search(self, X_tr, y_tr, X_va, y_va):
+        searches.append((np.asarray(X_tr), np.asarray(X_va)))
+        return search(self, X_tr, y_tr, X_va, y_va)
+
+    def spy_fit(self, X, y, X_val=None, y_val=None):
+        fits.append(np.asarray(y))
+        return fit(self, X, y, X_val, y_val)
+
+    monkeypatch.setattr(lp.LogisticProbe, "_search", spy_search)
+    monkeypatch.setattr(lp.LogisticProbe, "fit", spy_fit)
+    rows = lambda a: {tuple(np.round(r, 5)) for r in a}  # noqa: E731
+    for X_val, y_val in ((None, None), (X_train[:30] + 50.0, y_train[:30])):  # split from train, or a given split
+        searches.clear()
+        lp.full_probe(X_train, y_train, X_test, y_test, X_val, y_val, seed=0, max_iter=30)
+        (tr, va), = searches
+        assert len(va) and not rows(va) & rows(X_test) and not rows(tr) & rows(X_test)
+        assert not rows(tr) & rows(va)  # C is scored on samples the candidate did not train on
+    fits.clear()
+    lp.few_shot(X_train, y_train, X_test, y_test, shots=(1, 2, 4, 8), seeds=(0, 1), max_iter=30)
+    per_fit = [np.bincount(y, minlength=6) for y in fits]
+    assert [int(c[0]) for c in per_fit] == [1, 1, 2, 2, 4, 4, 8, 8] and all((c == c[0]).all() for c in per_fit)

@@ -89,3 +89,22 @@ def test_mean_of_top1_and_top5_for_kinetics():
     assert metrics["top1"] == pytest.approx(1 / 3) and metrics["top5"] == pytest.approx(1.0)
     assert metrics["mean_top1_top5"] == pytest.approx(2 / 3)
     assert get_task("kinetics700").metric == "mean_top1_top5"  # the CLIP paper's Table 9 metric
+
+
+def test_exact_ties_go_to_the_lower_class_index_as_argmax_does():
+    """One top-1 rule: argmax's first index (DataComp, CLIP_benchmark). torch.topk on the CPU does not
+    keep it for exact ties; the predictions here must."""
+    import torch
+
+    from bench.engine.metrics import classification_metrics, topk_predictions
+
+    rng = np.random.default_rng(0)
+    logits = torch.from_numpy(rng.integers(0, 3, size=(400, 1000)).astype(np.float32))  # many exact ties
+    top = topk_predictions(logits, 5)
+    assert (top[:, 0] == logits.argmax(dim=1).numpy()).all()
+    assert (top[:, 0] == np.argmax(logits.numpy(), axis=1)).all()
+    for row, idx in zip(logits.numpy(), top):  # then descending, lower index first among equals
+        assert all((row[a], -a) > (row[b], -b) for a, b in zip(idx, idx[1:]))
+    assert (logits.topk(5, dim=1).indices[:, 0].numpy() != top[:, 0]).any()  # the case this rule is for
+    labels = np.argmax(logits.numpy(), axis=1)
+    assert classification_metrics(logits, labels)[0]["top1"] == 1.0

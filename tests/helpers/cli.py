@@ -44,6 +44,9 @@ def run_cli(*args, cache=None, cwd=None) -> Result:
             os.chdir(cwd)
         with warnings.catch_warnings(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             warnings.simplefilter("default")
+            # as the console shows warnings (pytest would otherwise record them instead of printing)
+            warnings.showwarning = lambda message, category, filename, lineno, file=None, line=None: \
+                sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
             try:
                 code = cli.main([str(a) for a in args])
             except SystemExit as exc:

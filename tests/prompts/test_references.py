@@ -91,10 +91,14 @@ def test_imagenet_a_in_chinese_equals_clip_benchmarks_builder(tmp_path):
 
 
 def test_other_languages_need_clip_benchmark_and_names_in_that_language():
+    from bench.engine.config import RunConfig
     from prompts.references import check_choice
 
-    with pytest.raises(UserError, match="--prompt-source clip_benchmark"):
+    with pytest.raises(UserError, match="only CLIP_benchmark ships names and templates in cn; drop --prompt-source"):
         check_choice("clip", "cn")
+    # --language alone implies the one reference that has it, and that is what is recorded
+    assert RunConfig(language="cn").prompt_source == "clip_benchmark" == RunConfig(language="cn").recorded()["prompt_source"]
+    assert RunConfig().prompt_source == "clip" and RunConfig(prompt_source="clip_benchmark").prompt_source == "clip_benchmark"
     with pytest.raises(UserError, match="no cn names in CLIP_benchmark.*--classnames FILE"):
         resolve_classnames(get_task("cifar10"), None, CN)
     for language in ("it", "jp", "ar"):
@@ -194,9 +198,16 @@ def test_a_chinese_zero_shot_record_carries_clip_benchmarks_names_and_templates(
     assert rec["config"]["language"] == "cn" and rec["config"]["prompt_source"] == "clip_benchmark"
     assert rec["templates"] == "clip_benchmark:cn:openai_imagenet"
 
+    alone = zsbench("run", "--model", "ViT-S-32", "--pretrained", str(vit_s32_checkpoint), "--task", "imagenette",
+                    "--data-dir", str(imagenette_folder), "--language", "cn", "--no-save", "--json", "--workers", "0",
+                    cache=tmp_path / "c", cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    (same,) = json.loads(alone.stdout)  # --language cn alone: CLIP_benchmark implied, recorded, the same numbers
+    assert same["config"]["prompt_source"] == "clip_benchmark" and same["metrics"] == rec["metrics"]
+    assert same["task_info"]["prompt_classnames"] == rec["task_info"]["prompt_classnames"]
     bad = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "imagenette", "--language", "cn",
-                  "--data-dir", str(imagenette_folder), cache=tmp_path / "c", cwd=tmp_path)
-    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "--prompt-source clip_benchmark" in bad.stderr
+                  "--prompt-source", "clip", "--data-dir", str(imagenette_folder), cache=tmp_path / "c", cwd=tmp_path)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "drop --prompt-source" in bad.stderr
 
 
 def test_with_published_says_when_the_prompt_sources_differ(tmp_path):
