@@ -19,6 +19,11 @@ def _task_plugin(registry: "Registry[TaskSpec]", ep: Any) -> None:
         register(spec)
 
 
+#: CLIP_benchmark's ``--task`` values (what to evaluate) -> our protocol option
+CLIP_BENCHMARK_TASKS = {"zeroshot_classification": "--protocol zeroshot", "zeroshot_retrieval": "--protocol retrieval",
+                        "linear_probe": "--protocol linear-probe", "captioning": "not a zsbench protocol",
+                        "image_caption_selection": "not a zsbench protocol"}
+
 TASKS: Registry[TaskSpec] = Registry("task", "zsbench.tasks", on_plugin=_task_plugin)
 _builtins_loaded = False
 
@@ -58,6 +63,9 @@ def get_task(name_or_path: str) -> TaskSpec:
     if "/" in name_or_path or path.suffix:
         raise UserError(f"task path not found: {name_or_path}; give an existing folder (one sub-folder per class), "
                         ".csv/.tsv manifest or .toml task file")
+    if name_or_path in CLIP_BENCHMARK_TASKS:
+        raise UserError(f"'{name_or_path}' is CLIP_benchmark's --task (what to evaluate); here that is "
+                        f"{CLIP_BENCHMARK_TASKS[name_or_path]}, and --task names the dataset")
     import difflib
 
     close = difflib.get_close_matches(name_or_path, TASKS.names(), n=3)

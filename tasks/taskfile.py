@@ -122,7 +122,8 @@ def load_task_file(path: Path) -> TaskSpec:
         description=data.get("description", f"task file {path}"),
         sources=(SourceSpec(stype, source),),
         classnames=classnames,
-        templates=_maybe_file(prompts.get("templates", "openai_imagenet"), base),
+        # an export's own templates (CLIP_benchmark's and DataComp's evaluate with them), else CLIP's ImageNet set
+        templates=_maybe_file(prompts.get("templates", "source" if stype == "webdataset" else "openai_imagenet"), base),
         metric=metric,
         split=split,
         train_split=data.get("train_split"),
@@ -134,9 +135,25 @@ def load_task_file(path: Path) -> TaskSpec:
     )
 
 
+def is_webdataset_export(folder: Path) -> bool:
+    """CLIP_benchmark's export layout: ``classnames.txt`` or ``dataset_type.txt`` beside ``<split>/*.tar``."""
+    has_meta = (folder / "classnames.txt").is_file() or (folder / "dataset_type.txt").is_file()
+    return has_meta and any(p.is_dir() and any(p.glob("*.tar")) for p in folder.iterdir())
+
+
 def path_task(path: Path) -> TaskSpec:
     """A folder (ImageFolder), a CSV/TSV manifest or a TOML task file, as a task."""
     path = path.expanduser()
+    if path.is_dir() and is_webdataset_export(path):
+        retrieval = (path / "dataset_type.txt").is_file() and \
+            (path / "dataset_type.txt").read_text(encoding="utf-8").strip().lower() == "retrieval"
+        splits = sorted(p.name for p in path.iterdir() if p.is_dir() and list(p.glob("*.tar")))
+        return TaskSpec(name=path.resolve().name, description=f"webdataset export {path} (CLIP_benchmark's layout)",
+                        sources=(SourceSpec("webdataset", {"path": str(path.resolve())}),),
+                        classnames=None if retrieval else "source", templates=None if retrieval else "source",
+                        kind="retrieval" if retrieval else "classification",
+                        metric="mean_recall@1" if retrieval else "top1",
+                        split="test" if "test" in splits or not splits else splits[0])
     if path.is_dir():
         return TaskSpec(name=path.resolve().name, description=f"image folder {path}",
                         sources=(SourceSpec("imagefolder", {"path": str(path.resolve())}),),

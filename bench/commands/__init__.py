@@ -22,8 +22,15 @@ for _name in ("run", "robustness", "predict", "sweep", "models", "tasks", "leade
 class Parser(argparse.ArgumentParser):
     """argparse, but a usage mistake is one line (and exit 2), not a usage dump."""
 
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self.argv = list(sys.argv[1:] if args is None else args)  # kept for the hints of error()
+        return super().parse_known_args(args, namespace)
+
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"zsbench: error: {message} (see: {self.prog} --help)\n")
+        from bench.commands.base import clip_benchmark_hint
+
+        hint = clip_benchmark_hint(getattr(self, "argv", []))
+        sys.stderr.write(f"zsbench: error: {message}{hint} (see: {self.prog} --help)\n")
         raise SystemExit(2)
 
 

@@ -40,6 +40,21 @@ def board(text: str) -> str:
     return text
 
 
+#: CLIP_benchmark's ``clip_benchmark eval`` flags -> ours (users of it type these first)
+CLIP_BENCHMARK_FLAGS = {"--dataset": "--task", "--dataset_root": "--data-dir", "--batch_size": "--batch-size",
+                        "--num_workers": "--workers", "--output": "--out (a folder of records)",
+                        "--model_cache_dir": "--cache-dir", "--custom_classname_file": "--classnames",
+                        "--custom_template_file": "--templates", "--recall_k": "(recall@1/5/10 are always computed)",
+                        "--fewshot_k": "--protocol few-shot --shots"}
+
+
+def clip_benchmark_hint(argv: list[str]) -> str:
+    """For flags in ``argv`` that are CLIP_benchmark's spelling: which of ours each is (else nothing)."""
+    said = [t.split("=")[0] for t in argv if t.startswith("--")]
+    pairs = [f"{flag} is {CLIP_BENCHMARK_FLAGS[flag]} here" for flag in said if flag in CLIP_BENCHMARK_FLAGS]
+    return f" (CLIP_benchmark's spelling: {'; '.join(pairs)})" if pairs else ""
+
+
 def print_json(obj: Any) -> None:
     print(json.dumps(obj, indent=1, default=str, ensure_ascii=False))
 

@@ -41,6 +41,7 @@ class OpenedTask:
     train: tuple[ImageSource, np.ndarray] | None = None
     val: tuple[ImageSource, np.ndarray] | None = None
     names_origin: str = "-"   # which reference the class names come from (recorded)
+    source_note: str | None = None  # the data is not the task's first choice: where it came from instead
 
     @property
     def subset(self) -> str:
@@ -59,7 +60,8 @@ def open_task(spec: TaskSpec, config: RunConfig, ctx: DataContext, train: bool =
         origin = origin if new is classnames else f"--classnames {config.classnames_file}"
         classnames = new
     indices = stratified_subset(source.targets, config.limit, config.seed) if config.limit else np.arange(len(source))
-    opened = OpenedTask(spec, split, source, classnames, indices, 0.0, names_origin=origin)
+    opened = OpenedTask(spec, split, source, classnames, indices, 0.0, names_origin=origin,
+                        source_note=getattr(source, "choice_note", None))
     if train:
         if not spec.train_split:
             raise UserError(f"task {spec.name} has no training split, which probes need: use --protocol zeroshot")

@@ -48,6 +48,8 @@ def build_record(config: "RunConfig", model_name: str, backend: "ModelBackend", 
                          # the exact names prompted (a class's synonyms as a list) and which reference they are
                          prompt_classnames=list(task.classnames), classnames_origin=task.names_origin,
                          dataset_size=len(task.source), parent=spec.parent, class_subset=spec.class_subset)
+    if task.source_note:
+        task_info["source_note"] = task.source_note
     task_info.update(outcome.task_info)
     timings = Timings(model_load=load_seconds, data_open=task.seconds)
     timings.update(outcome.timings)

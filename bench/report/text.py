@@ -73,6 +73,7 @@ def run_lines(records, skipped, seed: int) -> list[str]:
     for name in dict.fromkeys(r.protocol for r in records):
         lines += describe(name).notes(records)
     lines += [f"skipped (data not on disk) {s}" for s in skipped]
+    lines += [f"note: {n}" for n in dict.fromkeys(r.task_info.get("source_note") for r in records) if n]
     return lines + subset_notes(records, seed)
 
 

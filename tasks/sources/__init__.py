@@ -79,9 +79,10 @@ def _webdataset(options: dict, split: str, ctx: DataContext, fetch: bool) -> Ima
             return _missing(options, path, fetch, "webdataset folder")
         return WebDatasetSource(path, split)
     repo = options["hf_repo"]
-    local = ctx.data_dir / "wds" / repo.replace("/", "__")
-    if (local / split).is_dir():
-        return WebDatasetSource(local, split)
+    # our download folder, or a CLIP_benchmark root given as --data-dir (DATA/wds_<name>/<split>/*.tar)
+    for local in (ctx.data_dir / "wds" / repo.replace("/", "__"), ctx.data_dir / repo.rsplit("/", 1)[-1]):
+        if (local / split).is_dir():
+            return WebDatasetSource(local, split)
     if not fetch:
         return None
     return WebDatasetSource(hub_snapshot(repo, split, ctx.data_dir / "wds"), split)
@@ -131,6 +132,22 @@ for _type, _opener in (("torchvision", _torchvision), ("mirror", _mirror), ("ima
     SOURCE_TYPES.register(_type, _opener)
 
 
+def _describe(spec: SourceSpec, ctx: DataContext) -> str:
+    where = spec.options.get("path") or spec.options.get("hf_repo") or spec.options.get("repo") or \
+        spec.options.get("mirror") or spec.options.get("dataset") or ""
+    return f"{spec.type} {str(where).format(data_dir=ctx.data_dir, split='<split>')}".strip()
+
+
+def _choice_note(task: TaskSpec, spec: SourceSpec, source: ImageSource, ctx: DataContext) -> str | None:
+    """When the data does not come from the task's first choice, one line saying where it came from
+    instead (a run on another copy than the one meant, e.g. the torchvision set instead of an export
+    under --data-dir, has other images and another size: it must not pass unnoticed)."""
+    if spec is task.sources[0]:
+        return None
+    return (f"{task.name}: read from {source.origin} ({len(source)} samples), not from the first choice "
+            f"({_describe(task.sources[0], ctx)}), which is not on disk")
+
+
 def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True) -> ImageSource | None:
     """The first of the task's sources that has the split on disk, else the first that fetches it.
 
@@ -156,6 +173,7 @@ def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True
                 continue
             if source is not None:
                 source.spec_options = spec.options  # per-source class-name rules (see tasks.classes)
+                source.choice_note = _choice_note(task, spec, source, ctx)
                 return source
     if not fetch:
         return None

@@ -43,6 +43,32 @@ def _read_npy(tar: tarfile.TarFile, member: tarfile.TarInfo) -> np.ndarray:
     return np.atleast_1d(np.load(io.BytesIO(tar.extractfile(member).read()), allow_pickle=False))
 
 
+def _shard_number(path: Path) -> tuple[int, str]:
+    digits = "".join(c for c in path.stem if c.isdigit())
+    return (int(digits) if digits else -1, path.name)
+
+
+def shard_list(shard_dir: Path) -> list[Path]:
+    """The split's shards in CLIP_benchmark's order: ``0.tar .. N-1.tar`` for the N in its
+    ``nshards.txt`` (which CLIP_benchmark requires), else every ``*.tar`` in numeric order
+    (``2.tar`` before ``10.tar``, which a plain sort would swap). Sample order decides which
+    samples ``--limit`` picks and how per-sample predictions line up, so it must be the same."""
+    if not shard_dir.is_dir():
+        return []
+    counted = shard_dir / "nshards.txt"
+    if counted.is_file():
+        text = counted.read_text(encoding="utf-8").strip()
+        if not text.isdigit():
+            raise UserError(f"{counted} should hold the number of shards, not {text[:40]!r}: fix or delete it")
+        shards = [shard_dir / f"{i}.tar" for i in range(int(text))]
+        missing = [p.name for p in shards if not p.is_file()]
+        if missing:
+            raise UserError(f"{counted} says {text} shards but {missing[0]} is missing from {shard_dir} "
+                            f"({len(missing)} missing): complete the download or fix nshards.txt")
+        return shards
+    return sorted(shard_dir.glob("*.tar"), key=_shard_number)
+
+
 class WebDatasetSource(ImageSource):
     #: a published export: its class names are taken verbatim (repeats and blanks included)
     published = True
@@ -50,7 +76,7 @@ class WebDatasetSource(ImageSource):
     def __init__(self, root: Path | str, split: str):
         self.root = Path(root).expanduser()
         shard_dir = self.root / split
-        shards = sorted(shard_dir.glob("*.tar")) if shard_dir.is_dir() else []
+        shards = shard_list(shard_dir)
         if not shards:
             raise UserError(f"no webdataset shards at {shard_dir}/*.tar: use CLIP_benchmark's layout "
                             f"(ROOT/classnames.txt, ROOT/{split}/0.tar, ...)")

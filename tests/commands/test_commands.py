@@ -209,3 +209,15 @@ def test_a_corrupt_cache_chunk_is_said_once_even_under_quiet(tmp_path):
     assert second.returncode == 0 and len(lines) == 1 and str(chunk) in lines[0] and "is corrupt" in lines[0]
     assert second.stdout == first.stdout  # the same numbers after recomputing
     assert run_cli(*args, cwd=tmp_path).stderr == ""  # repaired: nothing more to say
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["run", "--model", "ViT-B-32", "--dataset", "cifar10"], "--dataset is --task here"),
+    (["run", "--model", "ViT-B-32", "--task", "cifar10", "--dataset_root", "/data", "--batch_size", "64"],
+     "--dataset_root is --data-dir here; --batch_size is --batch-size here"),
+    (["run", "--model", "ViT-B-32", "--task", "cifar10", "--num_workers=4"], "--num_workers is --workers here"),
+    (["run", "--model", "ViT-B-32", "--pretrained", "none", "--task", "zeroshot_retrieval"],
+     "'zeroshot_retrieval' is CLIP_benchmark's --task (what to evaluate); here that is --protocol retrieval"),
+])
+def test_clip_benchmark_spellings_get_a_hint(args, needle, tmp_path):
+    _one_line_error(run_cli(*args, cwd=tmp_path), needle)

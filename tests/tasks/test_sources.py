@@ -85,6 +85,45 @@ def test_webdataset_clip_benchmark_layout(tmp_path):
         WebDatasetSource(root, "test")
 
 
+def test_webdataset_shards_in_clip_benchmarks_order(tmp_path):
+    """``nshards.txt`` names the shards (0.tar .. N-1.tar), as CLIP_benchmark reads them; without it the
+    order is numeric, so 2.tar comes before 10.tar (a plain sort would swap them, and --limit and the
+    per-sample predictions would follow another order than CLIP_benchmark's)."""
+    root = tmp_path / "wds"
+    (root / "classnames.txt").parent.mkdir(parents=True)
+    (root / "classnames.txt").write_text("a\nb\n")
+    for i in range(12):
+        write_shard(root / "test" / f"{i}.tar", {f"s{i:03d}": (png_bytes((i * 20, 0, 0)), i % 2)})
+    numeric = WebDatasetSource(root, "test")
+    assert [p.name for p in numeric.shards] == [f"{i}.tar" for i in range(12)]
+    assert [numeric.load(i).getpixel((0, 0))[0] for i in range(12)] == [i * 20 for i in range(12)]
+    (root / "test" / "nshards.txt").write_text("10\n")  # CLIP_benchmark reads these ten, no more
+    assert [p.name for p in WebDatasetSource(root, "test").shards] == [f"{i}.tar" for i in range(10)]
+    (root / "test" / "nshards.txt").write_text("13\n")
+    with pytest.raises(UserError, match=r"nshards.txt says 13 shards but 12.tar is missing"):
+        WebDatasetSource(root, "test")
+
+
+def test_an_export_folder_is_a_task_with_the_exports_names_and_templates(tmp_path):
+    """``--task path/to/export`` (CLIP_benchmark's layout) and a task file of type webdataset evaluate with
+    the export's own class names and templates, as CLIP_benchmark and DataComp do, not CLIP's ImageNet set."""
+    from tasks.classes import resolve_classnames, resolve_templates
+    from tasks.registry import get_task
+    from tasks.sources import DataContext, open_source
+
+    root = tmp_path / "wds_mine"
+    write_shard(root / "test" / "0.tar", {"s000": (png_bytes((255, 0, 0)), 1), "s001": (png_bytes((0, 0, 255)), 0)})
+    (root / "classnames.txt").write_text("blue thing\nred thing\n")
+    (root / "zeroshot_classification_templates.txt").write_text("a photo of a {c}.\nan image of {c}.\n")
+    ctx = DataContext(tmp_path / "data", None)
+    (tmp_path / "mine.toml").write_text(f'name = "mine"\n[source]\ntype = "webdataset"\npath = "{root}"\n')
+    for spec in (get_task(str(root)), get_task(str(tmp_path / "mine.toml"))):
+        assert spec.sources[0].type == "webdataset" and spec.split == "test"
+        source = open_source(spec, spec.split, ctx)
+        assert resolve_classnames(spec, source) == ["blue thing", "red thing"]
+        assert resolve_templates(spec, None, source) == (["a photo of a {}.", "an image of {}."], "source")
+
+
 def test_hf_datasets_source_local_parquet(tmp_path):
     import datasets
 
@@ -177,3 +216,26 @@ def test_imagenet_webdataset_val_is_clip_benchmarks_test_folder(tmp_path):
                 tar.addfile(info, io.BytesIO(data))
     src = open_source(get_task("imagenet"), "val", DataContext(tmp_path, None))
     assert len(src) == 2 and src.origin.endswith("/test")
+
+
+@pytest.mark.slow
+def test_a_clip_benchmark_root_as_data_dir_is_read_and_a_fallback_is_said(tmp_path):
+    """--data-dir pointing at a CLIP_benchmark root (DATA/wds_<name>/test/*.tar) is where the export is
+    read from; when a task's data comes from another source than its first choice, the run says so."""
+    from helpers.cli import run_cli
+
+    root = tmp_path / "cb_root" / "wds_cifar100"
+    write_shard(root / "test" / "0.tar", {f"s{i:03d}": (png_bytes((i * 40, 0, 0)), i % 3) for i in range(6)})
+    (root / "test" / "nshards.txt").write_text("1\n")
+    from tasks.registry import get_task
+    from tasks.sources import DataContext, open_source
+
+    names = get_task("cifar100")
+    source = open_source(names, "test", DataContext(tmp_path / "cb_root", None))
+    assert len(source) == 6 and "wds_cifar100" in source.origin
+    assert "cifar100: read from" in source.choice_note and "not from the first choice (torchvision" in source.choice_note
+    out = run_cli("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", "cifar100", "--templates", "single", "--data-dir",
+                  tmp_path / "cb_root", "--workers", "0", "--quiet", "--no-save", "--cache-dir", tmp_path / "c",
+                  cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "note: cifar100: read from" in out.stdout and "(6 samples)" in out.stdout
