@@ -24,20 +24,7 @@ CLIP_BENCHMARK_TASKS = {"zeroshot_classification": "--protocol zeroshot", "zeros
                         "linear_probe": "--protocol linear-probe", "captioning": "not a zsbench protocol",
                         "image_caption_selection": "not a zsbench protocol"}
 
-TASKS: Registry[TaskSpec] = Registry("task", "zsbench.tasks", on_plugin=_task_plugin)
-_builtins_loaded = False
-
-
-def register(spec: TaskSpec) -> TaskSpec:
-    TASKS.register(spec.name, spec)
-    return spec
-
-
-def _load_all() -> None:
-    global _builtins_loaded
-    if _builtins_loaded:
-        return
-    _builtins_loaded = True
+def _register_builtins() -> None:
     from tasks.builtin import builtin_specs
     from tasks.families import SPECS as generated
 
@@ -45,14 +32,20 @@ def _load_all() -> None:
         register(spec)
 
 
+TASKS: Registry[TaskSpec] = Registry("task", "zsbench.tasks", on_plugin=_task_plugin, builtins=_register_builtins)
+
+
+def register(spec: TaskSpec) -> TaskSpec:
+    TASKS.register(spec.name, spec)
+    return spec
+
+
 def list_tasks() -> list[TaskSpec]:
-    _load_all()
     return [TASKS.get(k) for k in sorted(TASKS.names())]
 
 
 def get_task(name_or_path: str) -> TaskSpec:
     """A registered task by name, or a task made from a path (folder, manifest, TOML file)."""
-    _load_all()
     if name_or_path in TASKS:
         return TASKS.get(name_or_path)
     path = Path(name_or_path).expanduser()

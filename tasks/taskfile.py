@@ -88,12 +88,13 @@ def load_task_file(path: Path) -> TaskSpec:
         raise UserError(f"{path}: a [source] table is required (type = \"imagefolder\", path = \"images/\")")
     source = dict(data["source"])
     stype = source.pop("type", None)
-    from tasks.sources import SOURCE_TYPES
+    from tasks.source_registry import SOURCE_TYPES
 
     if stype in SOURCE_KEYS:
         _check(source, SOURCE_KEYS[stype], f"[source] (type {stype})", path)
     elif stype not in SOURCE_TYPES:  # a plug-in's type (entry point zsbench.sources) checks its own options
-        raise UserError(f"{path}: [source] type must be one of {', '.join(SOURCE_TYPES.names())}, not {stype!r}")
+        known = dict.fromkeys([*SOURCE_KEYS, *SOURCE_TYPES.names()])
+        raise UserError(f"{path}: [source] type must be one of {', '.join(known)}, not {stype!r}")
     base = path.parent.resolve()
     for key in PATH_KEYS & source.keys():
         source[key] = _resolve(source[key], base)

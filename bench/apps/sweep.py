@@ -15,7 +15,9 @@ cost estimates), ``jobs/<job>.json`` (state, reason, timings) and submitit's own
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import time
 import traceback
 from dataclasses import asdict, dataclass, field, replace
@@ -226,11 +228,73 @@ def write_status(sweep_dir: Path, job: Job, state: str, **extra: Any) -> None:
                                                               "state": state, "time": time.time(), **extra})
 
 
+def process_identity() -> dict[str, Any]:
+    """Where a job runs: host and pid (a local job's liveness), and the scheduler's job id if any."""
+    ident: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid()}
+    try:
+        import submitit
+
+        ident["job_id"] = str(submitit.JobEnvironment().job_id)
+    except Exception:  # noqa: BLE001 - not under submitit (run in-process)
+        pass
+    return ident
+
+
+#: Slurm states (sacct) of a job that will not write its own status any more
+SLURM_ENDED = {"BOOT_FAIL": "lost", "CANCELLED": "lost", "DEADLINE": "lost", "FAILED": "failed", "NODE_FAIL": "lost",
+               "OUT_OF_MEMORY": "failed", "PREEMPTED": "lost", "REVOKED": "lost", "TIMEOUT": "lost"}
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _slurm_state(job_id: str) -> str | None:
+    """The job's state as Slurm's accounting has it (``sacct``), or None where it cannot be asked."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("sacct"):
+        return None
+    try:
+        out = subprocess.run(["sacct", "-j", job_id, "--format=State", "--noheader", "--parsable2", "-X"],
+                             capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    states = [line.split()[0] for line in out.splitlines() if line.strip()]
+    return states[0] if states else None
+
+
+def check_alive(status: dict[str, Any]) -> tuple[str, str]:
+    """A job that says it is submitted or running, checked with whoever runs it: (state, reason).
+
+    Local executor: its process on this host (a SIGKILLed job leaves no status of its own, so a
+    dead process means ``lost``). Slurm: ``sacct`` (a cancelled, timed-out or node-failed job is
+    ``lost``; a failed or out-of-memory one ``failed``). Otherwise the status file's word stands."""
+    age = f"{(time.time() - status['time']) / 60:.0f} min ago"
+    state = status["state"]
+    executor = status.get("executor", "local" if "pid" in status else None)
+    if status.get("host") == socket.gethostname() and "pid" in status and not _pid_alive(int(status["pid"])):
+        return "lost", f"its process {status['pid']} ended without a status ({state} {age}): rerun the sweep"
+    if executor == "slurm" and status.get("job_id"):
+        slurm = _slurm_state(str(status["job_id"]))
+        if slurm is not None and slurm.split("+")[0] in SLURM_ENDED:
+            word = slurm.split("+")[0]
+            return SLURM_ENDED[word], f"Slurm says {word} for job {status['job_id']} ({state} {age}): rerun the sweep"
+    return "running", f"{state} {age}"
+
+
 def run_job(config: RunConfig, job: Job, sweep_dir: Path) -> dict[str, Any]:
     """One job: the model on its tasks, skipping work with records; the status file says how it went."""
     from bench.engine.runner import Runner
 
-    write_status(sweep_dir, job, "running")
+    write_status(sweep_dir, job, "running", **process_identity())
     t0 = time.time()
     try:
         cfg = replace(config, models=[(job.model.model, job.model.pretrained)], tasks=list(job.tasks),
@@ -331,7 +395,8 @@ def submit(jobs: list[Job], config: RunConfig, sweep_dir: Path, executor_kind: s
         for job in jobs:
             handles.append(executor.submit(fn, config, job, str(sweep_dir)))
     for job, handle in zip(jobs, handles):
-        write_status(sweep_dir, job, "submitted", job_id=str(handle.job_id))
+        write_status(sweep_dir, job, "submitted", job_id=str(handle.job_id), executor=executor_kind,
+                     host=socket.gethostname())
     return handles
 
 
@@ -356,7 +421,7 @@ def plan_id(models: list[ModelEntry], config: RunConfig) -> str:
 
 @dataclass
 class Cell:
-    state: str            # done | running | failed | missing
+    state: str            # done | running | failed | lost | missing
     reason: str = ""
 
 
@@ -378,8 +443,7 @@ def sweep_status(results: Path) -> tuple[list[str], list[str], dict[tuple[str, s
     left = 0.0
     for folder in folders:
         plan = json.loads((folder / "plan.json").read_text())
-        config = RunConfig(**{k: v for k, v in plan["options"].items() if k in RunConfig.__dataclass_fields__},
-                           protocols=plan["protocols"], templates=plan["templates"])
+        config = RunConfig.from_recorded(plan["options"], protocols=plan["protocols"], templates=plan["templates"])
         states = {}
         for path in sorted((folder / "jobs").glob("*.json")):
             status = json.loads(path.read_text())
@@ -398,7 +462,7 @@ def sweep_status(results: Path) -> tuple[list[str], list[str], dict[tuple[str, s
                 status = states.get((entry.label, t))
                 state = status["state"] if status else "missing"
                 if state in ("submitted", "running"):
-                    grid[(entry.label, t)] = Cell("running", f"{state} {(time.time() - status['time']) / 60:.0f} min ago")
+                    grid[(entry.label, t)] = Cell(*check_alive(status))
                 elif state == "failed":
                     grid[(entry.label, t)] = Cell("failed", status.get("reason", ""))
                 else:  # "done" but the records lack it (e.g. moved), or never submitted

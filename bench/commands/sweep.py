@@ -42,7 +42,8 @@ def add_arguments(sw: argparse.ArgumentParser) -> None:
                                                            "estimated time; submit nothing")
     sw.add_argument("--force", action="store_true", help="redo work that already has records")
     sw.add_argument("--name", help="the sweep's folder name under RESULTS/sweeps (default: a hash of the command)")
-    sw.add_argument("--no-wait", action="store_true", help="return after submitting (local jobs keep running)")
+    sw.add_argument("--no-wait", action="store_true", help="return after submitting: Slurm and local jobs go on "
+                                                            "(follow them with `zsbench sweep status`)")
     sw.add_argument("--max-job-hours", type=float, help="split a model's tasks into jobs of at most this much "
                                                           "estimated compute (default: 80%% of --time)")
     sw.add_argument("--partition", help="slurm: partition")
@@ -116,15 +117,13 @@ def _sweep_once(args, config, slurm, entries, wait: bool, name: str | None) -> i
     handles = sw.submit(runnable, config, sweep_dir, args.executor, slurm, executor) if runnable else []
     print(f"sweep {sweep_dir.name}: {len(runnable)} job(s) submitted ({args.executor}), "
           f"{len(jobs) - len(runnable)} refused before submission, {len(entries)} model(s); folder {sweep_dir}")
-    if args.executor == "slurm" and not wait:
+    if not wait and args.executor != "debug":  # slurm and local jobs go on without us (debug runs here)
         print(f"follow it with: zsbench sweep status {config.out_dir}")
         return 0
-    if wait or args.executor != "slurm":
-        failures = sw.wait(handles)
-        for line in failures:
-            print(f"failed: {line}")
-        labels, task_names, grid, left, names = sw.sweep_status(config.out_dir)
-        print("\n".join(sweep_status_lines(labels, task_names, grid, left, names)))
+    for line in sw.wait(handles):
+        print(f"failed: {line}")
+    labels, task_names, grid, left, names = sw.sweep_status(config.out_dir)
+    print("\n".join(sweep_status_lines(labels, task_names, grid, left, names)))
     return 0
 
 

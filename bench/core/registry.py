@@ -33,12 +33,15 @@ class Registry(Generic[T]):
 
     ``on_plugin``: how an entry point joins (default: registered under its own name, loaded on
     first use). The task registry, whose plug-ins name their tasks themselves, loads them eagerly.
+    ``builtins``: registers the built-ins on first use (when collecting them costs imports).
     """
 
-    def __init__(self, kind: str, group: str, on_plugin: Callable[["Registry[T]", Any], None] | None = None):
+    def __init__(self, kind: str, group: str, on_plugin: Callable[["Registry[T]", Any], None] | None = None,
+                 builtins: Callable[[], None] | None = None):
         self.kind, self.group = kind, group
         self._entries: dict[str, Any] = {}
         self._on_plugin = on_plugin
+        self._builtins = builtins
         self._plugins_read = False
 
     # -- registering --------------------------------------------------------------------------
@@ -54,6 +57,9 @@ class Registry(Generic[T]):
         self._entries.pop(name, None)
 
     def _read_plugins(self) -> None:
+        if self._builtins is not None:
+            load, self._builtins = self._builtins, None
+            load()
         if self._plugins_read:
             return
         self._plugins_read = True
@@ -113,7 +119,9 @@ class Registry(Generic[T]):
         return UserError(f"unknown {self.kind} '{name}': {hint}use one of {', '.join(known)}")
 
     def snapshot(self) -> dict[str, Any]:
-        """The entries as they are (for tests that register temporarily and restore)."""
+        """The entries as they are, built-ins and plug-ins read (for code that registers temporarily and
+        restores: tests, the contracts)."""
+        self._read_plugins()
         return dict(self._entries)
 
     def restore(self, entries: dict[str, Any]) -> None:

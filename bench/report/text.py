@@ -240,7 +240,7 @@ def sweep_plan_lines(jobs, models, tasks: list[str], folder: str, executor: str)
     return lines
 
 
-SYMBOLS = {"done": "done", "running": "run", "failed": "FAIL", "missing": "-"}
+SYMBOLS = {"done": "done", "running": "run", "failed": "FAIL", "lost": "LOST", "missing": "-"}
 
 
 def sweep_status_lines(labels, tasks, grid, left: float, names) -> list[str]:
@@ -252,8 +252,9 @@ def sweep_status_lines(labels, tasks, grid, left: float, names) -> list[str]:
     lines = [f"sweep(s) {', '.join(names)}: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in SYMBOLS) +
              f" of {len(grid)}; estimated compute left {_duration(left)}",
              format_table(rows, ["model"] + list(tasks), left=1)]
-    failed = {(m, c.reason) for (m, t), c in grid.items() if c.state == "failed"}
-    lines += [f"failed: {m}: {reason}" for m, reason in sorted(failed)]
+    for state in ("failed", "lost"):
+        ended = {(m, c.reason) for (m, t), c in grid.items() if c.state == state}
+        lines += [f"{state}: {m}: {reason}" for m, reason in sorted(ended)]
     lines += [f"running: {m} / {t}: {c.reason}" for (m, t), c in grid.items() if c.state == "running"]
     return lines
 

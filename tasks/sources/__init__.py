@@ -12,7 +12,7 @@ from typing import Callable
 
 from bench.core.store import Store
 from bench.core.errors import UserError
-from bench.core.registry import Registry
+from tasks.source_registry import SOURCE_TYPES  # source type -> opener (plug-ins: zsbench.sources)
 from tasks.sources.base import ArraySource, FileListSource, ImageSource, PreprocessedDataset
 from tasks.sources.imagefolder import ImageFolderSource
 from tasks.sources.manifest import ManifestSource
@@ -122,10 +122,6 @@ def _corrupted(options: dict, split: str, ctx: DataContext, fetch: bool) -> Imag
     return CorruptedSource(base, options["corruption"], int(options["severity"]), int(options.get("seed", 0)))
 
 
-#: source type -> opener ``(options, split, ctx, fetch) -> ImageSource | None``; plug-ins: entry-point
-#: group ``zsbench.sources`` (the entry point's name is the type a task spec's ``sources`` names)
-SOURCE_TYPES: Registry[Callable[[dict, str, DataContext, bool], ImageSource | None]] = Registry("source type",
-                                                                                               "zsbench.sources")
 for _type, _opener in (("torchvision", _torchvision), ("mirror", _mirror), ("imagefolder", _imagefolder), ("csv", _csv),
                        ("hf", _hf), ("webdataset", _webdataset), ("corrupted", _corrupted), ("captions", _captions),
                        ("association", _association)):

@@ -193,3 +193,71 @@ def test_debug_executor_runs_a_job_in_process(tmp_path, two_tasks):
     jobs = sw.plan_sweep([sw.ModelEntry("ViT-S-32", "none")], config)
     handles = sw.submit(jobs, config, sw.sweep_folder(config.out_dir, "dbg"), "debug")
     assert sw.wait(handles) == [] and len(list((tmp_path / "res" / "runs").glob("*.json"))) == 1
+
+
+def _wait_for(condition, seconds: float = 300.0, what: str = "") -> None:
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def test_no_wait_returns_at_once_with_the_local_executor_and_the_jobs_go_on(tmp_path, two_tasks):
+    args = ["sweep", "--models", str(tmp_path / "models.txt"), "--task", two_tasks[0], "--out", str(tmp_path / "res"),
+            "--executor", "local", "--no-wait", "--workers", "0"]
+    import subprocess
+    import sys
+
+    from helpers.cli import REPO
+
+    (tmp_path / "models.txt").write_text("ViT-S-32 none\n")
+    # the jobs inherit the console: read the command's output from files, so its own exit is what is waited for
+    with open(tmp_path / "out.txt", "w") as out, open(tmp_path / "err.txt", "w") as err:
+        code = subprocess.run([sys.executable, str(REPO / "cli.py"), *args], stdout=out, stderr=err, cwd=tmp_path,
+                              env={**os.environ, "ZSBENCH_CACHE": str(tmp_path / "c")}, timeout=300).returncode
+    assert code == 0 and "follow it with: zsbench sweep status" in (tmp_path / "out.txt").read_text(), \
+        (tmp_path / "err.txt").read_text()
+    (status,) = [json.loads(p.read_text()) for p in (tmp_path / "res" / "sweeps").glob("*/jobs/*.json")]
+    assert status["state"] in ("submitted", "running")  # returned before the job was done
+    _wait_for(lambda: list((tmp_path / "res" / "runs").glob("*.json")), what="the job's record")
+    _wait_for(lambda: "1 done" in zsbench("sweep", "status", str(tmp_path / "res"), cache=tmp_path / "c",
+                                          cwd=tmp_path).stdout, what="sweep status to say done")
+
+
+def test_a_job_killed_without_a_word_is_reported_lost(tmp_path):
+    """SIGKILL leaves no status of its own: `sweep status` asks whether the job's process is alive."""
+    import signal
+
+    from bench.apps import sweep as sw
+
+    config = RunConfig(tasks=["digits"], out_dir=tmp_path / "res", cache_dir=tmp_path / "c", num_workers=0,
+                       skip_existing=True)
+    job = sw.plan_sweep([sw.ModelEntry("ViT-S-32", "none")], config)[0]
+    sweep_dir = sw.sweep_folder(config.out_dir, "lost")
+    sw.save_plan(sweep_dir, [job.model], config, [job], "local")
+    (handle,) = sw.submit([job], config, sweep_dir, "local")
+    status_file = sw.job_status_path(sweep_dir, job.name)
+    _wait_for(lambda: json.loads(status_file.read_text())["state"] == "running", what="the job to start")
+    labels, tasks, grid, _, _ = sw.sweep_status(config.out_dir)
+    assert grid[(labels[0], "digits")].state == "running"
+    os.kill(json.loads(status_file.read_text())["pid"], signal.SIGKILL)
+    _wait_for(lambda: handle.state not in ("RUNNING", "PENDING"), seconds=60, what="submitit to see the kill")
+    assert json.loads(status_file.read_text())["state"] == "running"  # the job could not say anything
+    labels, tasks, grid, _, _ = sw.sweep_status(config.out_dir)
+    cell = grid[(labels[0], "digits")]
+    assert cell.state == "lost" and "ended without a status" in cell.reason
+
+
+def test_a_slurm_job_that_sacct_calls_cancelled_is_lost(tmp_path, monkeypatch):
+    from bench.apps import sweep as sw
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "sacct").write_text("#!/bin/sh\necho 'NODE_FAIL'\n")
+    (bin_dir / "sacct").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    status = {"state": "running", "time": time.time() - 120, "executor": "slurm", "job_id": "4242", "host": "node17"}
+    state, reason = sw.check_alive(status)
+    assert state == "lost" and "Slurm says NODE_FAIL for job 4242" in reason
+    (bin_dir / "sacct").write_text("#!/bin/sh\necho 'RUNNING'\n")
+    assert sw.check_alive(status)[0] == "running"

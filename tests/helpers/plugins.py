@@ -15,7 +15,7 @@ def registries():
     from bench.engine.protocol_registry import PROTOCOLS
     from bench.models import BACKENDS
     from tasks.registry import TASKS
-    from tasks.sources import SOURCE_TYPES
+    from tasks.source_registry import SOURCE_TYPES
     from tasks.suites import SUITES
 
     return [BACKENDS, PROTOCOLS, TASKS, SOURCE_TYPES, SUITES, COMMANDS]
