@@ -7,6 +7,8 @@ no forward pass at all.
 """
 from __future__ import annotations
 
+import errno
+
 import hashlib
 import os
 import time
@@ -17,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from bench.engine.config import BAD_IMAGE_POLICIES, FEATURE_KINDS
-from bench.core.errors import UserError
+from bench.core.errors import UserError, short_reason
 from bench.core.hashing import stable_hash
 from bench.core.store import Store
 from bench.engine.distributed import barrier, world
@@ -103,6 +105,17 @@ def feature_key(backend: ModelBackend, source: ImageSource, split: str, indices:
     return stable_hash(parts if kind == "embedding" else parts + [kind])
 
 
+#: what torch says when DataLoader workers cannot hand batches over through shared memory
+SHARED_MEMORY_SIGNS = ("unable to resize file", "unable to write to file", "shared memory", "shm",
+                       "bus error", "no space left on device", "file too large", "unable to allocate")
+
+
+def is_shared_memory_error(exc: BaseException) -> bool:
+    """A DataLoader worker failure caused by shared memory (too small, or a file-size limit)."""
+    text = str(exc).lower()
+    return any(sign in text for sign in SHARED_MEMORY_SIGNS)
+
+
 @dataclass
 class FeatureExtractor:
     """Extracts features of one backend into the store: the run's extraction settings, held once.
@@ -154,7 +167,8 @@ class FeatureExtractor:
         t0 = time.perf_counter()
         fitting = FittingEncoder(self.backend.encode_images if kind == "embedding" else self.backend.encode_pre_projection,
                                  self.batch_size or default_batch_size(self.backend.device), self.backend.device)
-        n_new = self._compute(source, split, kind, spans, mine, entry, chunks, keep, fitting) if mine else 0
+        n_new = self._compute_or_fall_back(source, split, kind, spans, mine, entry, chunks, keep, fitting) \
+            if mine else 0
         seconds = time.perf_counter() - t0
         if size > 1:
             self._gather(entry, key, all_missing, chunks, keep, lazy)
@@ -188,6 +202,38 @@ class FeatureExtractor:
             if got is not None and len(got["indices"]) == len(span):
                 chunks[c] = got
         return chunks
+
+    def _compute_or_fall_back(self, source, split, kind, spans, mine, entry, chunks, keep, fitting) -> int:
+        """:meth:`_compute`, and the resources it can run out of, each said in one line.
+
+        Shared memory too small for the decoding workers (Docker's 64 MB ``/dev/shm``, a file-size
+        limit): warn once and go on decoding in this process, from the first chunk not yet saved.
+        The cache's disk full (or its file-size limit): a UserError naming the folder and the fixes;
+        the chunks already saved stay valid, so the next run resumes.
+        """
+        import warnings
+
+        try:
+            try:
+                return self._compute(source, split, kind, spans, mine, entry, chunks, keep, fitting)
+            except RuntimeError as exc:
+                workers = default_workers() if self.num_workers is None else self.num_workers
+                if workers == 0 or not is_shared_memory_error(exc):
+                    raise
+                last = [line for line in str(exc).splitlines() if line.strip()][-1:] or [type(exc).__name__]
+                warnings.warn(f"shared memory is too small for {workers} image-decoding worker(s) "
+                              f"({short_reason(last[0], 120)}): decoding in this process instead (as --workers 0); a "
+                              "larger /dev/shm (docker run --shm-size=1g) makes it faster", stacklevel=2)
+                self.num_workers = 0
+                left = [c for c in mine if c not in chunks]
+                return self._compute(source, split, kind, spans, left, entry, chunks, keep, fitting) if left else 0
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                raise
+            where = self.store.root if self.store is not None else "the cache"
+            raise UserError(f"cannot write the feature cache under {where}: {exc.strerror} ({exc.errno}): free "
+                            "space there (or raise the file-size limit), or pass another --cache-dir; the chunks "
+                            "already saved are kept and the next run resumes") from None
 
     def _compute(self, source, split, kind, spans, missing, entry, chunks, keep, fitting) -> int:
         """Encode the ``missing`` chunks, saving each to the cache as soon as it is complete."""

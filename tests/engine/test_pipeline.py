@@ -181,3 +181,57 @@ def test_record_contents(tiny_folder, tmp_path):
     preds = load_predictions(paths[0])
     assert preds["top5"].shape == (8, 4) and len(preds["indices"]) == 8   # 4 classes -> top-4
     assert {r.templates for r in records} == {"single", "openai_imagenet"}
+
+
+def _limited(limit_bytes: int):
+    def apply():
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return apply
+
+
+@pytest.mark.slow
+def test_shared_memory_too_small_falls_back_to_decoding_in_process(tmp_path):
+    """A 1.5 MB file-size limit (as Docker's small /dev/shm): the decoding workers' shared-memory files
+    cannot grow, so the run says so once and decodes in its own process, with the same numbers."""
+    import subprocess
+    import sys
+
+    from helpers.cli import REPO
+
+    folder = REPO / "examples" / "shapes" / "images"
+    args = [sys.executable, str(REPO / "cli.py"), "run", "--model", "ViT-S-32", "--pretrained", "none", "--task",
+            str(folder), "--templates", "single", "--no-save", "--batch-size", "16"]
+    env = {**__import__("os").environ, "ZSBENCH_CACHE": str(tmp_path / "c1")}
+    limited = subprocess.run([*args, "--workers", "2"], capture_output=True, text=True, env=env, cwd=tmp_path,
+                             preexec_fn=_limited(1_500_000), timeout=600)
+    assert limited.returncode == 0, limited.stderr[-2000:]
+    warned = [ln for ln in limited.stderr.splitlines() if "shared memory is too small" in ln]
+    assert len(warned) == 1 and "decoding in this process" in warned[0] and "Traceback" not in limited.stderr
+    plain = subprocess.run([*args, "--workers", "0", "--quiet"], capture_output=True, text=True, cwd=tmp_path,
+                           timeout=600, env={**env, "ZSBENCH_CACHE": str(tmp_path / "c2")})
+    assert limited.stdout.splitlines()[-1] == plain.stdout.splitlines()[-1]  # the same row: same numbers
+
+
+@pytest.mark.slow
+def test_a_full_cache_disk_is_one_line_and_the_next_run_resumes(tmp_path):
+    """The cache's files cannot be written (here: a 20 KB file-size limit, as a full disk would refuse them):
+    one line naming the cache folder and the fixes, exit 2, and a later run with room gives the answer."""
+    import json
+    import subprocess
+    import sys
+
+    from helpers.cli import REPO
+
+    folder = REPO / "examples" / "shapes" / "images"
+    args = [sys.executable, str(REPO / "cli.py"), "run", "--model", "ViT-S-32", "--pretrained", "none", "--task",
+            str(folder), "--templates", "single", "--json", "--no-save", "--workers", "0"]
+    env = {**__import__("os").environ, "ZSBENCH_CACHE": str(tmp_path / "c")}
+    full = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path,
+                          preexec_fn=_limited(20_000), timeout=600)
+    lines = [ln for ln in full.stderr.splitlines() if ln.strip() and "warning" not in ln and "%" not in ln]
+    assert full.returncode == 2 and len(lines) == 1 and "Traceback" not in full.stderr, full.stderr[-2000:]
+    assert f"cannot write the feature cache under {tmp_path / 'c'}" in lines[0] and "--cache-dir" in lines[0]
+    again = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    assert again.returncode == 0 and json.loads(again.stdout)[0]["n_samples"] == 18, again.stderr[-2000:]
