@@ -238,6 +238,7 @@ def check_protocol(protocol_class: type, *, task: str | None = None,
     predictions; its ``settings`` and ``notes`` are text and every column can be read; the second
     run gives the same metrics (determinism). Returns the names of the checks passed.
     """
+    from bench.engine.clip_benchmark_format import TO_CLIP_BENCHMARK
     from bench.engine.config import RunConfig
     from bench.engine.protocol import PAIRED_TESTS, Column, Protocol, Unit
     from bench.engine.protocol_registry import PROTOCOLS
@@ -259,6 +260,8 @@ def check_protocol(protocol_class: type, *, task: str | None = None,
                                                       for c in protocol_class.columns))
     ok("paired_test is known", protocol_class.paired_test in (*PAIRED_TESTS, None), repr(protocol_class.paired_test))
     ok("plot kinds are known", set(protocol_class.plot_kinds) <= set(PLOT_KINDS), repr(protocol_class.plot_kinds))
+    ok("clip_benchmark_task is one of CLIP_benchmark's zero-shot tasks or None",
+       protocol_class.clip_benchmark_task in (*TO_CLIP_BENCHMARK, None), repr(protocol_class.clip_benchmark_task))
     protocol = ok.run("it instantiates without arguments", protocol_class)
 
     with contract_data() as data, tempfile.TemporaryDirectory(prefix="zsbench-contract-run-") as tmp:

@@ -24,12 +24,31 @@ def execute(args: argparse.Namespace) -> int:
         return 0
     if config.json:
         print_json([r.to_dict() for r in records])
+        if config.output_format == "clip_benchmark":
+            write_clip_benchmark_results(records, Path(config.out_dir) / "clip_benchmark")
         return 0
     print("\n".join(run_lines(records, runner.skipped, config.seed)))
     if config.save and not config.quiet:
         print(f"records: {Path(config.out_dir) / 'runs'}")
+    if config.output_format == "clip_benchmark":
+        written = write_clip_benchmark_results(records, Path(config.out_dir) / "clip_benchmark")
+        if written and not config.quiet:
+            print(f"CLIP_benchmark result files: {len(written)} in {written[0].parent}")
     compare_checkpoints(records, config)
     return 0
+
+
+def write_clip_benchmark_results(records, folder: Path) -> list[Path]:
+    """Each record whose protocol is a CLIP_benchmark task, as CLIP_benchmark's result file."""
+    from bench.engine.clip_benchmark_format import write_result
+    from bench.report.protocols import describe
+
+    out = []
+    for r in records:
+        task = describe(r.protocol).clip_benchmark_task
+        if task is not None:
+            out.append(write_result(r, task, folder))
+    return out
 
 
 def compare_checkpoints(records, config) -> None:

@@ -176,6 +176,11 @@ class RunConfig:
                                  "do this)", False, kind="flag", commands=(RUN,), record=False, result=False)
     # output (not recorded: they change what is printed, never a number)
     json: bool = option("--json", "print the run records as JSON on stdout", False, kind="flag", record=False)
+    output_format: str = option("--format", "zsbench (records only, default) or clip_benchmark: also write each "
+                                "zero-shot classification and retrieval record as CLIP_benchmark's result JSON "
+                                "({dataset}_{pretrained}_{model}_{language}_{task}.json) under OUT/clip_benchmark/",
+                                "zsbench", choices=("zsbench", "clip_benchmark"), commands=(RUN,), record=False,
+                                result=False)
     quiet: bool = option("--quiet", "no progress bars or notes", False, kind="flag", record=False)
     no_save: bool = option("--no-save", "do not write run records", False, kind="flag", record=False)
     # set by the engine, not the command line

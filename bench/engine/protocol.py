@@ -119,6 +119,8 @@ class Protocol(ABC):
     plot_kinds: ClassVar[tuple[str, ...]] = ()
     #: its figures are comparable with open_clip's published zero-shot table
     published: ClassVar[bool] = False
+    #: the CLIP_benchmark task its records stand for (``run --format clip_benchmark``), if any
+    clip_benchmark_task: ClassVar[str | None] = None
 
     @classmethod
     def board_name(cls) -> str:

@@ -93,6 +93,13 @@ def read_record(path: Path) -> RunRecord:
         raise UserError(f"{path} is not a zsbench run record ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict):
         raise UserError(f"{path} is not a zsbench run record (not a JSON object)")
+    from bench.engine.clip_benchmark_format import is_clip_benchmark_result, record_from_result
+
+    if is_clip_benchmark_result(data):  # CLIP_benchmark's own result file, read beside ours
+        try:
+            return record_from_result(data, Path(path))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise UserError(f"{path} looks like a CLIP_benchmark result but cannot be read ({exc})") from None
     for key, kind in REQUIRED.items():
         if not isinstance(data.get(key), kind):
             raise UserError(f"{path} is not a zsbench run record (no {kind.__name__} '{key}')")

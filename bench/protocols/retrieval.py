@@ -32,6 +32,7 @@ class Retrieval(Protocol):
                     for d, arrow in (("image", "T->I"), ("text", "I->T")) for k in RECALL_KS) + \
         (Column("mean R@1", "mean_recall@1"), Column("captions", "config.n_captions", "int"))
     paired_test = "mcnemar"  # per caption: its image retrieved at rank 1 or not
+    clip_benchmark_task = "zeroshot_retrieval"
     plot_kinds = ("leaderboard", "checkpoints")
 
     def settings(self, record) -> str:

@@ -21,6 +21,7 @@ class ZeroShot(Protocol):
     columns = CLASSIFICATION_COLUMNS
     plot_kinds = ("prompt-ensemble", "zeroshot-vs-probe", "leaderboard", "checkpoints")
     published = True
+    clip_benchmark_task = "zeroshot_classification"
 
     def settings(self, record) -> str:
         return f"{record.templates} ({record.config['n_templates']})"

@@ -221,3 +221,26 @@ def test_a_corrupt_cache_chunk_is_said_once_even_under_quiet(tmp_path):
 ])
 def test_clip_benchmark_spellings_get_a_hint(args, needle, tmp_path):
     _one_line_error(run_cli(*args, cwd=tmp_path), needle)
+
+
+def test_clip_benchmark_result_files_are_written_and_read_back(tmp_path, tiny_folder):
+    """``--format clip_benchmark`` writes CLIP_benchmark's result JSON (its keys, its file name); the
+    leaderboard reads such files beside our records, as the same figures."""
+    out = run_cli("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", tiny_folder, "--templates", "single",
+                  "--format", "clip_benchmark", "--workers", "0", "--quiet", "--out", tmp_path / "r",
+                  "--cache-dir", tmp_path / "c", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    (path,) = (tmp_path / "r" / "clip_benchmark").glob("*.json")
+    assert path.name == "shapes_none_ViT-S-32_en_zeroshot_classification.json"
+    dump = json.loads(path.read_text())
+    assert set(dump) == {"dataset", "model", "pretrained", "task", "metrics", "language"}
+    assert set(dump["metrics"]) == {"acc1", "acc5", "mean_per_class_recall"} and dump["metrics"]["acc5"] is None
+    (ours,) = [json.loads(p.read_text()) for p in (tmp_path / "r" / "runs").glob("*.json")]
+    assert dump["metrics"]["acc1"] == ours["metrics"]["top1"]
+    # a CLIP_benchmark result of another checkpoint, dropped beside ours, joins the leaderboard
+    theirs = {**dump, "pretrained": "laion400m_e32", "metrics": {**dump["metrics"], "acc1": 0.625}}
+    (tmp_path / "r" / "runs" / "cb.json").write_text(json.dumps(theirs))
+    board = run_cli("leaderboard", "--format", "json", "--results", tmp_path / "r", cwd=tmp_path)
+    rows = {r["model"]: r for r in json.loads(board.stdout)}
+    assert rows["ViT-S-32 / laion400m_e32"]["shapes"] == pytest.approx(62.5)
+    assert rows["ViT-S-32 / none [single]"]["shapes"] == pytest.approx(100 * ours["metrics"]["top1"])
