@@ -9,8 +9,6 @@ here (a plug-in's records read elsewhere) get the interface's defaults.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 from bench.core.errors import UserError
 from bench.engine.protocol import Protocol
 from bench.engine.protocol_registry import PROTOCOLS
@@ -25,29 +23,17 @@ class UnregisteredProtocol(Protocol):
         raise UserError(f"protocol '{self.name}' is not installed here")
 
 
-@lru_cache(maxsize=None)
-def _described(name: str) -> Protocol:
-    try:
-        return PROTOCOLS.get(name)()
-    except UserError:
-        return type(f"Unregistered_{name}", (UnregisteredProtocol,), {"name": name})()
-
-
 def describe(name: str) -> Protocol:
-    """The protocol instance that answers for the records of protocol ``name``."""
-    if name not in PROTOCOLS:  # a plug-in installed after the first question
-        _described.cache_clear()
-    return _described(name)
+    """The protocol instance that answers for the records of protocol ``name`` (the registry keeps
+    the imported class, so asking again costs nothing)."""
+    if name not in PROTOCOLS:
+        return type(f"Unregistered_{name}", (UnregisteredProtocol,), {"name": name})()
+    return PROTOCOLS.get(name)()
 
 
 def boards() -> list[str]:
     """Every leaderboard a registered protocol's records join (``leaderboard/compare --protocol``)."""
     return list(dict.fromkeys(describe(n).board_name() for n in PROTOCOLS.names()))
-
-
-def board_choices() -> list[str]:
-    """What ``--protocol`` of leaderboard and compare takes: a board, or one protocol's records alone."""
-    return list(dict.fromkeys([*boards(), *PROTOCOLS.names()]))
 
 
 def plot_kinds(names) -> list[str]:
