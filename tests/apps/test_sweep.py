@@ -68,7 +68,7 @@ def test_a_broken_model_fails_alone_and_a_rerun_does_only_what_is_missing(tmp_pa
     assert out.returncode == 0, out.stderr
     status = zsbench("sweep", "status", str(tmp_path / "res"), cache=tmp_path / "c", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
-    assert "4 done, 0 running, 2 failed, 0 missing of 6" in status.stdout
+    assert "4 done, 0 running, 2 failed, 0 lost, 0 missing of 6" in status.stdout
     failed = [ln for ln in status.stdout.splitlines() if ln.startswith("failed:")]
     assert len(failed) == 1 and str(broken) in failed[0] and "does not load into ViT-S-32" in failed[0]
     runs = tmp_path / "res" / "runs"
@@ -81,7 +81,7 @@ def test_a_broken_model_fails_alone_and_a_rerun_does_only_what_is_missing(tmp_pa
     assert out.returncode == 0, out.stderr
     after = {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")}
     assert len(after) == 6 and all(after[k] == v for k, v in before.items())  # nothing redone
-    assert "6 done, 0 running, 0 failed, 0 missing of 6" in out.stdout
+    assert "6 done, 0 running, 0 failed, 0 lost, 0 missing of 6" in out.stdout
     again = zsbench(*args, "--dry-run", cache=tmp_path / "c", cwd=tmp_path)
     assert "-> 0 job(s)" in again.stdout and "nothing left to do" in again.stdout
 
