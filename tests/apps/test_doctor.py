@@ -77,7 +77,7 @@ def test_doctor_rescores_the_record_and_each_variant_equals_the_change_by_hand(t
 
 @pytest.mark.slow
 def test_doctor_cli_refuses_what_it_cannot_do(tiny_folder, tmp_path):
-    from helpers.cli import zsbench
+    from helpers.cli import run_cli as zsbench
 
     out = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--task", str(tiny_folder), "--protocol",
                   "linear-probe", "--out", str(tmp_path / "r"), "--workers", "0", "--quiet", cache=tmp_path / "c",

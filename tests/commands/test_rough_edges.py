@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from helpers.cli import zsbench
+from helpers.cli import run_cli as zsbench
 from helpers.records import add
 
 pytestmark = pytest.mark.slow

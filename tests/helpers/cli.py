@@ -36,7 +36,8 @@ def run_cli(*args, cache=None, cwd=None) -> Result:
 
     out, err = io.StringIO(), io.StringIO()
     old_format = warnings.formatwarning
-    old_cwd, old_cache = os.getcwd(), os.environ.get("ZSBENCH_CACHE")
+    old_cwd, old_cache, old_hub = os.getcwd(), os.environ.get("ZSBENCH_CACHE"), os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
     if cache is not None:
         os.environ["ZSBENCH_CACHE"] = str(cache)
     try:
@@ -54,6 +55,10 @@ def run_cli(*args, cache=None, cwd=None) -> Result:
     finally:
         warnings.formatwarning = old_format
         os.chdir(old_cwd)
+        if old_hub is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = old_hub
         if cache is not None:
             if old_cache is None:
                 os.environ.pop("ZSBENCH_CACHE", None)

@@ -13,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.cli import zsbench
+from helpers.cli import run_cli as zsbench
 from helpers.tiny_hf import build
 
 #: builds four checkpoints and runs the pipeline: seconds each, so all of it is a slow test

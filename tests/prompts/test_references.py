@@ -183,7 +183,7 @@ def imagenette_folder(tmp_path):
 @pytest.mark.slow
 def test_a_chinese_zero_shot_record_carries_clip_benchmarks_names_and_templates(imagenette_folder, vit_s32_checkpoint,
                                                                                  tmp_path):
-    from helpers.cli import zsbench
+    from helpers.cli import run_cli as zsbench
 
     out = zsbench("run", "--model", "ViT-S-32", "--pretrained", str(vit_s32_checkpoint), "--task", "imagenette",
                   "--data-dir", str(imagenette_folder), "--prompt-source", "clip_benchmark", "--language", "cn",

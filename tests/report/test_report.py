@@ -17,7 +17,7 @@ from bench.report.compare import compare
 from bench.report.html import build_report
 from bench.report.leaderboard import below_published, leaderboard, render, robustness_table, zeroshot_vs_probe
 from bench.report.plots import KINDS, make_plot
-from helpers.cli import zsbench
+from helpers.cli import run_cli as zsbench
 from helpers.records import add, two_checkpoints
 
 

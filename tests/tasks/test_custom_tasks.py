@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cli import REPO, zsbench
+from helpers.cli import REPO, run_cli as zsbench
 
 EXAMPLE = REPO / "examples" / "shapes"
 #: every test here runs the CLI in a subprocess

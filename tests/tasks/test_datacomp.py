@@ -39,7 +39,7 @@ def test_datacomp_suite_is_the_38_tasks_with_their_metrics():
 
 @pytest.mark.slow
 def test_tasks_suite_datacomp_lists_all_38(tmp_path):
-    from helpers.cli import zsbench
+    from helpers.cli import run_cli as zsbench
 
     out = zsbench("tasks", "--suite", "datacomp", cache=tmp_path, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
