@@ -209,8 +209,9 @@ def test_shared_memory_too_small_falls_back_to_decoding_in_process(tmp_path):
     assert limited.returncode == 0, limited.stderr[-2000:]
     warned = [ln for ln in limited.stderr.splitlines() if "shared memory is too small" in ln]
     assert len(warned) == 1 and "decoding in this process" in warned[0] and "Traceback" not in limited.stderr
-    plain = subprocess.run([*args, "--workers", "0", "--quiet"], capture_output=True, text=True, cwd=tmp_path,
-                           timeout=600, env={**env, "ZSBENCH_CACHE": str(tmp_path / "c2")})
+    from helpers.cli import run_cli
+
+    plain = run_cli(*args[2:], "--workers", "0", "--quiet", cache=tmp_path / "c2", cwd=tmp_path)  # in this process
     assert limited.stdout.splitlines()[-1] == plain.stdout.splitlines()[-1]  # the same row: same numbers
 
 
@@ -233,5 +234,7 @@ def test_a_full_cache_disk_is_one_line_and_the_next_run_resumes(tmp_path):
     lines = [ln for ln in full.stderr.splitlines() if ln.strip() and "warning" not in ln and "%" not in ln]
     assert full.returncode == 2 and len(lines) == 1 and "Traceback" not in full.stderr, full.stderr[-2000:]
     assert f"cannot write the feature cache under {tmp_path / 'c'}" in lines[0] and "--cache-dir" in lines[0]
-    again = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    from helpers.cli import run_cli
+
+    again = run_cli(*args[2:], cache=tmp_path / "c", cwd=tmp_path)  # with room (in this process): it resumes
     assert again.returncode == 0 and json.loads(again.stdout)[0]["n_samples"] == 18, again.stderr[-2000:]
