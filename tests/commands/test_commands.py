@@ -191,6 +191,7 @@ def test_perf_errors(tmp_path, monkeypatch):
     assert "pip install 'zsbench[perf]'" in result["skipped"]["zeroshot"] and "probe" in result
 
 
+@pytest.mark.slow
 def test_a_corrupt_cache_chunk_is_said_once_even_under_quiet(tmp_path):
     """A damaged cache entry is recomputed, and said (naming it) even with --quiet: the disk may be failing."""
     from pathlib import Path

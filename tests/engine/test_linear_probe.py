@@ -291,6 +291,7 @@ def test_reaches_the_optimum_with_features_that_barely_vary(C):
     assert _objective(ours, X, y, C) <= _objective(ref, X, y, C) * (1 + 1e-5) + 1e-9
 
 
+@pytest.mark.slow
 def test_probe_hygiene_validation_is_never_test_and_k_shot_sees_k_per_class(monkeypatch):
     """The leak CLIP_benchmark had (its issue #125): C must be chosen on samples that are neither test
     samples nor the training samples of that fit; a k-shot probe must train on exactly k per class."""
