@@ -74,9 +74,6 @@ class Metrics(Section):
 
     primary: float | None = None
 
-    def value(self, key: str) -> Any:
-        return self.get(key)
-
     @property
     def top1(self) -> float | None:
         return self.get("top1")
