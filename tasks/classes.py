@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.core.errors import UserError
+from bench.core.profiles import CLIP, get_profile
 from prompts.classnames import ClassName, apply_renames, display_name, get_classnames, validate_classnames
 from prompts.references import cb_classnames, cb_templates, name_key
 from prompts.templates import get_templates, named_sets, split_key
@@ -25,26 +26,57 @@ SOURCE_NAMES = ("source", "folder")
 
 @dataclass(frozen=True)
 class PromptChoice:
-    """Which reference's names and templates (``--prompt-source``), in which language (``--language``)."""
+    """Which reference's names and templates (``--prompt-source``), in which language (``--language``),
+    read by which profile's rules (``--profile``: exports' own lists, blank lines, underscores)."""
 
     source: str = "clip"
     language: str = "en"
+    profile: str = CLIP
 
     @property
     def is_default(self) -> bool:
         return self.source == "clip" and self.language == "en"
 
+    @property
+    def rules(self):
+        return get_profile(self.profile)
+
 
 DEFAULT = PromptChoice()
 
 
-def _source_names(task: TaskSpec, source: ImageSource) -> list[ClassName]:
+def _source_names(task: TaskSpec, source: ImageSource, prompts: PromptChoice = DEFAULT) -> list[ClassName]:
+    """The data's own class names, read by the profile's rules: an export's blank lines dropped
+    (datacomp) or kept, ``_`` as a space (clip) or verbatim."""
     if not source.classes:
         raise UserError(f"task {task.name}: class names should come from the data, but {source.origin} names none; "
                         "give a class-name list")
+    rules = prompts.rules
     published = getattr(source, "published", False)  # an export's list, verbatim
-    return validate_classnames([c.replace("_", " ") for c in source.classes], source=f"class names of {source.origin}",
+    names = [c for c in source.classes if c.strip()] if published and rules.drop_blank_lines else list(source.classes)
+    if rules.underscores_to_spaces:
+        names = [c.replace("_", " ") for c in names]
+    return validate_classnames(names, source=f"class names of {source.origin}",
                                allow_duplicates=published, allow_empty=published)
+
+
+def dropped_blank_names(source: ImageSource | None, prompts: PromptChoice) -> int:
+    """How many blank class names of an export the profile drops (their labels then shift)."""
+    if source is None or not source.classes or not getattr(source, "published", False) \
+            or not prompts.rules.drop_blank_lines:
+        return 0
+    return sum(1 for c in source.classes if not c.strip())
+
+
+def profile_note(task: TaskSpec, source: ImageSource | None, prompts: PromptChoice) -> str | None:
+    """One line when the profile's reading of the data changes what the labels mean."""
+    dropped = dropped_blank_names(source, prompts)
+    if not dropped:
+        return None
+    first = next(i for i, c in enumerate(source.classes) if not c.strip())
+    return (f"{task.name}: --profile {prompts.profile} drops {dropped} blank class name(s) of {source.origin} as "
+            f"clip-benchmark 1.4.0 does, so labels from {first} on point one class further (DataComp's number, "
+            "quirk included); --profile clip_benchmark keeps them")
 
 
 def _reorder(task: TaskSpec, names: list[ClassName], source: ImageSource, aliases: dict) -> list[ClassName]:
@@ -89,10 +121,16 @@ def resolve_classnames_with_origin(task: TaskSpec, source: ImageSource | None,
         raise UserError(f"task {task.name} takes its class names from its data, which is not on disk: fetch it "
                         "with a `zsbench run` first, or pass --classes / --classes-file")
     origin, set_name = "clip", None
+    if prompts.rules.export_prompts and getattr(source, "published", False) and source.classes:
+        # CLIP_benchmark and DataComp name a wds/ dataset's classes by its classnames.txt, never by a list
+        names = _source_names(task, source, prompts)
+        dropped = dropped_blank_names(source, prompts)
+        return _checked(task, source, names, shifted=bool(dropped)), \
+            "data (the export's classnames.txt" + (f", {dropped} blank line(s) dropped)" if dropped else ")")
     if isinstance(policy, str) and policy in SOURCE_NAMES:
-        names, origin = _source_names(task, source), "data"
+        names, origin = _source_names(task, source, prompts), "data"
     elif isinstance(policy, dict):
-        names = _source_names(task, source)
+        names = _source_names(task, source, prompts)
         names = apply_renames(names, {k.replace("_", " "): v for k, v in policy.items()}, source=f"task {task.name}")
         set_name = task.templates if isinstance(task.templates, str) else None
     elif isinstance(policy, (list, tuple)):
@@ -108,7 +146,8 @@ def resolve_classnames_with_origin(task: TaskSpec, source: ImageSource | None,
                 names, origin = validate_classnames(cb, source=f"CLIP_benchmark's {prompts.language} names for {path}",
                                                     allow_duplicates=True), f"clip_benchmark ({prompts.language})"
             elif source is not None and source.classes:  # CLIP_benchmark uses the dataset's own names
-                return _checked(task, source, _source_names(task, source)), "clip_benchmark (the dataset's own names)"
+                return _checked(task, source, _source_names(task, source, prompts)), \
+                    "clip_benchmark (the dataset's own names)"
             else:
                 origin = "clip (CLIP_benchmark has no list of its own and the data names none)"
     if options.get("order_by_source") and source is not None:
@@ -131,7 +170,12 @@ def resolve_classnames_with_origin(task: TaskSpec, source: ImageSource | None,
     return _checked(task, source, names), origin
 
 
-def _checked(task: TaskSpec, source: ImageSource | None, names: list[ClassName]) -> list[ClassName]:
+def _checked(task: TaskSpec, source: ImageSource | None, names: list[ClassName],
+             shifted: bool = False) -> list[ClassName]:
+    """Names and data agree (one name per class, every label named); ``shifted``: a profile dropped
+    blank names on purpose, so the counts differ and the last labels have no name, as in the reference."""
+    if shifted:
+        return names
     if task.n_classes is not None and len(names) != task.n_classes:
         raise UserError(f"task {task.name}: {len(names)} class names, but the dataset has {task.n_classes} classes")
     if source is None:
@@ -157,6 +201,10 @@ def resolve_templates(task: TaskSpec, override: str | None, source: ImageSource 
     chosen language, verbatim (a repeated template stays, so it weighs twice), labelled
     ``clip_benchmark:<lang>:<set>``."""
     chosen = override if override is not None else task.templates
+    own = getattr(source, "templates", None) if source is not None else None
+    if override is None and own and prompts.rules.export_prompts and getattr(source, "published", False):
+        # CLIP_benchmark and DataComp take a wds/ dataset's templates from its file
+        return get_templates([t for t in own if t.strip()], verbatim=True), "source"
     if isinstance(chosen, (list, tuple)):
         return get_templates(list(chosen)), f"inline({len(chosen)})"
     if chosen == "source":

@@ -188,7 +188,7 @@ def plan_sweep(models: list[ModelEntry], config: RunConfig, max_job_seconds: flo
     done_keys = work_keys_of(records)
     from bench.engine.runner import data_context
 
-    costs = task_costs(tasks, config, data_context(config.cache_dir, config.data_dir))
+    costs = task_costs(tasks, config, data_context(config.cache_dir, config.data_dir, config.profile))
     jobs: list[Job] = []
     for entry in models:
         todo = [t for t in tasks if force or not set(work_keys_for(entry.model, entry.pretrained, t, config)) <= done_keys]

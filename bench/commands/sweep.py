@@ -95,7 +95,7 @@ def _sweep_once(args, config, slurm, entries, wait: bool, name: str | None) -> i
     from bench.report.text import sweep_plan_lines, sweep_status_lines
     from tasks.suites import expand_task_names
 
-    ctx = data_context(config.cache_dir, config.data_dir)
+    ctx = data_context(config.cache_dir, config.data_dir, config.profile)
     jobs = sw.plan_sweep(entries, config, max_job_seconds=args.max_job_hours * 3600 if args.max_job_hours else
                          0.8 * args.time * 60, force=args.force, store=ctx.store)
     sweep_dir = sw.sweep_folder(config.out_dir, name or sw.plan_id(entries, config))

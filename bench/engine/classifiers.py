@@ -14,8 +14,15 @@ from prompts.classnames import ClassName
 from prompts.ensemble import build_classifier
 
 
+def text_identity(backend: ModelBackend) -> str:
+    """What shapes a backend's text embeddings: its text fingerprint, and the text precision when
+    not fp32 (fp32 keys are those made before text precision was an option)."""
+    precision = getattr(backend, "text_precision", "fp32")
+    return backend.text_fingerprint if precision == "fp32" else stable_hash([backend.text_fingerprint, precision])
+
+
 def classifier_key(backend: ModelBackend, classnames: Sequence[ClassName], templates: Sequence[str]) -> str:
-    return stable_hash(["classifier-v1", backend.text_fingerprint, list(classnames), list(templates)])
+    return stable_hash(["classifier-v1", text_identity(backend), list(classnames), list(templates)])
 
 
 def cached_classifier(
@@ -37,8 +44,9 @@ def cached_classifier(
         if hit is not None:
             return torch.from_numpy(hit), {"cache": "hit", "key": key, "seconds": 0.0}
     t0 = time.perf_counter()
-    weights = build_classifier(backend, None, classnames, templates, batch_size=batch_size or backend.text_batch_size,
-                               progress=progress, desc=desc)
+    with backend.text_autocast():
+        weights = build_classifier(backend, None, classnames, templates, batch_size=batch_size or backend.text_batch_size,
+                                   progress=progress, desc=desc)
     seconds = time.perf_counter() - t0
     if store is not None:
         store.put("classifiers", key, weights.numpy().astype(np.float32),
@@ -61,7 +69,7 @@ def cached_text_embeddings(backend: ModelBackend, texts: Sequence[str], store: S
     from tqdm.auto import tqdm
 
     texts = list(texts)
-    key = stable_hash(["texts-v1", backend.text_fingerprint, texts])
+    key = stable_hash(["texts-v1", text_identity(backend), texts])
     if store is not None:
         hit = store.get("texts", key)
         if hit is not None:
@@ -70,7 +78,7 @@ def cached_text_embeddings(backend: ModelBackend, texts: Sequence[str], store: S
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     out = torch.empty(len(texts), backend.embed_dim)
     size = backend.text_batch_size
-    with torch.inference_mode():
+    with torch.inference_mode(), backend.text_autocast():
         for s in tqdm(range(0, len(texts), size), desc=desc, unit="batch", disable=not progress, leave=False):
             idx = order[s:s + size]
             out[torch.tensor(idx)] = F.normalize(backend.encode_texts([texts[i] for i in idx]).float(), dim=-1).cpu()

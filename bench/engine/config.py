@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from bench.core.errors import UserError
+from bench.core.profiles import PROFILE_NAMES, default_profile, get_profile
 from bench.engine.protocol_registry import PROTOCOLS
 from bench.models.options import PRECISIONS
 from prompts.references import LANGUAGES, PROMPT_SOURCES, implied_source
@@ -34,16 +35,18 @@ BOTH = (RUN, ROBUSTNESS, SWEEP)
 
 def option(flag: str | None, help: str, default: Any = None, *, choices: Sequence[str] | None = None,
            parse: Callable[[str], Any] | None = None, metavar: str | None = None, kind: str = "value",
-           commands: tuple[str, ...] = BOTH, record: bool = True, result: bool = True) -> Any:
+           commands: tuple[str, ...] = BOTH, record: bool = True, result: bool = True, legacy: Any = None) -> Any:
     """A dataclass field that is also a command-line option.
 
     ``kind``: ``"value"`` (one value), ``"flag"`` (store_true), ``"list"`` (repeatable) or
     ``"internal"`` (no command-line form). ``record``: whether the value goes into every record's
     ``config``. ``result``: whether it can change a number (then it is part of the work key that
     decides whether a record already exists). ``commands``: the subcommands that offer it.
+    ``legacy``: for an option added after records existed, the value every earlier run had in effect;
+    at that value it is left out of the work key, so earlier records still count as done.
     """
     meta = {"flag": flag, "help": help, "choices": choices, "parse": parse, "metavar": metavar, "kind": kind,
-            "commands": commands, "record": record, "result": result}
+            "commands": commands, "record": record, "result": result, "legacy": legacy}
     if isinstance(default, (list, dict, set)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
@@ -109,10 +112,16 @@ class RunConfig:
         "--classnames", "replace the tasks' class names: a JSON list, a JSON object of task -> list (tasks it does "
         "not name keep theirs), or one name per line; one name per class in label order (recorded)", parse=Path,
         metavar="FILE")
+    profile: str | None = option(
+        "--profile", "whose protocol to follow to the letter, quirks included (docs/reference/profiles.md): clip "
+        "(the CLIP paper's; the default), clip_benchmark (`clip_benchmark eval` 1.6.2 with its defaults: the export's "
+        "own names and templates, autocast) or datacomp (DataComp's evaluate.py with clip-benchmark 1.4.0: blank "
+        "class names dropped, nlphuji's retrieval data); default: datacomp for --task @datacomp, else clip; recorded",
+        None, choices=PROFILE_NAMES, legacy="clip")
     prompt_source: str | None = option(
-        "--prompt-source", "whose class names and templates: clip (the CLIP repository's data/prompts.md; the "
-        "default in English) or clip_benchmark (CLIP_benchmark's JSON files, which open_clip's published table "
-        "used; the default, and the only source, for another --language); recorded", None, choices=PROMPT_SOURCES)
+        "--prompt-source", "whose class names and templates: clip (the CLIP repository's data/prompts.md) or "
+        "clip_benchmark (CLIP_benchmark's JSON files, which open_clip's published table used; the only source for "
+        "another --language); default: the --profile's; recorded", None, choices=PROMPT_SOURCES)
     language: str = option(
         "--language", "language of class names and templates (CLIP_benchmark's: en, cn, it, jp, ar; not en "
         "implies --prompt-source clip_benchmark and needs a task with names in that language, e.g. ImageNet); "
@@ -126,9 +135,14 @@ class RunConfig:
     batch_size: int | None = option("--batch-size", "images per forward pass (default auto: 256 on GPU, 64 on "
                                     "CPU; halved on out-of-memory)", None, parse=batch_size_value, metavar="N|auto",
                                     result=False)
-    precision: str = option("--precision", "image encoder precision: fp32 (default), or bf16/fp16 autocast "
-                            "(fp16: CUDA only); text classifiers stay fp32. Features are cached per precision; "
-                            "recorded", "fp32", choices=PRECISIONS)
+    precision: str | None = option("--precision", "image encoder precision: fp32, or bf16/fp16 autocast (fp16: "
+                                   "CUDA only); default: the --profile's (fp32; clip_benchmark: its autocast, bf16 on "
+                                   "CPU, fp16 on CUDA). Features are cached per precision; recorded", None,
+                                   choices=PRECISIONS)
+    text_precision: str | None = option("--text-precision", "text encoder precision while building classifiers: "
+                                        "fp32, bf16 or fp16 autocast; default: the --profile's (fp32; clip_benchmark: "
+                                        "as --precision; datacomp: fp16 on CUDA); recorded", None, choices=PRECISIONS,
+                                        legacy="fp32")
     channels_last: bool = option("--channels-last", "run the image encoder in channels-last memory format (helps "
                                  "conv nets such as RN50 / ConvNeXt; recorded)", False, kind="flag")
     device: str = option("--device", "cpu, cuda or cuda:N", "cpu", result=False)
@@ -187,15 +201,32 @@ class RunConfig:
     progress: bool = option(None, "show progress bars", True, kind="internal", record=False)
 
     def __post_init__(self) -> None:
-        # --language alone picks the one reference that has it; the resolved source is what is recorded
-        self.prompt_source = implied_source(self.prompt_source, self.language)
+        # resolved here, so what is recorded is what ran: the profile (from the suite when not given),
+        # then what it decides unless given (--language alone picks the one reference that has it)
+        self.profile = self.profile or default_profile(self.tasks)
+        profile = get_profile(self.profile)
+        self.prompt_source = implied_source(self.prompt_source or (profile.prompt_source if self.language == "en"
+                                                                   else None), self.language)
+        self.precision = self.precision or profile.autocast_dtype("image", self.device)
+        self.text_precision = self.text_precision or profile.autocast_dtype("text", self.device)
+
+    @property
+    def score_precision(self) -> str:
+        """The type zero-shot logits are computed in: the image tower's where the profile computes them
+        under the same autocast (clip_benchmark), else fp32."""
+        return self.precision if self.profile_spec.image_autocast == "device" else "fp32"
+
+    @property
+    def profile_spec(self):
+        """The :class:`bench.core.profiles.Profile` this run follows."""
+        return get_profile(self.profile)
 
     @property
     def prompt_choice(self):
         """``--prompt-source`` and ``--language`` as the task layer takes them."""
         from tasks.classes import PromptChoice
 
-        return PromptChoice(self.prompt_source, self.language)
+        return PromptChoice(self.prompt_source, self.language, self.profile)
 
     @property
     def save(self) -> bool:
@@ -203,7 +234,8 @@ class RunConfig:
 
     def result_options(self) -> dict[str, Any]:
         """The recorded options that can change a number (part of every work key)."""
-        return {k: v for k, v in self.recorded().items() if RESULT_FIELDS.get(k, False)}
+        return {k: v for k, v in self.recorded().items()
+                if RESULT_FIELDS.get(k, False) and not (LEGACY.get(k) is not None and v == LEGACY[k])}
 
     @classmethod
     def from_recorded(cls, recorded: Mapping[str, Any], **overrides: Any) -> "RunConfig":
@@ -232,6 +264,7 @@ class RunConfig:
 
 
 RESULT_FIELDS = {f.name: f.metadata.get("result", True) for f in fields(RunConfig)}
+LEGACY = {f.name: f.metadata.get("legacy") for f in fields(RunConfig)}
 
 
 def _run_fields(command: str):

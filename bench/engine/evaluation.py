@@ -23,7 +23,7 @@ from bench.engine.features import FeatureExtractor, FeatureSet
 from bench.models.base import ModelBackend
 from bench.engine.sampling import stratified_subset
 from prompts.classnames import ClassName
-from tasks.classes import override_classnames, resolve_classnames_with_origin, resolve_templates
+from tasks.classes import override_classnames, profile_note, resolve_classnames_with_origin, resolve_templates
 from tasks.sources import DataContext, ImageSource, open_source
 from tasks.spec import TaskSpec
 
@@ -60,8 +60,9 @@ def open_task(spec: TaskSpec, config: RunConfig, ctx: DataContext, train: bool =
         origin = origin if new is classnames else f"--classnames {config.classnames_file}"
         classnames = new
     indices = stratified_subset(source.targets, config.limit, config.seed) if config.limit else np.arange(len(source))
+    notes = [getattr(source, "choice_note", None), profile_note(spec, source, config.prompt_choice)]
     opened = OpenedTask(spec, split, source, classnames, indices, 0.0, names_origin=origin,
-                        source_note=getattr(source, "choice_note", None))
+                        source_note="; ".join(n for n in notes if n) or None)
     if train:
         if not spec.train_split:
             raise UserError(f"task {spec.name} has no training split, which probes need: use --protocol zeroshot")

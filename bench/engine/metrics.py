@@ -18,14 +18,15 @@ def topk_predictions(logits: torch.Tensor, k: int = 5) -> np.ndarray:
     return logits.sort(dim=1, descending=True, stable=True).indices[:, :k].cpu().numpy()
 
 
-def mean_per_class_recall(pred: np.ndarray, labels: np.ndarray, n_classes: int) -> float:
+def mean_per_class_recall(pred: np.ndarray, labels: np.ndarray, n_classes: int | None = None) -> float:
     """Average over classes present in ``labels`` of the fraction of that class predicted right
-    (scikit-learn's ``balanced_accuracy_score``; the CLIP paper's metric for several datasets)."""
-    recalls = []
-    for c in range(n_classes):
-        mask = labels == c
-        if mask.any():
-            recalls.append(float((pred[mask] == c).mean()))
+    (scikit-learn's ``balanced_accuracy_score``; the CLIP paper's metric for several datasets).
+
+    A label with no column in the classifier (DataComp's CLEVR distance, whose blank class name
+    clip-benchmark 1.4.0 drops) counts as a class that is never predicted, as scikit-learn counts it.
+    ``n_classes`` is accepted for callers that pass it; the classes are those present in ``labels``."""
+    labels = np.asarray(labels)
+    recalls = [float((pred[labels == c] == c).mean()) for c in np.unique(labels)]
     return float(np.mean(recalls)) if recalls else float("nan")
 
 
@@ -40,16 +41,18 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def classification_metrics(logits: torch.Tensor, labels: np.ndarray) -> tuple[dict, np.ndarray]:
-    """top-1, top-5 (``None`` with <= 5 classes), mean per-class recall, top-1's 95% CI, and the
-    mean of top-1 and top-5 (with more than 5 classes)."""
+def classification_metrics(logits: torch.Tensor, labels: np.ndarray,
+                           top5_min_classes: int = 6) -> tuple[dict, np.ndarray]:
+    """top-1, top-5 (``None`` with fewer than ``top5_min_classes`` classes: with 5 it is 1 by
+    construction, which CLIP_benchmark and DataComp report anyway), mean per-class recall, top-1's
+    95% CI, and the mean of top-1 and top-5."""
     n_classes = logits.shape[1]
     top5 = topk_predictions(logits, 5)
     labels = np.asarray(labels)
     correct = int((top5[:, 0] == labels).sum())
     metrics = {
         "top1": correct / len(labels) if len(labels) else float("nan"),
-        "top5": float((top5 == labels[:, None]).any(axis=1).mean()) if n_classes > 5 else None,
+        "top5": float((top5 == labels[:, None]).any(axis=1).mean()) if n_classes >= top5_min_classes else None,
         "mean_per_class_recall": mean_per_class_recall(top5[:, 0], labels, n_classes),
         "top1_ci95": list(wilson_interval(correct, len(labels))),
     }

@@ -89,6 +89,12 @@ class RecordConfig(Section):
     work_key: str | None = None   # the hash that names this piece of work (bench.engine.work)
 
     @property
+    def profile(self) -> str:
+        """Whose protocol the run followed (``bench.core.profiles``); records from before profiles
+        followed what is now ``clip``."""
+        return str(self.get("profile") or "clip")
+
+    @property
     def task_templates(self) -> bool:
         """The task's own template set (True) or a ``--templates`` override."""
         return bool(self.get("task_templates", True))

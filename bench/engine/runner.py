@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench.engine.classifiers import attach_classifier_cache
 from bench.engine.config import RunConfig
+from bench.core.profiles import CLIP
 from bench.core.errors import UserError
 from bench.core.paths import default_cache_dir, default_data_dir, ensure_writable_dir
 from bench.core.store import Store
@@ -37,6 +38,7 @@ __all__ = ["RunConfig", "Runner", "run", "check_models", "load_backend", "data_c
 def check_models(config: RunConfig) -> None:
     """Validate every model request and the image precision cheaply, before any data or weights load."""
     check_precision(config.precision, config.device)
+    check_precision(config.text_precision, config.device)
     if not config.models:
         raise UserError("no model given: pass --model NAME (see `zsbench models`)")
     for model_name, pretrained in config.models:
@@ -48,13 +50,14 @@ def load_backend(config: RunConfig, model_name: str, pretrained: str | None, sto
     backend = load_model(model_name, pretrained, device=config.device, seed=config.seed, store=store,
                          precision=config.precision, channels_last=config.channels_last)
     backend.progress = config.progress
+    backend.text_precision = config.text_precision
     return attach_classifier_cache(backend, store)
 
 
-def data_context(cache_dir: Path | None, data_dir: Path | None) -> DataContext:
-    """The cache and the dataset folder, as every command resolves them."""
+def data_context(cache_dir: Path | None, data_dir: Path | None, profile: str = CLIP) -> DataContext:
+    """The cache and the dataset folder, as every command resolves them, read under ``profile``."""
     store = Store(cache_dir or default_cache_dir())
-    return DataContext(Path(data_dir) if data_dir else default_data_dir(store.root), store)
+    return DataContext(Path(data_dir) if data_dir else default_data_dir(store.root), store, profile)
 
 
 @dataclass
@@ -130,7 +133,7 @@ class Runner:
         if config.save:
             ensure_writable_dir(Path(config.out_dir), "--out")
         steps = self.plan()
-        ctx = data_context(config.cache_dir, config.data_dir)
+        ctx = data_context(config.cache_dir, config.data_dir, config.profile)
         opened = self.open_tasks(steps, ctx)
         steps = [s for s in steps if s.unit.task in opened and (s.unit.parent is None or s.unit.parent in opened)]
         self.check_templates(steps, opened)

@@ -33,6 +33,13 @@ def check_precision(precision: str, device: torch.device | str) -> str:
     return precision
 
 
+def autocast(device: torch.device | str, precision: str) -> ContextManager:
+    """``torch.autocast`` on ``device`` at ``precision`` (bf16 / fp16); a no-op for fp32."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, dtype=_AUTOCAST_DTYPES[precision])
+
+
 def options_fingerprint(base: str, precision: str = "fp32", **options: Any) -> str:
     """A fingerprint for features made under non-default encoder options.
 
@@ -63,6 +70,9 @@ class ModelBackend(ABC):
     progress: bool = True
     #: image-encoder precision (one of PRECISIONS); part of ``fingerprint`` when not fp32
     precision: str = "fp32"
+    #: text-encoder precision while building classifiers (set by the engine from the run's profile);
+    #: part of the classifier and caption cache keys when not fp32
+    text_precision: str = "fp32"
     #: prompts per text forward pass when building classifiers (batches are sorted by length)
     text_batch_size: int = 256
 
@@ -140,9 +150,12 @@ class ModelBackend(ABC):
 
     def image_autocast(self) -> ContextManager:
         """Autocast for the image encoder at ``precision`` (a no-op for fp32)."""
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=_AUTOCAST_DTYPES[self.precision])
+        return autocast(self.device, self.precision)
+
+    def text_autocast(self) -> ContextManager:
+        """Autocast for the text encoder at ``text_precision`` (the engine wraps classifier and caption
+        embedding in it; a no-op for fp32)."""
+        return autocast(self.device, self.text_precision)
 
     def prepare(self) -> None:
         """Precompute what image encoding needs (called once before an extraction that runs)."""

@@ -32,7 +32,9 @@ class ZeroShot(Protocol):
         feats = ev.features()
         clf = ev.classifier(templates)
         t0 = time.perf_counter()
-        metrics, top5, _ = evaluate_zeroshot(feats.features, feats.labels, clf.weights)
+        profile = ev.config.profile_spec  # how the logits are computed and which metrics are reported
+        metrics, top5, _ = evaluate_zeroshot(feats.features, feats.labels, clf.weights, ev.config.score_precision,
+                                             profile.top5_min_classes)
         metrics.update(task_metrics(ev.spec, ev.task.source, feats, top5))
         metrics["primary"] = metrics[ev.spec.metric]
         return [Outcome(

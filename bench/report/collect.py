@@ -10,7 +10,7 @@ from bench.engine.records import read_records, records_folder
 from bench.report.protocols import describe
 
 COLUMNS = ["model", "pretrained", "label", "task", "protocol", "board", "role", "published", "uses_templates",
-           "templates", "prompt_source", "language", "split",
+           "templates", "profile", "prompt_source", "language", "split",
            "metric", "primary", "top1",
            "top5", "mean_per_class_recall", "id_top1", "effective_robustness", "n", "task_templates", "created", "seed", "parent", "class_subset",
            "path"]
@@ -29,7 +29,7 @@ def load_runs(results: Path | str, strict: bool = False) -> pd.DataFrame:
             "model": r.model, "pretrained": r.pretrained, "label": r.label, "task": r.task, "protocol": r.protocol,
             "board": protocol.board_name(), "role": protocol.role, "published": protocol.published,
             "uses_templates": protocol.uses_templates, "templates": r.templates,
-            "prompt_source": options.prompt_source, "language": options.language,
+            "profile": config.profile, "prompt_source": options.prompt_source, "language": options.language,
             "split": r.split, "metric": config.metric, "primary": m.primary, "top1": m.top1,
             "top5": m.get("top5"), "mean_per_class_recall": m.get("mean_per_class_recall"),
             "id_top1": m.get("id_top1"), "effective_robustness": m.get("effective_robustness"),
@@ -41,8 +41,9 @@ def load_runs(results: Path | str, strict: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS).sort_values("created", ascending=False, kind="stable")
 
 
-def newest(runs: pd.DataFrame, keys=("model", "pretrained", "templates", "task", "protocol")) -> pd.DataFrame:
-    """The newest record for each key (a repeated run replaces the earlier one)."""
+def newest(runs: pd.DataFrame, keys=("model", "pretrained", "templates", "task", "protocol", "profile")) -> pd.DataFrame:
+    """The newest record for each key (a repeated run replaces the earlier one; a run under another
+    profile does not: it is another number)."""
     return runs.drop_duplicates(list(keys), keep="first")
 
 

@@ -49,6 +49,10 @@ def _published_file() -> pd.DataFrame:
     return pd.DataFrame(list(csv.DictReader(io.StringIO(text)))).astype({"value": float})
 
 
+#: open_clip's published table (docs/openclip_results.csv) was made with DataComp's evaluation code
+PUBLISHED_PROFILE = "datacomp"
+
+
 def _row_label(r) -> str:
     """Zero-shot runs with each task's own templates share the model's row; others get their own."""
     return r.label if not r.uses_templates or r.task_templates else f"{r.label} [{r.templates}]"
@@ -77,9 +81,13 @@ def leaderboard(runs: pd.DataFrame, protocol: str | None = None, metric: str = "
         raise UserError(f"no '{protocol}' records (the records hold: {have}); pick one with --protocol")
     if not history:
         sel = newest(sel)
-    sel = sel.assign(row=[(_row_label(r) + (f" @{r.created}" if history else "")) for r in sel.itertuples()],
+    # rows never mix profiles: with more than one among the records, each row is one profile's
+    mixed = sel.profile.nunique() > 1
+    sel = sel.assign(row=[(_row_label(r) + (f" [{r.profile}]" if mixed else "") + (f" @{r.created}" if history else ""))
+                          for r in sel.itertuples()],
                      value=pd.to_numeric(sel[metric], errors="coerce") * 100)
     table = sel.pivot_table(index="row", columns="task", values="value", aggfunc="first")
+    profiles = sel.groupby("row").profile.first()
     columns = suite_tasks(suite) if suite else sorted(table.columns)
     if with_published:  # the published row of each model shown, on every column (a suite's: all of it)
         pub = published()
@@ -88,6 +96,7 @@ def leaderboard(runs: pd.DataFrame, protocol: str | None = None, metric: str = "
         extra = pub[mine & pub.task.isin(columns).to_numpy()]
         for (m, p), group in extra.groupby(["model", "pretrained"]):
             table.loc[f"{m} / {p} (published)", group.task.tolist()] = (group.value * 100).tolist()
+            profiles[f"{m} / {p} (published)"] = PUBLISHED_PROFILE
     table = table.reindex(columns, axis=1)
     complete = table.notna().all(axis=1)
     groups = {}
@@ -99,6 +108,7 @@ def leaderboard(runs: pd.DataFrame, protocol: str | None = None, metric: str = "
         table[name] = values
     table["average"] = table[columns].mean(axis=1).where(complete)
     table["tasks"] = table[columns].notna().sum(axis=1)
+    table["profile"] = profiles.reindex(table.index)
     return table.sort_values(["average", "tasks"], ascending=False, na_position="last")
 
 
@@ -110,7 +120,7 @@ def suite_tasks(suite: str) -> list[str]:
 
 def missing_tasks(table: pd.DataFrame) -> dict[str, list[str]]:
     """Per row without an average, the task columns it lacks."""
-    columns = [c for c in table.columns if c not in ("average", "tasks") and not str(c).startswith("mean ")]
+    columns = [c for c in table.columns if c not in ("average", "tasks", "profile") and not str(c).startswith("mean ")]
     return {row: [c for c in columns if pd.isna(table.loc[row, c])] for row in table.index
             if pd.isna(table.loc[row, "average"])}
 
@@ -137,22 +147,26 @@ def below_published(runs: pd.DataFrame, tolerance: float = 0.01) -> list[str]:
 
 
 def prompt_source_notes(runs: pd.DataFrame) -> list[str]:
-    """Where a run's class names or templates are not those open_clip's published figure was made
-    with (CLIP_benchmark's, in English), for the checkpoints and tasks that have a published figure."""
+    """Where a run was not made the way open_clip's published figure was (DataComp's pipeline: the
+    datacomp profile), for the checkpoints and tasks that have a published figure: which prompts differ,
+    or that another profile ran."""
     from tasks.classes import reference_differences
 
     pub = published().set_index(["model", "pretrained", "task"]).value
     notes = []
     for r in newest(zero_shot_classifiers(runs[runs.published.astype(bool)])).itertuples():
-        if (r.model, r.pretrained, r.task) not in pub.index or not r.task_templates:
+        if (r.model, r.pretrained, r.task) not in pub.index or not r.task_templates or r.profile == PUBLISHED_PROFILE:
             continue
         if r.prompt_source == "clip_benchmark" and r.language == "en":
+            notes.append(f"{r.model} / {r.pretrained} on {r.task}: made under --profile {r.profile}, the published "
+                         f"figure under DataComp's pipeline: rerun with --profile {PUBLISHED_PROFILE} to compare like "
+                         "with like")
             continue
         differ = reference_differences(r.task) if r.language == "en" else ["class names", "templates"]
         if differ:
             notes.append(f"{r.model} / {r.pretrained} on {r.task}: {' and '.join(differ)} from "
                          f"{r.prompt_source} ({r.language}); the published figure used CLIP_benchmark's (en), which "
-                         f"differ here: rerun with --prompt-source clip_benchmark to compare like with like")
+                         f"differ here: rerun with --profile {PUBLISHED_PROFILE} to compare like with like")
     return notes
 
 

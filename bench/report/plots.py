@@ -164,7 +164,7 @@ def plot_robustness(runs: pd.DataFrame, plt):
 
 
 def plot_leaderboard(runs: pd.DataFrame, plt):
-    table = leaderboard(runs).drop(columns=["tasks"])
+    table = leaderboard(runs).drop(columns=["tasks", "profile"])
     fig, ax = plt.subplots(figsize=(1.0 + 0.8 * table.shape[1], 1.2 + 0.45 * table.shape[0]))
     ax.grid(False)
     data = table.to_numpy(dtype=float)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.core.store import Store
 from bench.core.errors import UserError
+from bench.core.profiles import CLIP, get_profile
 from tasks.source_registry import SOURCE_TYPES  # source type -> opener (plug-ins: zsbench.sources)
 from tasks.sources.base import ArraySource, FileListSource, ImageSource, PreprocessedDataset
 from tasks.sources.imagefolder import ImageFolderSource
@@ -24,6 +25,11 @@ from tasks.spec import SourceSpec, TaskSpec
 class DataContext:
     data_dir: Path  # where downloads and user datasets live
     store: Store    # the cache (mirrors are decoded into it)
+    profile: str = CLIP  # the run's profile: which source comes first, which task transforms apply
+
+    @property
+    def rules(self):
+        return get_profile(self.profile)
 
 
 def _path(options: dict, key: str, split: str, ctx: DataContext) -> Path:
@@ -49,7 +55,9 @@ def _imagefolder(options: dict, split: str, ctx: DataContext, fetch: bool) -> Im
     path = _path(options, "path", split, ctx)
     if not path.is_dir() and options.get("optional"):
         return _missing(options, path, fetch, "image folder")
-    return ImageFolderSource(path, include=options.get("include"), transform=options.get("transform"))
+    # a task's own image transform (ObjectNet's border crop) is the CLIP protocol's, not the others'
+    transform = options.get("transform") if ctx.rules.task_transforms else None
+    return ImageFolderSource(path, include=options.get("include"), transform=transform)
 
 
 def _csv(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
@@ -133,14 +141,16 @@ def _describe(spec: SourceSpec, ctx: DataContext) -> str:
     return f"{spec.type} {str(where).format(data_dir=ctx.data_dir, split='<split>')}".strip()
 
 
-def _choice_note(task: TaskSpec, spec: SourceSpec, source: ImageSource, ctx: DataContext) -> str | None:
+def _choice_note(task: TaskSpec, spec: SourceSpec, source: ImageSource, ctx: DataContext,
+                 first: SourceSpec) -> str | None:
     """When the data does not come from the task's first choice, one line saying where it came from
     instead (a run on another copy than the one meant, e.g. the torchvision set instead of an export
     under --data-dir, has other images and another size: it must not pass unnoticed)."""
-    if spec is task.sources[0]:
+    if spec is first:
         return None
     return (f"{task.name}: read from {source.origin} ({len(source)} samples), not from the first choice "
-            f"({_describe(task.sources[0], ctx)}), which is not on disk")
+            f"({_describe(first, ctx)}{'' if ctx.profile == CLIP else ' under --profile ' + ctx.profile}), "
+            "which is not on disk")
 
 
 def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True) -> ImageSource | None:
@@ -149,8 +159,11 @@ def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True
     With ``fetch=False`` only what is already on disk is considered (``None`` if nothing is).
     """
     problems: list[str] = []
+    # a source meant for one profile (DataComp's nlphuji retrieval sets) comes first under it
+    preferred = [s for s in task.sources if s.options.get("profile") == ctx.profile]
+    ordered = preferred + [s for s in task.sources if s not in preferred]
     for attempt in ((False, True) if fetch else (False,)):
-        for spec in task.sources:
+        for spec in ordered:
             if spec.type not in SOURCE_TYPES:
                 raise UserError(f"task {task.name}: unknown source type '{spec.type}' (known: "
                                 f"{', '.join(SOURCE_TYPES.names())})")
@@ -168,7 +181,7 @@ def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True
                 continue
             if source is not None:
                 source.spec_options = spec.options  # per-source class-name rules (see tasks.classes)
-                source.choice_note = _choice_note(task, spec, source, ctx)
+                source.choice_note = _choice_note(task, spec, source, ctx, ordered[0])
                 return source
     if not fetch:
         return None

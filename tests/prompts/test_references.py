@@ -222,9 +222,11 @@ def test_with_published_says_when_the_prompt_sources_differ(tmp_path):
     m, p = "ViT-B-32", "laion2b_s34b_b79k"
     add(out, m, p, "clevr_counts", 0.2)                      # CLIP's prompts (the default)
     add(out, m, p, "cifar10", 0.9)                           # same prompts in both references
-    add(out, m, p, "pcam", 0.5, extra={"prompt_source": "clip_benchmark"})  # as published
+    add(out, m, p, "pcam", 0.5, extra={"prompt_source": "clip_benchmark", "profile": "datacomp"})  # as published
+    add(out, m, p, "cifar100", 0.5, extra={"prompt_source": "clip_benchmark", "profile": "clip_benchmark"})
     add(out, m, p, "imagenet", 0.5, extra={"prompt_source": "clip_benchmark", "language": "cn"})
     notes = prompt_source_notes(load_runs(out))
-    assert len(notes) == 2
+    assert len(notes) == 3
+    assert any(" on cifar100: made under --profile clip_benchmark" in n and "--profile datacomp" in n for n in notes)
     assert any(n.startswith(f"{m} / {p} on clevr_counts: class names and templates from clip (en)") for n in notes)
     assert any(" on imagenet: " in n and "(cn)" in n for n in notes)

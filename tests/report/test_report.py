@@ -46,7 +46,8 @@ def test_leaderboard_newest_wins_and_formats(results):
     newest_cifar = runs[(runs.task == "cifar10") & (runs.protocol == "zeroshot") & (runs.pretrained == "openai") &
                         (runs.created == "20260101T000000") & runs.task_templates]
     assert len(newest_cifar) == 1 and abs(row["cifar10"] - 100 * newest_cifar.top1.iloc[0]) < 1e-9
-    assert row["tasks"] == 6 and abs(row["average"] - row.drop(["average", "tasks"]).mean()) < 1e-9
+    assert row["tasks"] == 6 and abs(row["average"] - row.drop(["average", "tasks", "profile"]).mean()) < 1e-9
+    assert set(table.profile) == {"clip"}  # records from before profiles were made the clip way
     assert "ViT-B-32 / openai [single]" in table.index  # another template set: its own row
     history = leaderboard(runs, history=True)
     assert sum(i.startswith("ViT-B-32 / openai @") for i in history.index) == 2
@@ -57,6 +58,22 @@ def test_leaderboard_newest_wins_and_formats(results):
     md = render(table, "md").splitlines()
     assert md[0].startswith("| model") and set(md[1]) <= set("|-: ") and len(md) == len(table) + 2
     assert "<table" in render(table, "html")
+
+
+def test_leaderboard_never_averages_across_profiles(tmp_path):
+    from helpers.records import add
+
+    out = tmp_path / "results"
+    for task, acc in (("cifar10", 0.9), ("cifar100", 0.6)):
+        add(out, "ViT-B-32", "openai", task, acc)                                           # clip (default)
+        add(out, "ViT-B-32", "openai", task, acc - 0.1, extra={"profile": "datacomp"}, created="20260102T000000")
+    add(out, "ViT-B-32", "openai", "mnist", 0.5, extra={"profile": "datacomp"}, created="20260102T000000")
+    table = leaderboard(load_runs(out))
+    assert set(table.index) == {"ViT-B-32 / openai [clip]", "ViT-B-32 / openai [datacomp]"}  # one row per profile
+    clip, dc = table.loc["ViT-B-32 / openai [clip]"], table.loc["ViT-B-32 / openai [datacomp]"]
+    assert clip["profile"] == "clip" and dc["profile"] == "datacomp" and dc["tasks"] == 3 and clip["tasks"] == 2
+    assert abs(dc["average"] - dc[["cifar10", "cifar100", "mnist"]].astype(float).mean()) < 1e-9
+    assert np.isnan(clip["average"]) and clip["cifar10"] > dc["cifar10"]  # each row its own records
 
 
 def test_published_rows_and_flags(results):
