@@ -15,6 +15,9 @@ from tqdm.auto import tqdm
 from prompts.classnames import ClassName, synonyms, validate_classnames
 from prompts.templates import fill, validate_templates
 
+#: encoder outputs in these types (under autocast) are averaged in their own type
+REDUCED = (torch.bfloat16, torch.float16)
+
 
 def class_prompts(classnames: Sequence[ClassName], templates: Sequence[str]) -> tuple[list[str], list[int]]:
     """All prompt texts, class-major (class 0's templates first), and the class of each."""
@@ -80,14 +83,22 @@ def build_classifier(
     chunks = []
     starts = range(0, len(unique), batch_size)
     for s in tqdm(starts, desc=desc, unit="batch", disable=not progress, leave=False):
-        emb = encode([unique[i] for i in order[s:s + batch_size]]).float()
-        chunks.append(F.normalize(emb, dim=-1).cpu())
-    unique_emb = torch.empty(len(unique), chunks[0].shape[1])
+        emb = encode([unique[i] for i in order[s:s + batch_size]])
+        chunks.append(F.normalize(emb if emb.dtype in REDUCED else emb.float(), dim=-1).cpu())
+    unique_emb = torch.empty(len(unique), chunks[0].shape[1], dtype=chunks[0].dtype)
     unique_emb[torch.tensor(order)] = torch.cat(chunks)
 
     emb = unique_emb[torch.tensor([where[t] for t in texts])]
     owner = torch.tensor(owners)
     n_classes = len(classnames)
+    if emb.dtype in REDUCED:
+        # under autocast (a profile's text precision): the mean and its norm in that type, class by
+        # class, as CLIP_benchmark's zero_shot_classifier computes them under its autocast
+        columns = []
+        for c in range(n_classes):
+            mean = emb[owner == c].mean(dim=0)
+            columns.append(mean / mean.norm())
+        return torch.stack(columns, dim=1).float().contiguous()
     sums = torch.zeros(n_classes, emb.shape[1], dtype=emb.dtype).index_add_(0, owner, emb)
     counts = torch.bincount(owner, minlength=n_classes).to(emb.dtype).unsqueeze(1)
     return F.normalize(sums / counts, dim=-1).T.contiguous()

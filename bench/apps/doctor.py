@@ -9,7 +9,11 @@ gap between two implementations of "the same" evaluation:
 - text: how prompts are pooled (where the backend has such a choice: ConSE's MiniLM);
 - preprocessing: bicubic vs bilinear resizing, resizing tensors without antialiasing;
 - model: image precision (bf16 / fp16), QuickGELU on or off (open_clip), ConSE's top-T and
-  label templates.
+  label templates;
+- profile: each difference between the record's profile and the other two, one at a time
+  (``bench.core.profiles``): their class names and templates (the export's own, blank lines,
+  underscores), their text precision, their image and logit precision, their image transforms
+  (ObjectNet's border). The retrieval source is not a zero-shot classification choice.
 
 Each variant reports the metric, how far it moves it from the re-scored value, whether it closes
 the gap to ``expected``, and its cost: measured seconds and what had to be computed (nothing:
@@ -162,7 +166,7 @@ class Doctor:
 
     def __init__(self, record_path: Path | str, cache_dir: Path | None = None, data_dir: Path | None = None,
                  limit: int | None = None, device: str = "cpu", workers: int | None = None, progress: bool = True,
-                 task: str | None = None):
+                 task: str | None = None, profile: str | None = None):
         from bench.engine.runner import data_context
 
         self.path = Path(record_path)
@@ -173,7 +177,13 @@ class Doctor:
         # the record's own options (channels-last, precision, prompts, ...) as it recorded them; its cache
         # and data folders unless told otherwise (its features are there)
         recorded = self.rec.config.run_config()
-        self.ctx = data_context(cache_dir or recorded.cache_dir, data_dir or recorded.data_dir)
+        if profile and profile != recorded.profile:  # what that profile decides, decided afresh
+            from bench.engine.config import RunConfig
+
+            undecided = {k: v for k, v in self.rec.config.items()
+                         if k not in ("profile", "prompt_source", "precision", "text_precision")}
+            recorded = RunConfig.from_recorded(undecided, profile=profile, language=recorded.language)
+        self.ctx = data_context(cache_dir or recorded.cache_dir, data_dir or recorded.data_dir, recorded.profile)
         self.config = replace(recorded, models=[(self.rec.model, self.rec.pretrained)], tasks=[self.rec.task],
                               split=self.rec.split, limit=limit if limit is not None else recorded.limit,
                               device=device, num_workers=workers, progress=progress, no_save=True)
@@ -211,15 +221,18 @@ class Doctor:
     def _features(self, backend: Any):
         return self.extract(backend)(self.task.source, self.task.split, self.task.indices)
 
-    def _score(self, backend: Any, names: list, templates: list[str], feats=None) -> tuple[float, Any, dict]:
-        """The task's own metric, computed as the zero-shot protocol computes it."""
+    def _score(self, backend: Any, names: list, templates: list[str], feats=None,
+               score_precision: str | None = None) -> tuple[float, Any, dict]:
+        """The task's own metric, computed as the zero-shot protocol computes it (logits in the
+        record's profile's precision unless ``score_precision`` says otherwise)."""
         from bench.engine.classifiers import cached_classifier
         from bench.protocols.zeroshot import task_metrics
         from bench.engine.zeroshot import evaluate_zeroshot
 
         feats = feats if feats is not None else self._features(backend)
         weights, info = cached_classifier(backend, names, templates, self.ctx.store, progress=self.progress)
-        metrics, top5, _ = evaluate_zeroshot(feats.features, feats.labels, weights)
+        metrics, top5, _ = evaluate_zeroshot(feats.features, feats.labels, weights,
+                                             score_precision or self.config.score_precision)
         metrics.update(task_metrics(self.spec, self.task.source, feats, top5))
         return float(metrics[self.spec.metric]), feats, info
 
@@ -282,6 +295,57 @@ class Doctor:
             out.append(("resize on tensors (torch's kernel, no antialiasing, no uint8 rounding)", "preprocessing",
                         lambda: self._model_run(lambda: _Variant(backend, pre), names, templates)))
         out += self._model_variants(names, templates)
+        out += self._profile_variants(names, templates, text_only)
+        return out
+
+    def _profile_variants(self, names: list, templates: list[str], text_only: Callable) -> list[tuple[str, str, Callable]]:
+        """Each way another profile differs from the record's, as a variant of its own."""
+        from bench.core.profiles import PROFILES
+        from bench.engine.evaluation import open_task
+        from bench.models import load_model
+        from tasks.classes import PromptChoice, resolve_classnames, resolve_templates
+        from tasks.sources import DataContext
+
+        rec, cfg, spec, task, out = self.rec, self.config, self.spec, self.task, []
+        for other in PROFILES.values():
+            if other.name == cfg.profile:
+                continue
+            tag = f"profile {other.name}:"
+            if cfg.language == "en":
+                choice = PromptChoice(other.prompt_source, "en", other.name)
+                try:
+                    o_names = resolve_classnames(spec, task.source, choice)
+                    o_templates = resolve_templates(spec, self.templates, task.source, choice)[0]
+                except UserError:
+                    o_names, o_templates = names, templates
+                if (o_names, o_templates) != (names, templates):
+                    out.append((f"{tag} its class names and templates", "profile", text_only(o_names, o_templates)))
+            text = other.autocast_dtype("text", cfg.device)
+            if text != cfg.text_precision:
+                twin = copy.copy(self.backend)
+                twin.text_precision = text
+                out.append((f"{tag} text tower in {text}", "profile", lambda twin=twin: (
+                    self._score(twin, names, templates, self.base_features)[0], "text embeddings")))
+            image = other.autocast_dtype("image", cfg.device)
+            scored = image if other.image_autocast == "device" else "fp32"
+            if (image, scored) != (cfg.precision, cfg.score_precision):
+                def image_run(image=image, scored=scored):
+                    backend = load_model(rec.model, rec.pretrained, device=cfg.device, store=self.ctx.store,
+                                         precision=image)
+                    backend.progress, backend.text_precision = self.progress, cfg.text_precision
+                    value, f, _ = self._score(backend, names, templates, score_precision=scored)
+                    return value, "cached" if f.info.get("cache") == "hit" else f"image features ({len(f.labels):,} images)"
+                out.append((f"{tag} image tower in {image}, logits in {scored}", "profile", image_run))
+            transforms = [s.options.get("transform") for s in spec.sources if s.options.get("transform")]
+            if transforms and other.task_transforms != cfg.profile_spec.task_transforms:
+                def reopened(other=other):
+                    ctx = DataContext(self.ctx.data_dir, self.ctx.store, other.name)
+                    opened = open_task(spec, cfg, ctx)
+                    f = self.extract(self.backend)(opened.source, opened.split, opened.indices)
+                    value = self._score(self.backend, names, templates, f)[0]
+                    return value, "cached" if f.info.get("cache") == "hit" else f"image features ({len(f.labels):,} images)"
+                what = "without" if cfg.profile_spec.task_transforms else "with"
+                out.append((f"{tag} {what} the task's image transform ({', '.join(transforms)})", "profile", reopened))
         return out
 
     def _model_variants(self, names: list, templates: list[str]) -> list[tuple[str, str, Callable]]:

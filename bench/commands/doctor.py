@@ -18,7 +18,9 @@ def add_arguments(dr: argparse.ArgumentParser) -> None:
     dr.add_argument("--only", action="append", choices=list(DOCTOR_GROUPS),
                     help="variant groups to try; repeatable (default: all)")
     dr.add_argument("--task", help="the record's task, if it is neither registered nor at the path it was read from")
-    add_options(dr, "limit", "cache_dir", "data_dir", "device", "num_workers", "json",
+    add_options(dr, "profile", "limit", "cache_dir", "data_dir", "device", "num_workers", "json",
+                profile="re-score under this profile instead of the record's (its names, templates and precisions; "
+                        "the other profiles' differences are variants either way)",
                 limit="score on a seeded class-stratified subset of N samples (all variants and the record's own "
                       "configuration alike; default: the record's)",
                 cache_dir="cache (default: the record's)", data_dir="dataset folder (default: the record's)",
@@ -43,7 +45,7 @@ def execute(args: argparse.Namespace) -> int:
     quiet = args.quiet or args.json
     diagnosis = Doctor(args.record, path_or_none(args.cache_dir), path_or_none(args.data_dir), limit=args.limit,
                        device=args.device, workers=args.num_workers, progress=not quiet,
-                       task=args.task).run(expected, tuple(args.only or DOCTOR_GROUPS))
+                       task=args.task, profile=args.profile).run(expected, tuple(args.only or DOCTOR_GROUPS))
     if args.json:
         print_json(diagnosis.to_dict())
     else:
@@ -54,5 +56,6 @@ def execute(args: argparse.Namespace) -> int:
 COMMAND = Command("doctor", "why a zero-shot number differs from a paper's: re-score variants of a record, ranked, "
                             "with their cost",
                   "Re-scores the record's own configuration from the caches (it must match), then one variant at a "
-                  "time (class names, templates, text pooling, preprocessing, precision, QuickGELU, ConSE settings), "
+                  "time (class names, templates, text pooling, preprocessing, precision, QuickGELU, ConSE settings, each "
+                  "difference of another evaluation profile), "
                   "ranked by closeness to the expected figure, with the time each took.", add_arguments, execute)

@@ -20,7 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--templates", help="template set name, file, or one template with {} (default: the task's "
                                        "own with --task, else the single template 'a photo of a {}.')")
     p.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
-    add_options(p, "prompt_source", "language", "device", "cache_dir", "quiet", "json",
+    add_options(p, "profile", "prompt_source", "language", "device", "cache_dir", "quiet", "json",
+                profile="whose protocol: clip (default), clip_benchmark (the export's own names, its autocast) or "
+                        "datacomp (docs/reference/profiles.md)",
                 prompt_source="with --task: whose names and templates (clip, the default in English, or "
                               "clip_benchmark, the default for another --language)",
                 language="with --task: language of names and templates (not en implies clip_benchmark's)",
@@ -32,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     from bench.apps.predict import expand_images, predict as predict_images
     from bench.engine.classifiers import attach_classifier_cache
+    from bench.engine.config import RunConfig
     from bench.engine.runner import data_context
     from bench.models import check_model, load_model
     from bench.models.base import check_precision
@@ -43,25 +46,29 @@ def execute(args: argparse.Namespace) -> int:
         raise UserError("predict needs one of --task NAME (optionally with --classnames FILE), --classes a,b,c or "
                         "--classnames FILE")
     images = expand_images(args.images)
-    ctx = data_context(path_or_none(args.cache_dir), None)
+    # the profile decides names, templates and precisions as for a run on the task
+    config = RunConfig(tasks=[args.task] if args.task else [], profile=args.profile, prompt_source=args.prompt_source,
+                       language=args.language, device=args.device)
+    ctx = data_context(path_or_none(args.cache_dir), None, config.profile)
     if args.task:
-        from prompts.references import check_choice, implied_source
-        from tasks.classes import PromptChoice, override_classnames, task_classnames
+        from prompts.references import check_choice
+        from tasks.classes import override_classnames, task_classnames
         from tasks.registry import get_task
 
-        source = implied_source(args.prompt_source, args.language)
-        check_choice(source, args.language)
-        classnames, templates = task_classnames(args.task, ctx, args.templates, PromptChoice(source, args.language))
+        check_choice(config.prompt_source, args.language)
+        classnames, templates = task_classnames(args.task, ctx, args.templates, config.prompt_choice)
         if args.classes_file:
             classnames = override_classnames(get_task(args.task), classnames, args.classes_file)
     else:
         classnames = get_classnames(args.classes_file) if args.classes_file else \
             [c.strip() for c in args.classes.split(",") if c.strip()]
         templates = get_templates(args.templates or "single")
-    check_precision("fp32", args.device)
-    backend = attach_classifier_cache(load_model(args.model, args.pretrained, device=args.device, store=ctx.store),
-                                      ctx.store)
+    check_precision(config.precision, args.device)
+    check_precision(config.text_precision, args.device)
+    backend = attach_classifier_cache(load_model(args.model, args.pretrained, device=args.device, store=ctx.store,
+                                                 precision=config.precision), ctx.store)
     backend.progress = not (args.quiet or args.json)
+    backend.text_precision = config.text_precision
     results = predict_images(backend, images, classnames, templates, top=args.top, store=ctx.store,
                              progress=backend.progress)
     if args.json:

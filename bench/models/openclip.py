@@ -343,6 +343,9 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
             visual.proj = proj
 
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
+        if self.text_precision != "fp32":
+            # under autocast the truncated forward rounds differently: the whole context, as CLIP_benchmark runs it
+            return self.model.encode_text(self.tokenizer(texts).to(self.device))
         if not hasattr(self, "_text_forward"):
             from prompts.text_tower import fast_text_encoder
 

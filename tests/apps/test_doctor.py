@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.apps.choices import DOCTOR_GROUPS as GROUPS
+
 
 def test_preprocessing_variants_change_only_what_they_say():
     import open_clip
@@ -45,7 +47,8 @@ def test_doctor_rescores_the_record_and_each_variant_equals_the_change_by_hand(t
     (single,) = run(RunConfig(out_dir=tmp_path / "r2", templates=["single"], **cfg))
     path = next((tmp_path / "r" / "runs").glob("*.json"))
     expected = single.metrics["top1"]
-    d = Doctor(path, progress=False, workers=0).run(expected)
+    groups = tuple(g for g in GROUPS if g != "profile")  # profiles: their own test below
+    d = Doctor(path, progress=False, workers=0).run(expected, groups)
     assert d.rescored == d.recorded == rec.metrics["top1"] and d.n_samples == 20
     by_name = {f.variant: f for f in d.findings}
     assert by_name["templates: single (1)"].value == pytest.approx(single.metrics["top1"], abs=1e-12)
@@ -70,9 +73,31 @@ def test_doctor_rescores_the_record_and_each_variant_equals_the_change_by_hand(t
         torch.as_tensor(source.targets)).float().mean())
     found = by_name["resize interpolation bilinear"]
     assert found.value == pytest.approx(top1, abs=1e-9) and found.cost.startswith("image features (20 images)")
-    again = Doctor(path, progress=False, workers=0).run(expected)  # second time: all from the cache
+    again = Doctor(path, progress=False, workers=0).run(expected, groups)  # second time: all from the cache
     assert {f.variant: f.cost for f in again.findings}["resize interpolation bilinear"] == "cached"
     assert "image precision bf16" in by_name and by_name["image precision bf16"].group == "model"
+
+
+def test_doctor_tries_each_difference_of_the_other_profiles(tiny_folder, vit_s32_checkpoint, tmp_path):
+    """A clip-profile record: clip_benchmark's names (the folders' verbatim, underscores kept), its bf16
+    text tower, its bf16 image tower and logits, each alone; the names variant equals a run made so."""
+    from bench.apps.doctor import Doctor
+    from bench.engine.runner import RunConfig, run
+
+    cfg = dict(models=[("ViT-S-32", str(vit_s32_checkpoint))], tasks=[str(tiny_folder)], cache_dir=tmp_path / "c",
+               num_workers=0, progress=False, templates=["single"])
+    run(RunConfig(out_dir=tmp_path / "r", **cfg))
+    (cb_names,) = run(RunConfig(out_dir=tmp_path / "r2", profile="clip_benchmark", precision="fp32",
+                                text_precision="fp32", **cfg))
+    assert "red_square" in cb_names.task_info["classnames"]
+    d = Doctor(next((tmp_path / "r" / "runs").glob("*.json")), progress=False, workers=0).run(None, ("profile",))
+    by_name = {f.variant: f for f in d.findings}
+    assert {f.group for f in d.findings} == {"profile"}
+    assert by_name["profile clip_benchmark: its class names and templates"].value == \
+        pytest.approx(cb_names.metrics["top1"], abs=1e-12)
+    assert by_name["profile clip_benchmark: text tower in bf16"].cost == "text embeddings"
+    assert by_name["profile clip_benchmark: image tower in bf16, logits in bf16"].value is not None
+    assert not any(v.startswith("profile datacomp: text tower") for v in by_name)  # fp32 on a CPU, as ours
 
 
 @pytest.mark.slow
