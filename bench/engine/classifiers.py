@@ -11,7 +11,7 @@ from bench.core.store import Store
 from bench.core.hashing import stable_hash
 from bench.models.base import ModelBackend
 from prompts.classnames import ClassName
-from prompts.ensemble import build_classifier
+from prompts.ensemble import REDUCED, build_classifier
 
 
 def text_identity(backend: ModelBackend) -> str:
@@ -81,7 +81,8 @@ def cached_text_embeddings(backend: ModelBackend, texts: Sequence[str], store: S
     with torch.inference_mode(), backend.text_autocast():
         for s in tqdm(range(0, len(texts), size), desc=desc, unit="batch", disable=not progress, leave=False):
             idx = order[s:s + size]
-            out[torch.tensor(idx)] = F.normalize(backend.encode_texts([texts[i] for i in idx]).float(), dim=-1).cpu()
+            emb = backend.encode_texts([texts[i] for i in idx])  # normalised in its autocast type, if any
+            out[torch.tensor(idx)] = F.normalize(emb if emb.dtype in REDUCED else emb.float(), dim=-1).float().cpu()
     seconds = time.perf_counter() - t0
     if store is not None:
         store.put("texts", key, out.numpy().astype(np.float32), meta={"text_model": backend.text_fingerprint,

@@ -217,6 +217,12 @@ class RunConfig:
         return self.precision if self.profile_spec.image_autocast == "device" else "fp32"
 
     @property
+    def pair_precision(self) -> str:
+        """The type retrieval and association scores are computed in: the profile's autocast type for
+        them (the embeddings come out of it in that type and are multiplied so), else fp32."""
+        return self.profile_spec.autocast_dtype("pair", self.device)
+
+    @property
     def profile_spec(self):
         """The :class:`bench.core.profiles.Profile` this run follows."""
         return get_profile(self.profile)

@@ -96,7 +96,8 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
 
 
 def retrieval_recalls(image_emb: torch.Tensor, text_emb: torch.Tensor, text_image: np.ndarray,
-                      ks: tuple[int, ...] = (1, 5, 10), block: int = 1024) -> tuple[dict, np.ndarray]:
+                      ks: tuple[int, ...] = (1, 5, 10), block: int = 1024,
+                      dtype: torch.dtype = torch.float32) -> tuple[dict, np.ndarray]:
     """CLIP_benchmark's retrieval recall@k, computed in blocks (25k captions x 5k images fit easily).
 
     ``image_emb`` [N_img, D] and ``text_emb`` [N_txt, D] are L2-normalised; caption j belongs to
@@ -104,9 +105,13 @@ def retrieval_recalls(image_emb: torch.Tensor, text_emb: torch.Tensor, text_imag
     whose image ranks in their top k. ``text_retrieval_recall@k`` (image -> text): the share of
     images with at least one of their captions in their top k. Ranks come from ``torch.topk`` on
     the same scores CLIP_benchmark computes, so ties break the same way. Also returns each
-    caption's top-5 images (for paired comparisons).
+    caption's top-5 images (for paired comparisons). ``dtype``: the type of the scores (bf16 / fp16
+    where a profile's autocast made the embeddings, as CLIP_benchmark multiplies them).
     """
+    image_emb, text_emb = image_emb.to(dtype), text_emb.to(dtype)
     text_image = torch.as_tensor(np.asarray(text_image), dtype=torch.long)
+    if dtype != torch.float32:
+        return _reduced_recalls(image_emb, text_emb, text_image, ks)
     n_img, n_txt = image_emb.shape[0], text_emb.shape[0]
     kmax = max(ks)
     hits_t2i = {k: torch.zeros(n_txt, dtype=torch.bool) for k in ks}
@@ -132,6 +137,26 @@ def retrieval_recalls(image_emb: torch.Tensor, text_emb: torch.Tensor, text_imag
         metrics[f"text_retrieval_recall@{k}"] = float(hits_i2t[k].float().mean())
     metrics["mean_recall@1"] = (metrics["image_retrieval_recall@1"] + metrics["text_retrieval_recall@1"]) / 2
     return metrics, top5.numpy()
+
+
+def _reduced_recalls(image_emb: torch.Tensor, text_emb: torch.Tensor, text_image: torch.Tensor,
+                     ks: tuple[int, ...]) -> tuple[dict, np.ndarray]:
+    """:func:`retrieval_recalls` for bf16 / fp16 scores, step for step as CLIP_benchmark's
+    ``zeroshot_retrieval`` takes them: one score matrix ``texts @ images.T``, its transpose for
+    image -> text, and a separate ``topk(k)`` for each k (coarse scores tie often, and which tied
+    item ``topk`` returns depends on k)."""
+    scores = text_emb @ image_emb.T                                        # [N_txt, N_img]
+    n_img = scores.shape[1]
+    mine = torch.zeros_like(scores, dtype=torch.bool)
+    mine[torch.arange(len(text_image)), text_image] = True
+    metrics = {}
+    for k in ks:
+        t2i = torch.topk(scores, min(k, n_img), dim=1)[1]
+        metrics[f"image_retrieval_recall@{k}"] = float(mine.gather(1, t2i).any(dim=1).float().mean())
+        i2t = torch.topk(scores.T, min(k, scores.shape[0]), dim=1)[1]
+        metrics[f"text_retrieval_recall@{k}"] = float(mine.T.gather(1, i2t).any(dim=1).float().mean())
+    metrics["mean_recall@1"] = (metrics["image_retrieval_recall@1"] + metrics["text_retrieval_recall@1"]) / 2
+    return metrics, torch.topk(scores, min(5, n_img), dim=1)[1].numpy()
 
 
 def holm(p_values) -> list[float]:

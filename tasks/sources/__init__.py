@@ -75,6 +75,14 @@ def _hf(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource
     return open_hf(options, split, ctx.data_dir / "hf")
 
 
+def _hf_captions(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
+    from tasks.sources.hf import open_hf_captions
+
+    if not fetch and not options.get("local"):
+        return None  # as for "hf": only tried when fetching
+    return open_hf_captions(options, split, ctx.data_dir / "hf")
+
+
 def _webdataset(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
     from tasks.sources.webdataset import WebDatasetSource, hub_snapshot
 
@@ -130,7 +138,7 @@ def _corrupted(options: dict, split: str, ctx: DataContext, fetch: bool) -> Imag
 
 
 for _type, _opener in (("torchvision", _torchvision), ("mirror", _mirror), ("imagefolder", _imagefolder), ("csv", _csv),
-                       ("hf", _hf), ("webdataset", _webdataset), ("corrupted", _corrupted), ("captions", _captions),
+                       ("hf", _hf), ("hf_captions", _hf_captions), ("webdataset", _webdataset), ("corrupted", _corrupted), ("captions", _captions),
                        ("association", _association)):
     SOURCE_TYPES.register(_type, _opener)
 

@@ -46,10 +46,24 @@ class HFDatasetSource(ImageSource):
         return to_rgb(value)
 
 
-def open_hf(options: dict, split: str, cache_dir: Path, base: Path | None = None) -> HFDatasetSource:
-    """``options``: ``repo`` (hub id, or a builder: parquet / imagefolder / csv ...), optional
-    ``config``, ``data_files`` / ``data_dir`` (relative to ``base``), ``splits`` (our split ->
-    the dataset's), ``image_column`` (default ``image``), ``label_column`` (default ``label``)."""
+class HFCaptionSource(HFDatasetSource):
+    """Captioned images from a Hugging Face dataset (nlphuji's retrieval sets, which DataComp reads:
+    an ``image`` column and a ``caption`` column holding each image's captions); sample i is image i."""
+
+    def __init__(self, dataset: Any, image_column: str, caption_column: str, origin: str):
+        missing = [c for c in (image_column, caption_column) if c not in dataset.column_names]
+        if missing:
+            raise UserError(f"{origin} has no column '{missing[0]}' (columns: {', '.join(dataset.column_names)}); "
+                            "set image_column / caption_column")
+        self.dataset, self.image_column, self.origin = dataset, image_column, origin
+        self.captions = [[c] if isinstance(c, str) else list(c) for c in dataset[caption_column]]
+        self.targets = np.arange(len(self.captions), dtype=np.int64)
+        self.classes = None
+        self.identity = "hf-captions:" + str(getattr(dataset, "_fingerprint", origin))
+
+
+def load_hf(options: dict, split: str, cache_dir: Path, base: Path | None = None) -> tuple[Any, str]:
+    """The ``datasets`` dataset ``options`` name, and its origin label (see :func:`open_hf`)."""
     import datasets
 
     from bench.core.net import hub_offline_unless_reachable
@@ -72,5 +86,18 @@ def open_hf(options: dict, split: str, cache_dir: Path, base: Path | None = None
         except Exception as exc:  # offline, unknown repo/split, gated: the user fixes all the same way
             raise UserError(f"Hugging Face dataset {repo} (split {hf_split}) could not be loaded "
                             f"({short_reason(exc, 120)}); check the repo id and split, or the network") from None
-    return HFDatasetSource(ds, options.get("image_column", "image"), options.get("label_column", "label"),
-                           origin=f"hf:{repo}[{hf_split}]")
+    return ds, f"hf:{repo}[{hf_split}]"
+
+
+def open_hf(options: dict, split: str, cache_dir: Path, base: Path | None = None) -> HFDatasetSource:
+    """``options``: ``repo`` (hub id, or a builder: parquet / imagefolder / csv ...), optional
+    ``config``, ``data_files`` / ``data_dir`` (relative to ``base``), ``splits`` (our split ->
+    the dataset's), ``image_column`` (default ``image``), ``label_column`` (default ``label``)."""
+    ds, origin = load_hf(options, split, cache_dir, base)
+    return HFDatasetSource(ds, options.get("image_column", "image"), options.get("label_column", "label"), origin)
+
+
+def open_hf_captions(options: dict, split: str, cache_dir: Path, base: Path | None = None) -> HFCaptionSource:
+    """As :func:`open_hf`, with ``caption_column`` (default ``caption``) instead of a label column."""
+    ds, origin = load_hf(options, split, cache_dir, base)
+    return HFCaptionSource(ds, options.get("image_column", "image"), options.get("caption_column", "caption"), origin)

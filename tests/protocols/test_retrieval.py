@@ -29,7 +29,9 @@ def captioned(tmp_path):
 
 
 @pytest.mark.slow
-def test_recalls_equal_clip_benchmark(captioned, vit_s32_checkpoint, tmp_path):
+@pytest.mark.parametrize("profile", ["clip", "clip_benchmark"])
+def test_recalls_equal_clip_benchmark(captioned, vit_s32_checkpoint, tmp_path, profile):
+    """clip: CLIP_benchmark with --no_amp; clip_benchmark: with its default autocast (bf16 on CPU)."""
     import open_clip
     from clip_benchmark.metrics.zeroshot_retrieval import evaluate
 
@@ -37,7 +39,8 @@ def test_recalls_equal_clip_benchmark(captioned, vit_s32_checkpoint, tmp_path):
     from tasks.sources.captions import read_caption_table
 
     (rec,) = run(RunConfig(models=[("ViT-S-32", str(vit_s32_checkpoint))], tasks=[str(captioned)],
-                           out_dir=tmp_path / "r", cache_dir=tmp_path / "c", num_workers=0, progress=False))
+                           out_dir=tmp_path / "r", cache_dir=tmp_path / "c", num_workers=0, progress=False,
+                           profile=profile))
     assert rec.protocol == "retrieval" and rec.config["metric"] == "mean_recall@1"  # the task's default protocol
 
     model, _, preprocess = open_clip.create_model_and_transforms("ViT-S-32", pretrained=str(vit_s32_checkpoint))
@@ -54,7 +57,7 @@ def test_recalls_equal_clip_benchmark(captioned, vit_s32_checkpoint, tmp_path):
 
     loader = torch.utils.data.DataLoader(Pairs(), batch_size=5, collate_fn=lambda b: (torch.stack([x for x, _ in b]),
                                                                                        [t for _, t in b]))
-    theirs = evaluate(model, loader, tokenizer, "cpu", amp=False, recall_k_list=[1, 5, 10])
+    theirs = evaluate(model, loader, tokenizer, "cpu", amp=profile == "clip_benchmark", recall_k_list=[1, 5, 10])
     for key, value in theirs.items():
         assert rec.metrics[key] == pytest.approx(value, abs=1e-9), key
     assert rec.metrics["mean_recall@1"] == pytest.approx(
@@ -131,3 +134,34 @@ def test_clip_benchmark_retrieval_webdataset_layout(tmp_path):
                 tar.addfile(info, io.BytesIO(data))
     src = open_source(get_task("flickr30k"), "test", DataContext(tmp_path / "data", None))
     assert len(src) == 3 and src.captions[2] == ["cap 2 a", "cap 2 b"] and list(src.targets) == [0, 1, 2]
+
+
+def test_datacomp_reads_nlphujis_captions_first(tmp_path):
+    """Under --profile datacomp the retrieval sets come from nlphuji's Hugging Face copies, as DataComp's
+    retr_eval.py reads them; under the others CLIP_benchmark's exports stay first and nlphuji's copy is a
+    fallback that is said. A local parquet file stands in for the hub here."""
+    import dataclasses
+
+    import datasets
+    from PIL import Image
+
+    from tasks.registry import get_task
+    from tasks.sources import DataContext, open_source
+
+    spec = get_task("flickr30k")
+    nlphuji = spec.sources[1]
+    assert nlphuji.type == "hf_captions" and nlphuji.options["profile"] == "datacomp"
+    assert nlphuji.options["repo"] == "nlphuji/flickr_1k_test_image_text_retrieval"
+    rows = {"image": [Image.new("RGB", (8, 8), (i * 80, 0, 0)) for i in range(3)],
+            "caption": [[f"cap {i} a", f"cap {i} b"] for i in range(3)]}
+    datasets.Dataset.from_dict(rows, features=datasets.Features(
+        {"image": datasets.Image(), "caption": datasets.Sequence(datasets.Value("string"))})).to_parquet(
+        str(tmp_path / "flickr.parquet"))
+    local = dataclasses.replace(nlphuji, options={**nlphuji.options, "repo": "parquet", "local": True,
+                                                  "data_files": {"test": str(tmp_path / "flickr.parquet")}})
+    task = dataclasses.replace(spec, sources=(spec.sources[0], local))
+    dc = open_source(task, "test", DataContext(tmp_path / "data", None, "datacomp"))
+    assert dc.origin.startswith("hf:parquet") and dc.choice_note is None
+    assert dc.captions[1] == ["cap 1 a", "cap 1 b"] and list(dc.targets) == [0, 1, 2] and dc.load(2).size == (8, 8)
+    clip = open_source(task, "test", DataContext(tmp_path / "data", None, "clip"))
+    assert clip.captions == dc.captions and "not from the first choice" in clip.choice_note
