@@ -2,7 +2,9 @@
 
 - ``cli.md`` from the parsers of every registered command (flags, help, defaults, choices);
 - ``tasks.md`` from the task registry (classes, metric, splits, sources, description);
-- ``records.md`` from the record's dataclasses and the recorded run options.
+- ``records.md`` from the record's dataclasses and the recorded run options;
+- ``profiles.md`` from the evaluation profiles (``bench.core.profiles``): each difference between
+  the references, what each profile does, and the reference's file and line.
 
 ``--check`` writes nothing and fails (exit 1) when a page on disk differs from what the code
 generates: the tests run it, so a stale reference fails the build.
@@ -113,7 +115,36 @@ def records_reference() -> str:
     return "".join(out)
 
 
-PAGES = {"cli.md": cli_reference, "tasks.md": tasks_reference, "records.md": records_reference}
+def profiles_reference() -> str:
+    from bench.core.profiles import DEVIATIONS, DIFFERENCES, PROFILE_NAMES, PROFILES, SUITE_PROFILES
+
+    out = [HEADER, "# Evaluation profiles\n\n",
+           "`--profile` (on `run`, `robustness`, `sweep`, `predict` and `doctor`) follows one reference to the letter, "
+           "quirks included: `clip` (the CLIP paper's protocol; the default), `clip_benchmark` (`clip_benchmark eval` "
+           "1.6.2 with its default options) or `datacomp` (DataComp's `evaluate.py` at mlfoundations/datacomp@4a8df19 "
+           "with the clip-benchmark 1.4.0 it pins; open_clip's published 38-task table was made this way). "
+           + ", ".join(f"`--task {suite}` runs default to `{p}`" for suite, p in SUITE_PROFILES.items())
+           + ". Every record carries its profile (`config.profile`; records from before profiles are `clip`), "
+           "the leaderboard shows it and gives each profile its own row when the records mix them, and the doctor "
+           "tries each difference of the other profiles as a variant. Defined in `bench/core/profiles.py`.\n\n",
+           "| what | field | " + " | ".join(f"`{p}`" for p in PROFILE_NAMES) + " | where the references do it |\n",
+           "| --- | --- | " + " | ".join("---" for _ in PROFILE_NAMES) + " | --- |\n"]
+    for d in DIFFERENCES:
+        out.append(f"| {_cell(d.what)} | `{_cell(d.field)}` | " + " | ".join(_cell(d.values[p]) for p in PROFILE_NAMES)
+                   + " | " + "<br>".join(_cell(s) for s in d.sources) + " |\n")
+    out.append("\n## Where a profile does not follow its reference\n\n")
+    out += [f"- {_cell(d)}\n" for d in DEVIATIONS]
+    out.append("\n## The profiles as data\n\n| profile | " + " | ".join(f"`{f}`" for f in PROFILES["clip"].__dataclass_fields__
+                                                     if f != "name") + " |\n")
+    names = [f for f in PROFILES["clip"].__dataclass_fields__ if f != "name"]
+    out.append("| --- | " + " | ".join("---" for _ in names) + " |\n")
+    for p in PROFILES.values():
+        out.append(f"| `{p.name}` | " + " | ".join(f"`{getattr(p, f)}`" for f in names) + " |\n")
+    return "".join(out)
+
+
+PAGES = {"cli.md": cli_reference, "tasks.md": tasks_reference, "records.md": records_reference,
+         "profiles.md": profiles_reference}
 
 
 def stale_pages(folder: Path) -> list[str]:
@@ -144,7 +175,8 @@ def execute(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMAND = Command("docs", "write the reference pages generated from the code (CLI, tasks, record schema)",
-                  "Generates docs/reference/cli.md from every command's parser, tasks.md from the task registry and "
-                  "records.md from the record's dataclasses; --check fails when a page is stale.",
+COMMAND = Command("docs", "write the reference pages generated from the code (CLI, tasks, record schema, profiles)",
+                  "Generates docs/reference/cli.md from every command's parser, tasks.md from the task registry, "
+                  "records.md from the record's dataclasses and profiles.md from the evaluation profiles; --check "
+                  "fails when a page is stale.",
                   add_arguments, execute)

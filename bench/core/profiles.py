@@ -142,6 +142,22 @@ DIFFERENCES: tuple[Difference, ...] = (
                (f"{DC} eval_utils/retr_eval.py:38-46 — datasets.load_dataset(f'nlphuji/{{task}}', split='test')",)),
 )
 
+#: what a profile does not reproduce, and why (printed under the table)
+DEVIATIONS: tuple[str, ...] = (
+    "datacomp on CUDA: DataComp embeds retrieval images under fp16 autocast; zsbench embeds them at --precision "
+    "(fp32), because one feature cache serves classification (fp32 there) and retrieval. On the CPU the two agree.",
+    "datacomp, exact logit ties: DataComp's top-1 (zsc.accuracy) takes torch.topk's first tied class while its mean "
+    "per-class recall takes argmax's; zsbench takes argmax's first for both. Exact ties need reduced-precision "
+    "logits, which the datacomp profile does not use.",
+    "clip_benchmark: a blank line inside an export's templates file becomes an empty prompt in 1.6.2; zsbench drops "
+    "blank template lines in every profile (no published export has one).",
+    "clip_benchmark and datacomp on CUDA: the classifier is averaged in the autocast type, class by class, as on the "
+    "CPU, where this is tested bit for bit against CLIP_benchmark 1.6.2; CUDA's fp16 kernels were not available to "
+    "test.",
+    "Flickr30k / MSCOCO: nlphuji's copies and CLIP_benchmark's exports could not both be read here (no network), so "
+    "whether their captions differ is not established; the datacomp profile reads nlphuji's, as DataComp does.",
+)
+
 
 def get_profile(name: str) -> Profile:
     try:
