@@ -53,6 +53,14 @@ def get_task(name_or_path: str) -> TaskSpec:
         from tasks.taskfile import path_task
 
         return path_task(path)
+    from tasks.reference_names import reference_task, unmapped_hint
+
+    theirs = reference_task(name_or_path)  # CLIP_benchmark's / DataComp's name for one of ours
+    if theirs is not None:
+        return TASKS.get(theirs)
+    hint = unmapped_hint(name_or_path)
+    if hint is not None:
+        raise UserError(hint)
     if "/" in name_or_path or path.suffix:
         raise UserError(f"task path not found: {name_or_path}; give an existing folder (one sub-folder per class), "
                         ".csv/.tsv manifest or .toml task file")

@@ -161,3 +161,35 @@ def test_classnames_option_reaches_the_run_and_the_record(tiny_folder, tmp_path)
                            classnames_file=tmp_path / "n.json", no_save=True, cache_dir=tmp_path / "c",
                            num_workers=0, progress=False))
     assert rec.task_info["classnames"] == names and rec.config["classnames_file"] == str(tmp_path / "n.json")
+
+
+def test_clip_benchmark_and_datacomp_dataset_names_are_accepted():
+    """Every dataset in CLIP_benchmark's own collections either maps to a task (checked: same data, i.e.
+    the task's CLIP_benchmark export or class-name key agrees) or is refused in one line naming the way
+    round; `wds/<name>` maps like `<name>`; DataComp's tasklist keys map to the 38-task suite."""
+    from clip_benchmark.datasets.builder import dataset_collection
+
+    from bench.core.errors import UserError
+    from prompts.references import CB_KEYS
+    from tasks.reference_names import CLIP_BENCHMARK, DATACOMP
+    from tasks.registry import get_task
+    from tasks.suites import read_suite
+
+    theirs = {name for names in dataset_collection.values() for name in names}
+    for name in sorted(theirs):
+        for spelled in (name, "wds/" + name):
+            if name in CLIP_BENCHMARK:
+                spec = get_task(spelled)
+                assert spec.name == CLIP_BENCHMARK[name]
+                repos = [s.options.get("hf_repo", "") for s in spec.sources]
+                export = "clip-benchmark/wds_" + name.replace("/", "-")
+                bare = name.split("/")[-1]
+                assert export in repos or spec.name == bare or CB_KEYS.get(spec.name) in (bare, bare + "_vtab"), \
+                    (name, repos)
+            else:
+                with pytest.raises(UserError, match=r"zsbench has no task|torchvision's Caltech-101|export"):
+                    get_task(spelled)
+    assert set(CLIP_BENCHMARK) - theirs <= {"cifar10", "cifar100", "food101", "dtd", "pets", "flowers", "eurosat",
+                                            "pcam", "imagenet-o"}  # names its builder takes outside the collections
+    assert {get_task(k).name for k in DATACOMP} | {get_task(k).name for k in CLIP_BENCHMARK} >= \
+        set(read_suite("@datacomp"))

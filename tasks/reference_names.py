@@ -1,0 +1,60 @@
+"""CLIP_benchmark's and DataComp's dataset names, accepted by ``--task`` for the task they stand for.
+
+A user who comes from ``clip_benchmark eval --dataset cars`` or DataComp's ``tasklist.yml``
+(``vtab/pets``, ``wilds/iwildcam``, ``retrieval/flickr_1k_test_image_text_retrieval``) types the
+name they know; ``get_task`` maps it here. ``wds/<name>`` (CLIP_benchmark's webdataset form of any
+of its datasets) maps like ``<name>``. The CLIP_benchmark keys are checked against its own
+``dataset_collection`` (clip-benchmark 1.6.2, ``clip_benchmark/datasets/builder.py``) by the tests;
+the DataComp keys are ``tasklist.yml``'s at mlfoundations/datacomp@4a8df19.
+
+Names of theirs that zsbench has no task for get a one-line answer naming the way round (their
+export folder as ``--task``), never a silent substitute: CLIP_benchmark's plain ``caltech101`` is
+torchvision's Caltech-101 (another split and class list than VTAB's), so it is not mapped to ours,
+which is ``vtab/caltech101``.
+"""
+from __future__ import annotations
+
+#: CLIP_benchmark's dataset name -> zsbench task
+CLIP_BENCHMARK: dict[str, str] = {
+    "imagenet1k": "imagenet", "imagenetv2": "imagenet-v2", "imagenet_sketch": "imagenet-sketch",
+    "imagenet-a": "imagenet-a", "imagenet-r": "imagenet-r", "imagenet-o": "imagenet-o", "objectnet": "objectnet",
+    "cifar10": "cifar10", "cifar100": "cifar100", "voc2007": "voc2007", "fer2013": "fer2013", "sun397": "sun397",
+    "cars": "stanford_cars", "fgvc_aircraft": "fgvc_aircraft", "mnist": "mnist", "stl10": "stl10", "gtsrb": "gtsrb",
+    "country211": "country211", "renderedsst2": "rendered_sst2", "food101": "food101", "dtd": "dtd",
+    "pets": "oxford_pets", "flowers": "flowers102", "eurosat": "eurosat", "pcam": "pcam",
+    "mscoco_captions": "mscoco", "flickr30k": "flickr30k",
+    "vtab/caltech101": "caltech101", "vtab/cifar10": "cifar10", "vtab/cifar100": "cifar100",
+    "vtab/clevr_count_all": "clevr_counts", "vtab/clevr_closest_object_distance": "clevr_distance",
+    "vtab/dtd": "dtd", "vtab/eurosat": "eurosat", "vtab/kitti_closest_vehicle_distance": "kitti_distance",
+    "vtab/flowers": "flowers102", "vtab/pets": "oxford_pets", "vtab/pcam": "pcam", "vtab/resisc45": "resisc45",
+    "vtab/svhn": "svhn",
+}
+#: DataComp's task keys (tasklist.yml) that CLIP_benchmark does not share -> zsbench task
+DATACOMP: dict[str, str] = {
+    "retrieval/flickr_1k_test_image_text_retrieval": "flickr30k",
+    "retrieval/mscoco_2014_5k_test_image_text_retrieval": "mscoco", "misc/winogavil": "winogavil",
+    "wilds/iwildcam": "iwildcam", "wilds/camelyon17": "camelyon17", "wilds/fmow": "fmow",
+    "fairness/dollar_street": "dollar_street", "fairness/geode": "geode",
+}
+ALIASES: dict[str, str] = {**CLIP_BENCHMARK, **DATACOMP}
+
+
+def reference_task(name: str) -> str | None:
+    """The zsbench task a CLIP_benchmark / DataComp dataset name stands for (``wds/`` stripped)."""
+    bare = name[len("wds/"):] if name.startswith("wds/") else name
+    return ALIASES.get(bare)
+
+
+def unmapped_hint(name: str) -> str | None:
+    """For a name of theirs with no zsbench task: what to do instead (one clause)."""
+    bare = name[len("wds/"):] if name.startswith("wds/") else name
+    if bare == "caltech101":
+        return ("CLIP_benchmark's caltech101 is torchvision's Caltech-101; zsbench's caltech101 is its vtab/caltech101 "
+                "(--task vtab/caltech101 or caltech101), or give the export folder as --task")
+    if bare.startswith(("vtab/", "tfds/", "sugar_crepe/", "fairness/")) or bare in (
+            "voc2007_multilabel", "flickr8k", "winoground", "imagenet-w", "babel_imagenet", "imagenet1k-unverified",
+            "multilingual_mscoco_captions", "crossmodal3600", "xtd10", "xtd200", "flickr30k-200", "dummy"):
+        folder = "wds_" + bare.replace("/", "-")
+        return (f"'{name}' is a CLIP_benchmark/DataComp dataset zsbench has no task for: download its export "
+                f"(clip-benchmark/{folder} on the Hugging Face hub) and give the folder as --task")
+    return None
