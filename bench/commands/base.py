@@ -86,14 +86,15 @@ def path_or_none(value: str | Path | None) -> Path | None:
 
 
 def quiet_warnings(quiet: bool) -> None:
-    """Warnings as one ``zsbench: warning:`` line each; under --quiet/--json only a damaged cache
-    entry is still said (on stderr), because it can mean a failing disk."""
-    from bench.core.errors import CacheWarning
+    """Warnings as one ``zsbench: warning:`` line each; under --quiet/--json a damaged cache entry
+    (it can mean a failing disk) and images left out of a number are still said, on stderr."""
+    from bench.core.errors import CacheWarning, DataLossWarning
 
     warnings.formatwarning = lambda msg, cat, *a, **k: f"zsbench: warning: {msg}\n"
     if quiet:
         warnings.simplefilter("ignore")
         warnings.simplefilter("default", CacheWarning)
+        warnings.simplefilter("default", DataLossWarning)
 
 
 def fail(message: str, code: int = 2) -> int:

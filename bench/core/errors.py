@@ -19,6 +19,11 @@ def short_reason(exc: BaseException, limit: int = 200) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
+class DataLossWarning(UserWarning):
+    """Samples were left out of a number (undecodable images). Shown even under ``--quiet`` /
+    ``--json`` (on stderr): the number covers fewer images than the data has."""
+
+
 class CacheWarning(UserWarning):
     """Something in the cache was found damaged and is being recomputed. Shown even under
     ``--quiet``/``--json`` (on stderr): a damaged cache entry can mean a failing disk."""

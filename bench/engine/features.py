@@ -27,7 +27,9 @@ from bench.engine.feature_chunks import FeatureChunks
 from bench.models.base import ModelBackend
 from tasks.sources.base import BAD_IMAGE, ImageSource, PreprocessedDataset
 
-CHUNK_SIZE = 1024
+#: rows per cache chunk: the unit that an interrupted extraction keeps (``ZSBENCH_CHUNK_ROWS`` changes it,
+#: e.g. smaller for finer resumption on slow models; entries made with another size are cached apart)
+CHUNK_SIZE = int(os.environ.get("ZSBENCH_CHUNK_ROWS", "1024"))
 ARRAYS = ("features", "labels", "indices")
 
 
@@ -150,6 +152,8 @@ class FeatureExtractor:
             raise ValueError(f"kind must be one of {FEATURE_KINDS}")
         indices = np.arange(len(source)) if indices is None else np.asarray(indices, dtype=np.int64)
         key = feature_key(self.backend, source, split, indices, kind)
+        if self.chunk_size != 1024:  # another chunking is another layout on disk: its own entry
+            key = stable_hash([key, "chunk-rows", self.chunk_size])
         entry = self.store.chunked("features", key, {"model": self.backend.fingerprint, "data": source.identity,
                                                      "split": split, "n": len(indices)}) if self.store else None
         lazy = lazy and entry is not None
@@ -298,8 +302,10 @@ class FeatureExtractor:
             raise UserError(f"cannot decode image {skipped[0]}: replace or remove it, or pass --on-bad-image skip")
         import warnings
 
+        from bench.core.errors import DataLossWarning
+
         warnings.warn(f"skipped {len(skipped)} unreadable image(s) in {source.origin}, first: {skipped[0]}",
-                      stacklevel=3)
+                      DataLossWarning, stacklevel=3)
         keep = np.flatnonzero(~bad)
         return FeatureSet(out.features.take(keep) if lazy else out.features[keep], out.labels[keep],
                           out.indices[keep]), skipped

@@ -228,6 +228,10 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
                     f"{'/' + self.pretrained if plan.source == 'tag' else ''} ({why}): download them once where there "
                     "is internet (they are kept in ~/.cache/huggingface) or pass --pretrained /path/to/checkpoint.pt"
                 ) from None
+            if plan.source == "file" and "Weights only load failed" in str(exc):
+                raise UserError(f"checkpoint {self.pretrained} holds pickled objects beyond tensors, and unpickling "
+                                "them could run code: zsbench loads weights only; re-save it as a state_dict "
+                                "(torch.save(model.state_dict(), path)) from a source you trust") from None
             if plan.source == "file":
                 raise UserError(f"checkpoint {self.pretrained} does not load into {self.name}: "
                                 f"{short_reason(exc)}") from None
