@@ -142,6 +142,14 @@ def _wait_for_progress(cache: Path, proc: subprocess.Popen, timeout: float = 120
     raise AssertionError("no feature rows written in time")
 
 
+def _interrupted(folder: Path, tmp_path: Path, sig: int) -> tuple[subprocess.Popen, str]:
+    """A run on ``folder`` sent ``sig`` once its first feature chunk is on disk; its stderr."""
+    proc = _start(folder, tmp_path / "cache", tmp_path / "out")
+    _wait_for_progress(tmp_path / "cache", proc)
+    proc.send_signal(sig)
+    return proc, proc.communicate(timeout=120)[1]
+
+
 def _top1(stdout: str) -> float:
     return json.loads(stdout)[0]["metrics"]["top1"]
 
@@ -161,10 +169,7 @@ def clean(tmp_path_factory):
 @pytest.mark.slow
 def test_sigkill_mid_extraction_then_the_next_run_resumes_and_is_right(clean, tmp_path):
     folder, expected = clean
-    proc = _start(folder, tmp_path / "cache", tmp_path / "out")
-    _wait_for_progress(tmp_path / "cache", proc)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
+    _interrupted(folder, tmp_path, signal.SIGKILL)
     again = _start(folder, tmp_path / "cache", tmp_path / "out")
     stdout, stderr = again.communicate(timeout=600)
     assert again.returncode == 0 and "Traceback" not in stderr, stderr
@@ -175,10 +180,7 @@ def test_sigkill_mid_extraction_then_the_next_run_resumes_and_is_right(clean, tm
 @pytest.mark.slow
 def test_sigint_exits_130_in_one_line_and_keeps_what_is_done(clean, tmp_path):
     folder, _ = clean
-    proc = _start(folder, tmp_path / "cache", tmp_path / "out")
-    _wait_for_progress(tmp_path / "cache", proc)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
+    proc, stderr = _interrupted(folder, tmp_path, signal.SIGINT)
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert proc.returncode == 130 and len(lines) == 1 and "interrupted" in lines[0], stderr
     kept = list((tmp_path / "cache" / "features").rglob("*.features.npy"))
