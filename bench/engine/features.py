@@ -29,7 +29,12 @@ from tasks.sources.base import BAD_IMAGE, ImageSource, PreprocessedDataset
 
 #: rows per cache chunk: the unit that an interrupted extraction keeps (``ZSBENCH_CHUNK_ROWS`` changes it,
 #: e.g. smaller for finer resumption on slow models; entries made with another size are cached apart)
-CHUNK_SIZE = int(os.environ.get("ZSBENCH_CHUNK_ROWS", "1024"))
+CHUNK_SIZE = 1024
+
+
+def chunk_rows() -> int:
+    """``ZSBENCH_CHUNK_ROWS`` if set (read when an extractor is made), else :data:`CHUNK_SIZE`."""
+    return int(os.environ.get("ZSBENCH_CHUNK_ROWS", CHUNK_SIZE))
 ARRAYS = ("features", "labels", "indices")
 
 
@@ -134,9 +139,10 @@ class FeatureExtractor:
     num_workers: int | None = None
     progress: bool = True
     on_bad_image: str = "skip"
-    chunk_size: int = CHUNK_SIZE
+    chunk_size: int | None = None  # default: chunk_rows()
 
     def __post_init__(self) -> None:
+        self.chunk_size = self.chunk_size or chunk_rows()
         if self.on_bad_image not in BAD_IMAGE_POLICIES:
             raise UserError(f"--on-bad-image must be one of {', '.join(BAD_IMAGE_POLICIES)}, not '{self.on_bad_image}'")
 
@@ -152,7 +158,7 @@ class FeatureExtractor:
             raise ValueError(f"kind must be one of {FEATURE_KINDS}")
         indices = np.arange(len(source)) if indices is None else np.asarray(indices, dtype=np.int64)
         key = feature_key(self.backend, source, split, indices, kind)
-        if self.chunk_size != 1024:  # another chunking is another layout on disk: its own entry
+        if self.chunk_size != CHUNK_SIZE:  # another chunking is another layout on disk: its own entry
             key = stable_hash([key, "chunk-rows", self.chunk_size])
         entry = self.store.chunked("features", key, {"model": self.backend.fingerprint, "data": source.identity,
                                                      "split": split, "n": len(indices)}) if self.store else None
@@ -313,7 +319,7 @@ class FeatureExtractor:
 
 def extract_features(backend: ModelBackend, source: ImageSource, split: str, indices: np.ndarray | None = None,
                      store: Store | None = None, batch_size: int | None = 64, num_workers: int | None = None,
-                     progress: bool = True, chunk_size: int = CHUNK_SIZE, kind: str = "embedding",
+                     progress: bool = True, chunk_size: int | None = None, kind: str = "embedding",
                      on_bad_image: str = "skip", lazy: bool = False) -> FeatureSet:
     """One extraction with :class:`FeatureExtractor` (for callers outside a run)."""
     return FeatureExtractor(backend, store, batch_size, num_workers, progress, on_bad_image, chunk_size)(

@@ -110,7 +110,8 @@ def _same_weights(recorded: str, given: str) -> bool:
 
 def _select(runs: pd.DataFrame, spec: str | tuple[str, str], protocol: str) -> pd.DataFrame:
     """A run record path, a model as ``NAME`` / ``NAME:PRETRAINED``, a checkpoint path or pretrained
-    tag that one model's records name, or a ``(name, pretrained)`` pair; the newest record per task."""
+    tag that one model's records name, or a ``(name, pretrained)`` pair; the newest record per task
+    and profile."""
     sel = of_protocol(runs, protocol)
     if isinstance(spec, tuple):
         name, tag = spec
@@ -125,7 +126,7 @@ def _select(runs: pd.DataFrame, spec: str | tuple[str, str], protocol: str) -> p
             if len(models) > 1:
                 raise UserError(f"'{spec}' is the weights of several models' records ({', '.join(models)}): "
                                 f"give MODEL:{spec}")
-            return newest(by_weights, keys=("task",))
+            return newest(by_weights, keys=("task", "profile"))
         name, tag = (spec, "") if spec in set(runs.model) else spec.rsplit(":", 1) if ":" in spec else (spec, "")
     sel = sel[sel.model == name]
     if tag:
@@ -137,13 +138,23 @@ def _select(runs: pd.DataFrame, spec: str | tuple[str, str], protocol: str) -> p
     if sel.pretrained.nunique() > 1:
         raise UserError(f"'{spec}' matches several checkpoints ({', '.join(sorted(sel.pretrained.unique()))}): "
                         "add :PRETRAINED")
-    return newest(sel, keys=("task",))
+    return newest(sel, keys=("task", "profile"))
 
 
 def compare(runs: pd.DataFrame, a: str, b: str, tasks: list[str] | None = None, protocol: str | None = None,
             n_resamples: int = 10000, seed: int = 0) -> list[Comparison]:
     protocol = protocol or default_board(runs)
     ra, rb = _select(runs, a, protocol), _select(runs, b, protocol)
+    # records are paired within a profile: two pipelines' numbers are not one comparison
+    common = set(zip(ra.task, ra.profile)) & set(zip(rb.task, rb.profile))
+    apart = sorted((set(ra.task) & set(rb.task)) - {t for t, _ in common})
+    if apart and not common:
+        t = apart[0]
+        raise UserError(f"task {t}: '{a}' was run under --profile {', '.join(sorted(set(ra[ra.task == t].profile)))} "
+                        f"and '{b}' under {', '.join(sorted(set(rb[rb.task == t].profile)))}; rerun one under the "
+                        "other's profile to compare them")
+    ra = ra[[(t, p) in common for t, p in zip(ra.task, ra.profile)]]
+    rb = rb[[(t, p) in common for t, p in zip(rb.task, rb.profile)]]
     shared = sorted(set(ra.task) & set(rb.task))
     if tasks:
         missing = [t for t in tasks if t not in shared]
@@ -153,9 +164,13 @@ def compare(runs: pd.DataFrame, a: str, b: str, tasks: list[str] | None = None, 
     if not shared:
         raise UserError(f"'{a}' and '{b}' have no task in common: run both on the same --task")
     out = []
+    several = ra.profile.nunique() > 1
     for task in shared:
-        x, y = ra[ra.task == task].iloc[0], rb[rb.task == task].iloc[0]
-        out.append(compare_records(x.path, y.path, task, x.label, y.label, n_resamples, seed))
+        for profile in sorted(set(ra[ra.task == task].profile) & set(rb[rb.task == task].profile)):
+            x = ra[(ra.task == task) & (ra.profile == profile)].iloc[0]
+            y = rb[(rb.task == task) & (rb.profile == profile)].iloc[0]
+            out.append(compare_records(x.path, y.path, f"{task} [{profile}]" if several else task, x.label, y.label,
+                                       n_resamples, seed))
     for c, adjusted in zip(out, holm([c.p_value for c in out])):
         c.p_holm = adjusted
     return out

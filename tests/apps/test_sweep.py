@@ -14,7 +14,7 @@ import torch
 
 from bench.engine.config import RunConfig
 from bench.core.errors import UserError
-from helpers.cli import zsbench
+from helpers.cli import run_cli, zsbench
 
 pytestmark = pytest.mark.slow
 
@@ -63,10 +63,10 @@ def test_a_broken_model_fails_alone_and_a_rerun_does_only_what_is_missing(tmp_pa
     models = tmp_path / "models.txt"
     models.write_text(f"ViT-S-32 {checkpoints}/epoch_1.pt\nViT-S-32 {checkpoints}/epoch_2.pt\nViT-S-32 {broken}\n")
     args = ["sweep", "--models", str(models), "--task", two_tasks[0], "--task", two_tasks[1], "--out",
-            str(tmp_path / "res"), "--executor", "local", "--workers", "0"]
-    out = zsbench(*args, cache=tmp_path / "c", cwd=tmp_path)
+            str(tmp_path / "res"), "--executor", "debug", "--workers", "0"]  # in-process jobs (local: below)
+    out = run_cli(*args, cache=tmp_path / "c", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    status = zsbench("sweep", "status", str(tmp_path / "res"), cache=tmp_path / "c", cwd=tmp_path)
+    status = run_cli("sweep", "status", str(tmp_path / "res"), cache=tmp_path / "c", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     assert "4 done, 0 running, 2 failed, 0 lost, 0 missing of 6" in status.stdout
     failed = [ln for ln in status.stdout.splitlines() if ln.startswith("failed:")]
@@ -75,23 +75,24 @@ def test_a_broken_model_fails_alone_and_a_rerun_does_only_what_is_missing(tmp_pa
     before = {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")}
     assert len(before) == 4
     shutil.copy(checkpoints / "epoch_1.pt", broken)  # the fix
-    dry = zsbench(*args, "--dry-run", cache=tmp_path / "c", cwd=tmp_path)
+    dry = run_cli(*args, "--dry-run", cache=tmp_path / "c", cwd=tmp_path)
     assert dry.returncode == 0 and "-> 1 job(s)" in dry.stdout and "measured:" not in dry.stdout.split("broken")[0]
-    out = zsbench(*args, cache=tmp_path / "c", cwd=tmp_path)
+    out = run_cli(*args, cache=tmp_path / "c", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     after = {p.name: p.stat().st_mtime_ns for p in runs.glob("*.json")}
     assert len(after) == 6 and all(after[k] == v for k, v in before.items())  # nothing redone
     assert "6 done, 0 running, 0 failed, 0 lost, 0 missing of 6" in out.stdout
-    again = zsbench(*args, "--dry-run", cache=tmp_path / "c", cwd=tmp_path)
+    again = run_cli(*args, "--dry-run", cache=tmp_path / "c", cwd=tmp_path)
     assert "-> 0 job(s)" in again.stdout and "nothing left to do" in again.stdout
 
 
-def test_killing_a_job_mid_extraction_loses_nothing(tmp_path):
-    """digits (1,797 images, scikit-learn's own copy) fills two feature chunks: kill after the first."""
+def test_killing_a_job_mid_extraction_loses_nothing(tmp_path, monkeypatch):
+    """240 of digits' images (scikit-learn's own copy) in chunks of 16 rows: cancel the job after the first."""
     from bench.apps import sweep as sw
 
+    monkeypatch.setenv("ZSBENCH_CHUNK_ROWS", "16")  # the job's process and the in-process rerun alike
     config = RunConfig(tasks=["digits"], out_dir=tmp_path / "res", cache_dir=tmp_path / "c", num_workers=0,
-                       skip_existing=True)
+                       skip_existing=True, limit=240, templates=["single"])
     job = sw.plan_sweep([sw.ModelEntry("ViT-S-32", "none")], config)[0]
     sweep_dir = sw.sweep_folder(config.out_dir, "kill")
     (handle,) = sw.submit([job], config, sweep_dir, "local")
@@ -106,7 +107,7 @@ def test_killing_a_job_mid_extraction_loses_nothing(tmp_path):
     result = sw.run_job(config, job, sweep_dir)  # the rerun (here in-process)
     assert result["records"] == 1
     (rec,) = [json.loads(p.read_text()) for p in (tmp_path / "res" / "runs").glob("*.json")]
-    assert rec["task_info"]["feature_cache"] == "resumed" and rec["n_samples"] == 1797
+    assert rec["task_info"]["feature_cache"] == "resumed" and rec["n_samples"] == 240
 
 
 def test_watch_evaluates_each_new_checkpoint_once_and_plots_the_curve(tmp_path, checkpoints, two_tasks):

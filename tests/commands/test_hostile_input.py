@@ -114,7 +114,7 @@ def test_bad_caption_files_are_one_line(rows, needle, tmp_path):
 
 
 # -- faults in a real process: SIGKILL, SIGINT, two runs on one cache ----------------------------------------
-def _folder(root: Path, n: int = 96) -> Path:
+def _folder(root: Path, n: int = 48) -> Path:
     rng = np.random.default_rng(0)
     for i in range(n):
         (root / f"c{i % 4}").mkdir(parents=True, exist_ok=True)
@@ -123,7 +123,7 @@ def _folder(root: Path, n: int = 96) -> Path:
 
 
 def _start(folder: Path, cache: Path, out: Path) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ZSBENCH_CHUNK_ROWS": "16"}  # 6 chunks: a kill lands mid-way
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ZSBENCH_CHUNK_ROWS": "8"}  # 6 chunks: a kill lands mid-way
     return subprocess.Popen([sys.executable, str(REPO / "cli.py"), "run", "--model", "ViT-S-32", "--pretrained",
                              "none", "--task", str(folder), "--templates", "single", "--batch-size", "4",
                              "--workers", "0", "--cache-dir", str(cache), "--out", str(out), "--json", "--quiet"],
@@ -156,7 +156,7 @@ def _top1(stdout: str) -> float:
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
-    """A folder of 96 images and its uninterrupted result (run in this process), for the faults to equal."""
+    """A folder of 48 images and its uninterrupted result (run in this process), for the faults to equal."""
     from bench.engine.runner import RunConfig, run
 
     root = tmp_path_factory.mktemp("faults")

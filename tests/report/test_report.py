@@ -251,3 +251,19 @@ def test_compare_tests_each_tasks_own_metric_with_holm(tmp_path):
     (k,) = compare(load_runs(out), "A:x", "B:y", tasks=["kinetics700"], n_resamples=500)
     # the fixture's top-5 holds the label only when top-1 does, so the score is top-1 here
     assert k.metric == "mean_top1_top5" and k.diff == 0 and k.acc_a == pytest.approx(right.mean())
+
+
+def test_compare_pairs_records_within_a_profile(tmp_path):
+    from bench.core.errors import UserError
+    from bench.report.compare import compare
+    from helpers.records import add
+
+    out = tmp_path / "results"
+    add(out, "ViT-B-32", "openai", "cifar10", 0.9)
+    add(out, "ViT-B-32", "laion2b", "cifar10", 0.8, extra={"profile": "datacomp"})
+    with pytest.raises(UserError, match=r"under --profile clip and 'ViT-B-32:laion2b' under datacomp"):
+        compare(load_runs(out), "ViT-B-32:openai", "ViT-B-32:laion2b")
+    add(out, "ViT-B-32", "laion2b", "cifar10", 0.7, created="20260103T000000")            # clip, as A's
+    add(out, "ViT-B-32", "openai", "cifar10", 0.85, extra={"profile": "datacomp"}, created="20260103T000000")
+    pairs = compare(load_runs(out), "ViT-B-32:openai", "ViT-B-32:laion2b")
+    assert sorted(c.task for c in pairs) == ["cifar10 [clip]", "cifar10 [datacomp]"]
