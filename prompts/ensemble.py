@@ -15,8 +15,14 @@ from tqdm.auto import tqdm
 from prompts.classnames import ClassName, synonyms, validate_classnames
 from prompts.templates import fill, validate_templates
 
-#: encoder outputs in these types (under autocast) are averaged in their own type
+#: encoder outputs in these types (under autocast) are normalised and averaged in their own type
 REDUCED = (torch.bfloat16, torch.float16)
+
+
+def normalized(emb: torch.Tensor) -> torch.Tensor:
+    """Text embeddings L2-normalised: in their autocast type when the encoder ran under one (as
+    CLIP_benchmark normalises them), else in float32."""
+    return F.normalize(emb if emb.dtype in REDUCED else emb.float(), dim=-1)
 
 
 def class_prompts(classnames: Sequence[ClassName], templates: Sequence[str]) -> tuple[list[str], list[int]]:
@@ -84,7 +90,7 @@ def build_classifier(
     starts = range(0, len(unique), batch_size)
     for s in tqdm(starts, desc=desc, unit="batch", disable=not progress, leave=False):
         emb = encode([unique[i] for i in order[s:s + batch_size]])
-        chunks.append(F.normalize(emb if emb.dtype in REDUCED else emb.float(), dim=-1).cpu())
+        chunks.append(normalized(emb).cpu())
     unique_emb = torch.empty(len(unique), chunks[0].shape[1], dtype=chunks[0].dtype)
     unique_emb[torch.tensor(order)] = torch.cat(chunks)
 

@@ -134,9 +134,8 @@ def profiles_reference() -> str:
                    + " | " + "<br>".join(_cell(s) for s in d.sources) + " |\n")
     out.append("\n## Where a profile does not follow its reference\n\n")
     out += [f"- {_cell(d)}\n" for d in DEVIATIONS]
-    out.append("\n## The profiles as data\n\n| profile | " + " | ".join(f"`{f}`" for f in PROFILES["clip"].__dataclass_fields__
-                                                     if f != "name") + " |\n")
     names = [f for f in PROFILES["clip"].__dataclass_fields__ if f != "name"]
+    out.append("\n## The profiles as data\n\n| profile | " + " | ".join(f"`{f}`" for f in names) + " |\n")
     out.append("| --- | " + " | ".join("---" for _ in names) + " |\n")
     for p in PROFILES.values():
         out.append(f"| `{p.name}` | " + " | ".join(f"`{getattr(p, f)}`" for f in names) + " |\n")

@@ -11,7 +11,7 @@ from bench.core.store import Store
 from bench.core.hashing import stable_hash
 from bench.models.base import ModelBackend
 from prompts.classnames import ClassName
-from prompts.ensemble import REDUCED, build_classifier
+from prompts.ensemble import build_classifier, normalized
 
 
 def text_identity(backend: ModelBackend) -> str:
@@ -65,7 +65,6 @@ def cached_text_embeddings(backend: ModelBackend, texts: Sequence[str], store: S
                            progress: bool = False, desc: str = "captions") -> tuple[torch.Tensor, dict]:
     """``[n, embed_dim]`` L2-normalised embeddings of raw texts (captions, no template), cached by
     the text model and the exact texts; length-sorted batches as for classifiers."""
-    import torch.nn.functional as F
     from tqdm.auto import tqdm
 
     texts = list(texts)
@@ -81,8 +80,7 @@ def cached_text_embeddings(backend: ModelBackend, texts: Sequence[str], store: S
     with torch.inference_mode(), backend.text_autocast():
         for s in tqdm(range(0, len(texts), size), desc=desc, unit="batch", disable=not progress, leave=False):
             idx = order[s:s + size]
-            emb = backend.encode_texts([texts[i] for i in idx])  # normalised in its autocast type, if any
-            out[torch.tensor(idx)] = F.normalize(emb if emb.dtype in REDUCED else emb.float(), dim=-1).float().cpu()
+            out[torch.tensor(idx)] = normalized(backend.encode_texts([texts[i] for i in idx])).float().cpu()
     seconds = time.perf_counter() - t0
     if store is not None:
         store.put("texts", key, out.numpy().astype(np.float32), meta={"text_model": backend.text_fingerprint,

@@ -35,6 +35,8 @@ CHUNK_SIZE = 1024
 def chunk_rows() -> int:
     """``ZSBENCH_CHUNK_ROWS`` if set (read when an extractor is made), else :data:`CHUNK_SIZE`."""
     return int(os.environ.get("ZSBENCH_CHUNK_ROWS", CHUNK_SIZE))
+
+
 ARRAYS = ("features", "labels", "indices")
 
 

@@ -18,13 +18,12 @@ def topk_predictions(logits: torch.Tensor, k: int = 5) -> np.ndarray:
     return logits.sort(dim=1, descending=True, stable=True).indices[:, :k].cpu().numpy()
 
 
-def mean_per_class_recall(pred: np.ndarray, labels: np.ndarray, n_classes: int | None = None) -> float:
+def mean_per_class_recall(pred: np.ndarray, labels: np.ndarray) -> float:
     """Average over classes present in ``labels`` of the fraction of that class predicted right
     (scikit-learn's ``balanced_accuracy_score``; the CLIP paper's metric for several datasets).
 
     A label with no column in the classifier (DataComp's CLEVR distance, whose blank class name
-    clip-benchmark 1.4.0 drops) counts as a class that is never predicted, as scikit-learn counts it.
-    ``n_classes`` is accepted for callers that pass it; the classes are those present in ``labels``."""
+    clip-benchmark 1.4.0 drops) counts as a class that is never predicted, as scikit-learn counts it."""
     labels = np.asarray(labels)
     recalls = [float((pred[labels == c] == c).mean()) for c in np.unique(labels)]
     return float(np.mean(recalls)) if recalls else float("nan")
@@ -53,7 +52,7 @@ def classification_metrics(logits: torch.Tensor, labels: np.ndarray,
     metrics = {
         "top1": correct / len(labels) if len(labels) else float("nan"),
         "top5": float((top5 == labels[:, None]).any(axis=1).mean()) if n_classes >= top5_min_classes else None,
-        "mean_per_class_recall": mean_per_class_recall(top5[:, 0], labels, n_classes),
+        "mean_per_class_recall": mean_per_class_recall(top5[:, 0], labels),
         "top1_ci95": list(wilson_interval(correct, len(labels))),
     }
     if metrics["top5"] is not None:  # the CLIP paper's metric for Kinetics-700

@@ -6,12 +6,10 @@ import torch
 import torch.nn.functional as F
 
 from bench.engine.metrics import classification_metrics
+from bench.models.base import PRECISION_DTYPES
 
 #: CLIP's (and CLIP_benchmark's) logit scale for zero-shot evaluation; it changes no ranking.
 LOGIT_SCALE = 100.0
-
-
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def zeroshot_logits(features: np.ndarray | torch.Tensor, classifier: torch.Tensor,
@@ -24,7 +22,7 @@ def zeroshot_logits(features: np.ndarray | torch.Tensor, classifier: torch.Tenso
     feats = torch.as_tensor(features, dtype=torch.float32)
     if precision == "fp32":
         return scale * F.normalize(feats, dim=-1) @ classifier.to(feats.dtype)
-    dtype = DTYPES[precision]
+    dtype = PRECISION_DTYPES[precision]
     normed = F.normalize(feats.to(dtype), dim=-1)
     return (scale * normed @ classifier.to(dtype)).float()
 

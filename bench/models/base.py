@@ -16,7 +16,8 @@ import torch
 
 from bench.models.options import PRECISIONS, BackendOptions
 
-_AUTOCAST_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+#: each precision name (``--precision``, ``--text-precision``) as a torch dtype
+PRECISION_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def check_precision(precision: str, device: torch.device | str) -> str:
@@ -37,7 +38,7 @@ def autocast(device: torch.device | str, precision: str) -> ContextManager:
     """``torch.autocast`` on ``device`` at ``precision`` (bf16 / fp16); a no-op for fp32."""
     if precision == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(torch.device(device).type, dtype=_AUTOCAST_DTYPES[precision])
+    return torch.autocast(torch.device(device).type, dtype=PRECISION_DTYPES[precision])
 
 
 def options_fingerprint(base: str, precision: str = "fp32", **options: Any) -> str:

@@ -44,7 +44,7 @@ class Retrieval(Protocol):
 
         from bench.engine.classifiers import cached_text_embeddings
         from bench.engine.metrics import retrieval_recalls
-        from bench.engine.zeroshot import DTYPES
+        from bench.models.base import PRECISION_DTYPES
 
         source = ev.task.source
         captions = getattr(source, "captions", None)
@@ -60,7 +60,7 @@ class Retrieval(Protocol):
                 owner.append(position[int(i)])
         text_emb, info = cached_text_embeddings(ev.backend, texts, ev.store, progress=ev.config.progress)
         t0 = time.perf_counter()
-        dtype = DTYPES.get(ev.config.pair_precision, torch.float32)  # the profile's autocast, if any
+        dtype = PRECISION_DTYPES[ev.config.pair_precision]  # the profile's autocast type, if any
         image_emb = F.normalize(torch.as_tensor(np.asarray(feats.features), dtype=torch.float32).to(dtype), dim=-1)
         metrics, top5 = retrieval_recalls(image_emb, text_emb, np.asarray(owner), RECALL_KS, dtype=dtype)
         metrics["primary"] = metrics[ev.spec.metric] if ev.spec.metric in metrics else metrics["mean_recall@1"]

@@ -12,12 +12,17 @@ from bench.core.errors import UserError, short_reason
 from tasks.sources.base import ImageSource, to_rgb
 
 
+def require_columns(dataset: Any, origin: str, **columns: str) -> None:
+    """Each ``<option>=<column name>`` is a column of ``dataset``; else one line naming the options."""
+    for column in columns.values():
+        if column not in dataset.column_names:
+            raise UserError(f"{origin} has no column '{column}' (columns: {', '.join(dataset.column_names)}); "
+                            f"set {' / '.join(columns)}")
+
+
 class HFDatasetSource(ImageSource):
     def __init__(self, dataset: Any, image_column: str, label_column: str, origin: str):
-        missing = [c for c in (image_column, label_column) if c not in dataset.column_names]
-        if missing:
-            raise UserError(f"{origin} has no column '{missing[0]}' (columns: {', '.join(dataset.column_names)}); "
-                            "set image_column / label_column")
+        require_columns(dataset, origin, image_column=image_column, label_column=label_column)
         self.dataset = dataset
         self.image_column = image_column
         feature = dataset.features[label_column]
@@ -51,10 +56,7 @@ class HFCaptionSource(HFDatasetSource):
     an ``image`` column and a ``caption`` column holding each image's captions); sample i is image i."""
 
     def __init__(self, dataset: Any, image_column: str, caption_column: str, origin: str):
-        missing = [c for c in (image_column, caption_column) if c not in dataset.column_names]
-        if missing:
-            raise UserError(f"{origin} has no column '{missing[0]}' (columns: {', '.join(dataset.column_names)}); "
-                            "set image_column / caption_column")
+        require_columns(dataset, origin, image_column=image_column, caption_column=caption_column)
         self.dataset, self.image_column, self.origin = dataset, image_column, origin
         self.captions = [[c] if isinstance(c, str) else list(c) for c in dataset[caption_column]]
         self.targets = np.arange(len(self.captions), dtype=np.int64)

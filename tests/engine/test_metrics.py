@@ -69,8 +69,8 @@ def test_paired_bootstrap_of_mean_per_class_recall():
     a = rng.random(len(labels)) < np.where(labels == 3, 0.9, 0.6)
     b = rng.random(len(labels)) < 0.6
     diff, lo, hi, p = paired_bootstrap_mpcr(a, b, labels, n_resamples=2000, seed=0)
-    by_hand = mean_per_class_recall(np.where(a, labels, -1), labels, 4) - mean_per_class_recall(
-        np.where(b, labels, -1), labels, 4)
+    by_hand = mean_per_class_recall(np.where(a, labels, -1), labels) - mean_per_class_recall(
+        np.where(b, labels, -1), labels)
     assert diff == pytest.approx(by_hand) and lo < diff < hi and 0 <= p <= 1
     assert diff != pytest.approx(a.mean() - b.mean())  # not the top-1 difference
     same = paired_bootstrap_mpcr(a, a, labels, n_resamples=500, seed=0)
