@@ -329,21 +329,17 @@ class Doctor:
             image = other.autocast_dtype("image", cfg.device)
             scored = image if other.image_autocast == "device" else "fp32"
             if (image, scored) != (cfg.precision, cfg.score_precision):
-                def image_run(image=image, scored=scored):
-                    backend = load_model(rec.model, rec.pretrained, device=cfg.device, store=self.ctx.store,
-                                         precision=image)
-                    backend.progress, backend.text_precision = self.progress, cfg.text_precision
-                    value, f, _ = self._score(backend, names, templates, score_precision=scored)
-                    return value, "cached" if f.info.get("cache") == "hit" else f"image features ({len(f.labels):,} images)"
-                out.append((f"{tag} image tower in {image}, logits in {scored}", "profile", image_run))
+                out.append((f"{tag} image tower in {image}, logits in {scored}", "profile", lambda image=image, scored=scored:
+                            self._model_run(lambda: load_model(rec.model, rec.pretrained, device=cfg.device,
+                                                               store=self.ctx.store, precision=image),
+                                            names, templates, score_precision=scored)))
             transforms = [s.options.get("transform") for s in spec.sources if s.options.get("transform")]
             if transforms and other.task_transforms != cfg.profile_spec.task_transforms:
                 def reopened(other=other):
                     ctx = DataContext(self.ctx.data_dir, self.ctx.store, other.name)
                     opened = open_task(spec, cfg, ctx)
                     f = self.extract(self.backend)(opened.source, opened.split, opened.indices)
-                    value = self._score(self.backend, names, templates, f)[0]
-                    return value, "cached" if f.info.get("cache") == "hit" else f"image features ({len(f.labels):,} images)"
+                    return self._score(self.backend, names, templates, f)[0], " + ".join(_image_cost(f)) or "cached"
                 what = "without" if cfg.profile_spec.task_transforms else "with"
                 out.append((f"{tag} {what} the task's image transform ({', '.join(transforms)})", "profile", reopened))
         return out
@@ -379,12 +375,15 @@ class Doctor:
                                                                    store=self.ctx.store), names, templates)))
         return out
 
-    def _model_run(self, make: Callable[[], Any], names: list, templates: list[str]) -> tuple[float, str]:
-        """Score another backend (or the record's with other preprocessing): what it had to compute."""
+    def _model_run(self, make: Callable[[], Any], names: list, templates: list[str],
+                   score_precision: str | None = None) -> tuple[float, str]:
+        """Score another backend (or the record's with other preprocessing): what it had to compute.
+        Its text tower runs at the record's text precision, as the record's own backend does."""
         backend = make()
         backend.progress = self.progress  # its own internal bars (ConSE's label embeddings) follow --quiet
-        value, f, info = self._score(backend, names, templates)
-        parts = [] if f.info.get("cache") == "hit" else [f"image features ({len(f.labels):,} images)"]
+        backend.text_precision = self.config.text_precision
+        value, f, info = self._score(backend, names, templates, score_precision=score_precision)
+        parts = _image_cost(f)
         parts += [] if info.get("cache") == "hit" else ["text embeddings"]
         return value, " + ".join(parts) or "cached"
 
@@ -404,6 +403,11 @@ class Doctor:
             if group in groups:
                 diagnosis.findings.append(self._timed(name, group, run, base))
         return diagnosis
+
+
+def _image_cost(feats) -> list[str]:
+    """What a variant's image features cost: nothing when cached, else the images embedded."""
+    return [] if feats.info.get("cache") == "hit" else [f"image features ({len(feats.labels):,} images)"]
 
 
 def _quickgelu_twin(model: str) -> str | None:
