@@ -62,5 +62,6 @@ def record_from_result(data: dict[str, Any], path: Path) -> RunRecord:
                      n_samples=0, templates="clip_benchmark", seed=0,
                      config={"metric": "top1" if task == "zeroshot_classification" else "mean_recall@1",
                              "language": data.get("language", "en"), "prompt_source": "clip_benchmark",
+                             "profile": "clip_benchmark",  # made by `clip_benchmark eval`, its pipeline
                              "origin": f"CLIP_benchmark result file {path.name}"},
                      created=created, record_version=1, path=str(Path(path).resolve()))

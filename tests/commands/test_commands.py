@@ -238,10 +238,12 @@ def test_clip_benchmark_result_files_are_written_and_read_back(tmp_path, tiny_fo
     assert set(dump["metrics"]) == {"acc1", "acc5", "mean_per_class_recall"} and dump["metrics"]["acc5"] is None
     (ours,) = [json.loads(p.read_text()) for p in (tmp_path / "r" / "runs").glob("*.json")]
     assert dump["metrics"]["acc1"] == ours["metrics"]["top1"]
-    # a CLIP_benchmark result of another checkpoint, dropped beside ours, joins the leaderboard
+    # a CLIP_benchmark result of another checkpoint, dropped beside ours, joins the leaderboard, as a row
+    # of the clip_benchmark profile (its pipeline), apart from ours (clip)
     theirs = {**dump, "pretrained": "laion400m_e32", "metrics": {**dump["metrics"], "acc1": 0.625}}
     (tmp_path / "r" / "runs" / "cb.json").write_text(json.dumps(theirs))
     board = run_cli("leaderboard", "--format", "json", "--results", tmp_path / "r", cwd=tmp_path)
     rows = {r["model"]: r for r in json.loads(board.stdout)}
-    assert rows["ViT-S-32 / laion400m_e32"]["shapes"] == pytest.approx(62.5)
-    assert rows["ViT-S-32 / none [single]"]["shapes"] == pytest.approx(100 * ours["metrics"]["top1"])
+    assert rows["ViT-S-32 / laion400m_e32 [clip_benchmark]"]["shapes"] == pytest.approx(62.5)
+    assert rows["ViT-S-32 / laion400m_e32 [clip_benchmark]"]["profile"] == "clip_benchmark"
+    assert rows["ViT-S-32 / none [single] [clip]"]["shapes"] == pytest.approx(100 * ours["metrics"]["top1"])
