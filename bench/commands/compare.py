@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.commands.base import Command, add_json, add_results, board, runs_of
+from bench.commands.base import Command, add_json, add_results, board, print_json, runs_of
 
 
 def add_arguments(cp: argparse.ArgumentParser) -> None:
@@ -15,7 +15,14 @@ def add_arguments(cp: argparse.ArgumentParser) -> None:
                          "R@1, and WinoGAViL: a paired bootstrap of per-instance Jaccard), or one protocol's records "
                          "(e.g. linear-probe); each protocol declares its paired test")
     cp.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples (default 10000)")
-    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--seed", type=int, default=0, help="bootstrap seed; --sequential: the reading order of full "
+                                                         "records (default 0)")
+    cp.add_argument("--sequential", action="store_true",
+                    help="read both models' per-sample results in a seeded class-stratified order and stop as soon as "
+                         "an anytime-valid paired test (hedged betting, without replacement) decides the difference, "
+                         "or the shared sample runs out; prints the images used out of all. Two --target-ci records "
+                         "with the same --seed are read along their shared order")
+    cp.add_argument("--alpha", type=float, default=0.05, help="--sequential: the test's level (default 0.05)")
     add_json(cp, "print one JSON object per task (accuracies, difference, interval, p, Holm-adjusted p, verdict)")
     add_results(cp)
 
@@ -24,12 +31,31 @@ def execute(args: argparse.Namespace) -> int:
     from bench.report.compare import as_table, compare
     from bench.report.text import comparison_lines
 
+    if args.sequential:
+        return _sequential(args)
+
     comparisons = compare(runs_of(args), args.a, args.b, tasks=args.task, protocol=args.protocol,
                           n_resamples=args.resamples, seed=args.seed)
     if args.json:
         print(as_table(comparisons).reset_index().to_json(orient="records", indent=1))
     else:
         print("\n".join(comparison_lines(comparisons)))
+    return 0
+
+
+def _sequential(args: argparse.Namespace) -> int:
+    from bench.core.errors import UserError
+    from bench.report.compare import paired_records
+    from bench.report.sequential_compare import sequential_compare, sequential_lines
+
+    if not 0 < args.alpha < 1:
+        raise UserError(f"--alpha {args.alpha:g} must be between 0 and 1, e.g. 0.05")
+    results = [sequential_compare(pa, pb, task, la, lb, args.alpha, args.seed)
+               for task, pa, pb, la, lb in paired_records(runs_of(args), args.a, args.b, args.task, args.protocol)]
+    if args.json:
+        print_json([c.as_dict() for c in results])
+    else:
+        print("\n".join(sequential_lines(results)))
     return 0
 
 

@@ -53,8 +53,9 @@ def write_clip_benchmark_results(records, folder: Path) -> list[Path]:
 
 def compare_checkpoints(records, config) -> None:
     """Several --model flags: the paired comparison of each against the first, on the tasks they
-    share, per board whose protocols declare a paired test."""
-    if not config.save:
+    share, per board whose protocols declare a paired test. Not after --target-ci / --top: those records
+    hold different numbers of images (`zsbench compare --sequential` reads two of them)."""
+    if not config.save or config.target_ci is not None or config.top_k is not None:
         return
     from bench.report.collect import load_runs
     from bench.report.compare import compare

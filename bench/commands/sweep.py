@@ -95,6 +95,8 @@ def _sweep_once(args, config, slurm, entries, wait: bool, name: str | None) -> i
     from bench.report.text import sweep_plan_lines, sweep_status_lines
     from tasks.suites import expand_task_names
 
+    if config.top_k is not None:
+        return _select_top_k(args, config, slurm, entries, wait, name)
     ctx = data_context(config.cache_dir, config.data_dir, config.profile)
     jobs = sw.plan_sweep(entries, config, max_job_seconds=args.max_job_hours * 3600 if args.max_job_hours else
                          0.8 * args.time * 60, force=args.force, store=ctx.store)
@@ -124,6 +126,43 @@ def _sweep_once(args, config, slurm, entries, wait: bool, name: str | None) -> i
         print(f"failed: {line}")
     labels, task_names, grid, left, names = sw.sweep_status(config.out_dir)
     print("\n".join(sweep_status_lines(labels, task_names, grid, left, names)))
+    return 0
+
+
+def _select_top_k(args, config, slurm, entries, wait: bool, name: str | None) -> int:
+    """``--top K``: rounds of jobs on a growing shared sample until each task's K best are certain."""
+    from bench.apps import sweep as sw
+    from bench.apps.sweep_selection import as_json, selection_lines, sweep_top_k
+    from bench.commands.base import print_json
+    from bench.models import check_model
+
+    if not wait or args.dry_run:
+        raise UserError("--top decides each round from the last one's records, so the sweep waits for its jobs: drop "
+                        "--no-wait / --dry-run")
+    sweep_dir = sw.sweep_folder(config.out_dir, name or sw.plan_id(entries, config))
+    executor = sw.make_executor(args.executor, sweep_dir / "submitit", slurm)
+    sw.save_plan(sweep_dir, entries, config, [], args.executor)
+
+    def run_round(jobs, round_config) -> None:
+        size = round_config.sample_size
+        batch = [sw.Job(f"{sw.slug(e.label)}-{'n' + str(size) if size else 'full'}", e, tasks, 0, 0, 0.0,
+                        "sweep --top round") for e, tasks in jobs]
+        runnable = []
+        for job in batch:
+            try:
+                check_model(job.model.model, job.model.pretrained)
+                runnable.append(job)
+            except UserError as exc:
+                sw.write_status(sweep_dir, job, "failed", reason=str(exc))
+                raise
+        for line in sw.wait(sw.submit(runnable, round_config, sweep_dir, args.executor, slurm, executor)):
+            print(f"failed: {line}")
+
+    selections = sweep_top_k(entries, config, run_round, say=(lambda _: None) if config.quiet or config.json else print)
+    if config.json:
+        print_json(as_json(selections))
+    else:
+        print("\n".join(selection_lines(selections, config.top_k)))
     return 0
 
 

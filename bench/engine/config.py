@@ -33,9 +33,13 @@ SWEEP = "sweep"
 BOTH = (RUN, ROBUSTNESS, SWEEP)
 
 
+#: ``legacy`` when an option existed from the start (every value of it is part of the work key)
+NO_LEGACY: Any = type("NoLegacy", (), {"__repr__": lambda self: "NO_LEGACY"})()
+
+
 def option(flag: str | None, help: str, default: Any = None, *, choices: Sequence[str] | None = None,
            parse: Callable[[str], Any] | None = None, metavar: str | None = None, kind: str = "value",
-           commands: tuple[str, ...] = BOTH, record: bool = True, result: bool = True, legacy: Any = None) -> Any:
+           commands: tuple[str, ...] = BOTH, record: bool = True, result: bool = True, legacy: Any = NO_LEGACY) -> Any:
     """A dataclass field that is also a command-line option.
 
     ``kind``: ``"value"`` (one value), ``"flag"`` (store_true), ``"list"`` (repeatable) or
@@ -43,7 +47,8 @@ def option(flag: str | None, help: str, default: Any = None, *, choices: Sequenc
     ``config``. ``result``: whether it can change a number (then it is part of the work key that
     decides whether a record already exists). ``commands``: the subcommands that offer it.
     ``legacy``: for an option added after records existed, the value every earlier run had in effect;
-    at that value it is left out of the work key, so earlier records still count as done.
+    at that value (None included: an option that is off unless given) it is left out of the work key, so
+    earlier records still count as done.
     """
     meta = {"flag": flag, "help": help, "choices": choices, "parse": parse, "metavar": metavar, "kind": kind,
             "commands": commands, "record": record, "result": result, "legacy": legacy}
@@ -72,6 +77,14 @@ def protocol_name(text: str) -> str:
     if text not in PROTOCOLS:
         raise argparse.ArgumentTypeError(f"unknown protocol '{text}' (registered: {', '.join(PROTOCOLS.names())})")
     return text
+
+
+def points(text: str) -> float:
+    """``--target-ci``: a width in percentage points (range checked with the other options)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a width in percentage points such as 2, not '{text}'") from None
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -129,6 +142,19 @@ class RunConfig:
     limit: int | None = option("--limit", "evaluate a seeded, class-stratified subset of N samples",
                                parse=positive_int, metavar="N")
     seed: int = option("--seed", "seed for subsets, few-shot draws and random-init models (default 0)", 0, parse=int)
+    target_ci: float | None = option(
+        "--target-ci", "adaptive evaluation: read the test set in a seeded class-stratified random order, in growing "
+        "chunks, and stop once the anytime-valid confidence interval of the task's metric over the whole test set "
+        "(finite-population empirical-Bernstein confidence sequence) is at most W percentage points wide; zero-shot "
+        "protocol, metrics top-1 / top-5 / mean per-class recall (others run in full and say so); the record's "
+        "`adaptive` section has n, N, the interval and the method", None, parse=points, metavar="W", legacy=None)
+    confidence: float = option("--confidence", "--target-ci and --top: the confidence level (default 0.95)", 0.95,
+                               parse=float, legacy=0.95)
+    top_k: int | None = option(
+        "--top", "several models: find the K best on each task by successive elimination on a shared growing sample "
+        "(a model leaves once its upper bound is below the K-th best lower bound; intervals at (1-confidence)/M "
+        "each) instead of evaluating every model on every image", None, parse=positive_int, metavar="K",
+        commands=(RUN, SWEEP), legacy=None)
     on_bad_image: str = option("--on-bad-image", "an undecodable image: leave it out and warn once (default), "
                                "or stop with its path", "skip", choices=BAD_IMAGE_POLICIES)
     # compute
@@ -199,6 +225,9 @@ class RunConfig:
     no_save: bool = option("--no-save", "do not write run records", False, kind="flag", record=False)
     # set by the engine, not the command line
     progress: bool = option(None, "show progress bars", True, kind="internal", record=False)
+    sample_size: int | None = option(None, "evaluate the first N samples of the seeded class-stratified order (one "
+                                     "round of `sweep --top`; the record's `adaptive` section has the interval)", None,
+                                     kind="internal", legacy=None)
 
     def __post_init__(self) -> None:
         # resolved here, so what is recorded is what ran: the profile (from the suite when not given),
@@ -209,6 +238,11 @@ class RunConfig:
                                                                    else None), self.language)
         self.precision = self.precision or profile.autocast_dtype("image", self.device)
         self.text_precision = self.text_precision or profile.autocast_dtype("text", self.device)
+        if self.target_ci is not None and not 0 < self.target_ci < 100:
+            raise UserError(f"--target-ci {self.target_ci:g} is not a width in percentage points: give a number above "
+                            "0 and below 100, e.g. --target-ci 2")
+        if not 0 < self.confidence < 1:
+            raise UserError(f"--confidence {self.confidence:g} must be between 0 and 1, e.g. 0.95")
 
     @property
     def score_precision(self) -> str:
@@ -241,7 +275,7 @@ class RunConfig:
     def result_options(self) -> dict[str, Any]:
         """The recorded options that can change a number (part of every work key)."""
         return {k: v for k, v in self.recorded().items()
-                if RESULT_FIELDS.get(k, False) and not (LEGACY.get(k) is not None and v == LEGACY[k])}
+                if RESULT_FIELDS.get(k, False) and not (LEGACY.get(k, NO_LEGACY) is not NO_LEGACY and v == LEGACY[k])}
 
     @classmethod
     def from_recorded(cls, recorded: Mapping[str, Any], **overrides: Any) -> "RunConfig":
@@ -270,7 +304,7 @@ class RunConfig:
 
 
 RESULT_FIELDS = {f.name: f.metadata.get("result", True) for f in fields(RunConfig)}
-LEGACY = {f.name: f.metadata.get("legacy") for f in fields(RunConfig)}
+LEGACY = {f.name: f.metadata.get("legacy", NO_LEGACY) for f in fields(RunConfig)}
 
 
 def _run_fields(command: str):

@@ -9,7 +9,7 @@ nothing twice.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -108,8 +108,28 @@ class Evaluation:
     def features(self, role: str = "test", kind: str = "embedding", lazy: bool = False) -> FeatureSet:
         """Image features of the task's ``test`` split (the evaluation split), ``train`` or ``val``."""
         source, split, indices = self._split(role)
-        return self.memo(("features", self.spec.name, role, kind, lazy),
+        return self.memo(self._features_key(role, kind, lazy),
                          lambda: self._extract(source, split, indices, kind=kind, lazy=lazy))
+
+    def _features_key(self, role: str, kind: str, lazy: bool) -> tuple:
+        from bench.engine.features import indices_digest
+
+        # the test role's sample is part of the key: a restricted view (adaptive) has its own features
+        sample = indices_digest(self.task.indices) if role == "test" else None
+        return ("features", self.spec.name, role, kind, lazy, sample)
+
+    def sample_features(self, indices: np.ndarray) -> FeatureSet:
+        """Embeddings of some samples of the evaluation split (cached as their own entry; rows that an
+        earlier extraction of this model on this data already holds are reused, not recomputed)."""
+        return self._extract(self.task.source, self.task.split, np.asarray(indices, dtype=np.int64))
+
+    def restricted(self, indices: np.ndarray, features: FeatureSet) -> "Evaluation":
+        """This evaluation on the evaluation split's ``indices`` only (adaptive evaluation's growing
+        sample), with their ``features`` already extracted; classifiers and other tasks stay shared."""
+        view = Evaluation(self.config, self.backend, replace(self.task, indices=np.asarray(indices)), self.store,
+                          self._extract, self._tasks, self._memo)
+        self._memo[view._features_key("test", "embedding", False)] = features
+        return view
 
     def _split(self, role: str) -> tuple[ImageSource, str, np.ndarray]:
         t = self.task

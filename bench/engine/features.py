@@ -114,6 +114,59 @@ def feature_key(backend: ModelBackend, source: ImageSource, split: str, indices:
     return stable_hash(parts if kind == "embedding" else parts + [kind])
 
 
+def rows_key(backend: ModelBackend, source: ImageSource, split: str, kind: str = "embedding") -> str:
+    """What every feature entry of one model on one split shares whatever its samples: the folder under
+    ``feature-rows/`` that lists those entries, so one extraction can reuse another's rows."""
+    return stable_hash(["feature-rows-v1", backend.fingerprint, source.identity, split, backend.preprocess_id, kind])
+
+
+class RowDonors:
+    """Feature rows that other entries of the same model, data and split already hold.
+
+    An adaptive run extracts its growing sample in chunks of its own order; a later full run (or an
+    adaptive run with another seed) needs many of the same samples in other entries. Every entry
+    that saves a chunk is listed under ``feature-rows/<rows_key>/``; :meth:`lookup` reads the
+    listed entries' index files and returns the rows it finds, so only the rest is computed.
+    """
+
+    def __init__(self, store: Store, key: str, own: str):
+        self.folder = store.area("feature-rows") / key
+        self.store, self.own = store, own
+
+    def register(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / self.own).touch()
+
+    def lookup(self, wanted: np.ndarray) -> dict[str, np.ndarray]:
+        """``{"indices", "labels", "features"}`` of the wanted samples found in other entries (any order)."""
+        found: dict[str, list[np.ndarray]] = {a: [] for a in ARRAYS}
+        left = np.unique(wanted)
+        others = sorted(p.name for p in self.folder.iterdir()) if self.folder.is_dir() else []
+        for name in others:
+            if name == self.own or not len(left):
+                continue
+            entry = self.store.chunked("features", name, {})
+            for path in sorted(entry.folder.glob("chunk*.indices.npy")):
+                index = int(path.name[5:10])
+                got = entry.load_chunk(index, ("indices",))
+                if got is None:
+                    continue
+                hit = np.isin(got["indices"], left)
+                if not hit.any():
+                    continue
+                full = entry.load_chunk(index, ARRAYS)
+                if full is None or len(full["features"]) != len(full["indices"]):
+                    continue
+                for a in ARRAYS:
+                    found[a].append(full[a][hit])
+                left = np.setdiff1d(left, got["indices"][hit])
+        if not found["indices"]:
+            return {}
+        merged = {a: np.concatenate(v) for a, v in found.items()}
+        _, first = np.unique(merged["indices"], return_index=True)
+        return {a: v[first] for a, v in merged.items()}
+
+
 #: what torch says when DataLoader workers cannot hand batches over through shared memory
 SHARED_MEMORY_SIGNS = ("unable to resize file", "unable to write to file", "shared memory", "shm",
                        "bus error", "no space left on device", "file too large", "unable to allocate")
@@ -176,11 +229,14 @@ class FeatureExtractor:
         if size > 1:
             barrier()  # all ranks have listed the missing chunks before any rank writes one
         mine = all_missing[rank::size]  # under torchrun each rank computes its share of the chunks
+        donors = RowDonors(self.store, rows_key(self.backend, source, split, kind), key) \
+            if entry is not None and size == 1 else None
+        known = donors.lookup(np.concatenate([spans[c] for c in mine])) if donors is not None and mine else {}
         t0 = time.perf_counter()
         fitting = FittingEncoder(self.backend.encode_images if kind == "embedding" else self.backend.encode_pre_projection,
                                  self.batch_size or default_batch_size(self.backend.device), self.backend.device)
-        n_new = self._compute_or_fall_back(source, split, kind, spans, mine, entry, chunks, keep, fitting) \
-            if mine else 0
+        n_new = self._compute_or_fall_back(source, split, kind, spans, mine, entry, chunks, keep, fitting, known,
+                                           donors) if mine else 0
         seconds = time.perf_counter() - t0
         if size > 1:
             self._gather(entry, key, all_missing, chunks, keep, lazy)
@@ -197,9 +253,12 @@ class FeatureExtractor:
             raise RuntimeError(f"feature cache entry {key} held the wrong samples; it was cleared, run again")
         if entry is not None and all_missing and rank == 0:
             entry.mark_complete({"dim": int(out.features.shape[1])})
+        if donors is not None:  # complete now: its rows can serve other samples' entries
+            donors.register()
         out, skipped = self._drop_bad(out, source, lazy)
         out.info = {"cache": "hit" if not all_missing else ("resumed" if len(all_missing) < len(spans) else "miss"),
-                    "key": key, "computed": n_new, "seconds": seconds, "skipped": skipped,
+                    "key": key, "computed": n_new, "reused_rows": len(known.get("indices", ())), "seconds": seconds,
+                    "skipped": skipped,
                     "images_per_second": n_new / seconds if n_new and seconds > 0 else None,
                     "batch_size": fitting.limit if n_new else None}
         return out
@@ -215,7 +274,8 @@ class FeatureExtractor:
                 chunks[c] = got
         return chunks
 
-    def _compute_or_fall_back(self, source, split, kind, spans, mine, entry, chunks, keep, fitting) -> int:
+    def _compute_or_fall_back(self, source, split, kind, spans, mine, entry, chunks, keep, fitting, known=None,
+                              donors=None) -> int:
         """:meth:`_compute`, and the resources it can run out of, each said in one line.
 
         Shared memory too small for the decoding workers (Docker's 64 MB ``/dev/shm``, a file-size
@@ -227,7 +287,7 @@ class FeatureExtractor:
 
         try:
             try:
-                return self._compute(source, split, kind, spans, mine, entry, chunks, keep, fitting)
+                return self._compute(source, split, kind, spans, mine, entry, chunks, keep, fitting, known, donors)
             except RuntimeError as exc:
                 workers = default_workers() if self.num_workers is None else self.num_workers
                 if workers == 0 or not is_shared_memory_error(exc):
@@ -238,7 +298,8 @@ class FeatureExtractor:
                               "larger /dev/shm (docker run --shm-size=1g) makes it faster", stacklevel=2)
                 self.num_workers = 0
                 left = [c for c in mine if c not in chunks]
-                return self._compute(source, split, kind, spans, left, entry, chunks, keep, fitting) if left else 0
+                return self._compute(source, split, kind, spans, left, entry, chunks, keep, fitting, known,
+                                     donors) if left else 0
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
                 raise
@@ -247,11 +308,24 @@ class FeatureExtractor:
                             "space there (or raise the file-size limit), or pass another --cache-dir; the chunks "
                             "already saved are kept and the next run resumes") from None
 
-    def _compute(self, source, split, kind, spans, missing, entry, chunks, keep, fitting) -> int:
-        """Encode the ``missing`` chunks, saving each to the cache as soon as it is complete."""
+    def _compute(self, source, split, kind, spans, missing, entry, chunks, keep, fitting, known=None,
+                 donors=None) -> int:
+        """Encode the ``missing`` chunks, saving each to the cache as soon as it is complete.
+
+        ``known``: rows other entries already hold (:class:`RowDonors`); they are copied, not encoded."""
+        known = known or {}
+        known_idx = known.get("indices", np.empty(0, dtype=np.int64))
+        need = {c: spans[c][~np.isin(spans[c], known_idx)] for c in missing}
+        todo = np.concatenate([need[c] for c in missing])
+        if donors is not None:
+            donors.register()
+        pending = list(missing)
+        if not len(todo):  # every row is in other entries: no forward pass at all
+            for c in pending:
+                self._complete_chunk(c, spans[c], need[c], {a: [] for a in ARRAYS}, known, entry, chunks, keep)
+            return 0
         if kind == "embedding":
             self.backend.prepare()  # e.g. ConSE's label embeddings: not part of the image throughput
-        todo = np.concatenate([spans[c] for c in missing])
         workers = default_workers() if self.num_workers is None else self.num_workers
         loader = torch.utils.data.DataLoader(
             PreprocessedDataset(source, todo, self.backend.preprocess), batch_size=fitting.limit, shuffle=False,
@@ -263,7 +337,24 @@ class FeatureExtractor:
             (f", rank {rank}/{size})" if size > 1 else ")")
         bar = tqdm(total=len(todo), desc=label, unit="img", disable=not self.progress or rank != 0, leave=False)
         buffers: dict[str, list[np.ndarray]] = {a: [] for a in ARRAYS}
-        filled, pending = 0, list(missing)
+        filled = 0
+
+        def flush() -> None:
+            nonlocal buffers, filled
+            while pending and filled >= len(need[pending[0]]):  # a chunk is complete: save it
+                current = pending.pop(0)
+                want = len(need[current])
+                if not want:  # every row of this chunk is copied from other entries
+                    self._complete_chunk(current, spans[current], need[current], {a: [] for a in ARRAYS}, known,
+                                         entry, chunks, keep)
+                    continue
+                merged = {a: np.concatenate(buffers[a]) for a in ARRAYS}
+                self._complete_chunk(current, spans[current], need[current], {a: merged[a][:want] for a in ARRAYS},
+                                     known, entry, chunks, keep)
+                buffers = {a: [merged[a][want:]] for a in ARRAYS}
+                filled -= want
+
+        flush()
         with torch.inference_mode():
             for pixels, labels, idx in loader:
                 if self.on_bad_image == "fail" and bool((labels == BAD_IMAGE).any()):
@@ -276,18 +367,31 @@ class FeatureExtractor:
                     buffers[name].append(arr)
                 filled += len(feats)
                 bar.update(len(feats))
-                while pending and filled >= len(spans[pending[0]]):  # a chunk is complete: save it
-                    current = pending.pop(0)
-                    want = len(spans[current])
-                    merged = {a: np.concatenate(buffers[a]) for a in ARRAYS}
-                    done = {a: merged[a][:want] for a in ARRAYS}
-                    if entry is not None:
-                        entry.save_chunk(current, done)
-                    chunks[current] = {a: done[a] for a in keep}
-                    buffers = {a: [merged[a][want:]] for a in ARRAYS}
-                    filled -= want
+                flush()
         bar.close()
         return len(todo)
+
+    @staticmethod
+    def _complete_chunk(c, span, computed_idx, computed, known, entry, chunks, keep) -> None:
+        """Chunk ``c`` from its computed rows and the rows copied from other entries, in ``span``'s order."""
+        if len(computed_idx) == len(span):
+            done = {a: np.asarray(computed[a]) for a in ARRAYS}
+        else:
+            sources = [(computed_idx, computed)] if len(computed_idx) else []
+            sources.append((known["indices"], known))
+            dim = next(np.asarray(src["features"]).shape[1] for _, src in sources if len(src["features"]))
+            done = {"features": np.empty((len(span), dim), dtype=np.float32),
+                    "labels": np.empty(len(span), dtype=np.int64), "indices": np.asarray(span, dtype=np.int64)}
+            for idx, src in sources:
+                order = np.argsort(idx)
+                pos = np.searchsorted(idx, span, sorter=order)
+                pos = np.minimum(pos, len(idx) - 1)
+                hit = idx[order[pos]] == span
+                done["features"][hit] = np.asarray(src["features"])[order[pos[hit]]]
+                done["labels"][hit] = np.asarray(src["labels"])[order[pos[hit]]]
+        if entry is not None:
+            entry.save_chunk(c, done)
+        chunks[c] = {a: done[a] for a in keep}
 
     def _gather(self, entry, key, all_missing, chunks, keep, lazy) -> None:
         """Under torchrun: after every rank finished its share, read the others' chunks."""

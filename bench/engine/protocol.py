@@ -91,6 +91,7 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
     task_info: dict[str, Any] = field(default_factory=dict)  # facts about the data as evaluated
     predictions: dict[str, Any] | None = None                # per-sample arrays (.preds.npz)
+    adaptive: dict[str, Any] | None = None                   # --target-ci / --top K: the record's section
 
 
 class Protocol(ABC):
@@ -102,6 +103,9 @@ class Protocol(ABC):
     metrics: ClassVar[tuple[str, ...]] = ()
     #: evaluated once per ``--templates`` set (zero-shot) or once per unit (probes)
     uses_templates: ClassVar[bool] = False
+    #: ``--target-ci`` / ``--top K`` may evaluate it on a growing sample: its outcome for one unit is
+    #: one Outcome whose predictions hold per-sample ``top5`` and ``labels`` (bench.engine.adaptive)
+    adaptive: ClassVar[bool] = False
     #: the task kinds it applies to (``TaskSpec.kind``)
     kinds: ClassVar[tuple[str, ...]] = ("classification",)
 

@@ -173,6 +173,8 @@ class RunRecord:
     created: str = ""
     record_version: int = RECORD_VERSION
     predictions_file: str | None = None
+    #: ``--target-ci`` / ``--top K``: n used, N in all, the interval, method, confidence, seed (None: a full run)
+    adaptive: dict[str, Any] | None = None
     #: where it was read from (not written)
     path: str | None = field(default=None, compare=False)
 

@@ -43,6 +43,8 @@ def build_record(config: "RunConfig", model_name: str, backend: "ModelBackend", 
     spec = task.spec
     config_section = RecordConfig.from_dict({**config.recorded(), **outcome.config})
     config_section.metric, config_section.subset, config_section.work_key = spec.metric, task.subset, work_key
+    if outcome.adaptive is not None:  # a growing sample, stopped by its confidence sequence
+        config_section.subset = "adaptive"
     task_info = TaskInfo(source=task.source.origin, data_identity=task.source.identity,
                          n_classes=len(task.classnames), classnames=[display_name(c) for c in task.classnames],
                          # the exact names prompted (a class's synonyms as a list) and which reference they are
@@ -59,7 +61,7 @@ def build_record(config: "RunConfig", model_name: str, backend: "ModelBackend", 
         model=model_name, pretrained=backend.pretrained, task=spec.name, split=task.split, protocol=protocol,
         metrics=outcome.metrics, n_samples=outcome.n_samples, templates=outcome.templates, seed=config.seed,
         config=config_section, versions=Versions.from_dict(versions()), timings=timings, model_info=model_info,
-        task_info=task_info,
+        task_info=task_info, adaptive=outcome.adaptive,
     )
 
 

@@ -97,7 +97,54 @@ class Runner:
                         raise UserError(f"task {unit.task} is a {spec.kind} task, which --protocol {name} does not "
                                         f"evaluate: use --protocol {spec.default_protocol}")
                     steps.append(Step(protocol, unit))
+        self.check_adaptive(steps)
         return steps
+
+    def check_adaptive(self, steps: list[Step]) -> None:
+        """``--target-ci`` / ``--top``: a protocol asked for by name must support a growing sample, and some
+        step must have a metric a confidence sequence bounds; the other steps run in full (and say so)."""
+        config = self.config
+        flag = "--target-ci" if config.target_ci is not None else "--top" if config.top_k else None
+        if flag is None:
+            return
+        from bench.engine.adaptive import unbounded_reason
+
+        for name in config.protocols:
+            if not get_protocol(name).adaptive:
+                raise UserError(f"{flag} cannot bound --protocol {name} (only a protocol that scores each test image "
+                                "on its own, such as zeroshot, evaluates on a growing sample): drop "
+                                f"{flag} or use --protocol zeroshot")
+        reasons = [unbounded_reason(get_task(s.unit.task).metric) if s.protocol.adaptive else
+                   f"protocol {s.protocol.name} does not evaluate on a growing sample" for s in steps if not s.unit.optional]
+        if steps and all(reasons):
+            task = next(s.unit.task for s in steps if not s.unit.optional)
+            raise UserError(f"{flag} cannot bound task {task}: {reasons[0]}; drop {flag} to run it in full")
+        if config.top_k is not None and len(config.models) <= config.top_k:
+            raise UserError(f"--top {config.top_k} needs more than {config.top_k} models (got "
+                            f"{len(config.models)}): add --model flags or lower K")
+
+    def evaluate(self, step: Step, ev: Evaluation, templates: str | None) -> list:
+        """The protocol's outcomes for one unit: on a growing sample under ``--target-ci`` (or on a prefix of
+        it: a ``sweep --top`` round) where the task's metric can be bounded, else on every image (with a note
+        saying why)."""
+        config = self.config
+        if config.target_ci is None and config.sample_size is None:
+            return step.protocol.evaluate(ev, step.unit, templates)
+        from bench.engine.adaptive import evaluate_prefix, evaluate_to_width, unbounded_reason
+
+        reason = unbounded_reason(ev.spec.metric) if step.protocol.adaptive else \
+            f"protocol {step.protocol.name} does not evaluate on a growing sample"
+        if reason is None and config.sample_size is not None:
+            return [evaluate_prefix(step.protocol, ev, step.unit, templates, config.sample_size, config.confidence,
+                                    config.seed)]
+        if reason is None:
+            return [evaluate_to_width(step.protocol, ev, step.unit, templates, config.target_ci / 100,
+                                      config.confidence, config.seed)]
+        outcomes = step.protocol.evaluate(ev, step.unit, templates)
+        flag = "--target-ci" if config.target_ci is not None else "--top"
+        for outcome in outcomes:
+            outcome.task_info["adaptive_note"] = f"{flag}: ran in full, {reason}"
+        return outcomes
 
     def open_tasks(self, steps: list[Step], ctx: DataContext) -> dict[str, OpenedTask]:
         """Every task the steps need, opened once (with training splits where a step needs them)."""
@@ -138,6 +185,11 @@ class Runner:
         steps = [s for s in steps if s.unit.task in opened and (s.unit.parent is None or s.unit.parent in opened)]
         self.check_templates(steps, opened)
         done = work_keys_of(read_records_if_any(config.out_dir)) if config.skip_existing else set()
+        if config.top_k is not None:
+            from bench.engine.selection import run_top_k
+
+            self.records = run_top_k(config, load_backend, steps, opened, ctx)
+            return self.records
         for model_name, pretrained in config.models:
             # per step, the work key of each template set it runs (records carry them; done ones are skipped)
             keys = [{t: work_key(model_name, pretrained, s.unit.task, s.protocol.name, t, config, s.unit.role,
@@ -157,7 +209,7 @@ class Runner:
                 for templates, key in step_keys.items():
                     if key in done:
                         continue
-                    for outcome in step.protocol.evaluate(ev, step.unit, templates):
+                    for outcome in self.evaluate(step, ev, templates):
                         record = build_record(config, model_name, backend, load_seconds, task, step.protocol.name,
                                               outcome, key)
                         if config.save:

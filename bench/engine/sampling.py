@@ -39,3 +39,20 @@ def few_shot_indices(labels: np.ndarray, k: int, seed: int, class_names: list[st
                             f"use --shots up to {len(pool)}")
         chosen.append(rng.choice(pool, size=k, replace=False))
     return np.sort(np.concatenate(chosen))
+
+
+def stratified_order(targets: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded random order of all positions in which every prefix is class-stratified.
+
+    Each class is shuffled; its j-th sample (of n_c) gets the key (j + u) / n_c with u uniform in
+    [0, 1), and the positions are sorted by key. A prefix of any length then holds each class in
+    proportion to its size (within one sample), while the order inside and across classes stays
+    random. Adaptive evaluation reads its growing sample in this order."""
+    targets = np.asarray(targets)
+    rng = np.random.default_rng(seed)
+    keys = np.empty(len(targets))
+    for c in np.unique(targets):
+        members = np.flatnonzero(targets == c)
+        rank = rng.permutation(len(members))
+        keys[members] = (rank + rng.random(len(members))) / len(members)
+    return np.argsort(keys, kind="stable")

@@ -17,6 +17,7 @@ class ZeroShot(Protocol):
     name = "zeroshot"
     metrics = ("top1", "top5", "mean_per_class_recall", "top1_ci95")
     uses_templates = True
+    adaptive = True
     role = "zero-shot"
     columns = CLASSIFICATION_COLUMNS
     plot_kinds = ("prompt-ensemble", "zeroshot-vs-probe", "leaderboard", "checkpoints")
@@ -63,5 +64,8 @@ def task_metrics(spec, source, feats, top5: np.ndarray) -> dict:
 
 def feature_facts(feats) -> dict:
     """What a record says about the features it was computed from."""
-    return {"feature_cache": feats.info["cache"], "skipped_images": feats.info["skipped"],
-            "images_per_second": feats.info["images_per_second"], "batch_size": feats.info["batch_size"]}
+    facts = {"feature_cache": feats.info["cache"], "skipped_images": feats.info["skipped"],
+             "images_per_second": feats.info["images_per_second"], "batch_size": feats.info["batch_size"]}
+    if feats.info.get("reused_rows"):  # rows another cache entry of this model held (e.g. an adaptive run's)
+        facts["feature_rows_reused"] = feats.info["reused_rows"]
+    return facts

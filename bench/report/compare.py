@@ -141,11 +141,12 @@ def _select(runs: pd.DataFrame, spec: str | tuple[str, str], protocol: str) -> p
     return newest(sel, keys=("task", "profile"))
 
 
-def compare(runs: pd.DataFrame, a: str, b: str, tasks: list[str] | None = None, protocol: str | None = None,
-            n_resamples: int = 10000, seed: int = 0) -> list[Comparison]:
+def paired_records(runs: pd.DataFrame, a: str, b: str, tasks: list[str] | None = None,
+                   protocol: str | None = None) -> list[tuple[str, str, str, str, str]]:
+    """The record pairs a comparison reads: (task label, path A, path B, label A, label B), per shared
+    task and profile (two pipelines' numbers are not one comparison)."""
     protocol = protocol or default_board(runs)
     ra, rb = _select(runs, a, protocol), _select(runs, b, protocol)
-    # records are paired within a profile: two pipelines' numbers are not one comparison
     common = set(zip(ra.task, ra.profile)) & set(zip(rb.task, rb.profile))
     apart = sorted((set(ra.task) & set(rb.task)) - {t for t, _ in common})
     if apart and not common:
@@ -163,14 +164,20 @@ def compare(runs: pd.DataFrame, a: str, b: str, tasks: list[str] | None = None, 
         shared = tasks
     if not shared:
         raise UserError(f"'{a}' and '{b}' have no task in common: run both on the same --task")
-    out = []
+    pairs = []
     several = ra.profile.nunique() > 1
     for task in shared:
         for profile in sorted(set(ra[ra.task == task].profile) & set(rb[rb.task == task].profile)):
             x = ra[(ra.task == task) & (ra.profile == profile)].iloc[0]
             y = rb[(rb.task == task) & (rb.profile == profile)].iloc[0]
-            out.append(compare_records(x.path, y.path, f"{task} [{profile}]" if several else task, x.label, y.label,
-                                       n_resamples, seed))
+            pairs.append((f"{task} [{profile}]" if several else task, x.path, y.path, x.label, y.label))
+    return pairs
+
+
+def compare(runs: pd.DataFrame, a: str, b: str, tasks: list[str] | None = None, protocol: str | None = None,
+            n_resamples: int = 10000, seed: int = 0) -> list[Comparison]:
+    out = [compare_records(pa, pb, task, la, lb, n_resamples, seed)
+           for task, pa, pb, la, lb in paired_records(runs, a, b, tasks, protocol)]
     for c, adjusted in zip(out, holm([c.p_value for c in out])):
         c.p_holm = adjusted
     return out

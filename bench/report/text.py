@@ -74,11 +74,38 @@ def run_lines(records, skipped, seed: int) -> list[str]:
         lines += describe(name).notes(records)
     lines += [f"skipped (data not on disk) {s}" for s in skipped]
     lines += [f"note: {n}" for n in dict.fromkeys(r.task_info.get("source_note") for r in records) if n]
-    return lines + subset_notes(records, seed)
+    return lines + subset_notes(records, seed) + adaptive_lines(records)
+
+
+def adaptive_lines(records) -> list[str]:
+    """``--target-ci`` / ``--top``: per record the images used, the interval over the whole test set and how
+    the run stopped; per top-K selection the images used by all models against a full evaluation."""
+    lines, selections = [], {}
+    for r in records:
+        a = r.adaptive
+        if a is None:
+            if r.task_info.get("adaptive_note"):
+                lines.append(f"note: {r.task}: {r.task_info['adaptive_note']}")
+            continue
+        lo, hi = a["interval"]
+        sel = a.get("selection")
+        how = (f"top-{sel['k']} selection: {sel['status']}" if sel else a.get("note") if a.get("note") else
+               "the whole test set was needed (the figure is exact)" if a["n"] >= a["N"] else "target reached")
+        lines.append(f"adaptive: {r.model} {r.pretrained} {r.task}: {a['metric']} in [{pct(lo)}, {pct(hi)}] "
+                     f"({a['confidence']:.0%} anytime-valid, whole test set) from {a['n']:,} of {a['N']:,} images; "
+                     f"{how}")
+        if sel:
+            selections[(r.task, r.templates)] = sel
+    for (task, _), sel in selections.items():
+        lines.append(f"adaptive: {task}: {sel['images_all_models']:,} images evaluated over {sel['models']} models "
+                     f"instead of {sel['images_full']:,} ({sel['images_full'] / max(1, sel['images_all_models']):.1f}x "
+                     "fewer)")
+    return lines
 
 
 def subset_notes(records, seed: int) -> list[str]:
-    subsets = {(r.task, r.n_samples, r.task_info["dataset_size"]) for r in records if r.config.get("subset") != "full"}
+    subsets = {(r.task, r.n_samples, r.task_info["dataset_size"]) for r in records
+               if r.config.get("subset") not in ("full", "adaptive")}
     return [f"note: {task} used a class-stratified subset of {n} of {total} samples (seed {seed}, --limit)"
             for task, n, total in sorted(subsets)]
 

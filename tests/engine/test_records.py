@@ -66,11 +66,11 @@ def test_the_recorded_run_config_has_every_recorded_option():
     config = record.config.run_config()
     assert isinstance(config, RunConfig) and config.precision == "fp32" and config.channels_last is False
     assert config.shots == (1, 2, 4, 8, 16) and isinstance(config.out_dir, Path)
-    from bench.engine.config import LEGACY
+    from bench.engine.config import LEGACY, NO_LEGACY
 
     for name, value in config.recorded().items():  # everything the record holds, read back with its type
         if name not in record.config:  # an option added since: the value every earlier run had in effect
-            assert LEGACY[name] is not None and value == LEGACY[name], name
+            assert LEGACY[name] is not NO_LEGACY and value == LEGACY[name], name
             continue
         assert value == record.config[name] or str(value) == str(record.config[name]) or \
             (isinstance(value, tuple) and list(value) == record.config[name]), name

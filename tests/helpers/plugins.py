@@ -15,6 +15,7 @@ def registries():
     from bench.engine.protocol_registry import PROTOCOLS
     from bench.models import BACKENDS
     from tasks.registry import TASKS
+    import tasks.sources  # noqa: F401 - registers the built-in source types, so a snapshot holds them
     from tasks.source_registry import SOURCE_TYPES
     from tasks.suites import SUITES
 

@@ -2,6 +2,7 @@
 
 - ``ColourBackend`` (model strings ``colour:...``): embeds an image as its mean colour and a prompt
   as the colour it names, so zero-shot classification by colour works without any weights;
+  ``colour:mix0.3`` first mixes 30% of the green channel into the red one (a worse "model");
 - ``FeatureNorm`` (``--protocol feature-norm``): the mean norm of the image features, a sanity statistic.
 
 The tests install it through entry points (``zsbench.backends`` / ``zsbench.protocols``) with a
@@ -24,6 +25,7 @@ class ColourBackend(ModelBackend):
 
     def __init__(self, name: str, options: BackendOptions):
         self.name, self.pretrained, self.device = name, "none", torch.device("cpu")
+        self.mix = float(name.split("mix", 1)[1]) if "mix" in name else 0.0
 
     @classmethod
     def from_request(cls, name, pretrained, options):
@@ -35,7 +37,7 @@ class ColourBackend(ModelBackend):
 
     @property
     def fingerprint(self) -> str:
-        return "colour-backend-v1"
+        return "colour-backend-v1" if not self.mix else f"colour-backend-v1-mix{self.mix}"
 
     @property
     def preprocess(self):
@@ -47,6 +49,8 @@ class ColourBackend(ModelBackend):
 
     def encode_images(self, pixels):
         mean = pixels.mean(dim=(2, 3))
+        if self.mix:
+            mean = torch.stack([(1 - self.mix) * mean[:, 0] + self.mix * mean[:, 1], mean[:, 1], mean[:, 2]], dim=1)
         return mean - mean.mean(dim=1, keepdim=True) + 1e-3
 
     def encode_texts(self, texts):

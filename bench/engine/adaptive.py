@@ -1,0 +1,241 @@
+"""Adaptive evaluation: a stated error bar from a fraction of a task's images.
+
+The task's samples are read in a seeded, class-stratified random order
+(:func:`bench.engine.sampling.stratified_order`) and evaluated in growing chunks. After each chunk,
+the protocol scores the sample so far and an anytime-valid confidence sequence for the task's
+metric over the *whole* test set (:mod:`bench.engine.sequential`, finite-population form) is
+computed from the per-sample results; the run stops once it is narrow enough or the data runs
+out. The features of every evaluated chunk go to the feature cache, and a later full run takes
+them from there (:class:`bench.engine.features.FeatureExtractor` reuses cached rows by sample).
+
+Several models on one task (``--top K``) share the growing sample, and successive elimination
+drops a model once its upper bound falls below the K-th best lower bound (:func:`eliminate`).
+
+Which metrics: those that are a mean over samples of a bounded per-sample value, so the test
+set's figure is a finite-population mean. Top-1, top-5 and DataComp's mean of top-1 and top-5 are
+means of 0/1 (0/0.5/1) values; mean per-class recall is the mean of ``correct * N / (C n_c)`` with
+the class sizes n_c of the whole test set (known before any image is seen), bounded by
+``N / (C min n_c)``. F1, worst-group accuracy, retrieval recall and Jaccard are not such means:
+they run in full, and the record says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bench.core.errors import UserError
+from bench.engine.sampling import stratified_order
+from bench.engine.sequential import FIRST_CHUNK, WidthSequence, empirical_bernstein_cs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bench.engine.evaluation import Evaluation, OpenedTask
+    from bench.engine.features import FeatureSet
+    from bench.engine.protocol import Outcome, Protocol, Unit
+
+#: the metrics a confidence sequence bounds here (per-sample means; see the module's docstring)
+BOUNDED_METRICS = ("top1", "top5", "mean_per_class_recall", "mean_top1_top5")
+METHOD = "predictable-mixture empirical-Bernstein CS, without replacement (Waudby-Smith & Ramdas 2020)"
+
+
+def unbounded_reason(metric: str) -> str | None:
+    """Why a task's metric gets no confidence sequence here (None: it gets one)."""
+    if metric in BOUNDED_METRICS:
+        return None
+    return (f"its metric {metric} is not a mean of bounded per-sample values (only "
+            f"{', '.join(BOUNDED_METRICS)} are), so no confidence sequence bounds it")
+
+
+@dataclass
+class AdaptiveSample:
+    """The growing sample of one task: the order, the population, and the metric's per-sample values."""
+
+    order: np.ndarray        # source positions in evaluation order (all N of them)
+    labels: np.ndarray       # the population's labels, in the same order
+    metric: str
+    seed: int
+
+    @classmethod
+    def of(cls, task: "OpenedTask", metric: str, seed: int) -> "AdaptiveSample":
+        targets = np.asarray(task.source.targets)[task.indices]
+        perm = stratified_order(targets, seed)
+        return cls(np.asarray(task.indices)[perm], targets[perm], metric, seed)
+
+    @property
+    def N(self) -> int:
+        return len(self.order)
+
+    @property
+    def scale(self) -> float:
+        """The largest per-sample value of the metric (values are divided by it into [0, 1])."""
+        if self.metric != "mean_per_class_recall":
+            return 1.0
+        _, counts = np.unique(self.labels, return_counts=True)
+        return float(self.N / (len(counts) * counts.min()))
+
+    def values(self, outcome: "Outcome") -> np.ndarray:
+        """Each evaluated sample's contribution to the metric, divided by :attr:`scale` (into [0, 1])."""
+        preds = outcome.predictions or {}
+        if "top5" not in preds or "labels" not in preds:
+            raise UserError(f"{self.metric}: the protocol's outcome has no per-sample top-5 predictions, which "
+                            "--target-ci needs")
+        top5, labels = np.asarray(preds["top5"]), np.asarray(preds["labels"])
+        top1 = (top5[:, 0] == labels).astype(float)
+        top5_right = (top5 == labels[:, None]).any(axis=1).astype(float)
+        if self.metric == "top1":
+            return top1
+        if self.metric == "top5":
+            return top5_right
+        if self.metric == "mean_top1_top5":
+            return (top1 + top5_right) / 2
+        if self.metric == "mean_per_class_recall":  # sum_c recall_c / C = mean_i correct_i * N / (C n_{c_i})
+            classes, counts = np.unique(self.labels, return_counts=True)
+            weight = np.zeros(int(max(classes.max(), labels.max(initial=0))) + 1)
+            weight[classes] = self.N / (len(classes) * counts)
+            return top1 * weight[labels] / self.scale
+        raise UserError(f"--target-ci: {unbounded_reason(self.metric)}")
+
+    def interval(self, outcome: "Outcome", alpha: float, n_seen: int) -> tuple[float, float]:
+        """The confidence sequence's interval after the samples evaluated so far, in the metric's units.
+
+        ``n_seen``: samples drawn so far; those dropped as undecodable leave the population too."""
+        values = self.values(outcome)
+        lower, upper = empirical_bernstein_cs(values, alpha, self.population(n_seen, len(values)))
+        return float(lower[-1] * self.scale), float(upper[-1] * self.scale)
+
+    def population(self, n_seen: int, n_scored: int) -> int:
+        """N less the samples drawn so far that could not be scored (undecodable images leave the test set)."""
+        return self.N - (n_seen - n_scored)
+
+    def section(self, n: int, interval: tuple[float, float], confidence: float, looks: list[int],
+                **extra: Any) -> dict[str, Any]:
+        """The record's ``adaptive`` section."""
+        return {"n": int(n), "N": self.N, "interval": [float(interval[0]), float(interval[1])], "metric": self.metric,
+                "method": METHOD, "confidence": confidence, "seed": self.seed, "order": "class-stratified random",
+                "looks": [int(v) for v in looks], **extra}
+
+
+class GrowingEvaluation:
+    """One model's evaluation on the growing sample: features extracted chunk by chunk (each chunk
+    cached), the protocol re-scored on the whole prefix at every look."""
+
+    def __init__(self, protocol: "Protocol", ev: "Evaluation", unit: "Unit", templates: str | None,
+                 sample: AdaptiveSample):
+        self.protocol, self.ev, self.unit, self.templates, self.sample = protocol, ev, unit, templates, sample
+        self.n = 0
+        self.features: "FeatureSet | None" = None
+        self.outcome: "Outcome | None" = None
+
+    def grow(self, n: int) -> "Outcome":
+        """Evaluate the first ``n`` samples of the order (extracting only the new ones)."""
+        from bench.engine.features import FeatureSet
+
+        if n > self.n:
+            new = self.ev.sample_features(self.sample.order[self.n:n])
+            if self.features is None:
+                self.features = new
+            else:
+                self.features = FeatureSet(np.concatenate([self.features.features, new.features]),
+                                           np.concatenate([self.features.labels, new.labels]),
+                                           np.concatenate([self.features.indices, new.indices]),
+                                           {**new.info, "seconds": self.features.info["seconds"] + new.info["seconds"],
+                                            "skipped": self.features.info["skipped"] + new.info["skipped"],
+                                            "cache": new.info["cache"] if self.features.info["cache"] == new.info["cache"]
+                                            else "partial"})
+            self.n = n
+        outcomes = self.protocol.evaluate(self.ev.restricted(self.sample.order[:n], self.features), self.unit,
+                                          self.templates)
+        if len(outcomes) != 1:
+            raise RuntimeError(f"protocol {self.protocol.name} declares adaptive evaluation but returned "
+                               f"{len(outcomes)} outcomes for one unit")
+        self.outcome = outcomes[0]
+        return self.outcome
+
+    def interval(self, alpha: float) -> tuple[float, float]:
+        assert self.outcome is not None
+        return self.sample.interval(self.outcome, alpha, self.n)
+
+
+def evaluate_to_width(protocol: "Protocol", ev: "Evaluation", unit: "Unit", templates: str | None,
+                      width: float, confidence: float, seed: int) -> "Outcome":
+    """``--target-ci``: grow the sample until the interval is at most ``width`` wide (a fraction)."""
+    sample = AdaptiveSample.of(ev.task, ev.spec.metric, seed)
+    run = GrowingEvaluation(protocol, ev, unit, templates, sample)
+    sequence = WidthSequence(sample.N, width / sample.scale, 1 - confidence)
+    while not sequence.done:
+        outcome = run.grow(sequence.next_n)
+        values = sample.values(outcome)
+        sequence.look(values, sample.population(run.n, len(values)), run.n)
+    lo, hi = (v * sample.scale for v in sequence.interval)
+    n, looks = run.n, sequence.looks
+    reached = hi - lo <= width
+    note = ("the task is no larger than one chunk: evaluated in full" if sample.N <= FIRST_CHUNK else
+            None if reached else "the data ran out before the target width")
+    outcome.adaptive = sample.section(n, (lo, hi), confidence, looks, target_width=width, reached=bool(reached),
+                                      horizons=[round(h, 1) for h in sequence.horizons],
+                                      **({"note": note} if note else {}))
+    return outcome
+
+
+def evaluate_prefix(protocol: "Protocol", ev: "Evaluation", unit: "Unit", templates: str | None, n: int,
+                    confidence: float, seed: int) -> "Outcome":
+    """The first ``n`` samples of the order (one round of ``sweep --top``): the caller decides what to do
+    next from the per-sample predictions; the record's interval is at ``confidence`` for this model alone."""
+    sample = AdaptiveSample.of(ev.task, ev.spec.metric, seed)
+    run = GrowingEvaluation(protocol, ev, unit, templates, sample)
+    outcome = run.grow(min(n, sample.N))
+    outcome.adaptive = sample.section(run.n, run.interval(1 - confidence), confidence, [run.n], sample_size=int(n))
+    return outcome
+
+
+def eliminate(lower: dict[str, float], upper: dict[str, float], k: int) -> tuple[set[str], set[str]]:
+    """Successive elimination for the top ``k``: (models out, models certainly in).
+
+    A model is out once its upper bound is below the k-th best lower bound; it is certainly in once
+    its lower bound is above the upper bound of every model outside the k best by lower bound
+    (that is, at most k - 1 other models can still beat it)."""
+    alive = list(lower)
+    if len(alive) <= k:
+        return set(), set(alive)
+    kth_lower = sorted((lower[m] for m in alive), reverse=True)[k - 1]
+    out = {m for m in alive if upper[m] < kth_lower}
+    alive = [m for m in alive if m not in out]
+    surely = {m for m in alive if sum(upper[o] >= lower[m] for o in alive if o != m) <= k - 1}
+    return out, surely
+
+
+@dataclass
+class Arm:
+    """One model in a top-K selection."""
+
+    label: str
+    run: GrowingEvaluation
+    status: str = "running"     # running, top-k, out
+    interval: tuple[float, float] = (0.0, 1.0)
+
+
+def select_top_k(arms: list[Arm], k: int, confidence: float, on_look=None) -> list[int]:
+    """Successive elimination on the shared growing sample; returns the sample sizes looked at.
+
+    Each model's sequence runs at level alpha / M (Bonferroni over the M models), so all intervals
+    hold at once with probability at least ``confidence``, and so does the selection."""
+    sample = arms[0].run.sample
+    alpha = (1 - confidence) / len(arms)
+    n, looks = min(sample.N, FIRST_CHUNK), []
+    while True:
+        looks.append(n)
+        for arm in arms:
+            if arm.status == "running":
+                arm.run.grow(n)
+                arm.interval = arm.run.interval(alpha)
+        live = [a for a in arms if a.status != "out"]
+        out, surely = eliminate({a.label: a.interval[0] for a in live}, {a.label: a.interval[1] for a in live}, k)
+        for a in live:
+            a.status = "out" if a.label in out else "top-k" if a.label in surely else a.status
+        if on_look is not None:
+            on_look(n, arms)
+        if sum(a.status == "top-k" for a in arms) >= k or n >= sample.N:
+            return looks
+        n = min(sample.N, 2 * n)
+
