@@ -10,7 +10,14 @@ in float32 like ours (its default autocast, bfloat16 on CPU, is timed too and re
 it changes predictions);
 ``probe`` — the CLIP-paper C sweep of :class:`LogisticProbe` against scikit-learn's lbfgs;
 ``probe-memory`` — peak memory and time per iteration of a fit on features held in memory
-against the same fit streamed from chunk files (each in a fresh process, so peaks don't mix).
+against the same fit streamed from chunk files (each in a fresh process, so peaks don't mix);
+``data`` — decoding + preprocessing images/s against the forward's, and three models of one
+geometry on full-size JPEGs with and without the pixel cache (each model's data time);
+``search`` — the latency of one query over a million synthetic 512-d features, exact (chunked,
+memory-mapped) and with faiss when installed; ``startup`` — ``zsbench --help``, every command's
+``--help`` and a fully cached run, each in a fresh process.
+The forward's GFLOP/s is also given as a share of the CPU's estimated fp32 peak (cores x clock x
+FLOPs per cycle from the vector units /proc/cpuinfo lists; ``ZSBENCH_PEAK_GFLOPS`` overrides).
 FLOPs come from ``torch.utils.flop_counter`` on one forward, so achieved GFLOP/s says how far a
 path is from the hardware's limit. Random-init weights time the same as trained ones.
 """
@@ -152,6 +159,29 @@ def probe_memory(n: int = 100_000, dim: int = 1024, n_classes: int = 100, max_it
     }
 
 
+def peak_gflops(device: str = "cpu") -> tuple[float | None, str]:
+    """The estimated fp32 peak of the compute the forward uses, and how it was estimated."""
+    import os
+
+    if os.environ.get("ZSBENCH_PEAK_GFLOPS"):
+        return float(os.environ["ZSBENCH_PEAK_GFLOPS"]), "ZSBENCH_PEAK_GFLOPS"
+    if device.startswith("cuda"):
+        return None, "no GPU peak table here: set ZSBENCH_PEAK_GFLOPS"
+    import torch
+
+    try:
+        info = open("/proc/cpuinfo", encoding="utf-8").read()
+    except OSError:
+        return None, "no /proc/cpuinfo: set ZSBENCH_PEAK_GFLOPS"
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    mhz = max((float(line.split(":", 1)[1]) for line in info.splitlines() if line.startswith("cpu MHz")), default=0.0)
+    # two FMA pipes per core: AVX-512 16 floats, AVX2 8, SSE 4; an FMA is 2 FLOPs
+    lanes = 16 if "avx512f" in flags else 8 if {"avx2", "fma"} <= flags else 4
+    threads = torch.get_num_threads()
+    peak = threads * mhz / 1000 * lanes * 2 * 2
+    return (peak or None), f"{threads} threads x {mhz / 1000:.2f} GHz x {lanes * 4} FLOP/cycle (2 FMA x {lanes} fp32)"
+
+
 def _flops(fn) -> float:
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -284,9 +314,12 @@ def images_section(model: str, pretrained: str | None, device: str, n: int = 256
     with torch.inference_mode():
         flops = _flops(lambda: backend.encode_images(pixels[:1]))
     variants = _encoder_variants(model, pretrained, device, backend, pixels, batch_size, raw_s, reference)
+    peak, basis = peak_gflops(device)
+    achieved = flops * n / raw_s / 1e9
     return {"model": model, "images": n, "batch_size": batch_size, "end_to_end_images_per_s": n / e2e_s,
             "raw_forward_images_per_s": n / raw_s, "ratio_end_to_end_vs_raw": (n / e2e_s) / (n / raw_s),
-            "gflops_per_image": flops / 1e9, "achieved_gflops_per_s": flops * n / raw_s / 1e9,
+            "gflops_per_image": flops / 1e9, "achieved_gflops_per_s": achieved,
+            "peak_gflops_per_s": peak, "peak_basis": basis, "share_of_peak": achieved / peak if peak else None,
             "feature_dim": int(feats.features.shape[1]), "variants": variants}
 
 
@@ -396,6 +429,156 @@ def zeroshot_section(model: str, pretrained: str | None, device: str, n: int = 2
                      "clip_benchmark_amp": amp_top1}}
 
 
+def _photo_folder(root, n: int, size=(1600, 1200), seed: int = 0):
+    """Full-size JPEGs (camera-like 1600x1200, smooth content plus noise, quality 90): decoding them costs
+    what decoding photos costs."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        folder = root / f"class_{i % 4}"
+        folder.mkdir(parents=True, exist_ok=True)
+        base = Image.fromarray(rng.integers(0, 255, size=(12, 16, 3), dtype=np.uint8)).resize(size, Image.BICUBIC)
+        noisy = np.clip(np.asarray(base, dtype=np.int16) + rng.integers(-12, 12, size=(size[1], size[0], 3)), 0, 255)
+        Image.fromarray(noisy.astype(np.uint8)).save(folder / f"{i:05d}.jpg", quality=90)
+    return root
+
+
+def data_section(model: str, device: str, n: int = 128, batch_size: int = 64, workers: int | None = None,
+                 n_models: int = 3) -> dict[str, Any]:
+    """Decoding against the forward, and ``n_models`` random-init models of one geometry on full-size JPEGs
+    with the pixel cache off and on: each model's data time (extraction less forward), and whether the
+    features are identical."""
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from bench.core.store import Store
+    from bench.engine.features import extract_features
+    from bench.engine.pixel_cache import PixelCache
+    from bench.models import load_model
+    from tasks.sources import ImageFolderSource
+    from tasks.sources.base import PreprocessedDataset
+
+    backends = [load_model(model, "none", device=device, seed=s, store=None) for s in range(n_models)]
+    with tempfile.TemporaryDirectory() as tmp:
+        source = ImageFolderSource(_photo_folder(Path(tmp) / "photos", n))
+        # decoding + preprocessing alone (the DataLoader the extractor uses, no forward)
+        loader = torch.utils.data.DataLoader(PreprocessedDataset(source, np.arange(n), backends[0].preprocess),
+                                             batch_size=batch_size, num_workers=workers or 0)
+        t = time.perf_counter()
+        pixels = torch.cat([p for p, _, _ in loader])
+        decode_s = time.perf_counter() - t
+        _raw_forward(backends[0], pixels[:batch_size], batch_size)
+        forward_s, _ = _raw_forward(backends[0], pixels, batch_size)
+        runs: dict[str, list[dict[str, Any]]] = {}
+        feats: dict[str, list] = {}
+        for mode in ("off", "on"):
+            store = Store(Path(tmp) / f"cache-{mode}")
+            pixel_cache = PixelCache(store) if mode == "on" else None
+            runs[mode], feats[mode] = [], []
+            for b in backends:
+                t = time.perf_counter()
+                out = extract_features(b, source, "all", store=store, batch_size=batch_size, num_workers=workers,
+                                       progress=False, pixels=pixel_cache)
+                total = time.perf_counter() - t
+                runs[mode].append({"seconds": total, "forward_seconds": out.info["forward_seconds"],
+                                   "data_seconds": total - out.info["forward_seconds"]})
+                feats[mode].append(out.features)
+    off, on = runs["off"], runs["on"]
+    return {"model": model, "images": n, "image_size": "1600x1200 JPEG", "batch_size": batch_size,
+            "decode_preprocess_images_per_s": n / decode_s, "forward_images_per_s": n / forward_s,
+            "decode_vs_forward": (n / decode_s) / (n / forward_s), "models": n_models,
+            "without_cache": off, "with_cache": on,
+            "total_speedup": sum(r["seconds"] for r in off) / sum(r["seconds"] for r in on),
+            "later_models_data_share": [r["data_seconds"] / on[0]["data_seconds"] for r in on[1:]],
+            "identical_features": all(np.array_equal(a, b) for a, b in zip(feats["off"], feats["on"]))}
+
+
+def search_section(n: int = 1_000_000, dim: int = 512, k: int = 10, queries: int = 20, seed: int = 0) -> dict[str, Any]:
+    """One query's latency over ``n`` synthetic features stored as the cache stores them (1,024-row float32
+    chunk files, memory-mapped): the exact chunked scan, and faiss's exact inner-product index when
+    installed (build time apart); both must return the same top ``k``."""
+    import tempfile
+    from pathlib import Path
+
+    from bench.apps.search import exact_top_k, faiss_available, faiss_index, faiss_top_k, inverse_norms
+    from bench.engine.feature_chunks import FeatureChunks
+
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {"features": n, "dim": dim, "k": k, "queries": queries}
+    with tempfile.TemporaryDirectory() as tmp:
+        parts = []
+        for c, start in enumerate(range(0, n, 1024)):
+            path = Path(tmp) / f"chunk{c:05d}.npy"
+            np.save(path, rng.standard_normal((min(1024, n - start), dim), dtype=np.float32))
+            parts.append(path)
+        features = FeatureChunks(parts)
+        qs = rng.standard_normal((queries, dim)).astype(np.float32)
+        qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+        t = time.perf_counter()
+        norms = inverse_norms(features)  # once per collection (``zsbench search`` keeps them in the cache)
+        out["exact_prepare_seconds"] = time.perf_counter() - t
+        exact_top_k(features, qs[0], k, norms)  # page cache warm: repeat searches read the files from memory
+        t = time.perf_counter()
+        exact = [exact_top_k(features, q, k, norms) for q in qs]
+        out["exact_ms_per_query"] = 1000 * (time.perf_counter() - t) / queries
+        if faiss_available():
+            t = time.perf_counter()
+            index = faiss_index(features)
+            out["faiss_build_seconds"] = time.perf_counter() - t
+            t = time.perf_counter()
+            found = [faiss_top_k(index, q, k) for q in qs]
+            out["faiss_ms_per_query"] = 1000 * (time.perf_counter() - t) / queries
+            out["faiss_same_top_k"] = all(set(a[0].tolist()) == set(b[0].tolist()) for a, b in zip(exact, found))
+        else:
+            out["faiss_ms_per_query"] = None
+    return out
+
+
+def startup_section(commands: list[str], repeats: int = 3) -> dict[str, Any]:
+    """Wall seconds of ``zsbench --help``, each command's ``--help`` and a fully cached run (a random-init
+    ViT-S-32 checkpoint on a small generated folder, run once first to fill the caches), each in a fresh
+    process; the median of ``repeats``."""
+    import os
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    cli = Path(__file__).resolve().parents[2] / "cli.py"
+
+    def timed(args, env) -> float:
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            done = subprocess.run([sys.executable, str(cli), *args], capture_output=True, text=True, env=env)
+            times.append(time.perf_counter() - t)
+            if done.returncode != 0:
+                raise RuntimeError(f"zsbench {' '.join(args)} failed: {done.stderr.strip()[-300:]}")
+        return sorted(times)[len(times) // 2]
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "ZSBENCH_CACHE": str(Path(tmp) / "cache"), "HF_HUB_OFFLINE": "1"}
+        out["help"] = timed(["--help"], env)
+        out["command_help"] = {name: timed([name, "--help"], env) for name in commands}
+        import torch
+        import open_clip
+
+        ckpt = Path(tmp) / "vit_s32.pt"
+        torch.manual_seed(0)
+        torch.save(open_clip.create_model("ViT-S-32", pretrained=None).state_dict(), ckpt)
+        folder = _jpeg_folder(Path(tmp) / "imgs", 32)
+        run = ["run", "--model", "ViT-S-32", "--pretrained", str(ckpt), "--task", str(folder), "--templates", "single",
+               "--out", str(Path(tmp) / "results"), "--quiet", "--no-save"]
+        timed(run[:], env)  # fills the feature and classifier caches
+        out["cached_run"] = timed(run, env)
+    out["slowest_help"] = max(out["command_help"].values())
+    return out
+
+
 SECTIONS = PERF_SECTIONS
 
 
@@ -421,7 +604,7 @@ def clip_benchmark_reference():
 def run_perf(sections: list[str] | None, model: str = "ViT-B-32", pretrained: str | None = "none", device: str = "cpu",
              classes: int = 100, n: int = 10000, dim: int = 512, text_classes: int = 25, images: int = 256,
              seed: int = 0, workers: int | None = None, memory_n: int = 100_000,
-             memory_dim: int = 1024, tol: float = 1e-4) -> dict[str, Any]:
+             memory_dim: int = 1024, tol: float = 1e-4, commands: list[str] | None = None) -> dict[str, Any]:
     """Measure the chosen sections; every number comes from this run. ``sections`` None: all of them,
     less ``zeroshot`` when CLIP_benchmark (its reference) is not installed (said in ``skipped``)."""
     import torch
@@ -445,4 +628,10 @@ def run_perf(sections: list[str] | None, model: str = "ViT-B-32", pretrained: st
         out["probe"] = probe_sweep(n=n, dim=dim, n_classes=classes, seed=seed, tol=tol)
     if "probe-memory" in sections:
         out["probe_memory"] = probe_memory(n=memory_n, dim=memory_dim, n_classes=classes, seed=seed)
+    if "data" in sections:
+        out["data"] = data_section(model, device, images if images != 256 else 128, workers=workers)
+    if "search" in sections:
+        out["search"] = search_section(seed=seed)
+    if "startup" in sections:
+        out["startup"] = startup_section(commands or [])
     return out

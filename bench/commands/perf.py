@@ -29,12 +29,13 @@ def add_arguments(pf: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from bench.apps.perf import run_perf
+    from bench.commands import COMMANDS
     from bench.report.text import perf_lines
 
     result = run_perf(args.section, model=args.model, pretrained=args.pretrained, device=args.device,
                       classes=args.classes, n=args.n, dim=args.dim, text_classes=args.text_classes,
                       images=args.images, seed=args.seed, workers=args.num_workers, memory_n=args.memory_n,
-                      memory_dim=args.memory_dim, tol=args.tol)
+                      memory_dim=args.memory_dim, tol=args.tol, commands=COMMANDS.names())
     if args.json:
         print(json.dumps(result, indent=1))
     else:

@@ -85,6 +85,8 @@ def execute(args: argparse.Namespace) -> int:
     if not args.models:
         raise UserError("zsbench sweep needs --models FILE|GLOB (or --watch DIR for a training run's checkpoints)")
     entries = sw.resolve_models(args.models, args.arch)
+    if config.pixel_cache == "auto" and len(entries) > 1:  # each job runs one model: they share the crops
+        config = replace(config, pixel_cache="on")
     return _sweep_once(args, config, slurm, entries, wait=not args.no_wait, name=args.name)
 
 

@@ -172,6 +172,11 @@ class RunConfig:
     channels_last: bool = option("--channels-last", "run the image encoder in channels-last memory format (helps "
                                  "conv nets such as RN50 / ConvNeXt; recorded)", False, kind="flag")
     device: str = option("--device", "cpu, cuda or cuda:N", "cpu", result=False)
+    pixel_cache: str = option(
+        "--pixel-cache", "decode each image once for every model of the same geometry (resize, crop): keep the "
+        "uint8 crops in the cache and apply each model's normalisation to them (identical pixels); on, off, or auto "
+        "(default: on when several models run, within the cap ZSBENCH_PIXEL_CACHE_GB, default 50)", "auto",
+        choices=("auto", "on", "off"), result=False, commands=(RUN, SWEEP), legacy="auto")
     num_workers: int | None = option("--workers", "image decoding workers (default: half the cores)", parse=int,
                                      result=False)
     # probes

@@ -24,6 +24,7 @@ from bench.core.hashing import stable_hash
 from bench.core.store import Store
 from bench.engine.distributed import barrier, world
 from bench.engine.feature_chunks import FeatureChunks
+from bench.engine.pixel_cache import CropImage, PixelCache, PixelSplit, split_preprocess
 from bench.models.base import ModelBackend
 from tasks.sources.base import BAD_IMAGE, ImageSource, PreprocessedDataset
 
@@ -80,8 +81,16 @@ class FittingEncoder:
     def __init__(self, encode, limit: int, device: torch.device):
         self.encode, self.limit, self.device = encode, max(1, int(limit)), device
         self.halvings = 0
+        self.seconds = 0.0  # in the forward pass (the rest of an extraction is data: decoding, preprocessing)
 
     def __call__(self, pixels: torch.Tensor) -> np.ndarray:
+        t0 = time.perf_counter()
+        try:
+            return self._encode(pixels)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def _encode(self, pixels: torch.Tensor) -> np.ndarray:
         out, start = [], 0
         while start < len(pixels):
             size = min(self.limit, len(pixels) - start)
@@ -195,6 +204,8 @@ class FeatureExtractor:
     progress: bool = True
     on_bad_image: str = "skip"
     chunk_size: int | None = None  # default: chunk_rows()
+    #: decoded crops shared by models of one geometry (bench.engine.pixel_cache); None: decode every time
+    pixels: "PixelCache | None" = None
 
     def __post_init__(self) -> None:
         self.chunk_size = self.chunk_size or chunk_rows()
@@ -212,6 +223,7 @@ class FeatureExtractor:
         if kind not in FEATURE_KINDS:
             raise ValueError(f"kind must be one of {FEATURE_KINDS}")
         indices = np.arange(len(source)) if indices is None else np.asarray(indices, dtype=np.int64)
+        self._pixel_state = "off" if self.pixels is None else "not needed"
         key = feature_key(self.backend, source, split, indices, kind)
         if self.chunk_size != CHUNK_SIZE:  # another chunking is another layout on disk: its own entry
             key = stable_hash([key, "chunk-rows", self.chunk_size])
@@ -258,7 +270,7 @@ class FeatureExtractor:
         out, skipped = self._drop_bad(out, source, lazy)
         out.info = {"cache": "hit" if not all_missing else ("resumed" if len(all_missing) < len(spans) else "miss"),
                     "key": key, "computed": n_new, "reused_rows": len(known.get("indices", ())), "seconds": seconds,
-                    "skipped": skipped,
+                    "forward_seconds": fitting.seconds, "pixel_cache": self._pixel_state, "skipped": skipped,
                     "images_per_second": n_new / seconds if n_new and seconds > 0 else None,
                     "batch_size": fitting.limit if n_new else None}
         return out
@@ -327,11 +339,15 @@ class FeatureExtractor:
         if kind == "embedding":
             self.backend.prepare()  # e.g. ConSE's label embeddings: not part of the image throughput
         workers = default_workers() if self.num_workers is None else self.num_workers
-        loader = torch.utils.data.DataLoader(
-            PreprocessedDataset(source, todo, self.backend.preprocess), batch_size=fitting.limit, shuffle=False,
-            num_workers=workers, pin_memory=self.backend.device.type == "cuda",
-            persistent_workers=False, prefetch_factor=4 if workers else None,
-        )
+        split_at = self._pixel_split(len(todo))
+        if split_at is not None:  # crops from the pixel cache (decoded once for every model of this geometry)
+            loader = self._pixel_batches(source, split, spans, missing, need, split_at, fitting.limit, workers)
+        else:
+            loader = torch.utils.data.DataLoader(
+                PreprocessedDataset(source, todo, self.backend.preprocess), batch_size=fitting.limit, shuffle=False,
+                num_workers=workers, pin_memory=self.backend.device.type == "cuda",
+                persistent_workers=False, prefetch_factor=4 if workers else None,
+            )
         rank, size = world()
         label = f"image features ({split}{'' if kind == 'embedding' else ', ' + kind}" + \
             (f", rank {rank}/{size})" if size > 1 else ")")
@@ -370,6 +386,55 @@ class FeatureExtractor:
                 flush()
         bar.close()
         return len(todo)
+
+    _pixel_state = "off"
+
+    def _pixel_split(self, n_images: int) -> PixelSplit | None:
+        """The model's preprocessing split for the pixel cache, when one is in use, the preprocessing allows it
+        and the crops fit under the cap."""
+        if self.pixels is None:
+            return None
+        split_at = split_preprocess(self.backend.preprocess)
+        if split_at is None:
+            self._pixel_state = "unsupported"
+            return None
+        if not self.pixels.room_for(n_images, 224 * 224 * 3):
+            self._pixel_state = "over cap"
+            return None
+        self._pixel_state = "on"
+        return split_at
+
+    def _pixel_batches(self, source, split, spans, missing, need, split_at: PixelSplit, batch: int, workers: int):
+        """``(pixels, labels, indices)`` batches of the needed rows, from cached crops (computed and saved chunk
+        by chunk where missing), through the model's own ToTensor + Normalize."""
+        everything = np.concatenate(spans)
+        entry = self.pixels.entry(source, split, split_at, indices_digest(everything), len(everything), self.chunk_size)
+        pin = self.backend.device.type == "cuda"
+        for c in missing:
+            if not len(need[c]):
+                continue
+            got = entry.load_chunk(c, ("crops", "labels", "indices"))
+            if got is None or not np.array_equal(got["indices"], spans[c]):
+                got = self._crop_chunk(source, spans[c], split_at, workers)
+                entry.save_chunk(c, got)
+            rows = np.flatnonzero(np.isin(spans[c], need[c]))
+            for start in range(0, len(rows), batch):
+                take = rows[start:start + batch]
+                pixels = split_at.tensors(got["crops"][take])
+                yield (pixels.pin_memory() if pin else pixels, torch.from_numpy(got["labels"][take]),
+                       torch.from_numpy(got["indices"][take]))
+
+    def _crop_chunk(self, source, span: np.ndarray, split_at: PixelSplit, workers: int) -> dict[str, np.ndarray]:
+        """Decode and crop one chunk's images (in parallel workers): uint8 crops, labels, indices."""
+        loader = torch.utils.data.DataLoader(PreprocessedDataset(source, span, CropImage(split_at)), batch_size=64,
+                                             shuffle=False, num_workers=workers, persistent_workers=False,
+                                             prefetch_factor=4 if workers else None)
+        parts = {"crops": [], "labels": [], "indices": []}
+        for crops, labels, idx in loader:
+            parts["crops"].append(crops.numpy())
+            parts["labels"].append(labels.numpy().astype(np.int64))
+            parts["indices"].append(idx.numpy().astype(np.int64))
+        return {k: np.concatenate(v) for k, v in parts.items()}
 
     @staticmethod
     def _complete_chunk(c, span, computed_idx, computed, known, entry, chunks, keep) -> None:
@@ -423,10 +488,19 @@ class FeatureExtractor:
                           out.indices[keep]), skipped
 
 
+def extractor_for(config, backend: ModelBackend, store: Store | None) -> "FeatureExtractor":
+    """The extractor a run's options ask for: batch size, workers, progress, bad-image policy, and the pixel
+    cache (``--pixel-cache``: on, off, or auto = on when the run has several models)."""
+    mode = getattr(config, "pixel_cache", "off")
+    use = store is not None and (mode == "on" or (mode == "auto" and len(getattr(config, "models", [])) > 1))
+    return FeatureExtractor(backend, store, config.batch_size, config.num_workers, config.progress,
+                            config.on_bad_image, pixels=PixelCache(store) if use else None)
+
+
 def extract_features(backend: ModelBackend, source: ImageSource, split: str, indices: np.ndarray | None = None,
                      store: Store | None = None, batch_size: int | None = 64, num_workers: int | None = None,
                      progress: bool = True, chunk_size: int | None = None, kind: str = "embedding",
-                     on_bad_image: str = "skip", lazy: bool = False) -> FeatureSet:
+                     on_bad_image: str = "skip", lazy: bool = False, pixels: PixelCache | None = None) -> FeatureSet:
     """One extraction with :class:`FeatureExtractor` (for callers outside a run)."""
-    return FeatureExtractor(backend, store, batch_size, num_workers, progress, on_bad_image, chunk_size)(
-        source, split, indices, kind, lazy)
+    return FeatureExtractor(backend, store, batch_size, num_workers, progress, on_bad_image, chunk_size,
+                            pixels)(source, split, indices, kind, lazy)

@@ -19,7 +19,7 @@ from bench.core.errors import UserError
 from bench.core.paths import default_cache_dir, default_data_dir, ensure_writable_dir
 from bench.core.store import Store
 from bench.engine.evaluation import Evaluation, OpenedTask, open_task
-from bench.engine.features import FeatureExtractor
+from bench.engine.features import extractor_for
 from bench.models import check_model, load_model
 from bench.models.base import ModelBackend, check_precision
 from bench.engine.protocol_registry import get_protocol, protocols_for
@@ -200,8 +200,7 @@ class Runner:
             t0 = time.perf_counter()
             backend = load_backend(config, model_name, pretrained, ctx.store)
             load_seconds = time.perf_counter() - t0
-            extract = FeatureExtractor(backend, ctx.store, config.batch_size, config.num_workers, config.progress,
-                                       config.on_bad_image)
+            extract = extractor_for(config, backend, ctx.store)
             memo: dict = {}
             for step, step_keys in todo:
                 task = opened[step.unit.task]

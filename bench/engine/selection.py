@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from bench.engine.adaptive import AdaptiveSample, Arm, GrowingEvaluation, select_top_k, unbounded_reason
 from bench.engine.evaluation import Evaluation
-from bench.engine.features import FeatureExtractor
+from bench.engine.features import extractor_for
 from bench.engine.records import RunRecord, build_record, save_record
 from bench.engine.work import work_key
 
@@ -28,8 +28,7 @@ class _Loaded:
         self.model, self.pretrained = model, pretrained
         self.backend = load(config, model, pretrained, ctx.store)
         self.load_seconds = time.perf_counter() - t0
-        self.extract = FeatureExtractor(self.backend, ctx.store, config.batch_size, config.num_workers,
-                                        config.progress, config.on_bad_image)
+        self.extract = extractor_for(config, self.backend, ctx.store)
         self.memo: dict = {}
         self.ctx, self.opened, self.config = ctx, opened, config
 

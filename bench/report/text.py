@@ -193,7 +193,9 @@ def perf_lines(result: dict[str, Any]) -> list[str]:
         out.append(f"images: {i['model']}, {i['images']} JPEGs (400x300), batch {i['batch_size']}: end to end "
                    f"{i['end_to_end_images_per_s']:.1f} img/s vs raw forward {i['raw_forward_images_per_s']:.1f} img/s "
                    f"-> {i['ratio_end_to_end_vs_raw']:.2f}x; {i['gflops_per_image']:.2f} GFLOP/image, "
-                   f"{i['achieved_gflops_per_s']:.0f} GFLOP/s in the forward pass")
+                   f"{i['achieved_gflops_per_s']:.0f} GFLOP/s in the forward pass" +
+                   (f" = {100 * i['share_of_peak']:.0f}% of the estimated fp32 peak {i['peak_gflops_per_s']:.0f} GFLOP/s "
+                    f"({i['peak_basis']})" if i.get("share_of_peak") else ""))
         out += [f"  {label:13s} raw forward {v['images_per_s']:.1f} img/s -> {v['speedup_vs_fp32']:.2f}x fp32; "
                 f"{100 * v['prediction_agreement']:.2f}% of zero-shot predictions unchanged (top-1 moves at most "
                 f"{v['max_top1_change_points']:.2f} pt; min cosine {v['min_cosine_vs_fp32']:.4f})"
@@ -207,6 +209,31 @@ def perf_lines(result: dict[str, Any]) -> list[str]:
                    f"{100 * z['top1']['ours']:.2f} / CLIP_benchmark {100 * z['top1']['clip_benchmark']:.2f}; "
                    f"CLIP_benchmark with its default autocast {z['clip_benchmark_amp_seconds']:.2f} s, top-1 "
                    f"{100 * z['top1']['clip_benchmark_amp']:.2f}")
+    if "data" in result:
+        d = result["data"]
+        out.append(f"data: {d['images']} {d['image_size']}s, {d['model']}: decode + preprocess "
+                   f"{d['decode_preprocess_images_per_s']:.1f} img/s vs forward {d['forward_images_per_s']:.1f} img/s "
+                   f"({d['decode_vs_forward']:.2f}x)")
+        for label, rows in (("pixel cache off", d["without_cache"]), ("pixel cache on ", d["with_cache"])):
+            out.append(f"  {label}: " + "; ".join(f"model {i + 1} {r['seconds']:.1f} s (data {r['data_seconds']:.1f} s)"
+                                                  for i, r in enumerate(rows)))
+        out.append(f"  {d['models']} models {d['total_speedup']:.2f}x faster with the cache; later models' data time "
+                   f"{', '.join(f'{100 * x:.0f}%' for x in d['later_models_data_share'])} of the first's; identical "
+                   f"features: {d['identical_features']}")
+    if "search" in result:
+        q = result["search"]
+        line = (f"search: {q['features']:,} x {q['dim']}-d features (memory-mapped chunks), top {q['k']}: exact "
+                f"{q['exact_ms_per_query']:.0f} ms/query")
+        if q.get("faiss_ms_per_query") is not None:
+            line += (f"; faiss IndexFlatIP {q['faiss_ms_per_query']:.0f} ms/query (build {q['faiss_build_seconds']:.1f} s, "
+                     f"same top {q['k']}: {q['faiss_same_top_k']})")
+        else:
+            line += "; faiss not installed (pip install faiss-cpu)"
+        out.append(line)
+    if "startup" in result:
+        st = result["startup"]
+        out.append(f"startup: zsbench --help {st['help']:.2f} s; slowest command --help {st['slowest_help']:.2f} s; "
+                   f"a fully cached run {st['cached_run']:.2f} s (fresh processes, median of 3)")
     if "probe" in result:
         p = result["probe"]
         prob = p["problem"]

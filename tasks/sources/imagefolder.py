@@ -62,3 +62,17 @@ class ImageFolderSource(FileListSource):
         self.root = root
         if transform:
             self.identity += "+" + transform
+
+
+class FlatFolderSource(FileListSource):
+    """Every image file below a folder, in path order, unlabelled (label 0): a photo collection to search."""
+
+    def __init__(self, root: Path | str):
+        root = Path(root).expanduser()
+        if not root.is_dir():
+            raise UserError(f"image folder not found: {root}; give a folder of images")
+        files = list_images(root)
+        if not files:
+            raise UserError(f"{root} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}): give a folder of images")
+        super().__init__(files, [0] * len(files), origin=str(root), root=root, classes=None)
+        self.root = root

@@ -46,15 +46,25 @@ def confseq(mirror_store):
     if not (src / "confseq" / "predmix.py").exists():
         with tarfile.open(sdist) as tar:
             tar.extractall(folder, filter="data")
-    # its code predates NumPy 2 (np.float_ in annotations) and imports multiprocess for an option we do not use
+    # its code predates NumPy 2 (np.float_ in annotations) and imports multiprocess for an option we do not use:
+    # where multiprocess is not installed, a stand-in serves the import and is removed right after
+    import importlib.util
+
+    had_float = hasattr(np, "float_")
     np.float_ = np.float64  # type: ignore[attr-defined]
-    sys.modules.setdefault("multiprocess", types.ModuleType("multiprocess"))
+    stub = importlib.util.find_spec("multiprocess") is None
+    if stub:
+        sys.modules["multiprocess"] = types.ModuleType("multiprocess")
     sys.path.insert(0, str(src))
     try:
         yield types.SimpleNamespace(predmix=importlib.import_module("confseq.predmix"),
                                     betting=importlib.import_module("confseq.betting"))
     finally:
         sys.path.remove(str(src))
+        if stub:
+            sys.modules.pop("multiprocess", None)
+        if not had_float:
+            del np.float_
 
 
 def _samples(rng):
@@ -120,8 +130,8 @@ def _coverage(labels, correct, width, runs=2000, seed=0) -> tuple[float, float]:
 @pytest.mark.slow
 @pytest.mark.parametrize("accuracy", [0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.98])
 def test_coverage_stopped_at_first_crossing_synthetic(accuracy):
-    labels, correct = _population(2000, accuracy, np.random.default_rng(int(accuracy * 100)))
-    coverage, mean_n = _coverage(labels, correct, width=0.06)
+    labels, correct = _population(1000, accuracy, np.random.default_rng(int(accuracy * 100)))
+    coverage, mean_n = _coverage(labels, correct, width=0.08)
     assert coverage >= 0.94, (accuracy, coverage, mean_n)
 
 
@@ -131,7 +141,7 @@ def test_coverage_on_conse_cifar10_per_sample_correctness():
     n = int(data["n"])
     correct = np.unpackbits(data["correct"])[:n].astype(float)
     assert correct.mean() == pytest.approx(0.5467)  # the demo's record
-    coverage, mean_n = _coverage(data["labels"], correct, width=0.05)
+    coverage, mean_n = _coverage(data["labels"], correct, width=0.06)
     assert coverage >= 0.94 and mean_n < n / 2, (coverage, mean_n)
 
 
