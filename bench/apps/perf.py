@@ -579,6 +579,58 @@ def startup_section(commands: list[str], repeats: int = 3) -> dict[str, Any]:
     return out
 
 
+def forward_section(model: str, device: str, n: int = 128, compile_: bool = True) -> dict[str, Any]:
+    """The image tower's forward under each candidate setting, against eager float32 at the default batch
+    size measured in the same run: batch sizes, TorchScript freezing (oneDNN fusion) and torch.compile
+    (inductor; its compile time apart). Each reports img/s, GFLOP/s, its share of the estimated fp32
+    peak and max |feature difference| from eager (adopted by default only if within 1e-5 and faster)."""
+    import torch
+
+    from bench.engine.features import default_batch_size
+
+    backend, m, _ = _load(model, "none", device)
+    torch.manual_seed(0)
+    x = torch.randn(n, 3, *backend.preprocess.transforms[1].size if hasattr(backend.preprocess, "transforms") and
+                    hasattr(backend.preprocess.transforms[1], "size") else (224, 224))
+    with torch.inference_mode():
+        flops = _flops(lambda: backend.encode_images(x[:1]))
+        reference = backend.encode_images(x[:32]).float()
+    peak, basis = peak_gflops(device)
+
+    def timed(fn, bs: int) -> dict[str, Any]:
+        with torch.inference_mode():
+            fn(x[:bs])  # warm-up: kernel selection
+            t = time.perf_counter()
+            for s in range(0, n, bs):
+                fn(x[s:s + bs])
+            secs = time.perf_counter() - t
+            diff = float((fn(x[:32]).float() - reference).abs().max())
+        achieved = flops * n / secs / 1e9
+        return {"images_per_s": n / secs, "gflops_per_s": achieved, "share_of_peak": achieved / peak if peak else None,
+                "max_abs_diff_vs_eager": diff}
+
+    default = default_batch_size(device)
+    out: dict[str, Any] = {"model": model, "images": n, "gflops_per_image": flops / 1e9, "peak_gflops_per_s": peak,
+                           "peak_basis": basis, "default_batch_size": default, "threads": torch.get_num_threads()}
+    out["eager"] = {str(bs): timed(backend.encode_images, bs) for bs in (16, 32, 64, 128)}
+    visual = m.visual
+    with torch.inference_mode():
+        frozen = torch.jit.freeze(torch.jit.trace(visual, x[:default]))
+    out["jit_freeze"] = timed(frozen, default)
+    if compile_:
+        t = time.perf_counter()
+        compiled = torch.compile(visual)
+        with torch.inference_mode():
+            compiled(x[:default])
+        out["compile_seconds"] = time.perf_counter() - t
+        out["torch_compile"] = timed(compiled, default)
+    base = out["eager"][str(default)]["images_per_s"]
+    for key in ("jit_freeze", "torch_compile"):
+        if key in out:
+            out[key]["speedup_vs_eager"] = out[key]["images_per_s"] / base
+    return out
+
+
 SECTIONS = PERF_SECTIONS
 
 
@@ -604,7 +656,8 @@ def clip_benchmark_reference():
 def run_perf(sections: list[str] | None, model: str = "ViT-B-32", pretrained: str | None = "none", device: str = "cpu",
              classes: int = 100, n: int = 10000, dim: int = 512, text_classes: int = 25, images: int = 256,
              seed: int = 0, workers: int | None = None, memory_n: int = 100_000,
-             memory_dim: int = 1024, tol: float = 1e-4, commands: list[str] | None = None) -> dict[str, Any]:
+             memory_dim: int = 1024, tol: float = 1e-4, commands: list[str] | None = None,
+             search_n: int = 1_000_000) -> dict[str, Any]:
     """Measure the chosen sections; every number comes from this run. ``sections`` None: all of them,
     less ``zeroshot`` when CLIP_benchmark (its reference) is not installed (said in ``skipped``)."""
     import torch
@@ -631,7 +684,9 @@ def run_perf(sections: list[str] | None, model: str = "ViT-B-32", pretrained: st
     if "data" in sections:
         out["data"] = data_section(model, device, images if images != 256 else 128, workers=workers)
     if "search" in sections:
-        out["search"] = search_section(seed=seed)
+        out["search"] = search_section(n=search_n, seed=seed)
     if "startup" in sections:
         out["startup"] = startup_section(commands or [])
+    if "forward" in sections:
+        out["forward"] = forward_section(model, device)
     return out

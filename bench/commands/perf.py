@@ -24,6 +24,7 @@ def add_arguments(pf: argparse.ArgumentParser) -> None:
                                                             "1e-4, scikit-learn's and zsbench's default)")
     pf.add_argument("--memory-n", type=int, default=100_000, help="probe-memory: samples (default 100000)")
     pf.add_argument("--memory-dim", type=int, default=1024, help="probe-memory: feature dimension (default 1024)")
+    pf.add_argument("--search-n", type=int, default=1_000_000, help="search: synthetic 512-d features (default 1000000)")
     pf.add_argument("--json", action="store_true", help="one JSON object with the ratios as numbers")
 
 
@@ -35,7 +36,7 @@ def execute(args: argparse.Namespace) -> int:
     result = run_perf(args.section, model=args.model, pretrained=args.pretrained, device=args.device,
                       classes=args.classes, n=args.n, dim=args.dim, text_classes=args.text_classes,
                       images=args.images, seed=args.seed, workers=args.num_workers, memory_n=args.memory_n,
-                      memory_dim=args.memory_dim, tol=args.tol, commands=COMMANDS.names())
+                      memory_dim=args.memory_dim, tol=args.tol, commands=COMMANDS.names(), search_n=args.search_n)
     if args.json:
         print(json.dumps(result, indent=1))
     else:

@@ -158,7 +158,7 @@ class RunConfig:
     on_bad_image: str = option("--on-bad-image", "an undecodable image: leave it out and warn once (default), "
                                "or stop with its path", "skip", choices=BAD_IMAGE_POLICIES)
     # compute
-    batch_size: int | None = option("--batch-size", "images per forward pass (default auto: 256 on GPU, 64 on "
+    batch_size: int | None = option("--batch-size", "images per forward pass (default auto: 256 on GPU, 32 on "
                                     "CPU; halved on out-of-memory)", None, parse=batch_size_value, metavar="N|auto",
                                     result=False)
     precision: str | None = option("--precision", "image encoder precision: fp32, or bf16/fp16 autocast (fp16: "

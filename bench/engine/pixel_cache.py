@@ -46,8 +46,7 @@ class PixelSplit:
     def crop(self, image) -> np.ndarray:
         """The geometric part's output as uint8 ``[H, W, 3]``."""
         out = self.geometry(image)
-        arr = np.asarray(out.convert("RGB") if getattr(out, "mode", "RGB") != "RGB" else out, dtype=np.uint8)
-        return np.ascontiguousarray(arr)
+        return np.array(out.convert("RGB") if getattr(out, "mode", "RGB") != "RGB" else out, dtype=np.uint8)
 
     def tensors(self, crops: np.ndarray):
         """What the model's own preprocessing gives for these crops: ToTensor (/255) then the tail."""

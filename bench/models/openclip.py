@@ -42,12 +42,53 @@ def state_dict_hash(model: torch.nn.Module) -> str:
     return h.hexdigest()[:20]
 
 
-def _check_name(name: str) -> None:
+def open_clip_catalog() -> dict[str, Any]:
+    """What validating a request needs from open_clip, without importing it (5 s of imports here: its
+    CoCa, transformers and torchvision's detection ops): model names, pretrained tags, which weights need
+    QuickGELU and which towers have a pre-projection. Built once per open_clip version on the first import
+    and kept in the cache (``models/open_clip-catalog-VERSION.json``); a damaged file is rebuilt."""
+    import json
+    from importlib import metadata
+
+    from bench.core.paths import default_cache_dir
+    from bench.core.store import atomic_write_json
+
+    try:
+        version = metadata.version("open_clip_torch")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a source checkout of open_clip
+        version = "unknown"
+    path = default_cache_dir() / CARD_AREA / f"open_clip-catalog-{version}.json"
+    try:
+        catalog = json.loads(path.read_text(encoding="utf-8"))
+        if catalog.get("version") == version and version != "unknown":
+            return catalog
+    except (OSError, ValueError):
+        pass
     import open_clip
 
+    models = list(open_clip.list_models())
+    tags = {m: list(open_clip.list_pretrained_tags_by_model(m)) for m in models}
+    configs = {m: open_clip.get_model_config(m) or {} for m in models}
+    catalog = {
+        "version": version, "models": models, "tags": {m: t for m, t in tags.items() if t},
+        "quick_gelu": {m: bool(c.get("quick_gelu", False)) for m, c in configs.items()},
+        "tag_quick_gelu": {f"{m}/{t}": bool((open_clip.get_pretrained_cfg(m, t) or {}).get("quick_gelu"))
+                           and not configs[m].get("quick_gelu", False) for m, ts in tags.items() for t in ts},
+        "pre_projection": {m: "timm_model_name" not in c.get("vision_cfg", {}) and
+                           not isinstance(c.get("vision_cfg", {}).get("layers"), (list, tuple))
+                           for m, c in configs.items() if c.get("vision_cfg") is not None},
+    }
+    try:
+        atomic_write_json(path, catalog)
+    except OSError:  # a read-only cache: the catalog is rebuilt next time, nothing else changes
+        pass
+    return catalog
+
+
+def _check_name(name: str) -> None:
     if name.startswith("hf-hub:") or name.startswith("local-dir:"):
         return
-    known = open_clip.list_models()
+    known = open_clip_catalog()["models"]
     if name not in known:
         close = difflib.get_close_matches(name, known, n=3)
         hint = f"did you mean {', '.join(close)}? " if close else ""
@@ -55,11 +96,7 @@ def _check_name(name: str) -> None:
 
 
 def _needs_quick_gelu(name: str, pretrained: str) -> bool:
-    import open_clip
-
-    cfg = open_clip.get_pretrained_cfg(name, pretrained) or {}
-    model_cfg = open_clip.get_model_config(name) or {}
-    return bool(cfg.get("quick_gelu")) and not model_cfg.get("quick_gelu", False)
+    return bool(open_clip_catalog()["tag_quick_gelu"].get(f"{name}/{pretrained}", False))
 
 
 #: the names OpenAI's ``clip.load`` accepts -> open_clip's QuickGELU model (with the ``openai`` tag),
@@ -91,13 +128,11 @@ class WeightsPlan:
 
 def plan_weights(name: str, pretrained: str | None) -> WeightsPlan:
     """Validate a (model, pretrained) pair cheaply; a mistake is a UserError naming the fix."""
-    import open_clip
-
     pretrained = (pretrained or "").strip()
     _check_name(name)
     if name.startswith(("hf-hub:", "local-dir:")):
         return WeightsPlan("hub", name, pretrained or "hub")
-    tags = open_clip.list_pretrained_tags_by_model(name)
+    tags = open_clip_catalog()["tags"].get(name, [])
     if not pretrained:
         raise UserError(
             f"model '{name}' needs --pretrained: a tag ({', '.join(tags) or 'none published'}), "
@@ -149,8 +184,6 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
 
     def __init__(self, name: str, pretrained: str | None, device: str = "cpu", seed: int = 0,
                  store: Store | None = None, precision: str = "fp32", channels_last: bool = False):
-        import open_clip
-
         self.name, self.device = name, torch.device(device)
         self.precision, self.channels_last = check_precision(precision, self.device), channels_last
         self._plan = plan = plan_weights(name, pretrained)
@@ -161,7 +194,7 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
                 f"QuickGELU variant (as '{name}-quickgelu' would)"
             )
         if plan.source == "file" and "openai" in Path(plan.weights_id).name.lower() and \
-                not (open_clip.get_model_config(name) or {}).get("quick_gelu"):
+                not open_clip_catalog()["quick_gelu"].get(name, False):
             warnings.warn(
                 f"checkpoint {Path(plan.weights_id).name} looks like OpenAI weights, which need QuickGELU, but "
                 f"'{name}' uses GELU: use '{name}-quickgelu' unless you know it was trained with GELU"
@@ -175,7 +208,7 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
         else:
             self._weights = [plan.source, plan.weights_id]
         # random init also depends on the libraries' init code
-        versions = [open_clip.__version__, torch.__version__] if plan.source == "none" else []
+        versions = [open_clip_catalog()["version"], torch.__version__] if plan.source == "none" else []
         self._card_key = stable_hash(["openclip-card-v1", name, self._weights + versions, plan.force_quick_gelu])
         card = store.get_json(CARD_AREA, self._card_key) if store is not None else None
         if card is None:
@@ -325,11 +358,9 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
         """A ViT tower (``proj`` matrix after pooling); told from the model config without loading the
         weights where it can be (a cached probe run never loads them)."""
         if self._model is None:
-            import open_clip
-
-            vision = (open_clip.get_model_config(self.name) or {}).get("vision_cfg")
-            if vision is not None:
-                return "timm_model_name" not in vision and not isinstance(vision.get("layers"), (list, tuple))
+            known = open_clip_catalog()["pre_projection"]
+            if self.name in known:
+                return known[self.name]
         return isinstance(getattr(self.model.visual, "proj", None), torch.nn.Parameter)
 
     def encode_pre_projection(self, pixels: torch.Tensor) -> torch.Tensor:

@@ -230,6 +230,23 @@ def perf_lines(result: dict[str, Any]) -> list[str]:
         else:
             line += "; faiss not installed (pip install faiss-cpu)"
         out.append(line)
+    if "forward" in result:
+        f = result["forward"]
+        peak = f"{f['peak_gflops_per_s']:.0f}" if f.get("peak_gflops_per_s") else "?"
+        out.append(f"forward: {f['model']} image tower, {f['gflops_per_image']:.2f} GFLOP/image, estimated fp32 peak "
+                   f"{peak} GFLOP/s ({f['peak_basis']}), {f['threads']} threads:")
+
+        def row(label, v):
+            share = f"{100 * v['share_of_peak']:.0f}% of peak" if v.get("share_of_peak") else ""
+            return (f"  {label:22s} {v['images_per_s']:6.1f} img/s {v['gflops_per_s']:5.0f} GFLOP/s {share}; max |diff| "
+                    f"vs eager {v['max_abs_diff_vs_eager']:.1e}" +
+                    (f"; {v['speedup_vs_eager']:.2f}x eager" if "speedup_vs_eager" in v else ""))
+        out += [row(f"eager batch {bs}" + (" (default)" if int(bs) == f["default_batch_size"] else ""), v)
+                for bs, v in f["eager"].items()]
+        out.append(row(f"jit.freeze batch {f['default_batch_size']}", f["jit_freeze"]))
+        if "torch_compile" in f:
+            out.append(row(f"torch.compile batch {f['default_batch_size']}", f["torch_compile"]) +
+                       f" (compiling: {f['compile_seconds']:.0f} s)")
     if "startup" in result:
         st = result["startup"]
         out.append(f"startup: zsbench --help {st['help']:.2f} s; slowest command --help {st['slowest_help']:.2f} s; "

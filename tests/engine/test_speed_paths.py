@@ -113,6 +113,8 @@ PERF_KEYS = {
     "zeroshot": ["ours_cold_seconds", "ours_warm_seconds", "clip_benchmark_seconds", "speedup_cold", "speedup_warm",
                  "repeat_speedup"],
     "probe": ["ours_seconds", "sklearn_cold_seconds", "speedup_vs_sklearn_cold", "speedup_vs_sklearn_warm"],
+    "data": ["decode_preprocess_images_per_s", "forward_images_per_s", "decode_vs_forward", "total_speedup"],
+    "search": ["exact_ms_per_query", "exact_prepare_seconds"],
 }
 
 
@@ -126,7 +128,8 @@ def test_perf_json_has_the_documented_keys(tmp_path, section):
 
     # (probe-memory has its own test with small sizes)
     out = zsbench("perf", "--json", "--section", section, "--model", "ViT-S-32", "--text-classes", "2", "--images",
-                  "16", "--n", "400", "--dim", "16", "--classes", "4", "--workers", "0", cache=tmp_path, cwd=tmp_path)
+                  "16" if section != "data" else "8", "--n", "400", "--dim", "16", "--classes", "4", "--workers", "0",
+                  "--search-n", "20000", cache=tmp_path, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout)
     for key in PERF_KEYS[section]:
@@ -138,6 +141,10 @@ def test_perf_json_has_the_documented_keys(tmp_path, section):
                 assert isinstance(result["images"]["variants"][variant][key], float), (variant, key)
     if section == "text":
         assert result["text"]["max_abs_diff"] < 1e-5
+    if section == "data":  # the pixel cache changes no feature
+        assert result["data"]["identical_features"] is True and len(result["data"]["with_cache"]) == 3
+    if section == "search":
+        assert result["search"]["faiss_same_top_k"] is True  # faiss-cpu is a test dependency
     if section == "zeroshot":
         assert result["zeroshot"]["top1"]["ours_warm"] == result["zeroshot"]["top1"]["ours"]
         assert result["zeroshot"]["top1"]["ours"] == result["zeroshot"]["top1"]["clip_benchmark"]
