@@ -14,8 +14,8 @@ from bench.core.registry import Registry
 
 #: name -> Command ("module:COMMAND", imported when the parser is built)
 COMMANDS: Registry = Registry("command", "zsbench.commands")
-for _name in ("run", "robustness", "predict", "search", "sweep", "models", "tasks", "leaderboard", "compare", "plot", "report",
-              "doctor", "perf", "docs"):
+for _name in ("run", "robustness", "predict", "search", "sweep", "models", "tasks", "leaderboard", "compare", "samples",
+              "plot", "report", "doctor", "perf", "docs"):
     COMMANDS.register(_name, f"bench.commands.{_name}:COMMAND")
 
 

@@ -226,6 +226,10 @@ class RunConfig:
                                 "({dataset}_{pretrained}_{model}_{language}_{task}.json) under OUT/clip_benchmark/",
                                 "zsbench", choices=("zsbench", "clip_benchmark"), commands=(RUN,), record=False,
                                 result=False)
+    save_logits: bool = option("--save-logits", "also keep each sample's whole probability matrix (float16, tasks of "
+                               "up to 1,000 classes) beside the record; records always keep the top-10 classes with "
+                               "their probabilities, the true label's probability and the margin", False, kind="flag",
+                               result=False, legacy=False)
     quiet: bool = option("--quiet", "no progress bars or notes", False, kind="flag", record=False)
     no_save: bool = option("--no-save", "do not write run records", False, kind="flag", record=False)
     # set by the engine, not the command line

@@ -422,7 +422,8 @@ def full_probe(X_train, y_train, X_test, y_test, X_val=None, y_val=None, seed: i
                search_limit: int | None = None, tol: float = 1e-4) -> tuple[dict, np.ndarray, dict]:
     """The CLIP paper's linear probe: C searched on validation, refit on train+val, test once.
 
-    Returns (metrics, top-5 predictions, details for the record).
+    Returns (metrics, top-5 predictions, details for the record); ``details["test_probabilities"]`` holds
+    the probe's softmax on the test samples (taken out before the details are recorded).
     """
     from bench.engine.metrics import classification_metrics
 
@@ -434,6 +435,7 @@ def full_probe(X_train, y_train, X_test, y_test, X_val=None, y_val=None, seed: i
     full_logits[:, torch.as_tensor(probe.classes_)] = logits
     metrics, top5 = classification_metrics(full_logits, np.asarray(y_test))
     details = {
+        "test_probabilities": torch.softmax(full_logits.double(), dim=1).numpy(),
         "best_C": probe.best_C_,
         "validation": "given split" if X_val is not None else f"class-balanced {probe.val_fraction:.0%} of train (seed {seed})",
         "sweep_C": probe.sweep_.Cs, "sweep_val_acc": probe.sweep_.scores, "sweep_iterations": probe.sweep_.iterations,

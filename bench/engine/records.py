@@ -6,6 +6,7 @@ labels) so two checkpoints can later be compared image by image.
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import platform
@@ -52,6 +53,8 @@ def build_record(config: "RunConfig", model_name: str, backend: "ModelBackend", 
                          dataset_size=len(task.source), parent=spec.parent, class_subset=spec.class_subset)
     if task.source_note:
         task_info["source_note"] = task.source_note
+    if outcome.predictions is not None and "indices" in outcome.predictions:
+        task_info["data_fingerprint"] = data_fingerprint(task, outcome.predictions["indices"])
     task_info.update(outcome.task_info)
     timings = Timings(model_load=load_seconds, data_open=task.seconds)
     timings.update(outcome.timings)
@@ -63,6 +66,28 @@ def build_record(config: "RunConfig", model_name: str, backend: "ModelBackend", 
         config=config_section, versions=Versions.from_dict(versions()), timings=timings, model_info=model_info,
         task_info=task_info, adaptive=outcome.adaptive,
     )
+
+
+def data_fingerprint(task: "OpenedTask", indices) -> str:
+    """The data a record's per-sample results are about: the source's content identity, the split and the
+    set of samples (order aside). Records with the same fingerprint line up sample by sample."""
+    from bench.core.hashing import stable_hash
+
+    ordered = np.sort(np.asarray(indices, dtype=np.int64))
+    return stable_hash(["data-v1", task.source.identity, task.split,
+                        hashlib.sha256(ordered.tobytes()).hexdigest()])
+
+
+def sample_keys(source, indices) -> np.ndarray:
+    """Each sample's key (:meth:`ImageSource.sample_key`), stored with the predictions."""
+    return np.array([source.sample_key(int(i)) for i in indices], dtype=np.str_)
+
+
+def with_keys(predictions: dict | None, task: "OpenedTask") -> dict | None:
+    """The per-sample arrays with each sample's key (file path, row or index) added."""
+    if predictions is None or "indices" not in predictions or "keys" in predictions:
+        return predictions
+    return {**predictions, "keys": sample_keys(task.source, predictions["indices"])}
 
 
 def save_record(record: RunRecord, out_dir: Path, predictions: dict[str, np.ndarray] | None = None) -> Path:

@@ -24,7 +24,8 @@ from bench.models import check_model, load_model
 from bench.models.base import ModelBackend, check_precision
 from bench.engine.protocol_registry import get_protocol, protocols_for
 from bench.engine.protocol import Protocol, Unit
-from bench.engine.records import RunRecord, build_record, read_records_if_any, save_record, work_keys_of
+from bench.engine.records import (RunRecord, build_record, read_records_if_any, save_record, with_keys,
+                                  work_keys_of)
 from bench.engine.work import work_key
 from prompts.references import check_choice
 from tasks.classes import resolve_templates
@@ -212,7 +213,7 @@ class Runner:
                         record = build_record(config, model_name, backend, load_seconds, task, step.protocol.name,
                                               outcome, key)
                         if config.save:
-                            save_record(record, Path(config.out_dir), outcome.predictions)
+                            save_record(record, Path(config.out_dir), with_keys(outcome.predictions, task))
                         self.records.append(record)
         return self.records
 

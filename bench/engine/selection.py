@@ -16,7 +16,7 @@ from typing import Any, Callable
 from bench.engine.adaptive import AdaptiveSample, Arm, GrowingEvaluation, select_top_k, unbounded_reason
 from bench.engine.evaluation import Evaluation
 from bench.engine.features import extractor_for
-from bench.engine.records import RunRecord, build_record, save_record
+from bench.engine.records import RunRecord, build_record, save_record, with_keys
 from bench.engine.work import work_key
 
 
@@ -54,7 +54,7 @@ def run_top_k(config, load: Callable[..., Any], steps: list, opened, ctx) -> lis
         record = build_record(config, loaded.model, loaded.backend, loaded.load_seconds, opened[step.unit.task],
                               step.protocol.name, outcome, key)
         if config.save:
-            save_record(record, Path(config.out_dir), outcome.predictions)
+            save_record(record, Path(config.out_dir), with_keys(outcome.predictions, opened[step.unit.task]))
         records.append(record)
 
     for step in steps:

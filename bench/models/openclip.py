@@ -273,10 +273,34 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
         if self.channels_last:
             model.visual.to(memory_format=torch.channels_last)
         self._model, self._preprocess = model, preprocess
-        if getattr(self, "_card", None) is not None and self._card_from_model() != self._card:
+        card = {k: v for k, v in (getattr(self, "_card", None) or {}).items() if k != "scores"}
+        if getattr(self, "_card", None) is not None and self._card_from_model() != card:
             self._store.drop_json(CARD_AREA, self._card_key)
             raise RuntimeError(f"the cached model card of {self.name}/{self.pretrained} does not match the model "
                                "that loaded (library or weights changed?); it was removed: run again")
+
+    def _scores(self) -> dict[str, Any]:
+        """The model's scoring (learned logit scale, SigLIP's bias): kept in the model card once known, so a
+        cached run's per-sample probabilities do not load the model."""
+        scores = self._card.get("scores")
+        if scores is None:
+            model = self.model
+            bias = getattr(model, "logit_bias", None)
+            scores = {"logit_scale": float(model.logit_scale.exp()),
+                      "logit_bias": float(bias) if bias is not None else 0.0,
+                      "probability": "sigmoid" if bias is not None else "softmax"}
+            self._card = {**self._card, "scores": scores}
+            if self._store is not None:
+                self._store.put_json(CARD_AREA, self._card_key, self._card)
+        return scores
+
+    @property
+    def logit_scale(self) -> float:
+        return self._scores()["logit_scale"]
+
+    @property
+    def logit_bias(self) -> float:
+        return self._scores()["logit_bias"]
 
     def _card_from_model(self) -> dict[str, Any]:
         """What the engine needs to know about the model without running it."""
@@ -395,7 +419,7 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
     @property
     def probability(self) -> str:
         """SigLIP-style models (with a logit bias) score each class by a sigmoid."""
-        return "sigmoid" if getattr(self.model, "logit_bias", None) is not None else "softmax"
+        return self._scores()["probability"]
 
 
 def _uses_quick_gelu(model: torch.nn.Module) -> bool:

@@ -91,8 +91,11 @@ class LinearProbe(Protocol):
             seed=cfg.seed, device=cfg.device, max_iter=cfg.probe_max_iter, progress=cfg.progress,
             search_limit=cfg.probe_search_limit, tol=cfg.probe_tol)
         metrics["primary"] = metrics[ev.spec.metric]
+        from bench.engine.sample_scores import sample_scores
+
+        scores = sample_scores(details.pop("test_probabilities"), data.test.labels, keep_full=cfg.save_logits)
         return [Outcome(metrics, int(len(data.test.labels)), config={**data.config, **details},
                         timings={"features": data.feature_seconds, "probe": time.perf_counter() - t0},
                         task_info=data.task_info,
                         predictions={"indices": data.test.indices, "labels": data.test.labels,
-                                     "top5": top5.astype(np.int32)})]
+                                     "top5": top5.astype(np.int32), **scores})]

@@ -34,8 +34,8 @@ class ZeroShot(Protocol):
         clf = ev.classifier(templates)
         t0 = time.perf_counter()
         profile = ev.config.profile_spec  # how the logits are computed and which metrics are reported
-        metrics, top5, _ = evaluate_zeroshot(feats.features, feats.labels, clf.weights, ev.config.score_precision,
-                                             profile.top5_min_classes)
+        metrics, top5, logits = evaluate_zeroshot(feats.features, feats.labels, clf.weights,
+                                                  ev.config.score_precision, profile.top5_min_classes)
         metrics.update(task_metrics(ev.spec, ev.task.source, feats, top5))
         metrics["primary"] = metrics[ev.spec.metric]
         return [Outcome(
@@ -44,8 +44,20 @@ class ZeroShot(Protocol):
             timings={"features": feats.info["seconds"], "classifier": clf.info["seconds"],
                      "evaluate": time.perf_counter() - t0},
             task_info=feature_facts(feats) | {"classifier_cache": clf.info["cache"], "templates_used": clf.templates},
-            predictions={"indices": feats.indices, "labels": feats.labels, "top5": top5.astype(np.int32)},
+            predictions={"indices": feats.indices, "labels": feats.labels, "top5": top5.astype(np.int32),
+                         **zero_shot_scores(ev, logits, feats.labels)},
         )]
+
+
+def zero_shot_scores(ev, logits, labels) -> dict:
+    """Per-sample probabilities as the model scores (its logit scale on the cosines; SigLIP's sigmoid)."""
+    from bench.engine.sample_scores import sample_scores, zero_shot_probabilities
+    from bench.engine.zeroshot import LOGIT_SCALE
+
+    backend = ev.backend
+    cosines = logits.float().cpu().numpy() / LOGIT_SCALE
+    probs = zero_shot_probabilities(cosines, backend.logit_scale, backend.logit_bias, backend.probability)
+    return sample_scores(probs, labels, keep_full=ev.config.save_logits)
 
 
 def task_metrics(spec, source, feats, top5: np.ndarray) -> dict:

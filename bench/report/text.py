@@ -353,3 +353,35 @@ def doctor_lines(d) -> list[str]:
         lines.append(f"closest to the expected figure: {f.variant} ({pct(f.value)}; leaves "
                      f"{100 * (d.gap - f.delta):+.2f} points)")
     return lines
+
+
+def samples_lines(out: dict[str, Any], asked: list[str], top: int) -> list[str]:
+    """``zsbench samples``: one table per question asked."""
+    lines = [f"{out['task']}: {out['samples']:,} samples x {len(out['models'])} model record(s): "
+             + "; ".join(out["models"])]
+    if "label_issues" in asked:
+        issues = out["issues"]
+        lines += ["", f"likely label errors: {len(issues):,} flagged (most likely first)"]
+        lines.append(format_table([[str(i + 1), x["key"], x["label"], x["suggested"], f"{x['score']:.3f}"]
+                                   for i, x in enumerate(issues[:top])], ["#", "key", "given", "suggested", "score"],
+                                  left=4))
+    for name, title in (("hard", "no model right"), ("disagree", "models disagree")):
+        if name in asked:
+            rows = out[name]
+            lines += ["", f"{title}: {len(rows):,} samples"]
+            lines.append(format_table([[r["key"], r["label"], f"{r['difficulty']:.2f}",
+                                        "; ".join(f"{m.split(' [')[0]}: {p}" for m, p in r["predictions"].items())]
+                                       for r in rows[:top]], ["key", "label", "difficulty", "predictions"], left=4))
+    if "confusions" in asked:
+        lines += ["", "most confused class pairs (true -> predicted), all models"]
+        lines.append(format_table([[c["true"], c["predicted"], str(c["total"]),
+                                    "; ".join(f"{m.split(' [')[0]}: {n}" for m, n in c["per_model"].items())]
+                                   for c in out["confusions"][:top]], ["true", "predicted", "count", "per model"],
+                                  left=4))
+    if "per_class" in asked:
+        models = out["models"]
+        lines += ["", "top-1 per class (%)"]
+        lines.append(format_table([[c] + ["-" if v.get(m) is None else f"{v[m]:.1f}" for m in models]
+                                   for c, v in list(out["per_class"].items())[:max(top, 1)]],
+                                  ["class"] + [m.split(" [")[0] for m in models], left=1))
+    return lines

@@ -37,6 +37,11 @@ class ImageSource(ABC):
         """Where sample ``index`` comes from (a file path where there is one), for messages."""
         return f"{self.origin}[{index}]"
 
+    def sample_key(self, index: int) -> str:
+        """A name for sample ``index`` that lines it up across runs and lets a user find it: the file path
+        relative to the source's root for files, else the position (a mirror's index, a table's row)."""
+        return str(index)
+
 
 def to_rgb(image: Image.Image) -> Image.Image:
     """Any PIL image as 8-bit RGB: grayscale, palette, RGBA (alpha dropped, as open_clip does),
@@ -85,6 +90,7 @@ class FileListSource(ImageSource):
         from pathlib import Path
 
         self.paths = [Path(p) for p in paths]
+        self.key_root = Path(root) if root is not None else None
         self.targets = np.asarray(targets, dtype=np.int64)
         self.origin = origin
         self.classes = classes
@@ -105,6 +111,15 @@ class FileListSource(ImageSource):
 
     def describe(self, index: int) -> str:
         return str(self.paths[index])
+
+    def sample_key(self, index: int) -> str:
+        path = self.paths[index]
+        if self.key_root is not None:
+            try:
+                return path.relative_to(self.key_root).as_posix()
+            except ValueError:
+                pass
+        return path.name
 
 
 def content_identity(images: np.ndarray, targets: np.ndarray) -> str:

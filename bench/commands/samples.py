@@ -1,0 +1,89 @@
+"""``zsbench samples``: per-sample results of one task across models: likely label errors, hard samples,
+disagreements, confusions, per-class accuracy."""
+from __future__ import annotations
+
+import argparse
+
+from bench.commands.base import Command, print_json
+from bench.core.errors import UserError
+
+QUESTIONS = ("label_issues", "hard", "disagree", "confusions", "per_class")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("results", nargs="?", default="results", help="results folder (default: results/)")
+    p.add_argument("--task", required=True, help="the task whose records to line up")
+    p.add_argument("--label-issues", action="store_true",
+                   help="likely label errors by confident learning on the mean of the models' probabilities, most "
+                        "likely first, with a suggested label and a score (normalized margin)")
+    p.add_argument("--hard", action="store_true", help="samples no model gets right")
+    p.add_argument("--disagree", action="store_true", help="samples some models get right and others wrong")
+    p.add_argument("--confusions", action="store_true", help="the most confused class pairs, per model and in all")
+    p.add_argument("--per-class", action="store_true", help="top-1 per class and model")
+    p.add_argument("--models", action="append", metavar="MODEL[:PRETRAINED]",
+                   help="only these models' records (repeatable; default: every model recorded on the task's data)")
+    p.add_argument("--top", type=int, default=20, help="rows shown per table (default 20; --json has all)")
+    p.add_argument("--json", action="store_true", help="one JSON object per question (label issues: "
+                                                       '{"task", "models", "issues": [{"key", "index", "label", '
+                                                       '"suggested", "score"}, ...]})')
+    p.add_argument("--csv", metavar="FILE", help="also write the (first) question's rows as CSV")
+
+
+def execute(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bench.report.collect import load_runs
+    from bench.report import samples as s
+    from bench.report.text import samples_lines
+
+    asked = [q for q in QUESTIONS if getattr(args, q)]
+    if not asked:
+        raise UserError("say what to show: --label-issues, --hard, --disagree, --confusions or --per-class")
+    if args.csv:
+        from bench.core.paths import ensure_writable_dir
+
+        ensure_writable_dir(Path(args.csv).expanduser().resolve().parent, "--csv")
+    data = s.load_task_samples(load_runs(args.results), args.task, args.models)
+    models = [m.label for m in data.models]
+    out: dict = {"task": args.task, "models": models, "samples": int(len(data.indices))}
+    notes = [f"left out: {x}" for x in data.left_out]
+    if len(models) == 1:
+        notes.append("one model's records: the ensemble is that one model")
+    if "label_issues" in asked:
+        issues, exact = s.label_issues(data)
+        out["issues"] = issues
+        if not exact:
+            notes.append("probabilities outside each record's top 10 were spread evenly (rerun with --save-logits "
+                         "for the exact matrix)")
+    if "hard" in asked:
+        out["hard"] = s.hard(data)
+    if "disagree" in asked:
+        out["disagree"] = s.disagree(data)
+    if "confusions" in asked:
+        out["confusions"] = s.confusions(data, top=max(args.top, 1) if not args.json else 10 ** 6)
+    if "per_class" in asked:
+        table = s.per_class(data)
+        out["per_class"] = {c: {m: (None if v != v else float(v)) for m, v in row.items()}
+                            for c, row in table.iterrows()}
+    if args.csv:
+        _write_csv(Path(args.csv).expanduser(), out, asked[0])
+    if args.json:
+        print_json({**out, "notes": notes})
+        return 0
+    print("\n".join(samples_lines(out, asked, args.top) + [f"note: {n}" for n in notes]))
+    return 0
+
+
+def _write_csv(path, out: dict, question: str) -> None:
+    import pandas as pd
+
+    key = {"label_issues": "issues"}.get(question, question)
+    rows = out[key]
+    frame = pd.DataFrame.from_dict(rows, orient="index") if isinstance(rows, dict) else pd.json_normalize(rows)
+    frame.to_csv(path, index=isinstance(rows, dict))
+
+
+COMMAND = Command("samples", "per-sample results of a task across models: label issues, hard samples, confusions",
+                  "Line up every model's per-sample results on one task: likely label errors (confident learning on "
+                  "the models' mean probabilities), samples no model gets right, disagreements, confused class pairs "
+                  "and per-class accuracy.", add_arguments, execute)

@@ -1,0 +1,198 @@
+"""Per-sample results across models: what each image did, which labels look wrong, which classes are
+confused (``zsbench samples``).
+
+It reads the records of one task (every classification protocol's: zero-shot, linear probe, ...),
+the newest per model, checkpoint, protocol and template set, and lines them up sample by sample.
+Records made on different data (another ``--limit``, split or source: another data fingerprint)
+are never mixed: the largest group is used and the others are named. Samples are matched by their
+index in the source; each carries its key (file path relative to the source's root, or its index).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.core.errors import UserError
+from bench.engine.label_issues import find_label_issues
+from bench.engine.records import load_predictions, read_record
+from bench.engine.sample_scores import probability_matrix
+from bench.report.collect import newest
+
+
+@dataclass
+class ModelSamples:
+    """One record's per-sample results, on the samples every selected record shares."""
+
+    label: str              # "model / pretrained [protocol templates]"
+    record: Any
+    preds: dict[str, np.ndarray]
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.preds["top5"][:, 0]
+
+
+@dataclass
+class TaskSamples:
+    task: str
+    classnames: list[str]
+    models: list[ModelSamples]
+    indices: np.ndarray
+    labels: np.ndarray
+    keys: np.ndarray
+    left_out: list[str] = field(default_factory=list)
+
+    @property
+    def correct(self) -> np.ndarray:
+        """``[models, samples]`` booleans: top-1 right."""
+        return np.stack([m.predicted == self.labels for m in self.models])
+
+    def name(self, label: int) -> str:
+        return self.classnames[label] if 0 <= label < len(self.classnames) else str(label)
+
+
+def _label(row) -> str:
+    settings = row.protocol if row.templates in ("-", None) else f"{row.protocol} {row.templates}"
+    return f"{row.model} / {row.pretrained} [{settings}]"
+
+
+def _matches(spec: str, row) -> bool:
+    return spec in (row.model, f"{row.model}:{row.pretrained}", f"{row.model} / {row.pretrained}", _label(row)) \
+        or spec == Path(str(row.path)).name
+
+
+def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = None) -> TaskSamples:
+    """The task's records lined up sample by sample (see the module docstring)."""
+    rows = newest(runs[runs.task == task], keys=("model", "pretrained", "templates", "protocol", "profile"))
+    if rows.empty:
+        tasks = ", ".join(sorted(set(runs.task))[:12]) or "none"
+        raise UserError(f"no records of task {task} in the results (tasks with records: {tasks}): run "
+                        f"`zsbench run --task {task} ...` first")
+    if models:
+        for spec in models:
+            if not any(_matches(spec, r) for r in rows.itertuples()):
+                known = ", ".join(sorted({f"{r.model}:{r.pretrained}" for r in rows.itertuples()}))
+                raise UserError(f"--models {spec} matches no record of task {task} (records: {known})")
+        rows = rows[[any(_matches(spec, r) for spec in models) for r in rows.itertuples()]]
+    loaded, skipped = [], []
+    for r in rows.itertuples():
+        record = read_record(Path(r.path))
+        try:
+            preds = load_predictions(Path(r.path))
+        except OSError:
+            skipped.append(f"{_label(r)} (no per-sample predictions file)")
+            continue
+        if "top5" not in preds:
+            skipped.append(f"{_label(r)} (no per-sample classes: {r.protocol} records are not classifications)")
+            continue
+        fingerprint = record.task_info.get("data_fingerprint") or _fingerprint_of(record, preds)
+        loaded.append((fingerprint, ModelSamples(_label(r), record, preds)))
+    if not loaded:
+        raise UserError(f"task {task}: no record with per-sample predictions ({'; '.join(skipped)})")
+    groups: dict[str, list[ModelSamples]] = {}
+    for fingerprint, m in loaded:
+        groups.setdefault(fingerprint, []).append(m)
+    chosen = max(groups.values(), key=len)
+    left_out = skipped + [f"{m.label} (other data: another --limit, split or source)"
+                          for g in groups.values() if g is not chosen for m in g]
+    common = chosen[0].preds["indices"]
+    for m in chosen[1:]:
+        common = np.intersect1d(common, m.preds["indices"])
+    common = np.sort(common)
+    for m in chosen:  # every array in the shared sample order
+        pos = np.searchsorted(m.preds["indices"], common, sorter=np.argsort(m.preds["indices"]))
+        order = np.argsort(m.preds["indices"])[pos]
+        m.preds = {k: (v[order] if isinstance(v, np.ndarray) and v.ndim >= 1 and len(v) == len(m.preds["indices"])
+                       else v) for k, v in m.preds.items()}
+    first = chosen[0]
+    keys = first.preds.get("keys", common.astype(str))
+    return TaskSamples(task, list(first.record.task_info.get("classnames", [])), chosen, common,
+                       first.preds["labels"].astype(np.int64), np.asarray(keys), left_out)
+
+
+def _fingerprint_of(record, preds) -> str:
+    """Records written before data fingerprints: the data identity, split and sample set."""
+    import hashlib
+
+    ordered = np.sort(np.asarray(preds["indices"], dtype=np.int64))
+    return f"{record.task_info.get('data_identity')}|{record.split}|{hashlib.sha256(ordered.tobytes()).hexdigest()}"
+
+
+# -- questions ---------------------------------------------------------------------------------------
+
+def mean_probabilities(samples: TaskSamples) -> tuple[np.ndarray, bool]:
+    """The mean of the models' probability matrices, and whether it is exact (see
+    :func:`bench.engine.sample_scores.probability_matrix`)."""
+    n_classes = max(len(samples.classnames), int(samples.labels.max()) + 1)
+    mats, exact = [], True
+    for m in samples.models:
+        if "topk_prob" not in m.preds and "probs" not in m.preds:
+            raise UserError(f"{m.label}: its record has no per-sample probabilities (written before zsbench kept "
+                            "them): rerun it to find label issues")
+        mat, full = probability_matrix(m.preds, n_classes)
+        mats.append(mat)
+        exact &= full
+    return np.mean(mats, axis=0), exact
+
+
+def label_issues(samples: TaskSamples) -> tuple[list[dict[str, Any]], bool]:
+    """Likely label errors, most likely first: key, index, given label, suggested label, score."""
+    probs, exact = mean_probabilities(samples)
+    found = find_label_issues(samples.labels, probs)
+    return [{"key": str(samples.keys[i]), "index": int(samples.indices[i]), "label": samples.name(int(samples.labels[i])),
+             "suggested": samples.name(int(s)), "score": float(score)}
+            for i, s, score in zip(found.indices, found.suggested, found.score)], exact
+
+
+def difficulty(samples: TaskSamples) -> np.ndarray:
+    """Per sample, the fraction of models that get it wrong."""
+    return 1.0 - samples.correct.mean(axis=0)
+
+
+def sample_rows(samples: TaskSamples, which: np.ndarray) -> list[dict[str, Any]]:
+    """The chosen samples with their label, each model's top prediction and the difficulty."""
+    diff = difficulty(samples)
+    return [{"key": str(samples.keys[i]), "index": int(samples.indices[i]), "label": samples.name(int(samples.labels[i])),
+             "difficulty": float(diff[i]),
+             "predictions": {m.label: samples.name(int(m.predicted[i])) for m in samples.models}}
+            for i in which]
+
+
+def hard(samples: TaskSamples) -> list[dict[str, Any]]:
+    """Samples no model gets right."""
+    return sample_rows(samples, np.flatnonzero(~samples.correct.any(axis=0)))
+
+
+def disagree(samples: TaskSamples) -> list[dict[str, Any]]:
+    """Samples some models get right and others wrong, hardest first."""
+    c = samples.correct
+    split = np.flatnonzero(c.any(axis=0) & ~c.all(axis=0))
+    return sample_rows(samples, split[np.argsort(-difficulty(samples)[split], kind="stable")])
+
+
+def confusions(samples: TaskSamples, top: int = 20) -> list[dict[str, Any]]:
+    """The most confused (true class, predicted class) pairs over all models, with each model's count."""
+    counts: dict[tuple[int, int], dict[str, int]] = {}
+    for m in samples.models:
+        wrong = m.predicted != samples.labels
+        pairs, n = np.unique(np.stack([samples.labels[wrong], m.predicted[wrong]], axis=1), axis=0, return_counts=True) \
+            if wrong.any() else (np.empty((0, 2), dtype=int), np.empty(0, dtype=int))
+        for (t, p), c in zip(pairs, n):
+            counts.setdefault((int(t), int(p)), {})[m.label] = int(c)
+    ranked = sorted(counts.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))[:top]
+    return [{"true": samples.name(t), "predicted": samples.name(p), "total": sum(per.values()), "per_model": per}
+            for (t, p), per in ranked]
+
+
+def per_class(samples: TaskSamples) -> pd.DataFrame:
+    """Top-1 per class (rows) and model (columns), in percent."""
+    data = {}
+    for m in samples.models:
+        right = m.predicted == samples.labels
+        data[m.label] = [100 * right[samples.labels == c].mean() if np.any(samples.labels == c) else np.nan
+                         for c in range(len(samples.classnames))]
+    return pd.DataFrame(data, index=samples.classnames)
