@@ -34,10 +34,11 @@ def main() -> None:
     parser.add_argument("results")
     parser.add_argument("--task", required=True)
     parser.add_argument("--models", action="append")
+    parser.add_argument("--protocol")
     parser.add_argument("--flip", type=float, default=0.02)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    samples = load_task_samples(load_runs(args.results), args.task, args.models)
+    samples = load_task_samples(load_runs(args.results), args.task, args.models, args.protocol)
     probs, exact = mean_probabilities(samples)
     k = probs.shape[1]
     rng = np.random.default_rng(args.seed)

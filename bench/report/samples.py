@@ -65,9 +65,16 @@ def _matches(spec: str, row) -> bool:
         or spec == Path(str(row.path)).name
 
 
-def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = None) -> TaskSamples:
-    """The task's records lined up sample by sample (see the module docstring)."""
+def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = None,
+                      protocol: str | None = None) -> TaskSamples:
+    """The task's records lined up sample by sample (see the module docstring); ``protocol``: only that
+    protocol's records (e.g. linear-probe)."""
     rows = newest(runs[runs.task == task], keys=("model", "pretrained", "templates", "protocol", "profile"))
+    if protocol is not None:
+        if not (rows.protocol == protocol).any():
+            raise UserError(f"no {protocol} records of task {task} (protocols recorded: "
+                            f"{', '.join(sorted(set(rows.protocol))) or 'none'})")
+        rows = rows[rows.protocol == protocol]
     if rows.empty:
         tasks = ", ".join(sorted(set(runs.task))[:12]) or "none"
         raise UserError(f"no records of task {task} in the results (tasks with records: {tasks}): run "

@@ -148,7 +148,8 @@ def test_bad_input_is_one_line_and_exit_2(flipped_task, plugin, tmp_path):
                    cache=tmp_path / "c").returncode == 0
     cases = [(["--task", "cifar10", "--hard"], "no records of task cifar10"),
              (["--task", copy.name, "--hard", "--models", "ViT-B-32"], "--models ViT-B-32 matches no record"),
-             (["--task", copy.name], "say what to show")]
+             (["--task", copy.name], "say what to show"),
+             (["--task", copy.name, "--hard", "--protocol", "linear-probe"], "no linear-probe records of task")]
     for args, words in cases:
         r = run_cli("samples", str(out), *args)
         assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
