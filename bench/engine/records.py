@@ -85,8 +85,9 @@ def sample_keys(source, indices) -> np.ndarray:
 
 def with_keys(predictions: dict | None, task: "OpenedTask") -> dict | None:
     """The per-sample arrays with each sample's key (file path, row or index) added."""
-    if predictions is None or "indices" not in predictions or "keys" in predictions:
-        return predictions
+    if predictions is None or "indices" not in predictions or "keys" in predictions \
+            or task.spec.kind != "classification":
+        return predictions  # classification samples only (retrieval's indices number captions, not images)
     return {**predictions, "keys": sample_keys(task.source, predictions["indices"])}
 
 

@@ -176,6 +176,17 @@ class ModelBackend(ABC):
     classifier_cache: Callable[..., torch.Tensor] | None = None
 
 
+def remembered_scores(store: Any, key: str, compute: Callable[[], dict]) -> dict:
+    """A model's scoring facts (logit scale, bias), computed once from the loaded model and kept in the
+    store's ``models/`` area, so a cached run's per-sample probabilities need no weights."""
+    got = store.get_json("models", key) if store is not None else None
+    if got is None:
+        got = compute()
+        if store is not None:
+            store.put_json("models", key, got)
+    return got
+
+
 class LearnedTemperature:
     """For backends whose ``model`` carries CLIP's learned ``logit_scale`` (log of the temperature's
     inverse) and, for SigLIP, a ``logit_bias``: the scores ``zsbench predict`` reports."""

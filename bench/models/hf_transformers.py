@@ -24,7 +24,7 @@ from bench.core.errors import UserError, short_reason
 from bench.core.hashing import stable_hash
 from bench.core.store import cached_file_hash
 from bench.models.base import (BackendOptions, LearnedTemperature, ModelBackend, check_precision,
-                               options_fingerprint)
+                               options_fingerprint, remembered_scores)
 
 PREFIX = "transformers:"
 #: model_type -> family facts: probability the pipeline reports, text-side tokenizer settings
@@ -114,6 +114,7 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
     def __init__(self, ref: str, device: str = "cpu", store: Any = None, precision: str = "fp32"):
         _quiet_transformers()
         self.ref, self.name, self.pretrained = ref, PREFIX + ref, "hf"
+        self._store = store
         self.device = torch.device(device)
         self.precision = check_precision(precision, self.device)
         self.folder = resolve_folder(ref)
@@ -221,6 +222,23 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
     @property
     def probability(self) -> str:
         return self.family["probability"]
+
+    def _scores(self) -> dict:
+        if getattr(self, "_scores_memo", None) is None:
+            def compute() -> dict:
+                bias = getattr(self.model, "logit_bias", None)
+                return {"logit_scale": float(self.model.logit_scale.exp()),
+                        "logit_bias": float(bias) if bias is not None else 0.0}
+            self._scores_memo = remembered_scores(self._store, stable_hash(["hf-scores-v1", self._identity]), compute)
+        return self._scores_memo
+
+    @property
+    def logit_scale(self) -> float:
+        return self._scores()["logit_scale"]
+
+    @property
+    def logit_bias(self) -> float:
+        return self._scores()["logit_bias"]
 
     # -- encoders -------------------------------------------------------------------------------
     @torch.inference_mode()
