@@ -187,17 +187,27 @@ def remembered_scores(store: Any, key: str, compute: Callable[[], dict]) -> dict
     return got
 
 
+def learned_scores(model: Any) -> dict:
+    """CLIP's learned ``logit_scale`` (stored as a log) and SigLIP's ``logit_bias``, read from a loaded model."""
+    bias = getattr(model, "logit_bias", None)
+    return {"logit_scale": float(model.logit_scale.exp()), "logit_bias": float(bias) if bias is not None else 0.0,
+            "probability": "sigmoid" if bias is not None else "softmax"}
+
+
 class LearnedTemperature:
     """For backends whose ``model`` carries CLIP's learned ``logit_scale`` (log of the temperature's
-    inverse) and, for SigLIP, a ``logit_bias``: the scores ``zsbench predict`` reports."""
+    inverse) and, for SigLIP, a ``logit_bias``: the scores ``zsbench predict`` and the per-sample
+    probabilities of records use. A backend that keeps them in a cache overrides :meth:`_scores`."""
 
     model: Any
 
+    def _scores(self) -> dict:
+        return learned_scores(self.model)
+
     @property
     def logit_scale(self) -> float:
-        return float(self.model.logit_scale.exp())
+        return self._scores()["logit_scale"]
 
     @property
     def logit_bias(self) -> float:
-        bias = getattr(self.model, "logit_bias", None)
-        return float(bias) if bias is not None else 0.0
+        return self._scores()["logit_bias"]

@@ -24,7 +24,7 @@ from bench.core.errors import UserError, short_reason
 from bench.core.hashing import stable_hash
 from bench.core.store import cached_file_hash
 from bench.models.base import (BackendOptions, LearnedTemperature, ModelBackend, check_precision,
-                               options_fingerprint, remembered_scores)
+                               learned_scores, options_fingerprint, remembered_scores)
 
 PREFIX = "transformers:"
 #: model_type -> family facts: probability the pipeline reports, text-side tokenizer settings
@@ -224,21 +224,11 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
         return self.family["probability"]
 
     def _scores(self) -> dict:
+        """Kept in the store once read from the loaded model: a cached run loads no weights for them."""
         if getattr(self, "_scores_memo", None) is None:
-            def compute() -> dict:
-                bias = getattr(self.model, "logit_bias", None)
-                return {"logit_scale": float(self.model.logit_scale.exp()),
-                        "logit_bias": float(bias) if bias is not None else 0.0}
-            self._scores_memo = remembered_scores(self._store, stable_hash(["hf-scores-v1", self._identity]), compute)
+            self._scores_memo = remembered_scores(self._store, stable_hash(["hf-scores-v1", self._identity]),
+                                                  lambda: learned_scores(self.model))
         return self._scores_memo
-
-    @property
-    def logit_scale(self) -> float:
-        return self._scores()["logit_scale"]
-
-    @property
-    def logit_bias(self) -> float:
-        return self._scores()["logit_bias"]
 
     # -- encoders -------------------------------------------------------------------------------
     @torch.inference_mode()

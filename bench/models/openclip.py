@@ -23,7 +23,7 @@ from bench.core.store import Store, cached_file_hash
 from bench.core.hashing import stable_hash
 from bench.core.errors import UserError, short_reason
 from bench.models.base import (BackendOptions, LearnedTemperature, ModelBackend, check_precision,
-                               describe_transform, options_fingerprint)
+                               describe_transform, learned_scores, options_fingerprint)
 from bench.core.net import hub_offline_unless_reachable
 
 NO_WEIGHTS = {"none", "random", "random-init"}
@@ -284,23 +284,11 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
         cached run's per-sample probabilities do not load the model."""
         scores = self._card.get("scores")
         if scores is None:
-            model = self.model
-            bias = getattr(model, "logit_bias", None)
-            scores = {"logit_scale": float(model.logit_scale.exp()),
-                      "logit_bias": float(bias) if bias is not None else 0.0,
-                      "probability": "sigmoid" if bias is not None else "softmax"}
+            scores = learned_scores(self.model)
             self._card = {**self._card, "scores": scores}
             if self._store is not None:
                 self._store.put_json(CARD_AREA, self._card_key, self._card)
         return scores
-
-    @property
-    def logit_scale(self) -> float:
-        return self._scores()["logit_scale"]
-
-    @property
-    def logit_bias(self) -> float:
-        return self._scores()["logit_bias"]
 
     def _card_from_model(self) -> dict[str, Any]:
         """What the engine needs to know about the model without running it."""
