@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable
 
 import numpy as np
 
 from bench.core.errors import UserError
-from bench.engine.adaptive import AdaptiveSample, eliminate, unbounded_reason
+from bench.engine.adaptive import AdaptiveSample, unbounded_reason, update_statuses
 from bench.engine.config import RunConfig
-from bench.engine.sequential import FIRST_CHUNK, empirical_bernstein_cs
+from bench.engine.sequential import FIRST_CHUNK
 
 
 @dataclass
@@ -35,18 +34,12 @@ class Selection:
     interval: dict[str, tuple[float, float]] = field(default_factory=dict)
     used: dict[str, int] = field(default_factory=dict)              # images each model read
 
-    @property
-    def decided(self) -> bool:
-        return all(s != "running" for s in self.status.values())
-
 
 def _interval(sample: AdaptiveSample, preds: dict[str, np.ndarray], alpha: float) -> tuple[float, float, int]:
     n = len(preds["indices"])
     if not np.array_equal(preds["indices"], sample.order[:n]):
         raise RuntimeError("a sweep --top record does not hold the order's first samples (another seed or data?)")
-    values = sample.values(SimpleNamespace(predictions=preds))
-    lower, upper = empirical_bernstein_cs(values, alpha, sample.population(n, len(values)))
-    return float(lower[-1] * sample.scale), float(upper[-1] * sample.scale), n
+    return (*sample.interval(preds, alpha, n), n)
 
 
 def sweep_top_k(entries: list, config: RunConfig, run_round: Callable[[list, RunConfig], None],
@@ -100,10 +93,7 @@ def sweep_top_k(entries: list, config: RunConfig, run_round: Callable[[list, Run
                                     "images (see `zsbench sweep status`); rerun the sweep to resume")
                 lo, hi, used = _interval(s.sample, load_predictions(Path(record.path)), alpha)
                 s.interval[entry.label], s.used[entry.label] = (lo, hi), used
-            live = [m for m, st in s.status.items() if st != "out"]
-            out, surely = eliminate({m: s.interval[m][0] for m in live}, {m: s.interval[m][1] for m in live}, k)
-            for m in live:
-                s.status[m] = "out" if m in out else "top-k" if m in surely else s.status[m]
+            s.status = update_statuses(s.status, s.interval, k)
             if n >= s.sample.N:  # the whole test set: exact figures, whatever is left is a tie
                 s.status = {m: ("top-k" if st == "running" else st) for m, st in s.status.items()}
             say(f"sweep --top: {s.task}: {n:,} of {s.sample.N:,} images: "

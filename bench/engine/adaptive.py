@@ -47,6 +47,13 @@ def unbounded_reason(metric: str) -> str | None:
             f"{', '.join(BOUNDED_METRICS)} are), so no confidence sequence bounds it")
 
 
+def adaptive_refusal(protocol, metric: str) -> str | None:
+    """Why a unit cannot run on a growing sample (its protocol or its metric), None when it can."""
+    if not protocol.adaptive:
+        return f"protocol {protocol.name} does not evaluate on a growing sample"
+    return unbounded_reason(metric)
+
+
 @dataclass
 class AdaptiveSample:
     """The growing sample of one task: the order, the population, and the metric's per-sample values."""
@@ -74,9 +81,10 @@ class AdaptiveSample:
         _, counts = np.unique(self.labels, return_counts=True)
         return float(self.N / (len(counts) * counts.min()))
 
-    def values(self, outcome: "Outcome") -> np.ndarray:
-        """Each evaluated sample's contribution to the metric, divided by :attr:`scale` (into [0, 1])."""
-        preds = outcome.predictions or {}
+    def values(self, predictions: dict | None) -> np.ndarray:
+        """Each evaluated sample's contribution to the metric, divided by :attr:`scale` (into [0, 1]), from
+        an outcome's or a record's per-sample predictions."""
+        preds = predictions or {}
         if "top5" not in preds or "labels" not in preds:
             raise UserError(f"{self.metric}: the protocol's outcome has no per-sample top-5 predictions, which "
                             "--target-ci needs")
@@ -96,11 +104,11 @@ class AdaptiveSample:
             return top1 * weight[labels] / self.scale
         raise UserError(f"--target-ci: {unbounded_reason(self.metric)}")
 
-    def interval(self, outcome: "Outcome", alpha: float, n_seen: int) -> tuple[float, float]:
+    def interval(self, predictions: dict | None, alpha: float, n_seen: int) -> tuple[float, float]:
         """The confidence sequence's interval after the samples evaluated so far, in the metric's units.
 
         ``n_seen``: samples drawn so far; those dropped as undecodable leave the population too."""
-        values = self.values(outcome)
+        values = self.values(predictions)
         lower, upper = empirical_bernstein_cs(values, alpha, self.population(n_seen, len(values)))
         return float(lower[-1] * self.scale), float(upper[-1] * self.scale)
 
@@ -154,7 +162,7 @@ class GrowingEvaluation:
 
     def interval(self, alpha: float) -> tuple[float, float]:
         assert self.outcome is not None
-        return self.sample.interval(self.outcome, alpha, self.n)
+        return self.sample.interval(self.outcome.predictions, alpha, self.n)
 
 
 def evaluate_to_width(protocol: "Protocol", ev: "Evaluation", unit: "Unit", templates: str | None,
@@ -165,7 +173,7 @@ def evaluate_to_width(protocol: "Protocol", ev: "Evaluation", unit: "Unit", temp
     sequence = WidthSequence(sample.N, width / sample.scale, 1 - confidence)
     while not sequence.done:
         outcome = run.grow(sequence.next_n)
-        values = sample.values(outcome)
+        values = sample.values(outcome.predictions)
         sequence.look(values, sample.population(run.n, len(values)), run.n)
     lo, hi = (v * sample.scale for v in sequence.interval)
     n, looks = run.n, sequence.looks
@@ -205,6 +213,14 @@ def eliminate(lower: dict[str, float], upper: dict[str, float], k: int) -> tuple
     return out, surely
 
 
+def update_statuses(status: dict[str, str], interval: dict[str, tuple[float, float]], k: int) -> dict[str, str]:
+    """One elimination step over models' statuses (running, top-k, out) given their current intervals."""
+    live = [m for m, st in status.items() if st != "out"]
+    out, surely = eliminate({m: interval[m][0] for m in live}, {m: interval[m][1] for m in live}, k)
+    return {m: ("out" if m in out else "top-k" if m in surely else st) if m in live else st
+            for m, st in status.items()}
+
+
 @dataclass
 class Arm:
     """One model in a top-K selection."""
@@ -215,7 +231,7 @@ class Arm:
     interval: tuple[float, float] = (0.0, 1.0)
 
 
-def select_top_k(arms: list[Arm], k: int, confidence: float, on_look=None) -> list[int]:
+def select_top_k(arms: list[Arm], k: int, confidence: float) -> list[int]:
     """Successive elimination on the shared growing sample; returns the sample sizes looked at.
 
     Each model's sequence runs at level alpha / M (Bonferroni over the M models), so all intervals
@@ -229,12 +245,9 @@ def select_top_k(arms: list[Arm], k: int, confidence: float, on_look=None) -> li
             if arm.status == "running":
                 arm.run.grow(n)
                 arm.interval = arm.run.interval(alpha)
-        live = [a for a in arms if a.status != "out"]
-        out, surely = eliminate({a.label: a.interval[0] for a in live}, {a.label: a.interval[1] for a in live}, k)
-        for a in live:
-            a.status = "out" if a.label in out else "top-k" if a.label in surely else a.status
-        if on_look is not None:
-            on_look(n, arms)
+        status = update_statuses({a.label: a.status for a in arms}, {a.label: a.interval for a in arms}, k)
+        for a in arms:
+            a.status = status[a.label]
         if sum(a.status == "top-k" for a in arms) >= k or n >= sample.N:
             return looks
         n = min(sample.N, 2 * n)

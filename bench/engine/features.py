@@ -243,12 +243,14 @@ class FeatureExtractor:
         mine = all_missing[rank::size]  # under torchrun each rank computes its share of the chunks
         donors = RowDonors(self.store, rows_key(self.backend, source, split, kind), key) \
             if entry is not None and size == 1 else None
+        if donors is not None:  # listed before any chunk is saved: its rows can serve other entries
+            donors.register()
         known = donors.lookup(np.concatenate([spans[c] for c in mine])) if donors is not None and mine else {}
         t0 = time.perf_counter()
         fitting = FittingEncoder(self.backend.encode_images if kind == "embedding" else self.backend.encode_pre_projection,
                                  self.batch_size or default_batch_size(self.backend.device), self.backend.device)
-        n_new = self._compute_or_fall_back(source, split, kind, spans, mine, entry, chunks, keep, fitting, known,
-                                           donors) if mine else 0
+        n_new = self._compute_or_fall_back(source, split, kind, spans, mine, entry, chunks, keep, fitting,
+                                           known) if mine else 0
         seconds = time.perf_counter() - t0
         if size > 1:
             self._gather(entry, key, all_missing, chunks, keep, lazy)
@@ -265,8 +267,6 @@ class FeatureExtractor:
             raise RuntimeError(f"feature cache entry {key} held the wrong samples; it was cleared, run again")
         if entry is not None and all_missing and rank == 0:
             entry.mark_complete({"dim": int(out.features.shape[1])})
-        if donors is not None:  # complete now: its rows can serve other samples' entries
-            donors.register()
         out, skipped = self._drop_bad(out, source, lazy)
         out.info = {"cache": "hit" if not all_missing else ("resumed" if len(all_missing) < len(spans) else "miss"),
                     "key": key, "computed": n_new, "reused_rows": len(known.get("indices", ())), "seconds": seconds,
@@ -286,8 +286,8 @@ class FeatureExtractor:
                 chunks[c] = got
         return chunks
 
-    def _compute_or_fall_back(self, source, split, kind, spans, mine, entry, chunks, keep, fitting, known=None,
-                              donors=None) -> int:
+    def _compute_or_fall_back(self, source, split, kind, spans, mine, entry, chunks, keep, fitting,
+                              known=None) -> int:
         """:meth:`_compute`, and the resources it can run out of, each said in one line.
 
         Shared memory too small for the decoding workers (Docker's 64 MB ``/dev/shm``, a file-size
@@ -299,7 +299,7 @@ class FeatureExtractor:
 
         try:
             try:
-                return self._compute(source, split, kind, spans, mine, entry, chunks, keep, fitting, known, donors)
+                return self._compute(source, split, kind, spans, mine, entry, chunks, keep, fitting, known)
             except RuntimeError as exc:
                 workers = default_workers() if self.num_workers is None else self.num_workers
                 if workers == 0 or not is_shared_memory_error(exc):
@@ -310,8 +310,8 @@ class FeatureExtractor:
                               "larger /dev/shm (docker run --shm-size=1g) makes it faster", stacklevel=2)
                 self.num_workers = 0
                 left = [c for c in mine if c not in chunks]
-                return self._compute(source, split, kind, spans, left, entry, chunks, keep, fitting, known,
-                                     donors) if left else 0
+                return self._compute(source, split, kind, spans, left, entry, chunks, keep, fitting,
+                                     known) if left else 0
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
                 raise
@@ -320,8 +320,7 @@ class FeatureExtractor:
                             "space there (or raise the file-size limit), or pass another --cache-dir; the chunks "
                             "already saved are kept and the next run resumes") from None
 
-    def _compute(self, source, split, kind, spans, missing, entry, chunks, keep, fitting, known=None,
-                 donors=None) -> int:
+    def _compute(self, source, split, kind, spans, missing, entry, chunks, keep, fitting, known=None) -> int:
         """Encode the ``missing`` chunks, saving each to the cache as soon as it is complete.
 
         ``known``: rows other entries already hold (:class:`RowDonors`); they are copied, not encoded."""
@@ -329,8 +328,6 @@ class FeatureExtractor:
         known_idx = known.get("indices", np.empty(0, dtype=np.int64))
         need = {c: spans[c][~np.isin(spans[c], known_idx)] for c in missing}
         todo = np.concatenate([need[c] for c in missing])
-        if donors is not None:
-            donors.register()
         pending = list(missing)
         if not len(todo):  # every row is in other entries: no forward pass at all
             for c in pending:
@@ -386,8 +383,6 @@ class FeatureExtractor:
                 flush()
         bar.close()
         return len(todo)
-
-    _pixel_state = "off"
 
     def _pixel_split(self, n_images: int) -> PixelSplit | None:
         """The model's preprocessing split for the pixel cache, when one is in use, the preprocessing allows it

@@ -108,15 +108,14 @@ class Runner:
         flag = "--target-ci" if config.target_ci is not None else "--top" if config.top_k else None
         if flag is None:
             return
-        from bench.engine.adaptive import unbounded_reason
+        from bench.engine.adaptive import adaptive_refusal
 
         for name in config.protocols:
             if not get_protocol(name).adaptive:
                 raise UserError(f"{flag} cannot bound --protocol {name} (only a protocol that scores each test image "
                                 "on its own, such as zeroshot, evaluates on a growing sample): drop "
                                 f"{flag} or use --protocol zeroshot")
-        reasons = [unbounded_reason(get_task(s.unit.task).metric) if s.protocol.adaptive else
-                   f"protocol {s.protocol.name} does not evaluate on a growing sample" for s in steps if not s.unit.optional]
+        reasons = [adaptive_refusal(s.protocol, get_task(s.unit.task).metric) for s in steps if not s.unit.optional]
         if steps and all(reasons):
             task = next(s.unit.task for s in steps if not s.unit.optional)
             raise UserError(f"{flag} cannot bound task {task}: {reasons[0]}; drop {flag} to run it in full")
@@ -131,10 +130,9 @@ class Runner:
         config = self.config
         if config.target_ci is None and config.sample_size is None:
             return step.protocol.evaluate(ev, step.unit, templates)
-        from bench.engine.adaptive import evaluate_prefix, evaluate_to_width, unbounded_reason
+        from bench.engine.adaptive import adaptive_refusal, evaluate_prefix, evaluate_to_width
 
-        reason = unbounded_reason(ev.spec.metric) if step.protocol.adaptive else \
-            f"protocol {step.protocol.name} does not evaluate on a growing sample"
+        reason = adaptive_refusal(step.protocol, ev.spec.metric)
         if reason is None and config.sample_size is not None:
             return [evaluate_prefix(step.protocol, ev, step.unit, templates, config.sample_size, config.confidence,
                                     config.seed)]

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from bench.engine.adaptive import AdaptiveSample, Arm, GrowingEvaluation, select_top_k, unbounded_reason
+from bench.engine.adaptive import AdaptiveSample, Arm, GrowingEvaluation, adaptive_refusal, select_top_k
 from bench.engine.evaluation import Evaluation
 from bench.engine.features import extractor_for
 from bench.engine.records import RunRecord, build_record, save_record, with_keys
@@ -60,8 +60,7 @@ def run_top_k(config, load: Callable[..., Any], steps: list, opened, ctx) -> lis
     for step in steps:
         task = opened[step.unit.task]
         for templates in step.protocol.template_sets(config):
-            reason = unbounded_reason(task.spec.metric) if step.protocol.adaptive else \
-                f"protocol {step.protocol.name} does not evaluate on a growing sample"
+            reason = adaptive_refusal(step.protocol, task.spec.metric)
             if reason is not None:  # no selection possible: every model on every image
                 for loaded in models:
                     for outcome in step.protocol.evaluate(loaded.evaluation(task), step.unit, templates):
