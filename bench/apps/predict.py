@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from bench.engine.classifiers import cached_classifier
+from bench.engine.sample_scores import zero_shot_probabilities
 from bench.core.errors import UserError, short_reason
 from bench.models.base import ModelBackend
 from prompts.classnames import ClassName, display_name
@@ -75,11 +77,12 @@ def open_image(ref: str, timeout: float = 20.0):
         raise UserError(f"cannot decode image {ref} ({short_reason(exc)}): pass an image file (JPEG, PNG, ...)") from None
 
 
-def scores(backend: ModelBackend, features: torch.Tensor, classifier: torch.Tensor) -> torch.Tensor:
-    """Per-class probabilities: softmax(scale * cos) or sigmoid(scale * cos + bias)."""
+def scores(backend: ModelBackend, features: torch.Tensor, classifier: torch.Tensor) -> np.ndarray:
+    """Per-class probabilities, as the model scores and as records keep them
+    (:func:`bench.engine.sample_scores.zero_shot_probabilities`)."""
     cos = F.normalize(features.float(), dim=-1) @ classifier.float()
-    logits = backend.logit_scale * cos + backend.logit_bias
-    return torch.sigmoid(logits) if backend.probability == "sigmoid" else logits.softmax(dim=-1)
+    return zero_shot_probabilities(cos.cpu().numpy(), float(backend.logit_scale), float(backend.logit_bias),
+                                   backend.probability)
 
 
 def predict(backend: ModelBackend, images: Sequence[str], classnames: Sequence[ClassName], templates: Sequence[str],
@@ -96,6 +99,6 @@ def predict(backend: ModelBackend, images: Sequence[str], classnames: Sequence[C
         for ref, image in zip(images, decoded):
             pixels = backend.preprocess(image).unsqueeze(0)
             probs = scores(backend, backend.encode_images(pixels), classifier)[0]
-            values, indices = probs.topk(min(top, len(labels)))
-            out.append(Prediction(ref, [(labels[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]))
+            best = np.argsort(-probs, kind="stable")[:min(top, len(labels))]
+            out.append(Prediction(ref, [(labels[i], float(probs[i])) for i in best.tolist()]))
     return out

@@ -13,9 +13,7 @@ over the normalized features once per collection and model, kept beside the feat
 """
 from __future__ import annotations
 
-import base64
 import html
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from bench.core.errors import UserError
+from bench.report.images import thumbnail
 
 #: rows per block when the features are one in-memory matrix (cache chunk files are read one by one)
 BLOCK_ROWS = 65536
@@ -180,15 +179,6 @@ def _cached_norms(features, path: Path | None) -> np.ndarray:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_array(path, norms)
     return norms
-
-
-def thumbnail(source, index: int, size: int = 192) -> str:
-    """A JPEG data URL of a sample, at most ``size`` px on its longer side."""
-    image = source.load(index)
-    image.thumbnail((size, size))
-    buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="JPEG", quality=80)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def html_page(title: str, hits: list[Hit], source) -> str:

@@ -7,7 +7,7 @@ import argparse
 from bench.commands.base import Command, print_json
 from bench.core.errors import UserError
 
-QUESTIONS = ("label_issues", "hard", "disagree", "confusions", "per_class")
+QUESTIONS = ("label_issues", "without_issues", "hard", "disagree", "confusions", "per_class")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -16,6 +16,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-issues", action="store_true",
                    help="likely label errors by confident learning on the mean of the models' probabilities, most "
                         "likely first, with a suggested label and a score (normalized margin)")
+    p.add_argument("--without-issues", action="store_true",
+                   help="every model's top-1 recomputed without the flagged samples, with its Wilson 95%% interval "
+                        "and its rank change")
+    p.add_argument("--grid", metavar="FILE.png", help="draw the flagged images (most likely error first, up to 48): "
+                                                      "given label, suggested label, each model's top prediction")
     p.add_argument("--hard", action="store_true", help="samples no model gets right")
     p.add_argument("--disagree", action="store_true", help="samples some models get right and others wrong")
     p.add_argument("--confusions", action="store_true", help="the most confused class pairs, per model and in all")
@@ -40,20 +45,29 @@ def execute(args: argparse.Namespace) -> int:
 
     asked = [q for q in QUESTIONS if getattr(args, q)]
     if not asked:
-        raise UserError("say what to show: --label-issues, --hard, --disagree, --confusions or --per-class")
-    if args.csv:
-        from bench.core.paths import ensure_writable_dir
+        if not args.grid:
+            raise UserError("say what to show: --label-issues, --without-issues, --grid FILE.png, --hard, --disagree, "
+                            "--confusions or --per-class")
+    if args.grid and "label_issues" not in asked:
+        asked.insert(0, "label_issues")
+    for flag, value in (("--csv", args.csv), ("--grid", args.grid)):
+        if value:
+            from bench.core.paths import ensure_writable_dir
 
-        ensure_writable_dir(Path(args.csv).expanduser().resolve().parent, "--csv")
+            ensure_writable_dir(Path(value).expanduser().resolve().parent, flag)
     data = s.load_task_samples(load_runs(args.results), args.task, args.models, args.protocol)
     models = [m.label for m in data.models]
     out: dict = {"task": args.task, "models": models, "samples": int(len(data.indices))}
     notes = [f"left out: {x}" for x in data.left_out]
     if len(models) == 1:
         notes.append("one model's records: the ensemble is that one model")
-    if "label_issues" in asked:
-        issues, exact = s.label_issues(data)
-        out["issues"] = issues
+    found = None
+    if "label_issues" in asked or "without_issues" in asked:
+        found, exact = s.find_issues(data)
+        if "label_issues" in asked:
+            out["issues"] = s.issue_rows(data, found)
+        if "without_issues" in asked:
+            out["without_issues"] = s.without_issues(data, found.indices)
         if not exact:
             notes.append("probabilities outside each record's top 10 were spread evenly (rerun with --save-logits "
                          "for the exact matrix)")
@@ -67,6 +81,12 @@ def execute(args: argparse.Namespace) -> int:
         table = s.per_class(data)
         out["per_class"] = {c: {m: (None if v != v else float(v)) for m, v in row.items()}
                             for c, row in table.iterrows()}
+    if args.grid:
+        from bench.report.sample_grid import draw_grid
+
+        drawn = draw_grid(data, found.indices, found.suggested, Path(args.grid).expanduser(),
+                          f"{args.task}: likely label errors ({len(found.indices):,} flagged)")
+        notes.append(f"grid of the flagged images: {drawn}")
     if args.csv:
         _write_csv(Path(args.csv).expanduser(), out, asked[0])
     if args.json:

@@ -393,7 +393,7 @@ class FeatureExtractor:
         if split_at is None:
             self._pixel_state = "unsupported"
             return None
-        if not self.pixels.room_for(n_images, 224 * 224 * 3):
+        if not self.pixels.room_for(n_images, split_at.crop_bytes):
             self._pixel_state = "over cap"
             return None
         self._pixel_state = "on"

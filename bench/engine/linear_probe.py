@@ -449,8 +449,13 @@ def full_probe(X_train, y_train, X_test, y_test, X_val=None, y_val=None, seed: i
 
 
 def few_shot(X_train, y_train, X_test, y_test, shots=(1, 2, 4, 8, 16), seeds=(0, 1, 2), device: str = "cpu",
-             max_iter: int = 1000, class_names: list[str] | None = None, tol: float = 1e-4) -> dict:
+             max_iter: int = 1000, class_names: list[str] | None = None, tol: float = 1e-4,
+             probabilities: dict | None = None) -> dict:
     """k-shot probes: for each k and seed, k examples per class, a probe, test accuracy.
+
+    ``probabilities`` (a dict) receives the test probabilities ``[N, C]`` of one real classifier, the
+    largest k's probe of the first seed (``"test"``), and which one it is (``"what"``): per-sample
+    results of one of the draws the score averages.
 
     With k >= 4 the C search uses a class-balanced split of the k shots (1 of 4, 2 of 8, ...);
     with k < 4 no validation split is possible and C is fixed at ``FEW_SHOT_FALLBACK_C``.
@@ -470,6 +475,10 @@ def few_shot(X_train, y_train, X_test, y_test, shots=(1, 2, 4, 8, 16), seeds=(0,
             probe.fit(X_train[idx], y_train[idx])
             accs.append(probe.score(X_test, y_test))
             Cs.append(probe.best_C_)
+            if probabilities is not None and k == max(shots) and seed == seeds[0]:
+                full = np.zeros((len(y_test), int(max(y_train.max(), y_test.max())) + 1))
+                full[:, np.asarray(probe.classes_, dtype=np.int64)] = probe.predict_proba(X_test)
+                probabilities.update(test=full, what=f"the k={k} probe of seed {seed}")
         out[str(k)] = {"mean": float(np.mean(accs)), "std": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0,
                        "per_seed": accs, "C": Cs, "seeds": list(seeds),
                        "C_selection": "validation search on 25% of the shots" if k >= MIN_SHOTS_FOR_SEARCH

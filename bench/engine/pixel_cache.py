@@ -43,6 +43,22 @@ class PixelSplit:
     tail: Callable[[Any], Any]
     geometry_id: str
 
+    @property
+    def crop_bytes(self) -> int:
+        """The bytes one crop takes: the last centre crop's size, else a resize to a fixed size; a resize of
+        the shorter side alone (aspect kept) is counted as a 4:3 image (the cap is a budget, not a promise)."""
+        height = width = None
+        for t in getattr(self.geometry, "transforms", [self.geometry]):
+            size = getattr(t, "size", None)
+            if size is None:
+                continue
+            if isinstance(size, int) or len(size) == 1:
+                side = size if isinstance(size, int) else size[0]
+                height, width = (side, side) if type(t).__name__ == "CenterCrop" else (side, side * 4 // 3)
+            else:
+                height, width = int(size[0]), int(size[1])
+        return 3 * (height or 224) * (width or 224)
+
     def crop(self, image) -> np.ndarray:
         """The geometric part's output as uint8 ``[H, W, 3]``."""
         out = self.geometry(image)

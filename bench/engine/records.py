@@ -71,11 +71,16 @@ def build_record(config: "RunConfig", model_name: str, backend: "ModelBackend", 
 def data_fingerprint(task: "OpenedTask", indices) -> str:
     """The data a record's per-sample results are about: the source's content identity, the split and the
     set of samples (order aside). Records with the same fingerprint line up sample by sample."""
+    return fingerprint_of(task.source.identity, task.split, indices)
+
+
+def fingerprint_of(identity: Any, split: str, indices) -> str:
+    """:func:`data_fingerprint` from its parts (a record written before fingerprints keeps them in
+    ``task_info.data_identity`` and ``split``)."""
     from bench.core.hashing import stable_hash
 
     ordered = np.sort(np.asarray(indices, dtype=np.int64))
-    return stable_hash(["data-v1", task.source.identity, task.split,
-                        hashlib.sha256(ordered.tobytes()).hexdigest()])
+    return stable_hash(["data-v1", identity, split, hashlib.sha256(ordered.tobytes()).hexdigest()])
 
 
 def sample_keys(source, indices) -> np.ndarray:

@@ -190,7 +190,8 @@ def remembered_scores(store: Any, key: str, compute: Callable[[], dict]) -> dict
 def learned_scores(model: Any) -> dict:
     """CLIP's learned ``logit_scale`` (stored as a log) and SigLIP's ``logit_bias``, read from a loaded model."""
     bias = getattr(model, "logit_bias", None)
-    return {"logit_scale": float(model.logit_scale.exp()), "logit_bias": float(bias) if bias is not None else 0.0,
+    return {"logit_scale": float(model.logit_scale.detach().exp()),
+            "logit_bias": float(bias.detach()) if bias is not None else 0.0,
             "probability": "sigmoid" if bias is not None else "softmax"}
 
 

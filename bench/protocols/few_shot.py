@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from bench.engine.protocol import Column, Outcome, Protocol, Unit
 from bench.protocols.probe import probe_inputs
 from prompts.classnames import display_name
@@ -18,7 +20,7 @@ class FewShot(Protocol):
     metrics = ("top1", "top1_std", "shots")
     role = "few-shot"
     columns = (Column("top1", "top1"), Column("sd over seeds", "top1_std"))
-    paired_test = None  # no per-sample predictions: the score is a mean over seeded draws
+    paired_test = None  # the score is a mean over seeded draws; per-sample results are one draw's (task_info.per_sample)
     plot_kinds = ("few-shot",)
 
     def settings(self, record) -> str:
@@ -57,13 +59,24 @@ class FewShot(Protocol):
         data, cfg = probe_inputs(ev), ev.config
         t0 = time.perf_counter()
         seeds = tuple(range(cfg.seed, cfg.seed + cfg.few_shot_seeds))
+        kept: dict = {}
         curve = few_shot(data.train.features, data.train.labels, data.test.features, data.test.labels,
                          shots=cfg.shots, seeds=seeds, device=cfg.device, max_iter=cfg.probe_max_iter, tol=cfg.probe_tol,
-                         class_names=[display_name(c) for c in ev.task.classnames])
+                         class_names=[display_name(c) for c in ev.task.classnames], probabilities=kept)
         top_k = str(max(cfg.shots))
         metrics = {"top1": curve[top_k]["mean"], "top1_std": curve[top_k]["std"], "shots": curve,
                    "primary": curve[top_k]["mean"]}
         return [Outcome(metrics, int(len(data.test.labels)),
                         config={**data.config, "shots": list(cfg.shots), "few_shot_seeds": list(seeds)},
                         timings={"features": data.feature_seconds, "probe": time.perf_counter() - t0},
-                        task_info=data.task_info)]
+                        task_info={**data.task_info, "per_sample": kept["what"]},
+                        predictions=per_sample_predictions(data.test, kept["test"], cfg.save_logits))]
+
+
+def per_sample_predictions(test, probs: np.ndarray, save_logits: bool) -> dict:
+    """One probe's per-sample results: top-5 and the probabilities a record keeps."""
+    from bench.engine.sample_scores import sample_scores
+
+    top5 = np.argsort(-probs, axis=1, kind="stable")[:, :5].astype(np.int32)
+    return {"indices": test.indices, "labels": test.labels, "top5": top5,
+            **sample_scores(probs, test.labels, keep_full=save_logits)}

@@ -16,7 +16,7 @@ import numpy as np
 from bench.core.errors import UserError
 from bench.engine.config import SUBSET_MODES
 from bench.engine.protocol import Column, Outcome, Protocol, Unit
-from bench.protocols.zeroshot import feature_facts
+from bench.protocols.zeroshot import feature_facts, zero_shot_scores
 from tasks.families import get_family
 from tasks.registry import get_task
 from tasks.subsets import class_subset
@@ -82,7 +82,7 @@ class Robustness(Protocol):
                        task_info={**feature_facts(f_id), "parent": None, "role": IN_DISTRIBUTION,
                                   "shifts": list(unit.detail("shifts", ()))},
                        predictions={"indices": f_id.indices, "labels": f_id.labels,
-                                    "top5": scores.top5.astype(np.int32)})
+                                    "top5": scores.top5.astype(np.int32), **scores.sample_scores})
 
     def _shift(self, ev: "Evaluation", unit: Unit) -> Outcome:
         from bench.engine.metrics import classification_metrics
@@ -94,6 +94,7 @@ class Robustness(Protocol):
         f_id, w_id = parent.features(), parent.classifier().weights
         spec, mode = ev.spec, ev.config.class_subset
         f_s = ev.features()
+        per_sample: dict = {}  # a class-subset shift keeps its restricted top-1 only (no probabilities)
         if spec.class_subset and spec.parent == unit.parent:
             groups = class_subset(spec.class_subset)
             top1, pred = subset_accuracy(f_s.features, f_s.labels, w_id, groups, mode)
@@ -103,9 +104,11 @@ class Robustness(Protocol):
             clf = parent.classifier()
         else:
             clf = ev.classifier()
-            m_s, top5 = classification_metrics(zeroshot_logits(f_s.features, clf.weights), f_s.labels)
+            logits = zeroshot_logits(f_s.features, clf.weights)
+            m_s, top5 = classification_metrics(logits, f_s.labels)
             top1, id_top1, basis = m_s["top1"], base.metrics["top1"], unit.parent
             top5 = top5.astype(np.int32)
+            per_sample = zero_shot_scores(ev, logits, f_s.labels)
         score = ShiftScore(spec.name, unit.parent, top1, id_top1, basis, int(len(f_s.labels)))
         if base.probe is not None and not spec.class_subset:
             score.probe_top1 = float((base.probe.predict(f_s.features) == f_s.labels).mean())
@@ -117,12 +120,12 @@ class Robustness(Protocol):
                        timings={"features": f_s.info["seconds"], "classifier": clf.info["seconds"]},
                        task_info={**feature_facts(f_s), "parent": unit.parent, "class_subset": spec.class_subset,
                                   "role": SHIFT},
-                       predictions={"indices": f_s.indices, "labels": f_s.labels, "top5": top5})
+                       predictions={"indices": f_s.indices, "labels": f_s.labels, "top5": top5, **per_sample})
 
 
 class _IdScores:
-    def __init__(self, metrics: dict, top5: np.ndarray, probe: Any):
-        self.metrics, self.top5, self.probe = metrics, top5, probe
+    def __init__(self, metrics: dict, top5: np.ndarray, probe: Any, sample_scores: dict):
+        self.metrics, self.top5, self.probe, self.sample_scores = metrics, top5, probe, sample_scores
 
 
 def id_scores(ev: "Evaluation") -> _IdScores:
@@ -134,7 +137,10 @@ def id_scores(ev: "Evaluation") -> _IdScores:
 
         cfg = ev.config
         f_id = ev.features()
-        metrics, top5 = classification_metrics(zeroshot_logits(f_id.features, ev.classifier().weights), f_id.labels)
+        logits = zeroshot_logits(f_id.features, ev.classifier().weights)
+        metrics, top5 = classification_metrics(logits, f_id.labels)
+        per_sample = zero_shot_scores(ev, logits, f_id.labels)
+        del logits
         probe = None
         if cfg.robustness_probe:
             if ev.task.train is not None:
@@ -150,7 +156,7 @@ def id_scores(ev: "Evaluation") -> _IdScores:
             metrics["probe_top1"] = float((probe.predict(x_te) == y_te).mean())
             metrics["probe_best_C"] = probe.best_C_
         metrics["primary"] = metrics["top1"]
-        return _IdScores(metrics, top5, probe)
+        return _IdScores(metrics, top5, probe, per_sample)
     return ev.memo(("robustness-id", ev.spec.name), make)
 
 

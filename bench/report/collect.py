@@ -11,7 +11,7 @@ from bench.report.protocols import describe
 
 COLUMNS = ["model", "pretrained", "label", "task", "protocol", "board", "role", "published", "uses_templates",
            "templates", "profile", "prompt_source", "language", "split",
-           "metric", "primary", "top1",
+           "metric", "primary", "top1", "features",
            "top5", "mean_per_class_recall", "id_top1", "effective_robustness", "n", "task_templates", "created", "seed", "parent", "class_subset",
            "path"]
 
@@ -31,6 +31,8 @@ def load_runs(results: Path | str, strict: bool = False) -> pd.DataFrame:
             "uses_templates": protocol.uses_templates, "templates": r.templates,
             "profile": config.profile, "prompt_source": options.prompt_source, "language": options.language,
             "split": r.split, "metric": config.metric, "primary": m.primary, "top1": m.top1,
+            # a probe's features and training subset make another classifier of the same model
+            "features": _probe_variant(config) if protocol.role in ("probe", "few-shot") else "-",
             "top5": m.get("top5"), "mean_per_class_recall": m.get("mean_per_class_recall"),
             "id_top1": m.get("id_top1"), "effective_robustness": m.get("effective_robustness"),
             "n": r.n_samples, "created": r.created, "seed": r.seed, "task_templates": config.task_templates,
@@ -39,6 +41,13 @@ def load_runs(results: Path | str, strict: bool = False) -> pd.DataFrame:
     if not rows:
         raise UserError(f"no run records in {records_folder(results)}: run `zsbench run ...` first")
     return pd.DataFrame(rows, columns=COLUMNS).sort_values("created", ascending=False, kind="stable")
+
+
+def _probe_variant(config) -> str:
+    """What tells two probes of one model apart: the features they read and their training subset."""
+    features = str(config.get("probe_features") or "-")
+    limit = config.get("train_limit")
+    return f"{features} train {limit}" if limit else features
 
 
 def newest(runs: pd.DataFrame, keys=("model", "pretrained", "templates", "task", "protocol", "profile")) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from bench.core.store import atomic_write_bytes
 from bench.core.errors import UserError
 from bench.engine.records import read_record
 from bench.report.collect import default_board
+from bench.report.explorer import SAMPLES_PER_TASK, THUMB_PX, Thumbnails, explorer_data, explorer_html, source_thumbnails
 from bench.report.leaderboard import below_published, leaderboard, render, robustness_table, zeroshot_vs_probe
 from bench.report.plots import make_plot
 from bench.report.protocols import plot_kinds
@@ -55,8 +56,18 @@ def _metadata_table(runs: pd.DataFrame) -> str:
     return pd.DataFrame(rows).to_html(index=False, border=0, na_rep="")
 
 
-def build_report(runs: pd.DataFrame, out: Path, title: str = "zsbench report") -> Path:
-    parts = [f"<h1>{html.escape(title)}</h1>",
+def build_report(runs: pd.DataFrame, out: Path, title: str = "zsbench report", explorer: bool = True,
+                 samples_per_task: int = SAMPLES_PER_TASK, thumbnails: Thumbnails | None = None,
+                 progress=None) -> Path:
+    """The page; with ``explorer`` (default) the interactive leaderboard, per-class views, image grids
+    (``thumbnails``: each record's images from its source on this machine unless given) and A-vs-B views
+    come first (:mod:`bench.report.explorer`)."""
+    head, blocks = "", ""
+    if explorer:
+        data = explorer_data(runs, title, samples_per_task,
+                             thumbnails if thumbnails is not None else source_thumbnails(THUMB_PX), progress)
+        head, blocks = explorer_html(data)
+    parts = [f"<h1>{html.escape(title)}</h1>", head,
              f"<p class='note'>{len(runs)} run record(s); tables read the newest record per model, task, "
              "protocol and template set. Accuracies in %.</p>"]
     headline = default_board(runs)
@@ -89,7 +100,7 @@ def build_report(runs: pd.DataFrame, out: Path, title: str = "zsbench report") -
     parts.append(_section("Plots", "\n".join(figures)))
     parts.append(_section("Runs", "<details open><summary>versions, seeds, timings</summary>" + _metadata_table(runs) + "</details>"))
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(parts)}{READY}</body></html>")
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}{READY}{blocks}</body></html>")
     out = Path(out)
     atomic_write_bytes(out, page.encode("utf-8"))
     return out

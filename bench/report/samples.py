@@ -18,7 +18,8 @@ import pandas as pd
 
 from bench.core.errors import UserError
 from bench.engine.label_issues import find_label_issues
-from bench.engine.records import load_predictions, read_record
+from bench.engine.metrics import wilson_interval
+from bench.engine.records import fingerprint_of, load_predictions, read_record
 from bench.engine.sample_scores import probability_matrix
 from bench.report.collect import newest
 
@@ -57,6 +58,8 @@ class TaskSamples:
 
 def _label(row) -> str:
     settings = row.protocol if row.templates in ("-", None) else f"{row.protocol} {row.templates}"
+    if row.features not in ("-", None):
+        settings += f" {row.features}"
     return f"{row.model} / {row.pretrained} [{settings}]"
 
 
@@ -69,7 +72,8 @@ def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = 
                       protocol: str | None = None) -> TaskSamples:
     """The task's records lined up sample by sample (see the module docstring); ``protocol``: only that
     protocol's records (e.g. linear-probe)."""
-    rows = newest(runs[runs.task == task], keys=("model", "pretrained", "templates", "protocol", "profile"))
+    rows = newest(runs[runs.task == task], keys=("model", "pretrained", "templates", "protocol", "features",
+                                                         "profile"))
     if protocol is not None:
         if not (rows.protocol == protocol).any():
             raise UserError(f"no {protocol} records of task {task} (protocols recorded: "
@@ -96,7 +100,8 @@ def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = 
         if "top5" not in preds:
             skipped.append(f"{_label(r)} (no per-sample classes: {r.protocol} records are not classifications)")
             continue
-        fingerprint = record.task_info.get("data_fingerprint") or _fingerprint_of(record, preds)
+        fingerprint = record.task_info.get("data_fingerprint") or fingerprint_of(
+            record.task_info.get("data_identity"), record.split, preds["indices"])
         loaded.append((fingerprint, ModelSamples(_label(r), record, preds)))
     if not loaded:
         raise UserError(f"task {task}: no record with per-sample predictions ({'; '.join(skipped)})")
@@ -121,38 +126,41 @@ def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = 
                        first.preds["labels"].astype(np.int64), np.asarray(keys), left_out)
 
 
-def _fingerprint_of(record, preds) -> str:
-    """Records written before data fingerprints: the data identity, split and sample set."""
-    import hashlib
-
-    ordered = np.sort(np.asarray(preds["indices"], dtype=np.int64))
-    return f"{record.task_info.get('data_identity')}|{record.split}|{hashlib.sha256(ordered.tobytes()).hexdigest()}"
-
-
 # -- questions ---------------------------------------------------------------------------------------
 
 def mean_probabilities(samples: TaskSamples) -> tuple[np.ndarray, bool]:
     """The mean of the models' probability matrices, and whether it is exact (see
     :func:`bench.engine.sample_scores.probability_matrix`)."""
     n_classes = max(len(samples.classnames), int(samples.labels.max()) + 1)
-    mats, exact = [], True
-    for m in samples.models:
+    total, exact = None, True
+    for m in samples.models:  # summed one model at a time: 100 models x 50,000 x 1,000 would not fit at once
         if "topk_prob" not in m.preds and "probs" not in m.preds:
             raise UserError(f"{m.label}: its record has no per-sample probabilities (written before zsbench kept "
                             "them): rerun it to find label issues")
         mat, full = probability_matrix(m.preds, n_classes)
-        mats.append(mat)
+        total = mat if total is None else np.add(total, mat, out=total)
         exact &= full
-    return np.mean(mats, axis=0), exact
+    return total / len(samples.models), exact
+
+
+def find_issues(samples: TaskSamples):
+    """Confident learning on the models' mean probabilities (:func:`bench.engine.label_issues.find_label_issues`;
+    positions in ``samples``), and whether the probabilities were exact."""
+    probs, exact = mean_probabilities(samples)
+    return find_label_issues(samples.labels, probs), exact
+
+
+def issue_rows(samples: TaskSamples, found) -> list[dict[str, Any]]:
+    """Likely label errors, most likely first: key, index, given label, suggested label, score."""
+    return [{"key": str(samples.keys[i]), "index": int(samples.indices[i]), "label": samples.name(int(samples.labels[i])),
+             "suggested": samples.name(int(s)), "score": float(score)}
+            for i, s, score in zip(found.indices, found.suggested, found.score)]
 
 
 def label_issues(samples: TaskSamples) -> tuple[list[dict[str, Any]], bool]:
-    """Likely label errors, most likely first: key, index, given label, suggested label, score."""
-    probs, exact = mean_probabilities(samples)
-    found = find_label_issues(samples.labels, probs)
-    return [{"key": str(samples.keys[i]), "index": int(samples.indices[i]), "label": samples.name(int(samples.labels[i])),
-             "suggested": samples.name(int(s)), "score": float(score)}
-            for i, s, score in zip(found.indices, found.suggested, found.score)], exact
+    """:func:`issue_rows` of :func:`find_issues`, and whether the probabilities were exact."""
+    found, exact = find_issues(samples)
+    return issue_rows(samples, found), exact
 
 
 def difficulty(samples: TaskSamples) -> np.ndarray:
@@ -203,3 +211,27 @@ def per_class(samples: TaskSamples) -> pd.DataFrame:
         data[m.label] = [100 * right[samples.labels == c].mean() if np.any(samples.labels == c) else np.nan
                          for c in range(len(samples.classnames))]
     return pd.DataFrame(data, index=samples.classnames)
+
+
+def without_issues(samples: TaskSamples, flagged: np.ndarray) -> list[dict[str, Any]]:
+    """Each model's top-1 on all samples and without the flagged ones, each with its Wilson 95% interval,
+    and its rank (1 = best) before and after: do the label issues change the order?"""
+    keep = np.ones(len(samples.labels), dtype=bool)
+    keep[np.asarray(flagged, dtype=np.int64)] = False
+    correct = samples.correct
+    rows = []
+    for m, right in zip(samples.models, correct):
+        k_all, k_clean = int(right.sum()), int(right[keep].sum())
+        n_all, n_clean = len(right), int(keep.sum())
+        lo, hi = wilson_interval(k_all, n_all)
+        clo, chi = wilson_interval(k_clean, n_clean) if n_clean else (float("nan"), float("nan"))
+        rows.append({"model": m.label, "top1": 100 * k_all / n_all, "interval": [100 * lo, 100 * hi],
+                     "top1_without": 100 * k_clean / n_clean if n_clean else float("nan"),
+                     "interval_without": [100 * clo, 100 * chi], "n": n_all, "n_without": n_clean})
+    for key, rank in (("top1", "rank"), ("top1_without", "rank_without")):
+        order = sorted(range(len(rows)), key=lambda i: (-rows[i][key], i))
+        for r, i in enumerate(order, 1):
+            rows[i][rank] = r
+    for r in rows:
+        r["rank_change"] = r["rank"] - r["rank_without"]   # positive: moves up once the issues are left out
+    return sorted(rows, key=lambda r: r["rank_without"])

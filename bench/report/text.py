@@ -365,6 +365,17 @@ def samples_lines(out: dict[str, Any], asked: list[str], top: int) -> list[str]:
         lines.append(format_table([[str(i + 1), x["key"], x["label"], x["suggested"], f"{x['score']:.3f}"]
                                    for i, x in enumerate(issues[:top])], ["#", "key", "given", "suggested", "score"],
                                   left=4))
+    if "without_issues" in asked:
+        rows = out["without_issues"]
+        left = rows[0]["n"] - rows[0]["n_without"] if rows else 0
+        lines += ["", f"top-1 without the {left:,} flagged samples (%, Wilson 95% interval; rank 1 = best)"]
+        lines.append(format_table([[r["model"], f"{r['top1']:.2f} [{r['interval'][0]:.2f}, {r['interval'][1]:.2f}]",
+                                    f"{r['top1_without']:.2f} [{r['interval_without'][0]:.2f}, "
+                                    f"{r['interval_without'][1]:.2f}]", str(r["rank"]), str(r["rank_without"]),
+                                    f"{r['rank_change']:+d}" if r["rank_change"] else "="]
+                                   for r in rows[:max(top, 1)]],
+                                  ["model", "top-1 all", "top-1 without issues", "rank", "rank without", "change"],
+                                  left=1))
     for name, title in (("hard", "no model right"), ("disagree", "models disagree")):
         if name in asked:
             rows = out[name]

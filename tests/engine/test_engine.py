@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
+import numpy as np
 import pytest
 
 from bench.engine.config import RunConfig, add_run_options, config_from_args
@@ -57,6 +58,16 @@ def test_robustness_and_zeroshot_records_carry_the_same_fields(shift_pair, tmp_p
     assert shift.task_info["parent"] == str(clean) and shift.metrics["id_top1"] == pytest.approx(zs.metrics["top1"])
     assert shift.metrics["relative_robustness"] == pytest.approx(shift.metrics["top1"] / shift.metrics["id_top1"])
     assert rob[0].metrics["top1"] == pytest.approx(zs.metrics["top1"])
+    # per-sample probabilities: the in-distribution record's equal the zero-shot record's (same model, data)
+    from bench.engine.records import load_predictions
+
+    paths = {d["protocol"] + d["task_info"].get("role", ""): p for d, p in
+             zip(saved, sorted((tmp_path / "r" / "runs").glob("*.json")))}
+    p_zs, p_id, p_shift = (load_predictions(paths[k]) for k in ("zeroshot", "robustnessin-distribution",
+                                                                  "robustnessshift"))
+    assert np.allclose(p_id["topk_prob"], p_zs["topk_prob"], atol=1e-6) and np.array_equal(p_id["topk"], p_zs["topk"])
+    assert np.array_equal(p_shift["topk"][:, 0], p_shift["top5"][:, 0])
+    assert np.allclose(p_shift["topk_prob"].sum(axis=1), 1, atol=1e-5)  # 4 classes: the top-k holds them all
 
 
 @pytest.mark.slow

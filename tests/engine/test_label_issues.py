@@ -111,6 +111,30 @@ def test_samples_finds_flipped_labels_from_two_models(flipped_task, plugin, tmp_
         if x["key"] in moved:
             assert x["suggested"] == moved[x["key"]] and x["label"] == x["key"].split("/")[0]
     assert [x["score"] for x in issues] == sorted(x["score"] for x in issues)
+    # without the flagged samples: each model's top-1 by hand, and the grid of the flagged images
+    grid = tmp_path / "grid.png"
+    r = run_cli("samples", str(out), "--task", copy.name, "--without-issues", "--grid", str(grid), "--json")
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    flagged = {x["index"] for x in got["issues"]}
+    from bench.engine.records import load_predictions
+
+    for row in got["without_issues"]:
+        path = next(p for p in (out / "runs").glob("*.json") if json.loads(p.read_text())["model"] ==
+                    row["model"].split(" / ")[0])
+        p = load_predictions(path)
+        keep = ~np.isin(p["indices"], list(flagged))
+        right = p["top5"][:, 0] == p["labels"]
+        assert row["top1_without"] == pytest.approx(100 * right[keep].mean())
+        assert row["top1"] == pytest.approx(100 * right.mean()) and row["n_without"] == int(keep.sum())
+        assert row["interval_without"][0] < row["top1_without"] < row["interval_without"][1]
+    assert sorted(r["rank_without"] for r in got["without_issues"]) == [1, 2]
+    from PIL import Image
+
+    with Image.open(grid) as im:
+        assert im.format == "PNG" and im.width > 600 and im.height > 300
+    text = run_cli("samples", str(out), "--task", copy.name, "--without-issues").stdout
+    assert "top-1 without the" in text and "rank without" in text
 
 
 def test_hard_confusions_and_per_class_equal_hand_counts(flipped_task, plugin, tmp_path):
@@ -146,10 +170,12 @@ def test_bad_input_is_one_line_and_exit_2(flipped_task, plugin, tmp_path):
     out = tmp_path / "res"
     assert run_cli("run", "--model", "colour:v1", "--task", str(copy), "--out", str(out), "--quiet",
                    cache=tmp_path / "c").returncode == 0
+    (tmp_path / "a_file").write_text("not a folder")
     cases = [(["--task", "cifar10", "--hard"], "no records of task cifar10"),
              (["--task", copy.name, "--hard", "--models", "ViT-B-32"], "--models ViT-B-32 matches no record"),
              (["--task", copy.name], "say what to show"),
-             (["--task", copy.name, "--hard", "--protocol", "linear-probe"], "no linear-probe records of task")]
+             (["--task", copy.name, "--hard", "--protocol", "linear-probe"], "no linear-probe records of task"),
+             (["--task", copy.name, "--grid", str(tmp_path / "a_file" / "g.png")], "--grid")]
     for args, words in cases:
         r = run_cli("samples", str(out), *args)
         assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)

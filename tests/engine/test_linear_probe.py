@@ -142,6 +142,13 @@ def test_probe_protocols_end_to_end(tiny_folder, tmp_path):
     assert set(fs.metrics["shots"]) == {"1", "2", "4"} and fs.config["few_shot_seeds"] == [0, 1]
     saved = sorted((tmp_path / "r" / "runs").glob("*few-shot*.json"))
     assert load_record(saved[0]).metrics["shots"]["4"]["per_seed"] == fs.metrics["shots"]["4"]["per_seed"]
+    # per-sample results: one real draw's (k=4, seed 0), whose top-1 is that draw's accuracy
+    from bench.engine.records import load_predictions
+
+    assert fs.task_info["per_sample"] == "the k=4 probe of seed 0"
+    fp = load_predictions(saved[0])
+    assert (fp["top5"][:, 0] == fp["labels"]).mean() == pytest.approx(fs.metrics["shots"]["4"]["per_seed"][0])
+    assert np.allclose(fp["topk_prob"].sum(axis=1), 1, atol=1e-5) and np.array_equal(fp["topk"][:, 0], fp["top5"][:, 0])
     assert lp.config["train_features"] == "in memory"
     streamed = run(RunConfig(models=[("ViT-S-32", "none")], tasks=["shapes-probe-test"], protocols=["linear-probe"],
                              probe_max_iter=200, probe_stream="on", out_dir=tmp_path / "r2", cache_dir=tmp_path / "c",

@@ -96,3 +96,16 @@ def test_over_the_cap_decodes_without_the_cache_and_says_so(two_models, tiny_fol
                                num_workers=0, progress=False)
     assert out.info["pixel_cache"] == "over cap"
     assert not any(store.area("pixels").iterdir())
+
+
+def test_the_cap_counts_each_crop_at_its_own_size():
+    import torchvision.transforms as T
+
+    from bench.engine.pixel_cache import split_preprocess
+
+    def size(*steps):
+        return split_preprocess(T.Compose([*steps, T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)])).crop_bytes
+
+    assert size(T.Resize(256), T.CenterCrop(240)) == 240 * 240 * 3
+    assert size(T.Resize((300, 200))) == 300 * 200 * 3
+    assert size(T.Resize(336), T.CenterCrop((336, 336))) == 336 * 336 * 3

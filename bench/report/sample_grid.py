@@ -1,0 +1,66 @@
+"""``zsbench samples --grid FILE.png``: the flagged images in a grid, each with its given label, the
+suggested label and every model's top prediction, so a reader can judge the label at a glance."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from bench.core.errors import UserError
+from bench.core.store import atomic_write_bytes
+from bench.report.images import record_source
+from bench.report.samples import TaskSamples
+
+#: a grid never draws more than this many images (the most likely label errors first)
+MAX_IMAGES = 48
+
+
+def _short(label: str) -> str:
+    """A model's record label without its protocol and templates (``model / pretrained``)."""
+    return label.split(" [")[0]
+
+
+def draw_grid(samples: TaskSamples, positions: np.ndarray, suggested: np.ndarray, out: Path,
+              title: str, cols: int = 6) -> Path:
+    """Draw ``positions`` (most likely error first) as a PNG at ``out``; the images come from the task's
+    source on this machine (a UserError says so when it is not there)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    source, why = record_source(samples.models[0].record)
+    if source is None:
+        raise UserError(f"--grid needs the images of task {samples.task} on this machine ({why}); run where the "
+                        "data is, or drop --grid")
+    positions = np.asarray(positions)[:MAX_IMAGES]
+    n = len(positions)
+    if n == 0:
+        raise UserError(f"--grid: no flagged samples on task {samples.task} to draw")
+    cols = min(cols, n)
+    rows = (n + cols - 1) // cols
+    lines = 3 + len(samples.models)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, (2.4 + 0.16 * lines) * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, pos, sugg in zip(axes.ravel(), positions, suggested):
+        try:
+            ax.imshow(source.load(int(samples.indices[pos])).convert("RGB"))
+        except Exception as exc:  # noqa: BLE001 - an image gone since the run: its cell says so
+            ax.text(0.5, 0.5, f"unreadable\n{type(exc).__name__}", ha="center", va="center", fontsize=7)
+        label = int(samples.labels[pos])
+        caption = [textwrap.shorten(str(samples.keys[pos]), 34), f"given: {samples.name(label)}",
+                   f"suggested: {samples.name(int(sugg))}"]
+        caption += [textwrap.shorten(f"{_short(m.label)}: {samples.name(int(m.predicted[pos]))}", 38)
+                    for m in samples.models]
+        ax.set_title("\n".join(caption), fontsize=6.5, loc="left")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(out, buf.getvalue())
+    return out
