@@ -30,7 +30,7 @@ demo: $(STAMP)
 
 # one pytest-xdist worker per core (2 here); the 15 slowest tests are listed at the end
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --durations=15 tests
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=15 tests
 
 # the fast subset: no slow (end-to-end, subprocess, wheel) and no network (registry) tests
 test-fast: $(STAMP)

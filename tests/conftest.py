@@ -31,6 +31,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "mirror_store" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.network)
+    # the long end-to-end tests first (stable within each group): under pytest-xdist the workers then
+    # finish together instead of one waiting on a late long test
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)

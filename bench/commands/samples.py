@@ -19,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--without-issues", action="store_true",
                    help="every model's top-1 recomputed without the flagged samples, with its Wilson 95%% interval "
                         "and its rank change")
-    p.add_argument("--grid", metavar="FILE.png", help="draw the flagged images (most likely error first, up to 48): "
+    p.add_argument("--grid", metavar="FILE.png", help="draw the flagged images (most likely error first, --top of them, "
+                                                      "at most 48): "
                                                       "given label, suggested label, each model's top prediction")
     p.add_argument("--hard", action="store_true", help="samples no model gets right")
     p.add_argument("--disagree", action="store_true", help="samples some models get right and others wrong")
@@ -85,7 +86,7 @@ def execute(args: argparse.Namespace) -> int:
         from bench.report.sample_grid import draw_grid
 
         drawn = draw_grid(data, found.indices, found.suggested, Path(args.grid).expanduser(),
-                          f"{args.task}: likely label errors ({len(found.indices):,} flagged)")
+                          f"{args.task}: likely label errors ({len(found.indices):,} flagged)", limit=args.top)
         notes.append(f"grid of the flagged images: {drawn}")
     if args.csv:
         _write_csv(Path(args.csv).expanduser(), out, asked[0])

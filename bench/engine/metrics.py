@@ -96,7 +96,7 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
 
 def retrieval_recalls(image_emb: torch.Tensor, text_emb: torch.Tensor, text_image: np.ndarray,
                       ks: tuple[int, ...] = (1, 5, 10), block: int = 1024,
-                      dtype: torch.dtype = torch.float32) -> tuple[dict, np.ndarray]:
+                      dtype: torch.dtype = torch.float32, ranks: dict | None = None) -> tuple[dict, np.ndarray]:
     """CLIP_benchmark's retrieval recall@k, computed in blocks (25k captions x 5k images fit easily).
 
     ``image_emb`` [N_img, D] and ``text_emb`` [N_txt, D] are L2-normalised; caption j belongs to
@@ -106,12 +106,29 @@ def retrieval_recalls(image_emb: torch.Tensor, text_emb: torch.Tensor, text_imag
     the same scores CLIP_benchmark computes, so ties break the same way. Also returns each
     caption's top-5 images (for paired comparisons). ``dtype``: the type of the scores (bf16 / fp16
     where a profile's autocast made the embeddings, as CLIP_benchmark multiplies them).
+
+    ``ranks`` (a dict) receives per-sample ranks (1 = first; a tie counts in the item's favour):
+    ``caption_rank``, each caption's rank of its own image, and ``image_caption_rank``, each image's
+    rank of its best-ranked own caption.
     """
     image_emb, text_emb = image_emb.to(dtype), text_emb.to(dtype)
     text_image = torch.as_tensor(np.asarray(text_image), dtype=torch.long)
+    n_img, n_txt = image_emb.shape[0], text_emb.shape[0]
+    caption_rank = torch.empty(n_txt, dtype=torch.int32)
+    image_rank = torch.empty(n_img, dtype=torch.int32)
+    if ranks is not None:
+        for s in range(0, n_txt, block):
+            scores = text_emb[s:s + block] @ image_emb.T
+            own = scores.gather(1, text_image[s:s + block, None])
+            caption_rank[s:s + block] = (scores > own).sum(dim=1) + 1
+        for s in range(0, n_img, block):
+            scores = image_emb[s:s + block] @ text_emb.T
+            mine = text_image[None, :] == torch.arange(s, min(s + block, n_img))[:, None]
+            best = scores.masked_fill(~mine, float("-inf")).max(dim=1, keepdim=True).values
+            image_rank[s:s + block] = (scores > best).sum(dim=1) + 1
+        ranks.update(caption_rank=caption_rank.numpy(), image_caption_rank=image_rank.numpy())
     if dtype != torch.float32:
         return _reduced_recalls(image_emb, text_emb, text_image, ks)
-    n_img, n_txt = image_emb.shape[0], text_emb.shape[0]
     kmax = max(ks)
     hits_t2i = {k: torch.zeros(n_txt, dtype=torch.bool) for k in ks}
     top5 = torch.empty(n_txt, min(5, n_img), dtype=torch.long)

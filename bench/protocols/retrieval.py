@@ -62,7 +62,8 @@ class Retrieval(Protocol):
         t0 = time.perf_counter()
         dtype = PRECISION_DTYPES[ev.config.pair_precision]  # the profile's autocast type, if any
         image_emb = F.normalize(torch.as_tensor(np.asarray(feats.features), dtype=torch.float32).to(dtype), dim=-1)
-        metrics, top5 = retrieval_recalls(image_emb, text_emb, np.asarray(owner), RECALL_KS, dtype=dtype)
+        ranks: dict = {}
+        metrics, top5 = retrieval_recalls(image_emb, text_emb, np.asarray(owner), RECALL_KS, dtype=dtype, ranks=ranks)
         metrics["primary"] = metrics[ev.spec.metric] if ev.spec.metric in metrics else metrics["mean_recall@1"]
         return [Outcome(
             metrics, int(len(keep)), templates="captions",
@@ -70,7 +71,9 @@ class Retrieval(Protocol):
             timings={"features": feats.info["seconds"], "classifier": info["seconds"],
                      "evaluate": time.perf_counter() - t0},
             task_info={**feature_facts(feats), "text_cache": info["cache"], "n_captions": len(texts)},
-            # per caption: its image and the top-5 images retrieved for it (compare: paired R@1)
+            # per caption: its image, the top-5 images retrieved for it (compare: paired R@1) and the rank
+            # of its image; per image (image_indices: the source's): the rank of its best own caption
             predictions={"indices": np.arange(len(texts)), "labels": np.asarray(owner, dtype=np.int64),
-                         "top5": top5.astype(np.int32)},
+                         "top5": top5.astype(np.int32), "caption_rank": ranks["caption_rank"],
+                         "image_indices": np.asarray(keep), "image_caption_rank": ranks["image_caption_rank"]},
         )]

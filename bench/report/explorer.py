@@ -27,7 +27,7 @@ import pandas as pd
 
 from bench.core.errors import UserError
 from bench.engine.metrics import wilson_interval
-from bench.report.collect import default_board, newest, of_protocol
+from bench.report.collect import default_board, newest
 from bench.report.images import data_url, record_source, thumbnail_bytes
 from bench.report.samples import TaskSamples, find_issues, load_task_samples
 
@@ -49,8 +49,13 @@ class ExplorerData:
         return sum(len(u) for imgs in self.images if imgs for u in imgs)
 
 
-def _row_label(r) -> str:
-    return r.label if not r.uses_templates or r.task_templates else f"{r.label} [{r.templates}]"
+def _row_label(r, headline: str) -> str:
+    """One leaderboard row per classifier: a model (with its template set where it is not each task's
+    own), and, off the headline board, the protocol and a probe's variant."""
+    label = r.label if not r.uses_templates or r.task_templates else f"{r.label} [{r.templates}]"
+    if r.board != headline:
+        label += f" [{r.protocol}{'' if r.features in ('-', None) else ' ' + str(r.features)}]"
+    return label
 
 
 def _groups(tasks: list[str]) -> dict[str, list[str]]:
@@ -79,12 +84,16 @@ def _interval(row) -> tuple[float | None, float | None, str]:
 
 
 def board_data(runs: pd.DataFrame, title: str) -> tuple[dict[str, Any], pd.DataFrame]:
-    """The leaderboard's models, tasks and cells (the newest record per model, task, protocol and template
-    set of the headline board), and the records behind them."""
+    """The leaderboard's rows (every classifier: a model under each protocol, template set and probe
+    variant, the headline board's first), tasks and cells (the newest record of each), and the records
+    behind them."""
     board = default_board(runs)
-    rows = newest(of_protocol(runs, board)).copy()
-    rows["row"] = [_row_label(r) for r in rows.itertuples()]
-    models = list(dict.fromkeys(rows.sort_values(["model", "pretrained", "row"]).row))
+    rows = newest(runs, keys=("model", "pretrained", "templates", "task", "protocol", "features", "profile")).copy()
+    rows["row"] = [_row_label(r, board) for r in rows.itertuples()]
+    rows["headline"] = rows.board == board
+    rows = rows.sort_values(["headline", "model", "pretrained", "row"], ascending=[False, True, True, True],
+                            kind="stable")
+    models = list(dict.fromkeys(rows.row))
     task_names = sorted(dict.fromkeys(rows.task))
     groups = _groups(task_names)
     first = {m: r for r in rows.itertuples() for m in [r.row]}
@@ -94,7 +103,8 @@ def board_data(runs: pd.DataFrame, title: str) -> tuple[dict[str, Any], pd.DataF
         cells.append([models.index(r.row), task_names.index(r.task), _pct(r.primary), _pct(lo, 1), _pct(hi, 1), how])
     return {
         "title": title, "board": board,
-        "models": [{"label": m, "arch": str(first[m].model), "pretrained": str(first[m].pretrained)} for m in models],
+        "models": [{"label": m, "arch": str(first[m].model), "pretrained": str(first[m].pretrained),
+                    "protocol": str(first[m].protocol)} for m in models],
         "tasks": [{"name": t, "groups": groups[t], "metric": str(rows[rows.task == t].metric.iloc[0] or "top1")}
                   for t in task_names],
         "cells": cells,
@@ -154,7 +164,7 @@ def task_payload(samples: TaskSamples, model_index: dict[str, int], budget: int)
         notes.append(f"no label issues: {exc}")
     shown = shown_samples(samples, flagged, budget)
     where = {int(p): j for j, p in enumerate(shown)}
-    flags = {str(where[int(i)]): [int(s), round(float(sc), 4)] for i, s, sc in zip(flagged, suggested, score)
+    flags = {str(where[int(i)]): [int(s), float(f"{float(sc):.3g}")] for i, s, sc in zip(flagged, suggested, score)
              if int(i) in where}
     counts = np.bincount(samples.labels, minlength=n_classes)
     issues_per_class = np.bincount(samples.labels[flagged], minlength=n_classes) if len(flagged) else np.zeros(n_classes, int)

@@ -22,7 +22,7 @@ def _short(label: str) -> str:
 
 
 def draw_grid(samples: TaskSamples, positions: np.ndarray, suggested: np.ndarray, out: Path,
-              title: str, cols: int = 6) -> Path:
+              title: str, cols: int = 6, limit: int = MAX_IMAGES) -> Path:
     """Draw ``positions`` (most likely error first) as a PNG at ``out``; the images come from the task's
     source on this machine (a UserError says so when it is not there)."""
     import matplotlib
@@ -34,7 +34,7 @@ def draw_grid(samples: TaskSamples, positions: np.ndarray, suggested: np.ndarray
     if source is None:
         raise UserError(f"--grid needs the images of task {samples.task} on this machine ({why}); run where the "
                         "data is, or drop --grid")
-    positions = np.asarray(positions)[:MAX_IMAGES]
+    positions = np.asarray(positions)[:max(1, min(limit, MAX_IMAGES))]
     n = len(positions)
     if n == 0:
         raise UserError(f"--grid: no flagged samples on task {samples.task} to draw")

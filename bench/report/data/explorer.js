@@ -7,7 +7,7 @@
   var root = document.getElementById("explorer");
   var B = JSON.parse(document.getElementById("zs-board").textContent);
   var taskCache = {}, imgCache = {};
-  var state = { sortCol: "mean", sortDir: -1, filter: "", arch: "", data: "", group: "" };
+  var state = { sortCol: "mean", sortDir: -1, filter: "", arch: "", data: "", group: "", protocol: "" };
 
   function el(tag, attrs, children) {
     var e = document.createElement(tag);
@@ -75,7 +75,7 @@
   function uniq(a) { return a.filter(function (v, i) { return a.indexOf(v) === i; }).sort(); }
   function drawBoard() {
     clear();
-    root.appendChild(el("h2", { text: "Explorer: " + B.board + " leaderboard" }));
+    root.appendChild(el("h2", { text: "Explorer: leaderboard" }));
     root.appendChild(el("p", { cls: "muted", text: "Click a column to sort, a cell to open the task's classes; bars: 95% interval. " +
       "Mean: over the tasks shown, for rows that have all of them." }));
     var q = el("input", { type: "search", placeholder: "filter models", "aria-label": "filter models", value: state.filter });
@@ -84,12 +84,14 @@
     var groups = [];
     B.tasks.forEach(function (t) { groups = groups.concat(t.groups); });
     var grp = options(uniq(groups), "task groups");
-    arch.value = state.arch; data.value = state.data; grp.value = state.group;
+    var proto = options(uniq(B.models.map(function (m) { return m.protocol; })), "protocols");
+    arch.value = state.arch; data.value = state.data; grp.value = state.group; proto.value = state.protocol;
+    proto.addEventListener("change", function () { state.protocol = proto.value; drawTable(); });
     q.addEventListener("input", function () { state.filter = q.value; drawTable(); });
     arch.addEventListener("change", function () { state.arch = arch.value; drawTable(); });
     data.addEventListener("change", function () { state.data = data.value; drawTable(); });
     grp.addEventListener("change", function () { state.group = grp.value; drawTable(); });
-    root.appendChild(el("div", { cls: "bar-controls" }, [q, arch, data, grp]));
+    root.appendChild(el("div", { cls: "bar-controls" }, [q, arch, data, proto, grp]));
     var wrap = el("div", { cls: "lb-wrap", id: "zs-board-table" });
     root.appendChild(wrap);
     function drawTable() {
@@ -98,7 +100,8 @@
       var rows = B.models.map(function (m, i) { return i; }).filter(function (i) {
         var m = B.models[i];
         return (!f || (m.label + " " + m.arch + " " + m.pretrained).toLowerCase().indexOf(f) >= 0) &&
-          (!state.arch || m.arch === state.arch) && (!state.data || m.pretrained === state.data);
+          (!state.arch || m.arch === state.arch) && (!state.data || m.pretrained === state.data) &&
+          (!state.protocol || m.protocol === state.protocol);
       });
       function key(i) {
         if (state.sortCol === "model") return B.models[i].label;
@@ -225,7 +228,7 @@
     else f.appendChild(el("div", { cls: "noimg", text: "no image" }));
     f.appendChild(el("div", { cls: "key", text: S.key[s] }));
     f.appendChild(el("div", { text: "label: " + T.classnames[label] }));
-    if (flag) f.appendChild(el("div", { cls: "bad", text: "flagged: likely " + T.classnames[flag[0]] + " (score " + flag[1] + ")" }));
+    if (flag) f.appendChild(el("div", { cls: "bad", text: "flagged: likely " + T.classnames[flag[0]] + " (normalized margin " + flag[1] + ")" }));
     (emphasis || [k]).forEach(function (m) {
       var p = S.pred[m][s];
       f.appendChild(el("div", { cls: p === label ? "ok" : "bad" }, [el("b", { text: B.models[T.models[m]].label + ": " }), T.classnames[p]]));
