@@ -16,9 +16,14 @@ from bench.report.samples import TaskSamples
 MAX_IMAGES = 48
 
 
-def _short(label: str) -> str:
-    """A model's record label without its protocol and templates (``model / pretrained``)."""
-    return label.split(" [")[0]
+def short_labels(labels: list[str]) -> list[str]:
+    """The models' record labels without what they all share: ``model / pretrained`` when the
+    settings are the same, the settings (``[linear-probe embedding]``) when the model is."""
+    heads = {label.split(" [")[0] for label in labels}
+    if len(heads) == 1 and len(labels) > 1:
+        return [label[len(next(iter(heads))):].strip() or label for label in labels]
+    return [label.split(" [")[0] if len(set(labels)) == len({x.split(" [")[0] for x in labels}) else label
+            for label in labels]
 
 
 def draw_grid(samples: TaskSamples, positions: np.ndarray, suggested: np.ndarray, out: Path,
@@ -41,7 +46,8 @@ def draw_grid(samples: TaskSamples, positions: np.ndarray, suggested: np.ndarray
     cols = min(cols, n)
     rows = (n + cols - 1) // cols
     lines = 3 + len(samples.models)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, (2.4 + 0.16 * lines) * rows), squeeze=False)
+    names = short_labels([m.label for m in samples.models])
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, (3.3 + 0.13 * lines) * rows + 0.4), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for ax, pos, sugg in zip(axes.ravel(), positions, suggested):
@@ -52,11 +58,13 @@ def draw_grid(samples: TaskSamples, positions: np.ndarray, suggested: np.ndarray
         label = int(samples.labels[pos])
         caption = [textwrap.shorten(str(samples.keys[pos]), 34), f"given: {samples.name(label)}",
                    f"suggested: {samples.name(int(sugg))}"]
-        caption += [textwrap.shorten(f"{_short(m.label)}: {samples.name(int(m.predicted[pos]))}", 38)
-                    for m in samples.models]
+        caption += [textwrap.shorten(f"{name}: {samples.name(int(m.predicted[pos]))}", 64)
+                    for name, m in zip(names, samples.models)]
         ax.set_title("\n".join(caption), fontsize=6.5, loc="left")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    heads = {m.label.split(" [")[0] for m in samples.models}
+    fig.suptitle(title + (f" — {next(iter(heads))}" if len(heads) == 1 and len(samples.models) > 1 else ""),
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
     import io
 
     buf = io.BytesIO()
