@@ -69,8 +69,14 @@ def build_classifier(
     progress: bool = False,
     desc: str = "text prompts",
     truncate: bool = True,
+    per_class: bool = False,
 ) -> torch.Tensor:
     """Zero-shot classifier weights ``[embed_dim, n_classes]`` (float32, on CPU).
+
+    ``per_class``: one batch per class, its prompts in template order, repeats included, as
+    CLIP_benchmark's ``zero_shot_classifier`` encodes them. Under reduced precision the embeddings
+    depend on the batch they are computed in (oneDNN's bf16 kernels on CPUs with AMX, for one), so a
+    profile that follows CLIP_benchmark to the letter batches as it does.
 
     ``model`` is an open_clip model with its ``tokenizer``, or a zsbench model backend (pass
     ``tokenizer=None``; the backend tokenizes with its own tokenizer). Identical prompts are
@@ -79,6 +85,12 @@ def build_classifier(
     classnames = validate_classnames(list(classnames), source="build_classifier classnames", allow_duplicates=True)
     templates = validate_templates(list(templates), source="build_classifier templates", allow_duplicates=True)
     texts, owners = class_prompts(classnames, templates)
+    if per_class:
+        encode = text_encoder(model, tokenizer, device, truncate=truncate)
+        batches = [[t for t, o in zip(texts, owners) if o == c] for c in range(len(classnames))]
+        emb = torch.cat([normalized(encode(b)).cpu() for b in tqdm(batches, desc=desc, unit="class",
+                                                                    disable=not progress, leave=False)])
+        return _class_means(emb, torch.tensor(owners), len(classnames))
     unique = list(dict.fromkeys(texts))
     where = {t: i for i, t in enumerate(unique)}
     encode = text_encoder(model, tokenizer, device, truncate=truncate)
@@ -95,8 +107,11 @@ def build_classifier(
     unique_emb[torch.tensor(order)] = torch.cat(chunks)
 
     emb = unique_emb[torch.tensor([where[t] for t in texts])]
-    owner = torch.tensor(owners)
-    n_classes = len(classnames)
+    return _class_means(emb, torch.tensor(owners), len(classnames))
+
+
+def _class_means(emb: torch.Tensor, owner: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Each class's normalized prompt embeddings averaged and normalized again, ``[dim, n_classes]``."""
     if emb.dtype in REDUCED:
         # under autocast (a profile's text precision): the mean and its norm in that type, class by
         # class, as CLIP_benchmark's zero_shot_classifier computes them under its autocast

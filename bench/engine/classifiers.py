@@ -18,7 +18,8 @@ def text_identity(backend: ModelBackend) -> str:
     """What shapes a backend's text embeddings: its text fingerprint, and the text precision when
     not fp32 (fp32 keys are those made before text precision was an option)."""
     precision = getattr(backend, "text_precision", "fp32")
-    return backend.text_fingerprint if precision == "fp32" else stable_hash([backend.text_fingerprint, precision])
+    return backend.text_fingerprint if precision == "fp32" else \
+        stable_hash([backend.text_fingerprint, precision, "per-class batches"])
 
 
 def classifier_key(backend: ModelBackend, classnames: Sequence[ClassName], templates: Sequence[str]) -> str:
@@ -45,8 +46,10 @@ def cached_classifier(
             return torch.from_numpy(hit), {"cache": "hit", "key": key, "seconds": 0.0}
     t0 = time.perf_counter()
     with backend.text_autocast():
+        # reduced precision: CLIP_benchmark's batches (its autocast is the only source of it), see build_classifier
         weights = build_classifier(backend, None, classnames, templates, batch_size=batch_size or backend.text_batch_size,
-                                   progress=progress, desc=desc)
+                                   progress=progress, desc=desc,
+                                   per_class=getattr(backend, "text_precision", "fp32") != "fp32")
     seconds = time.perf_counter() - t0
     if store is not None:
         store.put("classifiers", key, weights.numpy().astype(np.float32),

@@ -97,7 +97,8 @@ def test_killing_a_job_mid_extraction_loses_nothing(tmp_path, monkeypatch):
     sweep_dir = sw.sweep_folder(config.out_dir, "kill")
     (handle,) = sw.submit([job], config, sweep_dir, "local")
     deadline = time.time() + 300
-    while not list((tmp_path / "c" / "features").glob("*/chunk00000.features.npy.sha256")):
+    # a chunk's arrays are saved features, labels, indices: the last one's checksum means chunk 0 is whole
+    while not list((tmp_path / "c" / "features").glob("*/chunk00000.indices.npy.sha256")):
         assert time.time() < deadline and handle.state not in ("DONE", "FAILED"), "the first chunk never appeared"
         time.sleep(0.5)
     handle.cancel()

@@ -152,7 +152,9 @@ def test_clip_benchmark_profile_equals_clip_benchmark_with_its_autocast(tiny_fol
     out, cache = tmp_path / "results", tmp_path / "cache"
     (record,) = run(RunConfig(models=[("ViT-S-32", str(vit_s32_checkpoint))], tasks=[str(tiny_folder)],
                               templates=[str(tfile)], profile="clip_benchmark", out_dir=out, cache_dir=cache,
-                              num_workers=0, progress=False))
+                              num_workers=0, progress=False, batch_size=7))  # CLIP_benchmark's batch above:
+    # bf16 image features depend on the batch they are computed in (CPUs with AMX); text is batched per
+    # class as CLIP_benchmark does under any reduced precision
     assert record.config["precision"] == "bf16" and record.config["text_precision"] == "bf16"
     assert record.task_info["classnames"] == names
     preds = load_predictions(next((out / "runs").glob("*.json")))
