@@ -28,6 +28,7 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.engine.metrics import wilson_interval
 from bench.report.collect import default_board, newest
+from bench.report.leaderboard import row_label as leaderboard_row_label
 from bench.report.images import data_url, record_source, thumbnail_bytes
 from bench.report.samples import TaskSamples, find_issues, load_task_samples
 
@@ -52,7 +53,7 @@ class ExplorerData:
 def _row_label(r, headline: str) -> str:
     """One leaderboard row per classifier: a model (with its template set where it is not each task's
     own), and, off the headline board, the protocol and a probe's variant."""
-    label = r.label if not r.uses_templates or r.task_templates else f"{r.label} [{r.templates}]"
+    label = leaderboard_row_label(r)
     if r.board != headline:
         label += f" [{r.protocol}{'' if r.features in ('-', None) else ' ' + str(r.features)}]"
     return label
@@ -96,7 +97,7 @@ def board_data(runs: pd.DataFrame, title: str) -> tuple[dict[str, Any], pd.DataF
     models = list(dict.fromkeys(rows.row))
     task_names = sorted(dict.fromkeys(rows.task))
     groups = _groups(task_names)
-    first = {m: r for r in rows.itertuples() for m in [r.row]}
+    first = {r.row: r for r in rows.drop_duplicates("row").itertuples()}
     cells = []
     for r in rows.itertuples():
         lo, hi, how = _interval(r)
@@ -249,16 +250,18 @@ def _mean_per_class_intervals(board: dict, task_j: int, samples: TaskSamples, mo
     if metric != "mean_per_class_recall":
         return
     classes = np.unique(samples.labels)
+    cells: dict[tuple[int, int], list] = {}
+    for cell in board["cells"]:  # one pass: each model's cell on this task
+        cells.setdefault((cell[0], cell[1]), []).append(cell)
     for m in samples.models:
         right = m.predicted == samples.labels
         recalls = np.array([right[samples.labels == c].mean() for c in classes])
         n_c = np.array([(samples.labels == c).sum() for c in classes])
         mean = recalls.mean()
         se = np.sqrt(np.sum(recalls * (1 - recalls) / n_c)) / len(classes)
-        for cell in board["cells"]:
-            if cell[0] == model_index[m.label] and cell[1] == task_j:
-                cell[3:6] = [round(100 * max(0.0, mean - 1.96 * se), 2), round(100 * min(1.0, mean + 1.96 * se), 2),
-                             "normal 95%, per class"]
+        for cell in cells.get((model_index[m.label], task_j), ()):
+            cell[3:6] = [round(100 * max(0.0, mean - 1.96 * se), 2), round(100 * min(1.0, mean + 1.96 * se), 2),
+                         "normal 95%, per class"]
 
 
 def script_json(value: Any) -> str:

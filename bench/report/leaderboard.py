@@ -53,7 +53,7 @@ def _published_file() -> pd.DataFrame:
 PUBLISHED_PROFILE = "datacomp"
 
 
-def _row_label(r) -> str:
+def row_label(r) -> str:
     """Zero-shot runs with each task's own templates share the model's row; others get their own."""
     return r.label if not r.uses_templates or r.task_templates else f"{r.label} [{r.templates}]"
 
@@ -83,7 +83,7 @@ def leaderboard(runs: pd.DataFrame, protocol: str | None = None, metric: str = "
         sel = newest(sel)
     # rows never mix profiles: with more than one among the records, each row is one profile's
     mixed = sel.profile.nunique() > 1
-    sel = sel.assign(row=[(_row_label(r) + (f" [{r.profile}]" if mixed else "") + (f" @{r.created}" if history else ""))
+    sel = sel.assign(row=[(row_label(r) + (f" [{r.profile}]" if mixed else "") + (f" @{r.created}" if history else ""))
                           for r in sel.itertuples()],
                      value=pd.to_numeric(sel[metric], errors="coerce") * 100)
     table = sel.pivot_table(index="row", columns="task", values="value", aggfunc="first")
