@@ -579,16 +579,49 @@ def startup_section(commands: list[str], repeats: int = 3) -> dict[str, Any]:
     return out
 
 
+def gemm_ceiling(n: int = 2048, repeats: int = 8) -> dict[str, float]:
+    """GFLOP/s of a large float32 matrix product on this machine, through MKL (``torch.mm``, what PyTorch's
+    ``nn.Linear`` uses on x86) and through oneDNN (``mkldnn._linear_pointwise``): the highest float32 rate
+    measured here, a check on the clock-based peak estimate (which cannot see turbo clocks)."""
+    import torch
+
+    from bench.models.cpu_forward import onednn_works
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
+    calls = {"mkl": lambda: torch.mm(a, b)}
+    if onednn_works():
+        calls["onednn"] = lambda: torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], "")
+    out = {}
+    with torch.inference_mode():
+        for name, fn in calls.items():
+            fn()
+            t = time.perf_counter()
+            for _ in range(repeats):
+                fn()
+            out[name] = 2 * n ** 3 * repeats / (time.perf_counter() - t) / 1e9
+    return out
+
+
 def forward_section(model: str, device: str, n: int = 128, compile_: bool = True) -> dict[str, Any]:
-    """The image tower's forward under each candidate setting, against eager float32 at the default batch
-    size measured in the same run: batch sizes, TorchScript freezing (oneDNN fusion) and torch.compile
-    (inductor; its compile time apart). Each reports img/s, GFLOP/s, its share of the estimated fp32
-    peak and max |feature difference| from eager (adopted by default only if within 1e-5 and faster)."""
+    """The image tower's forward under each candidate setting, against PyTorch's eager float32 at the default
+    batch size measured in the same run: batch sizes, the oneDNN linear layers zsbench uses by default on
+    the CPU (:mod:`bench.models.cpu_forward`), TorchScript freezing and torch.compile (inductor; its compile
+    time apart). Each reports img/s, GFLOP/s, its share of the estimated fp32 peak and of the measured GEMM
+    ceiling, and max |feature difference| from eager (adopted by default only if within 1e-5 and faster)."""
+    import os
+
     import torch
 
     from bench.engine.features import default_batch_size
 
-    backend, m, _ = _load(model, "none", device)
+    previous = os.environ.get("ZSBENCH_CPU_FORWARD")
+    os.environ["ZSBENCH_CPU_FORWARD"] = "eager"  # PyTorch's own path, the reference
+    try:
+        backend, m, _ = _load(model, "none", device)
+    finally:
+        os.environ.pop("ZSBENCH_CPU_FORWARD") if previous is None else os.environ.update(ZSBENCH_CPU_FORWARD=previous)
+    fast, _, _ = _load(model, "none", device)  # zsbench's default forward on this device
     torch.manual_seed(0)
     x = torch.randn(n, 3, *backend.preprocess.transforms[1].size if hasattr(backend.preprocess, "transforms") and
                     hasattr(backend.preprocess.transforms[1], "size") else (224, 224))
@@ -596,6 +629,8 @@ def forward_section(model: str, device: str, n: int = 128, compile_: bool = True
         flops = _flops(lambda: backend.encode_images(x[:1]))
         reference = backend.encode_images(x[:32]).float()
     peak, basis = peak_gflops(device)
+    ceiling = gemm_ceiling() if not device.startswith("cuda") else {}
+    best = max(ceiling.values(), default=None)
 
     def timed(fn, bs: int) -> dict[str, Any]:
         with torch.inference_mode():
@@ -607,12 +642,14 @@ def forward_section(model: str, device: str, n: int = 128, compile_: bool = True
             diff = float((fn(x[:32]).float() - reference).abs().max())
         achieved = flops * n / secs / 1e9
         return {"images_per_s": n / secs, "gflops_per_s": achieved, "share_of_peak": achieved / peak if peak else None,
-                "max_abs_diff_vs_eager": diff}
+                "share_of_gemm_ceiling": achieved / best if best else None, "max_abs_diff_vs_eager": diff}
 
     default = default_batch_size(device)
     out: dict[str, Any] = {"model": model, "images": n, "gflops_per_image": flops / 1e9, "peak_gflops_per_s": peak,
-                           "peak_basis": basis, "default_batch_size": default, "threads": torch.get_num_threads()}
+                           "peak_basis": basis, "gemm_ceiling_gflops_per_s": ceiling, "default_batch_size": default,
+                           "threads": torch.get_num_threads(), "default_forward": fast.image_forward}
     out["eager"] = {str(bs): timed(backend.encode_images, bs) for bs in (16, 32, 64, 128)}
+    out["default"] = {str(bs): timed(fast.encode_images, bs) for bs in (16, 32, 64)}
     visual = m.visual
     with torch.inference_mode():
         frozen = torch.jit.freeze(torch.jit.trace(visual, x[:default]))
@@ -625,9 +662,9 @@ def forward_section(model: str, device: str, n: int = 128, compile_: bool = True
         out["compile_seconds"] = time.perf_counter() - t
         out["torch_compile"] = timed(compiled, default)
     base = out["eager"][str(default)]["images_per_s"]
-    for key in ("jit_freeze", "torch_compile"):
-        if key in out:
-            out[key]["speedup_vs_eager"] = out[key]["images_per_s"] / base
+    for v in [*out["default"].values(), out["jit_freeze"], out.get("torch_compile")]:
+        if v is not None:
+            v["speedup_vs_eager"] = v["images_per_s"] / base
     return out
 
 

@@ -15,10 +15,10 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from bench.engine.classifiers import cached_classifier
 from bench.engine.sample_scores import zero_shot_probabilities
+from bench.engine.zeroshot import zeroshot_logits
 from bench.core.errors import UserError, short_reason
 from bench.models.base import ModelBackend
 from prompts.classnames import ClassName, display_name
@@ -77,12 +77,11 @@ def open_image(ref: str, timeout: float = 20.0):
         raise UserError(f"cannot decode image {ref} ({short_reason(exc)}): pass an image file (JPEG, PNG, ...)") from None
 
 
-def scores(backend: ModelBackend, features: torch.Tensor, classifier: torch.Tensor) -> np.ndarray:
+def scores(backend: ModelBackend, features: torch.Tensor, classifier: np.ndarray) -> np.ndarray:
     """Per-class probabilities, as the model scores and as records keep them
-    (:func:`bench.engine.sample_scores.zero_shot_probabilities`)."""
-    cos = F.normalize(features.float(), dim=-1) @ classifier.float()
-    return zero_shot_probabilities(cos.cpu().numpy(), float(backend.logit_scale), float(backend.logit_bias),
-                                   backend.probability)
+    (:func:`bench.engine.sample_scores.zero_shot_probabilities`), from the cosines a zero-shot run computes."""
+    cos = zeroshot_logits(features.float(), classifier, scale=1.0)
+    return zero_shot_probabilities(cos, float(backend.logit_scale), float(backend.logit_bias), backend.probability)
 
 
 def predict(backend: ModelBackend, images: Sequence[str], classnames: Sequence[ClassName], templates: Sequence[str],

@@ -56,7 +56,7 @@ def text_query(backend, query: str, templates: list[str] | None = None, store=No
         from bench.engine.classifiers import cached_classifier
 
         weights, _ = cached_classifier(backend, [query], list(templates), store, progress=False)
-        return normalized(weights[:, 0].float().cpu().numpy())
+        return normalized(np.asarray(weights[:, 0], dtype=np.float32))
     with torch.inference_mode():
         return normalized(backend.encode_texts([query])[0].float().cpu().numpy())
 

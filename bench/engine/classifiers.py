@@ -1,17 +1,23 @@
-"""Zero-shot classifiers, cached by what makes them: model fingerprint, class names, templates."""
+"""Zero-shot classifiers, cached by what makes them: model fingerprint, class names, templates.
+
+Classifiers are float32 numpy arrays, whether built or read from the cache: a cache hit needs no
+torch (see :mod:`bench.engine.zeroshot`), and a built one is exactly what the cache then returns.
+"""
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
 
 from bench.core.store import Store
 from bench.core.hashing import stable_hash
-from bench.models.base import ModelBackend
 from prompts.classnames import ClassName
-from prompts.ensemble import build_classifier, normalized
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from bench.models.base import ModelBackend
 
 
 def text_identity(backend: ModelBackend) -> str:
@@ -34,8 +40,8 @@ def cached_classifier(
     batch_size: int | None = None,
     progress: bool = False,
     desc: str = "class prompts",
-) -> tuple[torch.Tensor, dict]:
-    """``[embed_dim, n_classes]`` classifier from the cache, or built and stored.
+) -> tuple[np.ndarray, dict]:
+    """``[embed_dim, n_classes]`` float32 classifier from the cache, or built and stored.
 
     Returns the classifier and facts for the record (cache hit, seconds, prompt count).
     """
@@ -43,7 +49,9 @@ def cached_classifier(
     if store is not None:
         hit = store.get("classifiers", key)
         if hit is not None:
-            return torch.from_numpy(hit), {"cache": "hit", "key": key, "seconds": 0.0}
+            return hit, {"cache": "hit", "key": key, "seconds": 0.0}
+    from prompts.ensemble import build_classifier
+
     t0 = time.perf_counter()
     with backend.text_autocast():
         # reduced precision: CLIP_benchmark's batches (its autocast is the only source of it), see build_classifier
@@ -51,24 +59,33 @@ def cached_classifier(
                                    progress=progress, desc=desc,
                                    per_class=getattr(backend, "text_precision", "fp32") != "fp32")
     seconds = time.perf_counter() - t0
+    weights = weights.numpy().astype(np.float32)
     if store is not None:
-        store.put("classifiers", key, weights.numpy().astype(np.float32),
+        store.put("classifiers", key, weights,
                   meta={"text_model": backend.text_fingerprint, "n_classes": len(classnames), "n_templates": len(templates)})
     return weights, {"cache": "miss", "key": key, "seconds": seconds}
 
 
 def attach_classifier_cache(backend: ModelBackend, store: Store | None) -> ModelBackend:
-    """Let a backend that builds classifiers of its own (ConSE) build them through this cache."""
-    backend.classifier_cache = lambda names, templates, desc: cached_classifier(
-        backend, names, templates, store, progress=backend.progress, desc=desc)[0]
+    """Let a backend that builds classifiers of its own (ConSE) build them through this cache (as tensors)."""
+    def classifier(names, templates, desc):
+        import torch
+
+        return torch.from_numpy(cached_classifier(backend, names, templates, store, progress=backend.progress,
+                                                  desc=desc)[0])
+
+    backend.classifier_cache = classifier
     return backend
 
 
 def cached_text_embeddings(backend: ModelBackend, texts: Sequence[str], store: Store | None,
-                           progress: bool = False, desc: str = "captions") -> tuple[torch.Tensor, dict]:
+                           progress: bool = False, desc: str = "captions") -> tuple["torch.Tensor", dict]:
     """``[n, embed_dim]`` L2-normalised embeddings of raw texts (captions, no template), cached by
     the text model and the exact texts; length-sorted batches as for classifiers."""
+    import torch
     from tqdm.auto import tqdm
+
+    from prompts.ensemble import normalized
 
     texts = list(texts)
     key = stable_hash(["texts-v1", text_identity(backend), texts])

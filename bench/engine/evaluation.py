@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
-import torch
 
 from bench.engine.classifiers import cached_classifier
 from bench.engine.config import RunConfig
@@ -81,7 +80,7 @@ def open_task(spec: TaskSpec, config: RunConfig, ctx: DataContext, train: bool =
 class Classifier:
     """A zero-shot classifier and what it was built from."""
 
-    weights: torch.Tensor        # [embed_dim, n_classes], columns normalized
+    weights: np.ndarray          # [embed_dim, n_classes] float32, columns normalized
     templates: list[str]
     name: str                    # the template set's name (recorded)
     info: dict[str, Any]         # cache hit/miss, seconds

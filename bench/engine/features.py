@@ -14,19 +14,25 @@ import os
 import time
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
 from bench.engine.config import BAD_IMAGE_POLICIES, FEATURE_KINDS
 from bench.core.errors import UserError, short_reason
 from bench.core.hashing import stable_hash
+from bench.core.lazy_import import lazy_module
 from bench.core.store import Store
 from bench.engine.distributed import barrier, world
 from bench.engine.feature_chunks import FeatureChunks
 from bench.engine.pixel_cache import CropImage, PixelCache, PixelSplit, split_preprocess
-from bench.models.base import ModelBackend
+from bench.models.base import device_type
 from tasks.sources.base import BAD_IMAGE, ImageSource, PreprocessedDataset
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bench.models.base import ModelBackend
+
+torch = lazy_module("torch")  # imported by the first forward pass: a cache hit never needs it
 
 #: rows per cache chunk: the unit that an interrupted extraction keeps (``ZSBENCH_CHUNK_ROWS`` changes it,
 #: e.g. smaller for finer resumption on slow models; entries made with another size are cached apart)
@@ -55,10 +61,10 @@ def default_workers() -> int:
     return 0 if cores < 2 else min(8, max(1, cores // 2))
 
 
-def default_batch_size(device: torch.device | str) -> int:
+def default_batch_size(device: "torch.device | str") -> int:
     """``--batch-size auto``: large on a GPU (halved on out-of-memory), 32 on CPU: bigger batches gain nothing
     there and lose cache locality (ViT-B-32 on 2 cores: 11.6 img/s at 32 and 16, 10.7 at 64; `zsbench perf`)."""
-    return 256 if torch.device(device).type == "cuda" else 32
+    return 256 if device_type(device) == "cuda" else 32
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -78,19 +84,19 @@ class FittingEncoder:
     features do not depend on it (up to float rounding of batched kernels).
     """
 
-    def __init__(self, encode, limit: int, device: torch.device):
+    def __init__(self, encode, limit: int, device: "torch.device"):
         self.encode, self.limit, self.device = encode, max(1, int(limit)), device
         self.halvings = 0
         self.seconds = 0.0  # in the forward pass (the rest of an extraction is data: decoding, preprocessing)
 
-    def __call__(self, pixels: torch.Tensor) -> np.ndarray:
+    def __call__(self, pixels: "torch.Tensor") -> np.ndarray:
         t0 = time.perf_counter()
         try:
             return self._encode(pixels)
         finally:
             self.seconds += time.perf_counter() - t0
 
-    def _encode(self, pixels: torch.Tensor) -> np.ndarray:
+    def _encode(self, pixels: "torch.Tensor") -> np.ndarray:
         out, start = [], 0
         while start < len(pixels):
             size = min(self.limit, len(pixels) - start)
@@ -116,14 +122,14 @@ def indices_digest(indices: np.ndarray) -> str:
 
 
 
-def feature_key(backend: ModelBackend, source: ImageSource, split: str, indices: np.ndarray,
+def feature_key(backend: "ModelBackend", source: ImageSource, split: str, indices: np.ndarray,
                 kind: str = "embedding") -> str:
     parts = ["features-v1", backend.fingerprint, source.identity, split, backend.preprocess_id,
              indices_digest(indices)]
     return stable_hash(parts if kind == "embedding" else parts + [kind])
 
 
-def rows_key(backend: ModelBackend, source: ImageSource, split: str, kind: str = "embedding") -> str:
+def rows_key(backend: "ModelBackend", source: ImageSource, split: str, kind: str = "embedding") -> str:
     """What every feature entry of one model on one split shares whatever its samples: the folder under
     ``feature-rows/`` that lists those entries, so one extraction can reuse another's rows."""
     return stable_hash(["feature-rows-v1", backend.fingerprint, source.identity, split, backend.preprocess_id, kind])
@@ -247,8 +253,11 @@ class FeatureExtractor:
             donors.register()
         known = donors.lookup(np.concatenate([spans[c] for c in mine])) if donors is not None and mine else {}
         t0 = time.perf_counter()
-        fitting = FittingEncoder(self.backend.encode_images if kind == "embedding" else self.backend.encode_pre_projection,
-                                 self.batch_size or default_batch_size(self.backend.device), self.backend.device)
+        fitting = None
+        if mine:  # a forward pass to run (naming the backend's device, or its encoders, loads torch)
+            fitting = FittingEncoder(self.backend.encode_images if kind == "embedding" else
+                                     self.backend.encode_pre_projection,
+                                     self.batch_size or default_batch_size(self.backend.device), self.backend.device)
         n_new = self._compute_or_fall_back(source, split, kind, spans, mine, entry, chunks, keep, fitting,
                                            known) if mine else 0
         seconds = time.perf_counter() - t0
@@ -270,9 +279,10 @@ class FeatureExtractor:
         out, skipped = self._drop_bad(out, source, lazy)
         out.info = {"cache": "hit" if not all_missing else ("resumed" if len(all_missing) < len(spans) else "miss"),
                     "key": key, "computed": n_new, "reused_rows": len(known.get("indices", ())), "seconds": seconds,
-                    "forward_seconds": fitting.seconds, "pixel_cache": self._pixel_state, "skipped": skipped,
-                    "images_per_second": n_new / seconds if n_new and seconds > 0 else None,
-                    "batch_size": fitting.limit if n_new else None}
+                    "forward_seconds": fitting.seconds if fitting else 0.0, "pixel_cache": self._pixel_state,
+                    "skipped": skipped, "images_per_second": n_new / seconds if n_new and seconds > 0 else None,
+                    "batch_size": fitting.limit if n_new else None,
+                    "image_forward": self.backend.image_forward if n_new else None}
         return out
 
     def _cached(self, entry, spans, keep, lazy) -> dict[int, dict[str, np.ndarray]]:
@@ -345,6 +355,8 @@ class FeatureExtractor:
                 num_workers=workers, pin_memory=self.backend.device.type == "cuda",
                 persistent_workers=False, prefetch_factor=4 if workers else None,
             )
+        from tqdm.auto import tqdm
+
         rank, size = world()
         label = f"image features ({split}{'' if kind == 'embedding' else ', ' + kind}" + \
             (f", rank {rank}/{size})" if size > 1 else ")")
@@ -483,7 +495,7 @@ class FeatureExtractor:
                           out.indices[keep]), skipped
 
 
-def extractor_for(config, backend: ModelBackend, store: Store | None) -> "FeatureExtractor":
+def extractor_for(config, backend: "ModelBackend", store: Store | None) -> "FeatureExtractor":
     """The extractor a run's options ask for: batch size, workers, progress, bad-image policy, and the pixel
     cache (``--pixel-cache``: on, off, or auto = on when the run has several models)."""
     mode = getattr(config, "pixel_cache", "off")
@@ -492,7 +504,7 @@ def extractor_for(config, backend: ModelBackend, store: Store | None) -> "Featur
                             config.on_bad_image, pixels=PixelCache(store) if use else None)
 
 
-def extract_features(backend: ModelBackend, source: ImageSource, split: str, indices: np.ndarray | None = None,
+def extract_features(backend: "ModelBackend", source: ImageSource, split: str, indices: np.ndarray | None = None,
                      store: Store | None = None, batch_size: int | None = 64, num_workers: int | None = None,
                      progress: bool = True, chunk_size: int | None = None, kind: str = "embedding",
                      on_bad_image: str = "skip", lazy: bool = False, pixels: PixelCache | None = None) -> FeatureSet:

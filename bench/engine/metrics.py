@@ -2,20 +2,32 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # pragma: no cover - torch is imported where a function needs it (a cached run never does)
+    import torch
 
 
-def topk_predictions(logits: torch.Tensor, k: int = 5) -> np.ndarray:
+def as_array(x: Any) -> np.ndarray:
+    """A numpy view of an array or a tensor (moved to the CPU first); numpy's own arrays pass unchanged."""
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def topk_predictions(logits: Any, k: int = 5) -> np.ndarray:
     """``[N, min(k, C)]`` class indices, best first; exact ties go to the lower class index.
 
     One rule for every top-1 in zsbench: column 0 is ``argmax``'s first index, as DataComp's and
     CLIP_benchmark's ``argmax`` take it. ``torch.topk`` does not promise that order among equal
-    values (on CPU it can return the higher index first), so a stable descending sort is used.
+    values (on CPU it can return the higher index first), so a stable sort of the negated scores is
+    used (negation is exact, so equal scores keep their class order). ``logits``: array or tensor.
     """
-    k = min(k, logits.shape[1])
-    return logits.sort(dim=1, descending=True, stable=True).indices[:, :k].cpu().numpy()
+    scores = as_array(logits)
+    k = min(k, scores.shape[1])
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
 
 
 def mean_per_class_recall(pred: np.ndarray, labels: np.ndarray) -> float:
@@ -40,7 +52,7 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def classification_metrics(logits: torch.Tensor, labels: np.ndarray,
+def classification_metrics(logits: Any, labels: np.ndarray,
                            top5_min_classes: int = 6) -> tuple[dict, np.ndarray]:
     """top-1, top-5 (``None`` with fewer than ``top5_min_classes`` classes: with 5 it is 1 by
     construction, which CLIP_benchmark and DataComp report anyway), mean per-class recall, top-1's
@@ -94,9 +106,9 @@ def mcnemar_exact(correct_a: np.ndarray, correct_b: np.ndarray) -> float:
     return float(min(1.0, 2 * tail))
 
 
-def retrieval_recalls(image_emb: torch.Tensor, text_emb: torch.Tensor, text_image: np.ndarray,
+def retrieval_recalls(image_emb: "torch.Tensor", text_emb: "torch.Tensor", text_image: np.ndarray,
                       ks: tuple[int, ...] = (1, 5, 10), block: int = 1024,
-                      dtype: torch.dtype = torch.float32, ranks: dict | None = None) -> tuple[dict, np.ndarray]:
+                      dtype: "torch.dtype | None" = None, ranks: dict | None = None) -> tuple[dict, np.ndarray]:
     """CLIP_benchmark's retrieval recall@k, computed in blocks (25k captions x 5k images fit easily).
 
     ``image_emb`` [N_img, D] and ``text_emb`` [N_txt, D] are L2-normalised; caption j belongs to
@@ -111,6 +123,9 @@ def retrieval_recalls(image_emb: torch.Tensor, text_emb: torch.Tensor, text_imag
     ``caption_rank``, each caption's rank of its own image, and ``image_caption_rank``, each image's
     rank of its best-ranked own caption.
     """
+    import torch
+
+    dtype = torch.float32 if dtype is None else dtype
     image_emb, text_emb = image_emb.to(dtype), text_emb.to(dtype)
     text_image = torch.as_tensor(np.asarray(text_image), dtype=torch.long)
     n_img, n_txt = image_emb.shape[0], text_emb.shape[0]
@@ -155,12 +170,14 @@ def retrieval_recalls(image_emb: torch.Tensor, text_emb: torch.Tensor, text_imag
     return metrics, top5.numpy()
 
 
-def _reduced_recalls(image_emb: torch.Tensor, text_emb: torch.Tensor, text_image: torch.Tensor,
+def _reduced_recalls(image_emb: "torch.Tensor", text_emb: "torch.Tensor", text_image: "torch.Tensor",
                      ks: tuple[int, ...]) -> tuple[dict, np.ndarray]:
     """:func:`retrieval_recalls` for bf16 / fp16 scores, step for step as CLIP_benchmark's
     ``zeroshot_retrieval`` takes them: one score matrix ``texts @ images.T``, its transpose for
     image -> text, and a separate ``topk(k)`` for each k (coarse scores tie often, and which tied
     item ``topk`` returns depends on k)."""
+    import torch
+
     scores = text_emb @ image_emb.T                                        # [N_txt, N_img]
     n_img = scores.shape[1]
     mine = torch.zeros_like(scores, dtype=torch.bool)

@@ -17,11 +17,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from bench.core.errors import UserError
 from bench.core.paths import package_file
 from bench.core.store import atomic_write_json
+from bench.engine.metrics import as_array
 from bench.engine.zeroshot import zeroshot_logits
 
 BASELINES = package_file("bench", "data", "robustness_baselines.json")
@@ -171,18 +171,19 @@ def fit_from_runs(results: Path, min_models: int = 3) -> dict[str, BaselineFit]:
 
 # ---- scoring shifts ------------------------------------------------------------------------------
 
-def pooled_logits(logits: torch.Tensor, groups: list[list[int]]) -> torch.Tensor:
+def pooled_logits(logits: np.ndarray, groups: list[list[int]]) -> np.ndarray:
     """Per shift class, the max over the parent classes it stands for (ObjectNet's many-to-one)."""
-    return torch.stack([logits[:, g].max(dim=1).values for g in groups], dim=1)
+    logits = as_array(logits)
+    return np.stack([logits[:, g].max(axis=1) for g in groups], axis=1)
 
 
-def subset_predictions(logits: torch.Tensor, groups: list[list[int]], mode: str) -> np.ndarray:
+def subset_predictions(logits: np.ndarray, groups: list[list[int]], mode: str) -> np.ndarray:
     """Shift-class predictions from parent-class logits: ``restrict`` ranks only the subset's
     classes; ``full`` takes the parent-wide argmax and maps it (-1 when outside the subset)."""
     if mode == "restrict":
-        return pooled_logits(logits, groups).argmax(dim=1).numpy()
+        return pooled_logits(logits, groups).argmax(axis=1)
     owner = {i: c for c, g in enumerate(groups) for i in g}
-    return np.array([owner.get(int(i), -1) for i in logits.argmax(dim=1)], dtype=np.int64)
+    return np.array([owner.get(int(i), -1) for i in as_array(logits).argmax(axis=1)], dtype=np.int64)
 
 
 def subset_accuracy(features, labels, classifier, groups, mode) -> tuple[float, np.ndarray]:

@@ -10,35 +10,48 @@ from __future__ import annotations
 import contextlib
 import re
 from abc import ABC, abstractmethod
-from typing import Any, Callable, ContextManager
-
-import torch
+from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from bench.models.options import PRECISIONS, BackendOptions
 
-#: each precision name (``--precision``, ``--text-precision``) as a torch dtype
-PRECISION_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+if TYPE_CHECKING:  # pragma: no cover - torch loads with the first model or tensor, not with this interface
+    import torch
 
 
-def check_precision(precision: str, device: torch.device | str) -> str:
+def __getattr__(name: str) -> Any:
+    if name == "PRECISION_DTYPES":  # each precision name (--precision, --text-precision) as a torch dtype
+        import torch
+
+        return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    raise AttributeError(name)
+
+
+def device_type(device: "torch.device | str") -> str:
+    """``cpu``, ``cuda``, ... of a device or a device string, without importing torch."""
+    return getattr(device, "type", None) or str(device).split(":", 1)[0]
+
+
+def check_precision(precision: str, device: "torch.device | str") -> str:
     """Validate ``--precision`` for a device (one-line error naming the fix)."""
     from bench.core.errors import UserError
 
-    device = torch.device(device)
-
+    if isinstance(device, str) and not re.fullmatch(r"(cpu|cuda|mps|xpu)(:\d+)?", device):
+        raise UserError(f"unknown device '{device}': use cpu, cuda or cuda:N")
     if precision not in PRECISIONS:
         raise UserError(f"unknown precision '{precision}': use one of {', '.join(PRECISIONS)}")
-    if precision == "fp16" and device.type != "cuda":
+    if precision == "fp16" and device_type(device) != "cuda":
         raise UserError("--precision fp16 needs a CUDA device (CPU float16 autocast is slow and "
                         "inexact): use --precision bf16 on CPU, or fp32")
     return precision
 
 
-def autocast(device: torch.device | str, precision: str) -> ContextManager:
+def autocast(device: "torch.device | str", precision: str) -> ContextManager:
     """``torch.autocast`` on ``device`` at ``precision`` (bf16 / fp16); a no-op for fp32."""
     if precision == "fp32":
         return contextlib.nullcontext()
-    return torch.autocast(torch.device(device).type, dtype=PRECISION_DTYPES[precision])
+    import torch
+
+    return torch.autocast(device_type(device), dtype=__getattr__("PRECISION_DTYPES")[precision])
 
 
 def options_fingerprint(base: str, precision: str = "fp32", **options: Any) -> str:
@@ -76,6 +89,9 @@ class ModelBackend(ABC):
     text_precision: str = "fp32"
     #: prompts per text forward pass when building classifiers (batches are sorted by length)
     text_batch_size: int = 256
+    #: how the image tower runs (``eager``, or ``onednn-linear``: see :mod:`bench.models.cpu_forward`);
+    #: recorded with the features a run computes
+    image_forward: str = "eager"
 
     # -- requests: what the model string and --pretrained ask for -----------------------------
     @classmethod

@@ -214,9 +214,16 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
             from transformers import AutoModel
 
             try:
-                self._model = AutoModel.from_pretrained(str(self.folder)).eval().to(self.device)
+                model = AutoModel.from_pretrained(str(self.folder)).eval().to(self.device)
             except Exception as exc:  # noqa: BLE001
                 raise UserError(f"the weights of {self.ref} do not load ({short_reason(exc)})") from None
+            from bench.models.cpu_forward import speed_up_image_tower
+
+            # float32 on the CPU: the image tower's linear layers through oneDNN (bench.models.cpu_forward)
+            towers = [getattr(model, name, None) for name in ("vision_model", "visual_projection")]
+            modes = [speed_up_image_tower(t, self.device, self.precision) for t in towers if t is not None]
+            self.image_forward = next((m for m in modes if m != "eager"), "eager")
+            self._model = model
         return self._model
 
     @property

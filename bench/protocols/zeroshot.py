@@ -55,7 +55,7 @@ def zero_shot_scores(ev, logits, labels) -> dict:
     from bench.engine.zeroshot import LOGIT_SCALE
 
     backend = ev.backend
-    cosines = logits.float().cpu().numpy() / LOGIT_SCALE
+    cosines = np.asarray(logits, dtype=np.float32) / LOGIT_SCALE
     probs = zero_shot_probabilities(cosines, backend.logit_scale, backend.logit_bias, backend.probability)
     return sample_scores(probs, labels, keep_full=ev.config.save_logits)
 
@@ -78,6 +78,8 @@ def feature_facts(feats) -> dict:
     """What a record says about the features it was computed from."""
     facts = {"feature_cache": feats.info["cache"], "skipped_images": feats.info["skipped"],
              "images_per_second": feats.info["images_per_second"], "batch_size": feats.info["batch_size"]}
+    if feats.info.get("image_forward"):  # features computed in this run: how the image tower ran
+        facts["image_forward"] = feats.info["image_forward"]
     if feats.info.get("reused_rows"):  # rows another cache entry of this model held (e.g. an adaptive run's)
         facts["feature_rows_reused"] = feats.info["reused_rows"]
     return facts

@@ -233,16 +233,21 @@ def perf_lines(result: dict[str, Any]) -> list[str]:
     if "forward" in result:
         f = result["forward"]
         peak = f"{f['peak_gflops_per_s']:.0f}" if f.get("peak_gflops_per_s") else "?"
+        gemm = ", ".join(f"{k} {v:.0f}" for k, v in f.get("gemm_ceiling_gflops_per_s", {}).items())
         out.append(f"forward: {f['model']} image tower, {f['gflops_per_image']:.2f} GFLOP/image, estimated fp32 peak "
-                   f"{peak} GFLOP/s ({f['peak_basis']}), {f['threads']} threads:")
+                   f"{peak} GFLOP/s ({f['peak_basis']})" + (f", measured 2048^2 GEMM GFLOP/s: {gemm}" if gemm else "")
+                   + f", {f['threads']} threads:")
 
         def row(label, v):
             share = f"{100 * v['share_of_peak']:.0f}% of peak" if v.get("share_of_peak") else ""
-            return (f"  {label:22s} {v['images_per_s']:6.1f} img/s {v['gflops_per_s']:5.0f} GFLOP/s {share}; max |diff| "
+            if v.get("share_of_gemm_ceiling"):
+                share += f", {100 * v['share_of_gemm_ceiling']:.0f}% of the GEMM ceiling"
+            return (f"  {label:34s} {v['images_per_s']:6.1f} img/s {v['gflops_per_s']:5.0f} GFLOP/s {share}; max |diff| "
                     f"vs eager {v['max_abs_diff_vs_eager']:.1e}" +
                     (f"; {v['speedup_vs_eager']:.2f}x eager" if "speedup_vs_eager" in v else ""))
-        out += [row(f"eager batch {bs}" + (" (default)" if int(bs) == f["default_batch_size"] else ""), v)
-                for bs, v in f["eager"].items()]
+        out += [row(f"eager batch {bs}", v) for bs, v in f["eager"].items()]
+        out += [row(f"{f['default_forward']} batch {bs}" + (" (default)" if int(bs) == f["default_batch_size"] else ""),
+                    v) for bs, v in f["default"].items()]
         out.append(row(f"jit.freeze batch {f['default_batch_size']}", f["jit_freeze"]))
         if "torch_compile" in f:
             out.append(row(f"torch.compile batch {f['default_batch_size']}", f["torch_compile"]) +

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
-import torch
 from PIL import Image
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 #: Label written for a sample whose image could not be decoded (dropped after extraction).
 BAD_IMAGE = -1
@@ -130,8 +132,10 @@ def content_identity(images: np.ndarray, targets: np.ndarray) -> str:
     return "sha256:" + h.hexdigest()[:32]
 
 
-class PreprocessedDataset(torch.utils.data.Dataset):
-    """A torch Dataset over chosen indices of a source: ``(pixels, label, index)``.
+class PreprocessedDataset:
+    """A map-style dataset (what ``torch.utils.data.DataLoader`` takes) over chosen indices of a source:
+    ``(pixels, label, index)``. A plain class, not a ``torch.utils.data.Dataset`` subclass (which adds
+    nothing a DataLoader needs), so opening a task does not import torch.
 
     An image that cannot be decoded (truncated, corrupt, not an image) does not stop the run:
     it comes back as a blank image with label :data:`BAD_IMAGE`, and the extractor drops it and

@@ -141,3 +141,82 @@ def test_extraction_records_the_batch_size_that_ran(tiny_folder, store, monkeypa
     whole = extract_features(backend, source, "test", store=None, batch_size=16, num_workers=0, progress=False)
     assert small.info["batch_size"] == 4 and whole.info["batch_size"] == 16
     np.testing.assert_allclose(small.features, whole.features, atol=1e-4)
+
+
+#: run zsbench with torch, open_clip, torchvision and transformers made unimportable: any import of them fails
+NO_TORCH = """
+import runpy, sys
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "torchvision", "open_clip", "transformers"):
+            raise ImportError("a cached run imported " + name)
+sys.meta_path.insert(0, Refuse())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.mark.slow
+def test_a_cached_run_imports_no_torch_and_repeats_every_number(tiny_folder, vit_s32_checkpoint, tmp_path):
+    """The start-up path: a run served from the cache computes its logits with numpy, as the run that filled
+    the cache did, so it needs no torch at all (seconds of imports) and its records are the same bit for bit."""
+    import subprocess
+    import sys
+
+    from helpers.cli import REPO
+    from bench.engine.records import load_predictions
+
+    env = {**__import__("os").environ, "ZSBENCH_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
+    base = ["run", "--model", "ViT-S-32", "--pretrained", str(vit_s32_checkpoint), "--task", str(tiny_folder),
+            "--templates", "single", "--templates", "openai_imagenet", "--quiet"]
+    runs = []
+    for name, prefix in (("first", []), ("cached", ["-c", NO_TORCH])):
+        done = subprocess.run([sys.executable, *prefix, str(REPO / "cli.py"), *base, "--out", str(tmp_path / name)],
+                              capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        runs.append(sorted((tmp_path / name / "runs").rglob("*.json")))
+    first, cached = runs
+    assert len(first) == len(cached) == 2
+    for a, b in zip(first, cached):
+        ra, rb = json.loads(a.read_text()), json.loads(b.read_text())
+        assert ra["templates"] == rb["templates"] and rb["task_info"]["feature_cache"] == "hit"
+        assert ra["task_info"]["image_forward"] == "onednn-linear" and "image_forward" not in rb["task_info"]
+        assert ra["metrics"] == rb["metrics"]
+        pa, pb = load_predictions(a), load_predictions(b)
+        assert pa.keys() == pb.keys() and all(np.array_equal(pa[k], pb[k]) for k in pa)
+
+
+def test_the_onednn_forward_equals_eager_and_keeps_the_weights(monkeypatch):
+    """The CPU forward zsbench uses by default (bench.models.cpu_forward): features within 1e-5 of PyTorch's own,
+    the same state dict, and every call it does not cover (cross-attention, a mask, weights) answered by the
+    original module exactly."""
+    import open_clip
+
+    from bench.models.cpu_forward import EAGER, ONEDNN, OneDNNSelfAttention, speed_up_image_tower
+
+    torch.manual_seed(0)
+    model = open_clip.create_model("ViT-S-32", pretrained=None).eval()
+    keys = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(3, 3, 224, 224)
+    with torch.inference_mode():
+        eager = model.encode_image(x)
+    monkeypatch.setenv("ZSBENCH_CPU_FORWARD", "eager")
+    assert speed_up_image_tower(model.visual, torch.device("cpu"), "fp32") == EAGER
+    monkeypatch.delenv("ZSBENCH_CPU_FORWARD")
+    assert speed_up_image_tower(model.visual, torch.device("cpu"), "bf16") == EAGER
+    assert speed_up_image_tower(model.visual, torch.device("cpu"), "fp32") == ONEDNN
+    state = model.state_dict()
+    assert state.keys() == keys.keys() and all(torch.equal(state[k], keys[k]) for k in keys)
+    with torch.inference_mode():
+        fast = model.encode_image(x)
+    assert 0 < (fast - eager).abs().max() < 1e-5  # another summation order, the same float32 arithmetic
+    attn = model.visual.transformer.resblocks[0].attn
+    assert isinstance(attn, OneDNNSelfAttention)
+    q, kv = torch.randn(2, 5, attn.original.embed_dim), torch.randn(2, 7, attn.original.embed_dim)
+    mask = torch.zeros(5, 5)
+    with torch.inference_mode():
+        for args, kwargs in (((q, kv, kv), {"need_weights": False}), ((q, q, q), {"need_weights": False, "attn_mask": mask}),
+                             ((q, q, q), {})):
+            assert torch.equal(attn(*args, **kwargs)[0], attn.original(*args, **kwargs)[0])
+        mine = attn(q, q, q, need_weights=False)[0]
+        assert (mine - attn.original(q, q, q, need_weights=False)[0]).abs().max() < 1e-5
