@@ -456,7 +456,7 @@ def data_section(model: str, device: str, n: int = 128, batch_size: int = 64, wo
 
     from bench.core.store import Store
     from bench.engine.features import extract_features
-    from bench.engine.pixel_cache import PixelCache
+    from bench.engine.pixel_cache import PixelCache, split_preprocess
     from bench.models import load_model
     from tasks.sources import ImageFolderSource
     from tasks.sources.base import PreprocessedDataset
@@ -470,6 +470,15 @@ def data_section(model: str, device: str, n: int = 128, batch_size: int = 64, wo
         t = time.perf_counter()
         pixels = torch.cat([p for p, _, _ in loader])
         decode_s = time.perf_counter() - t
+        # the same on the device (--decode tensor): torchvision.io, resize and crop on uint8 tensors
+        from bench.engine.tensor_decode import tensor_batches, tensor_geometry
+
+        split_at = split_preprocess(backends[0].preprocess)
+        t = time.perf_counter()
+        for _ in tensor_batches(source, np.arange(n), split_at, tensor_geometry(split_at), backends[0].device,
+                                batch_size, workers or 0):
+            pass
+        tensor_decode_s = time.perf_counter() - t
         _raw_forward(backends[0], pixels[:batch_size], batch_size)
         forward_s, _ = _raw_forward(backends[0], pixels, batch_size)
         runs: dict[str, list[dict[str, Any]]] = {}
@@ -489,7 +498,8 @@ def data_section(model: str, device: str, n: int = 128, batch_size: int = 64, wo
     off, on = runs["off"], runs["on"]
     return {"model": model, "images": n, "image_size": "1600x1200 JPEG", "batch_size": batch_size,
             "decode_preprocess_images_per_s": n / decode_s, "forward_images_per_s": n / forward_s,
-            "decode_vs_forward": (n / decode_s) / (n / forward_s), "models": n_models,
+            "decode_vs_forward": (n / decode_s) / (n / forward_s), "tensor_decode_images_per_s": n / tensor_decode_s,
+            "tensor_decode_device": str(backends[0].device), "models": n_models,
             "without_cache": off, "with_cache": on,
             "total_speedup": sum(r["seconds"] for r in off) / sum(r["seconds"] for r in on),
             "later_models_data_share": [r["data_seconds"] / on[0]["data_seconds"] for r in on[1:]],

@@ -177,6 +177,11 @@ class RunConfig:
         "uint8 crops in the cache and apply each model's normalisation to them (identical pixels); on, off, or auto "
         "(default: on when several models run, within the cap ZSBENCH_PIXEL_CACHE_GB, default 50)", "auto",
         choices=("auto", "on", "off"), result=False, commands=(RUN, SWEEP), legacy="auto")
+    decode: str = option(
+        "--decode", "how images are decoded and resized: pil (default: the model's own PIL preprocessing, the "
+        "reference) or tensor (torchvision.io on the --device, nvJPEG on a GPU, then the model's Resize and "
+        "CenterCrop on uint8 tensors: keeps a GPU fed; close to pil but not bit-identical, so cached apart; "
+        "recorded)", "pil", choices=("pil", "tensor"), commands=(RUN, SWEEP), legacy="pil")
     num_workers: int | None = option("--workers", "image decoding workers (default: half the cores)", parse=int,
                                      result=False)
     # probes

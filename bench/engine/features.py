@@ -26,6 +26,7 @@ from bench.core.store import Store
 from bench.engine.distributed import barrier, world
 from bench.engine.feature_chunks import FeatureChunks
 from bench.engine.pixel_cache import CropImage, PixelCache, PixelSplit, split_preprocess
+from bench.engine.tensor_decode import DECODES
 from bench.models.base import device_type
 from tasks.sources.base import BAD_IMAGE, ImageSource, PreprocessedDataset
 
@@ -123,16 +124,19 @@ def indices_digest(indices: np.ndarray) -> str:
 
 
 def feature_key(backend: "ModelBackend", source: ImageSource, split: str, indices: np.ndarray,
-                kind: str = "embedding") -> str:
+                kind: str = "embedding", decode: str = "pil") -> str:
     parts = ["features-v1", backend.fingerprint, source.identity, split, backend.preprocess_id,
              indices_digest(indices)]
-    return stable_hash(parts if kind == "embedding" else parts + [kind])
+    parts += [] if kind == "embedding" else [kind]
+    return stable_hash(parts if decode == "pil" else parts + [f"decode:{decode}"])
 
 
-def rows_key(backend: "ModelBackend", source: ImageSource, split: str, kind: str = "embedding") -> str:
+def rows_key(backend: "ModelBackend", source: ImageSource, split: str, kind: str = "embedding",
+             decode: str = "pil") -> str:
     """What every feature entry of one model on one split shares whatever its samples: the folder under
     ``feature-rows/`` that lists those entries, so one extraction can reuse another's rows."""
-    return stable_hash(["feature-rows-v1", backend.fingerprint, source.identity, split, backend.preprocess_id, kind])
+    parts = ["feature-rows-v1", backend.fingerprint, source.identity, split, backend.preprocess_id, kind]
+    return stable_hash(parts if decode == "pil" else parts + [f"decode:{decode}"])
 
 
 class RowDonors:
@@ -212,11 +216,15 @@ class FeatureExtractor:
     chunk_size: int | None = None  # default: chunk_rows()
     #: decoded crops shared by models of one geometry (bench.engine.pixel_cache); None: decode every time
     pixels: "PixelCache | None" = None
+    #: ``pil`` (the model's own preprocessing) or ``tensor`` (on the device: bench.engine.tensor_decode)
+    decode: str = "pil"
 
     def __post_init__(self) -> None:
         self.chunk_size = self.chunk_size or chunk_rows()
         if self.on_bad_image not in BAD_IMAGE_POLICIES:
             raise UserError(f"--on-bad-image must be one of {', '.join(BAD_IMAGE_POLICIES)}, not '{self.on_bad_image}'")
+        if self.decode not in DECODES:
+            raise UserError(f"--decode must be one of {', '.join(DECODES)}, not '{self.decode}'")
 
     def __call__(self, source: ImageSource, split: str, indices: np.ndarray | None = None,
                  kind: str = "embedding", lazy: bool = False) -> FeatureSet:
@@ -230,7 +238,8 @@ class FeatureExtractor:
             raise ValueError(f"kind must be one of {FEATURE_KINDS}")
         indices = np.arange(len(source)) if indices is None else np.asarray(indices, dtype=np.int64)
         self._pixel_state = "off" if self.pixels is None else "not needed"
-        key = feature_key(self.backend, source, split, indices, kind)
+        self._decoded = None  # how the computed rows were decoded (pil, tensor), when any are computed
+        key = feature_key(self.backend, source, split, indices, kind, self.decode)
         if self.chunk_size != CHUNK_SIZE:  # another chunking is another layout on disk: its own entry
             key = stable_hash([key, "chunk-rows", self.chunk_size])
         entry = self.store.chunked("features", key, {"model": self.backend.fingerprint, "data": source.identity,
@@ -247,7 +256,7 @@ class FeatureExtractor:
         if size > 1:
             barrier()  # all ranks have listed the missing chunks before any rank writes one
         mine = all_missing[rank::size]  # under torchrun each rank computes its share of the chunks
-        donors = RowDonors(self.store, rows_key(self.backend, source, split, kind), key) \
+        donors = RowDonors(self.store, rows_key(self.backend, source, split, kind, self.decode), key) \
             if entry is not None and size == 1 else None
         if donors is not None:  # listed before any chunk is saved: its rows can serve other entries
             donors.register()
@@ -282,7 +291,7 @@ class FeatureExtractor:
                     "forward_seconds": fitting.seconds if fitting else 0.0, "pixel_cache": self._pixel_state,
                     "skipped": skipped, "images_per_second": n_new / seconds if n_new and seconds > 0 else None,
                     "batch_size": fitting.limit if n_new else None,
-                    "image_forward": self.backend.image_forward if n_new else None}
+                    "image_forward": self.backend.image_forward if n_new else None, "decode": self._decoded}
         return out
 
     def _cached(self, entry, spans, keep, lazy) -> dict[int, dict[str, np.ndarray]]:
@@ -346,8 +355,15 @@ class FeatureExtractor:
         if kind == "embedding":
             self.backend.prepare()  # e.g. ConSE's label embeddings: not part of the image throughput
         workers = default_workers() if self.num_workers is None else self.num_workers
-        split_at = self._pixel_split(len(todo))
-        if split_at is not None:  # crops from the pixel cache (decoded once for every model of this geometry)
+        on_device = self._tensor_decode()
+        split_at = self._pixel_split(len(todo)) if on_device is None else None
+        self._decoded = "pil" if on_device is None else "tensor"
+        if on_device is not None:  # decoded and cropped on the device (bench.engine.tensor_decode)
+            from bench.engine.tensor_decode import tensor_batches
+
+            loader = tensor_batches(source, todo, on_device[0], on_device[1], self.backend.device, fitting.limit,
+                                    workers)
+        elif split_at is not None:  # crops from the pixel cache (decoded once for every model of this geometry)
             loader = self._pixel_batches(source, split, spans, missing, need, split_at, fitting.limit, workers)
         else:
             loader = torch.utils.data.DataLoader(
@@ -395,6 +411,24 @@ class FeatureExtractor:
                 flush()
         bar.close()
         return len(todo)
+
+    def _tensor_decode(self) -> tuple[PixelSplit, list] | None:
+        """Under ``--decode tensor``, the model's preprocessing split and its tensor geometry; None (PIL decoding)
+        when not asked for, or when the preprocessing has a step uint8 tensors cannot take (warned once)."""
+        if self.decode != "tensor":
+            return None
+        from bench.engine.tensor_decode import tensor_geometry
+
+        split_at = split_preprocess(self.backend.preprocess)
+        geometry = tensor_geometry(split_at)
+        if geometry is None:
+            import warnings
+
+            warnings.warn(f"--decode tensor: {self.backend.name}'s preprocessing is not torchvision Resize/CenterCrop "
+                          "then ToTensor and Normalize; decoding with PIL (records say decode: pil)", stacklevel=4)
+            return None
+        self._pixel_state = "off (--decode tensor)" if self.pixels is not None else self._pixel_state
+        return split_at, geometry
 
     def _pixel_split(self, n_images: int) -> PixelSplit | None:
         """The model's preprocessing split for the pixel cache, when one is in use, the preprocessing allows it
@@ -501,13 +535,15 @@ def extractor_for(config, backend: "ModelBackend", store: Store | None) -> "Feat
     mode = getattr(config, "pixel_cache", "off")
     use = store is not None and (mode == "on" or (mode == "auto" and len(getattr(config, "models", [])) > 1))
     return FeatureExtractor(backend, store, config.batch_size, config.num_workers, config.progress,
-                            config.on_bad_image, pixels=PixelCache(store) if use else None)
+                            config.on_bad_image, pixels=PixelCache(store) if use else None,
+                            decode=getattr(config, "decode", "pil"))
 
 
 def extract_features(backend: "ModelBackend", source: ImageSource, split: str, indices: np.ndarray | None = None,
                      store: Store | None = None, batch_size: int | None = 64, num_workers: int | None = None,
                      progress: bool = True, chunk_size: int | None = None, kind: str = "embedding",
-                     on_bad_image: str = "skip", lazy: bool = False, pixels: PixelCache | None = None) -> FeatureSet:
+                     on_bad_image: str = "skip", lazy: bool = False, pixels: PixelCache | None = None,
+                     decode: str = "pil") -> FeatureSet:
     """One extraction with :class:`FeatureExtractor` (for callers outside a run)."""
     return FeatureExtractor(backend, store, batch_size, num_workers, progress, on_bad_image, chunk_size,
-                            pixels)(source, split, indices, kind, lazy)
+                            pixels, decode)(source, split, indices, kind, lazy)

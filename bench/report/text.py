@@ -213,7 +213,8 @@ def perf_lines(result: dict[str, Any]) -> list[str]:
         d = result["data"]
         out.append(f"data: {d['images']} {d['image_size']}s, {d['model']}: decode + preprocess "
                    f"{d['decode_preprocess_images_per_s']:.1f} img/s vs forward {d['forward_images_per_s']:.1f} img/s "
-                   f"({d['decode_vs_forward']:.2f}x)")
+                   f"({d['decode_vs_forward']:.2f}x); --decode tensor on {d['tensor_decode_device']}: "
+                   f"{d['tensor_decode_images_per_s']:.1f} img/s")
         for label, rows in (("pixel cache off", d["without_cache"]), ("pixel cache on ", d["with_cache"])):
             out.append(f"  {label}: " + "; ".join(f"model {i + 1} {r['seconds']:.1f} s (data {r['data_seconds']:.1f} s)"
                                                   for i, r in enumerate(rows)))

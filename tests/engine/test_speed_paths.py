@@ -113,7 +113,8 @@ PERF_KEYS = {
     "zeroshot": ["ours_cold_seconds", "ours_warm_seconds", "clip_benchmark_seconds", "speedup_cold", "speedup_warm",
                  "repeat_speedup"],
     "probe": ["ours_seconds", "sklearn_cold_seconds", "speedup_vs_sklearn_cold", "speedup_vs_sklearn_warm"],
-    "data": ["decode_preprocess_images_per_s", "forward_images_per_s", "decode_vs_forward", "total_speedup"],
+    "data": ["decode_preprocess_images_per_s", "forward_images_per_s", "decode_vs_forward", "total_speedup",
+             "tensor_decode_images_per_s"],
     "search": ["exact_ms_per_query", "exact_prepare_seconds"],
 }
 
