@@ -2,6 +2,7 @@
 layout options, and the out-of-memory batch splitter."""
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -197,6 +198,7 @@ def test_the_onednn_forward_equals_eager_and_keeps_the_weights(monkeypatch):
     torch.manual_seed(0)
     model = open_clip.create_model("ViT-S-32", pretrained=None).eval()
     keys = {k: v.clone() for k, v in model.state_dict().items()}
+    original_mlp = copy.deepcopy(model.visual.transformer.resblocks[0].mlp)
     x = torch.randn(3, 3, 224, 224)
     with torch.inference_mode():
         eager = model.encode_image(x)
@@ -220,3 +222,8 @@ def test_the_onednn_forward_equals_eager_and_keeps_the_weights(monkeypatch):
             assert torch.equal(attn(*args, **kwargs)[0], attn.original(*args, **kwargs)[0])
         mine = attn(q, q, q, need_weights=False)[0]
         assert (mine - attn.original(q, q, q, need_weights=False)[0]).abs().max() < 1e-5
+        mlp = model.visual.transformer.resblocks[0].mlp  # GELU fused into c_fc's call
+        assert mlp.c_fc.gelu and isinstance(mlp.gelu, torch.nn.Identity)
+        assert (mlp(q) - original_mlp(q)).abs().max() < 1e-5
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # not covered: PyTorch's own ops, as before
+            assert torch.equal(mlp(q), original_mlp(q))
