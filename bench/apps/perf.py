@@ -590,18 +590,18 @@ def startup_section(commands: list[str], repeats: int = 3) -> dict[str, Any]:
 
 
 def gemm_ceiling(n: int = 2048, repeats: int = 8) -> dict[str, float]:
-    """GFLOP/s of a large float32 matrix product on this machine (the best of ``repeats``), through MKL (``torch.mm``, what PyTorch's
-    ``nn.Linear`` uses on x86) and through oneDNN (``mkldnn._linear_pointwise``): the highest float32 rate
-    measured here, a check on the clock-based peak estimate (which cannot see turbo clocks)."""
+    """GFLOP/s of a large float32 matrix product on this machine (the best of ``repeats``), through MKL
+    (``torch.mm``, what PyTorch's ``nn.Linear`` uses on x86) and through oneDNN (``mkldnn._linear_pointwise``):
+    the highest float32 rate measured here, a check on the clock-based peak estimate (blind to turbo clocks)."""
     import torch
 
-    from bench.models.cpu_forward import onednn_works
+    from bench.models.cpu_forward import onednn_linear, onednn_works
 
     g = torch.Generator().manual_seed(0)
     a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
     calls = {"mkl": lambda: torch.mm(a, b)}
     if onednn_works():
-        calls["onednn"] = lambda: torch.ops.mkldnn._linear_pointwise(a, b, None, "none", [], "")
+        calls["onednn"] = lambda: onednn_linear(a, b, None)
     out = {}
     with torch.inference_mode():
         for name, fn in calls.items():

@@ -23,6 +23,8 @@ from tasks.spec import BAD_IMAGE_POLICIES
 
 # Choices shared by the options below and the modules that act on them.
 FEATURE_KINDS = ("embedding", "pre-projection")
+#: --decode: the model's own PIL preprocessing, or on the device (bench.engine.tensor_decode)
+DECODES = ("pil", "tensor")
 PROBE_FEATURES = ("paper", *FEATURE_KINDS)
 STREAM_MODES = ("auto", "on", "off")
 SUBSET_MODES = ("restrict", "full")
@@ -181,7 +183,7 @@ class RunConfig:
         "--decode", "how images are decoded and resized: pil (default: the model's own PIL preprocessing, the "
         "reference) or tensor (torchvision.io on the --device, nvJPEG on a GPU, then the model's Resize and "
         "CenterCrop on uint8 tensors: keeps a GPU fed; close to pil but not bit-identical, so cached apart; "
-        "recorded)", "pil", choices=("pil", "tensor"), commands=(RUN, SWEEP), legacy="pil")
+        "recorded)", "pil", choices=DECODES, commands=(RUN, SWEEP), legacy="pil")
     num_workers: int | None = option("--workers", "image decoding workers (default: half the cores)", parse=int,
                                      result=False)
     # probes

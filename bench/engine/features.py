@@ -13,12 +13,11 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass, field
-
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.engine.config import BAD_IMAGE_POLICIES, FEATURE_KINDS
+from bench.engine.config import BAD_IMAGE_POLICIES, DECODES, FEATURE_KINDS
 from bench.core.errors import UserError, short_reason
 from bench.core.hashing import stable_hash
 from bench.core.lazy_import import lazy_module
@@ -26,7 +25,6 @@ from bench.core.store import Store
 from bench.engine.distributed import barrier, world
 from bench.engine.feature_chunks import FeatureChunks
 from bench.engine.pixel_cache import CropImage, PixelCache, PixelSplit, split_preprocess
-from bench.engine.tensor_decode import DECODES
 from bench.models.base import device_type
 from tasks.sources.base import BAD_IMAGE, ImageSource, PreprocessedDataset
 
@@ -127,16 +125,20 @@ def feature_key(backend: "ModelBackend", source: ImageSource, split: str, indice
                 kind: str = "embedding", decode: str = "pil") -> str:
     parts = ["features-v1", backend.fingerprint, source.identity, split, backend.preprocess_id,
              indices_digest(indices)]
-    parts += [] if kind == "embedding" else [kind]
-    return stable_hash(parts if decode == "pil" else parts + [f"decode:{decode}"])
+    return stable_hash(parts + ([] if kind == "embedding" else [kind]) + decode_part(decode))
+
+
+def decode_part(decode: str) -> list[str]:
+    """What a cache key gains from ``--decode``: nothing for PIL (keys made before the option stay valid)."""
+    return [] if decode == "pil" else [f"decode:{decode}"]
 
 
 def rows_key(backend: "ModelBackend", source: ImageSource, split: str, kind: str = "embedding",
              decode: str = "pil") -> str:
     """What every feature entry of one model on one split shares whatever its samples: the folder under
     ``feature-rows/`` that lists those entries, so one extraction can reuse another's rows."""
-    parts = ["feature-rows-v1", backend.fingerprint, source.identity, split, backend.preprocess_id, kind]
-    return stable_hash(parts if decode == "pil" else parts + [f"decode:{decode}"])
+    return stable_hash(["feature-rows-v1", backend.fingerprint, source.identity, split, backend.preprocess_id, kind]
+                       + decode_part(decode))
 
 
 class RowDonors:

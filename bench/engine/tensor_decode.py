@@ -28,7 +28,6 @@ from tasks.sources.base import BAD_IMAGE, ImageSource
 
 torch = lazy_module("torch")
 
-DECODES = ("pil", "tensor")
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 
@@ -85,33 +84,34 @@ def _as_lists(batch: list) -> tuple[list, list, list]:
     return list(items), list(labels), list(indices)
 
 
+def _jpeg_tensor(data: bytes) -> "torch.Tensor":
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8)
+
+
 def decode_one(item: Any, device: "torch.device") -> "torch.Tensor | None":
-    """uint8 ``[3, H, W]`` on ``device``: a JPEG decoded there, another format on the CPU; None if undecodable."""
-    from torchvision.io import ImageReadMode, decode_image, decode_jpeg
+    """uint8 ``[3, H, W]`` on ``device``: JPEG bytes decoded there, an image the dataset decoded moved there;
+    None if undecodable."""
+    from torchvision.io import ImageReadMode, decode_jpeg
 
     if item is None:
         return None
     if isinstance(item, torch.Tensor):
         return item.to(device, non_blocking=True)
-    data = torch.frombuffer(bytearray(item), dtype=torch.uint8)
     try:
-        if item[:3] == JPEG_MAGIC:
-            return decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
-        return decode_image(data, mode=ImageReadMode.RGB).to(device, non_blocking=True)
+        return decode_jpeg(_jpeg_tensor(item), mode=ImageReadMode.RGB, device=device)
     except (RuntimeError, ValueError):
         return None
 
 
 def decode_batch(items: list, device: "torch.device") -> list:
-    """Every item decoded (JPEGs of a batch in one ``decode_jpeg`` call on CUDA); None where undecodable."""
+    """Every item decoded (the JPEGs of a batch in one ``decode_jpeg`` call on CUDA); None where undecodable."""
     from torchvision.io import ImageReadMode, decode_jpeg
 
-    jpegs = [i for i, item in enumerate(items) if isinstance(item, bytes) and item[:3] == JPEG_MAGIC]
+    jpegs = [i for i, item in enumerate(items) if isinstance(item, bytes)]
     out: list = [None] * len(items)
     if device.type == "cuda" and len(jpegs) > 1:
         try:
-            decoded = decode_jpeg([torch.frombuffer(bytearray(items[i]), dtype=torch.uint8) for i in jpegs],
-                                  mode=ImageReadMode.RGB, device=device)
+            decoded = decode_jpeg([_jpeg_tensor(items[i]) for i in jpegs], mode=ImageReadMode.RGB, device=device)
             for i, image in zip(jpegs, decoded):
                 out[i] = image
         except (RuntimeError, ValueError):  # one bad file fails the batch: decode one by one below
@@ -126,7 +126,6 @@ def tensor_batches(source: ImageSource, indices: np.ndarray, split_at: PixelSpli
     loader = torch.utils.data.DataLoader(EncodedImages(source, indices), batch_size=batch, shuffle=False,
                                          num_workers=workers, collate_fn=_as_lists, persistent_workers=False,
                                          prefetch_factor=4 if workers else None)
-    blank = None
     for items, labels, idx in loader:
         crops = []
         for k, image in enumerate(decode_batch(items, device)):
@@ -136,11 +135,8 @@ def tensor_batches(source: ImageSource, indices: np.ndarray, split_at: PixelSpli
                 for step in geometry:
                     image = step(image)
             crops.append(image)
-        shape = next((c.shape for c in crops if c is not None), None)
-        if shape is None or any(c is None for c in crops):
-            if blank is None or (shape is not None and blank.shape != shape):
-                size = shape or (3, 224, 224)
-                blank = torch.zeros(size, dtype=torch.uint8, device=device)
-            crops = [blank if c is None else c for c in crops]
+        if any(c is None for c in crops):  # undecodable: a blank crop of the batch's shape (labelled above)
+            shape = next((c.shape for c in crops if c is not None), (3, 224, 224))
+            crops = [torch.zeros(shape, dtype=torch.uint8, device=device) if c is None else c for c in crops]
         pixels = split_at.tail(torch.stack(crops).float().div(255))
         yield pixels, torch.tensor(labels, dtype=torch.int64), torch.tensor(idx, dtype=torch.int64)

@@ -38,7 +38,8 @@ def zeroshot_logits(features: Any, classifier: Any, scale: float = LOGIT_SCALE,
     under its default autocast (``100. * image_features @ classifier``, both in the autocast type);
     the coarser logits tie more often, and the tie rule (argmax's first index) then decides."""
     if precision == "fp32":
-        return (np.float32(scale) * l2_normalized(as_array(features))) @ as_array(classifier).astype(np.float32)
+        weights = as_array(classifier).astype(np.float32, copy=False)
+        return (np.float32(scale) * l2_normalized(as_array(features))) @ weights
     import torch
     import torch.nn.functional as F
 

@@ -8,12 +8,13 @@ oneDNN's float32 kernel (``torch.ops.mkldnn._linear_pointwise``, what inductor u
 differs, so features move by float rounding (ViT-B-32: 2.6e-6 at most on values up to 3.2).
 
 What it does: every ``nn.Linear`` of the image tower becomes :class:`OneDNNLinear` (same parameters;
-an exact GELU right after it in a ``Sequential``, as in a ViT's MLP, is fused into the same call), and every ``nn.MultiheadAttention`` used as plain batch-first self-attention (open_clip's ViT blocks)
-becomes :class:`OneDNNSelfAttention`: the packed q/k/v projection and the output projection through
-oneDNN, the attention itself through ``F.scaled_dot_product_attention`` (what ``nn.MultiheadAttention``
-calls). A call it does not cover (cross-attention, a mask, weights asked for) goes to the original
-module. It applies only to float32 towers on the CPU, and only after a check on this machine that the
-op exists and agrees with ``F.linear``; anything else keeps PyTorch's own path.
+an exact GELU right after it in a ``Sequential``, as in a ViT's MLP, is fused into the same call), and
+every ``nn.MultiheadAttention`` used as plain batch-first self-attention (open_clip's ViT blocks) becomes
+:class:`OneDNNSelfAttention`: the packed q/k/v projection and the output projection through oneDNN,
+the attention itself through ``F.scaled_dot_product_attention`` (what ``nn.MultiheadAttention`` calls).
+A call it does not cover (cross-attention, a mask, weights asked for) goes to the original module. It
+applies only to float32 towers on the CPU, and only after a check on this machine that the op exists
+and agrees with ``F.linear``; anything else keeps PyTorch's own path.
 
 ``ZSBENCH_CPU_FORWARD=eager`` turns it off. CUDA towers are never changed.
 """
@@ -31,9 +32,11 @@ EAGER = "eager"
 ONEDNN = "onednn-linear"
 
 
-def _linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``F.linear`` through oneDNN's float32 kernel (2-D input, as the op takes it)."""
-    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+def onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                  gelu: bool = False) -> torch.Tensor:
+    """``F.linear`` (then the exact GELU, with ``gelu``) through oneDNN's float32 kernel (2-D input, as the op
+    takes it)."""
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, *(("gelu", [], "none") if gelu else ("none", [], "")))
 
 
 class OneDNNLinear(nn.Module):
@@ -52,11 +55,8 @@ class OneDNNLinear(nn.Module):
         if not _covered(x):
             out = F.linear(x, self.weight, self.bias)
             return F.gelu(out) if self.gelu else out
-        lead = x.shape[:-1]
-        flat = x.reshape(-1, self.in_features)
-        out = torch.ops.mkldnn._linear_pointwise(flat, self.weight, self.bias, "gelu", [], "none") if self.gelu \
-            else _linear(flat, self.weight, self.bias)
-        return out.reshape(*lead, self.out_features)
+        out = onednn_linear(x.reshape(-1, self.in_features), self.weight, self.bias, self.gelu)
+        return out.reshape(*x.shape[:-1], self.out_features)
 
 
 class OneDNNSelfAttention(nn.Module):
@@ -79,10 +79,10 @@ class OneDNNSelfAttention(nn.Module):
                 or not (query is key is value) or query.dim() != 3 or not _covered(query):
             return self.original(query, key, value, need_weights=need_weights, attn_mask=attn_mask, **kwargs)
         batch, length, dim = query.shape
-        qkv = _linear(query.reshape(-1, dim), self.in_proj_weight, self.in_proj_bias)
+        qkv = onednn_linear(query.reshape(-1, dim), self.in_proj_weight, self.in_proj_bias)
         q, k, v = qkv.reshape(batch, length, 3, self.heads, dim // self.heads).permute(2, 0, 3, 1, 4)
         out = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(batch * length, dim)
-        return _linear(out, self.out_proj.weight, self.out_proj.bias).reshape(batch, length, dim), None
+        return onednn_linear(out, self.out_proj.weight, self.out_proj.bias).reshape(batch, length, dim), None
 
 
 def _covered(x: torch.Tensor) -> bool:
@@ -103,7 +103,7 @@ def onednn_works() -> bool:
             g = torch.Generator().manual_seed(0)
             x, w, b = (torch.randn(*s, generator=g) for s in ((37, 64), (48, 64), (48,)))
             with torch.inference_mode():
-                _WORKS = bool(torch.allclose(_linear(x, w, b), F.linear(x, w, b), atol=1e-4, rtol=1e-4))
+                _WORKS = bool(torch.allclose(onednn_linear(x, w, b), F.linear(x, w, b), atol=1e-4, rtol=1e-4))
         except (AttributeError, RuntimeError, NotImplementedError):
             _WORKS = False
     return _WORKS

@@ -219,10 +219,9 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
                 raise UserError(f"the weights of {self.ref} do not load ({short_reason(exc)})") from None
             from bench.models.cpu_forward import speed_up_image_tower
 
-            # float32 on the CPU: the image tower's linear layers through oneDNN (bench.models.cpu_forward)
-            towers = [getattr(model, name, None) for name in ("vision_model", "visual_projection")]
-            modes = [speed_up_image_tower(t, self.device, self.precision) for t in towers if t is not None]
-            self.image_forward = next((m for m in modes if m != "eager"), "eager")
+            # float32 on the CPU: the vision tower's linear layers through oneDNN (bench.models.cpu_forward)
+            tower = getattr(model, "vision_model", None)
+            self.image_forward = "eager" if tower is None else speed_up_image_tower(tower, self.device, self.precision)
             self._model = model
         return self._model
 

@@ -78,9 +78,8 @@ def feature_facts(feats) -> dict:
     """What a record says about the features it was computed from."""
     facts = {"feature_cache": feats.info["cache"], "skipped_images": feats.info["skipped"],
              "images_per_second": feats.info["images_per_second"], "batch_size": feats.info["batch_size"]}
-    if feats.info.get("image_forward"):  # features computed in this run: how images were decoded, the tower ran
-        facts["image_forward"] = feats.info["image_forward"]
-        facts["decode"] = feats.info.get("decode")
+    if feats.info.get("computed"):  # features computed in this run: how the images were decoded, the tower ran
+        facts["image_forward"], facts["decode"] = feats.info["image_forward"], feats.info["decode"]
     if feats.info.get("reused_rows"):  # rows another cache entry of this model held (e.g. an adaptive run's)
         facts["feature_rows_reused"] = feats.info["reused_rows"]
     return facts
