@@ -16,6 +16,8 @@ import pytest
 import torch
 from PIL import Image
 
+from bench.engine.features import ARRAYS
+
 from helpers.cli import REPO, run_cli
 from helpers.records import add
 
@@ -114,7 +116,10 @@ def test_bad_caption_files_are_one_line(rows, needle, tmp_path):
 
 
 # -- faults in a real process: SIGKILL, SIGINT, two runs on one cache ----------------------------------------
-def _folder(root: Path, n: int = 48) -> Path:
+N_IMAGES, CHUNK_ROWS = 48, 4  # 12 chunks of a fast forward: a kill lands mid-way
+
+
+def _folder(root: Path, n: int = N_IMAGES) -> Path:
     rng = np.random.default_rng(0)
     for i in range(n):
         (root / f"c{i % 4}").mkdir(parents=True, exist_ok=True)
@@ -123,7 +128,7 @@ def _folder(root: Path, n: int = 48) -> Path:
 
 
 def _start(folder: Path, cache: Path, out: Path) -> subprocess.Popen:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ZSBENCH_CHUNK_ROWS": "8"}  # 6 chunks: a kill lands mid-way
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ZSBENCH_CHUNK_ROWS": str(CHUNK_ROWS)}
     return subprocess.Popen([sys.executable, str(REPO / "cli.py"), "run", "--model", "ViT-S-32", "--pretrained",
                              "none", "--task", str(folder), "--templates", "single", "--batch-size", "4",
                              "--workers", "0", "--cache-dir", str(cache), "--out", str(out), "--json", "--quiet"],
@@ -136,10 +141,17 @@ def _wait_for_progress(cache: Path, proc: subprocess.Popen, timeout: float = 120
     while time.time() - t0 < timeout:
         if proc.poll() is not None:
             raise AssertionError(f"the run ended before it was interrupted: {proc.stderr.read()}")
-        if any((cache / "features").rglob("*.features.npy")):  # the first chunk of six is on disk
-            return
-        time.sleep(0.05)
+        if _whole_chunks(cache):  # a whole chunk is on disk, every array of it (a kill between a chunk's
+            return                # arrays leaves it unfinished, and with no other chunk the next run starts over)
+        time.sleep(0.01)
     raise AssertionError("no feature rows written in time")
+
+
+def _whole_chunks(cache: Path) -> list[Path]:
+    """The feature chunks whose arrays (features, labels, indices) are all written: each array's
+    checksum sidecar is on disk (the store writes it after the array, so it marks the array done)."""
+    return [p for p in (cache / "features").rglob("*.features.npy.sha256")
+            if all(p.with_name(p.name.replace(".features.", f".{name}.")).exists() for name in ARRAYS)]
 
 
 def _interrupted(folder: Path, tmp_path: Path, sig: int) -> tuple[subprocess.Popen, str]:
@@ -156,7 +168,7 @@ def _top1(stdout: str) -> float:
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory):
-    """A folder of 48 images and its uninterrupted result (run in this process), for the faults to equal."""
+    """A folder of N_IMAGES images and its uninterrupted result (run in this process), for the faults to equal."""
     from bench.engine.runner import RunConfig, run
 
     root = tmp_path_factory.mktemp("faults")
@@ -183,8 +195,8 @@ def test_sigint_exits_130_in_one_line_and_keeps_what_is_done(clean, tmp_path):
     proc, stderr = _interrupted(folder, tmp_path, signal.SIGINT)
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert proc.returncode == 130 and len(lines) == 1 and "interrupted" in lines[0], stderr
-    kept = list((tmp_path / "cache" / "features").rglob("*.features.npy"))
-    assert 1 <= len(kept) < 6  # finished chunks kept (the SIGKILL test shows a next run resumes from them)
+    kept = _whole_chunks(tmp_path / "cache")
+    assert 1 <= len(kept) < N_IMAGES // CHUNK_ROWS  # finished chunks kept (the SIGKILL test shows a next run resumes from them)
 
 
 @pytest.mark.slow
