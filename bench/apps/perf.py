@@ -589,6 +589,18 @@ def startup_section(commands: list[str], repeats: int = 3) -> dict[str, Any]:
     return out
 
 
+def best_seconds(fn, repeats: int) -> float:
+    """The fastest of ``repeats`` timed calls of ``fn`` after one warm-up call (kernel selection, caches): a shared
+    machine's noise only ever slows a call down."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
 def gemm_ceiling(n: int = 2048, repeats: int = 8) -> dict[str, float]:
     """GFLOP/s of a large float32 matrix product on this machine (the best of ``repeats``), through MKL
     (``torch.mm``, what PyTorch's ``nn.Linear`` uses on x86) and through oneDNN (``mkldnn._linear_pointwise``):
@@ -602,17 +614,8 @@ def gemm_ceiling(n: int = 2048, repeats: int = 8) -> dict[str, float]:
     calls = {"mkl": lambda: torch.mm(a, b)}
     if onednn_works():
         calls["onednn"] = lambda: onednn_linear(a, b, None)
-    out = {}
     with torch.inference_mode():
-        for name, fn in calls.items():
-            fn()
-            best = float("inf")
-            for _ in range(repeats):
-                t = time.perf_counter()
-                fn()
-                best = min(best, time.perf_counter() - t)
-            out[name] = 2 * n ** 3 / best / 1e9
-    return out
+        return {name: 2 * n ** 3 / best_seconds(fn, repeats) / 1e9 for name, fn in calls.items()}
 
 
 def forward_section(model: str, device: str, n: int = 128, compile_: bool = True) -> dict[str, Any]:
@@ -622,17 +625,15 @@ def forward_section(model: str, device: str, n: int = 128, compile_: bool = True
     time apart). Each reports img/s (the best of 3 passes), GFLOP/s, its share of the estimated fp32 peak and of
     the measured GEMM ceiling, and max |feature difference| from eager (adopted only if within 1e-5 and faster)."""
     import os
+    from unittest import mock
 
     import torch
 
     from bench.engine.features import default_batch_size
+    from bench.models.cpu_forward import EAGER
 
-    previous = os.environ.get("ZSBENCH_CPU_FORWARD")
-    os.environ["ZSBENCH_CPU_FORWARD"] = "eager"  # PyTorch's own path, the reference
-    try:
+    with mock.patch.dict(os.environ, ZSBENCH_CPU_FORWARD=EAGER):  # PyTorch's own path, the reference
         backend, m, _ = _load(model, "none", device)
-    finally:
-        os.environ.pop("ZSBENCH_CPU_FORWARD") if previous is None else os.environ.update(ZSBENCH_CPU_FORWARD=previous)
     fast, _, _ = _load(model, "none", device)  # zsbench's default forward on this device
     torch.manual_seed(0)
     x = torch.randn(n, 3, *backend.preprocess.transforms[1].size if hasattr(backend.preprocess, "transforms") and
@@ -646,16 +647,13 @@ def forward_section(model: str, device: str, n: int = 128, compile_: bool = True
 
     def timed(fn, bs: int, repeats: int = 3) -> dict[str, Any]:
         """The best of ``repeats`` passes over the ``n`` images (a shared machine's noise only slows a pass)."""
+        def one_pass() -> None:
+            for s in range(0, n, bs):
+                fn(x[s:s + bs])
+
         with torch.inference_mode():
-            fn(x[:bs])  # warm-up: kernel selection
-            passes = []
-            for _ in range(repeats):
-                t = time.perf_counter()
-                for s in range(0, n, bs):
-                    fn(x[s:s + bs])
-                passes.append(time.perf_counter() - t)
+            secs = best_seconds(one_pass, repeats)
             diff = float((fn(x[:32]).float() - reference).abs().max())
-        secs = min(passes)
         achieved = flops * n / secs / 1e9
         return {"images_per_s": n / secs, "gflops_per_s": achieved, "share_of_peak": achieved / peak if peak else None,
                 "share_of_gemm_ceiling": achieved / best if best else None, "max_abs_diff_vs_eager": diff,

@@ -43,9 +43,9 @@ def zeroshot_logits(features: Any, classifier: Any, scale: float = LOGIT_SCALE,
     import torch
     import torch.nn.functional as F
 
-    from bench.models.base import PRECISION_DTYPES
+    from bench.models.base import precision_dtype
 
-    dtype = PRECISION_DTYPES[precision]
+    dtype = precision_dtype(precision)
     feats = torch.as_tensor(as_array(features), dtype=torch.float32)
     normed = F.normalize(feats.to(dtype), dim=-1)
     weights = torch.as_tensor(as_array(classifier))

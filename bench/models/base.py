@@ -18,12 +18,12 @@ if TYPE_CHECKING:  # pragma: no cover - torch loads with the first model or tens
     import torch
 
 
-def __getattr__(name: str) -> Any:
-    if name == "PRECISION_DTYPES":  # each precision name (--precision, --text-precision) as a torch dtype
-        import torch
+def precision_dtype(precision: str) -> "torch.dtype":
+    """A precision name (``--precision``, ``--text-precision``) as a torch dtype (importing torch: only the
+    paths that compute in torch ask)."""
+    import torch
 
-        return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-    raise AttributeError(name)
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def device_type(device: "torch.device | str") -> str:
@@ -51,7 +51,7 @@ def autocast(device: "torch.device | str", precision: str) -> ContextManager:
         return contextlib.nullcontext()
     import torch
 
-    return torch.autocast(device_type(device), dtype=__getattr__("PRECISION_DTYPES")[precision])
+    return torch.autocast(device_type(device), dtype=precision_dtype(precision))
 
 
 def options_fingerprint(base: str, precision: str = "fp32", **options: Any) -> str:

@@ -424,14 +424,17 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
 
 
 def _torch_version() -> str:
-    """torch's version as ``torch.__version__`` spells it (with its local build tag), read without importing it."""
+    """torch's version as ``torch.__version__`` spells it (with its local build tag, e.g. ``+cu130``, which the
+    distribution's metadata may lack), read from ``torch/version.py`` without importing torch."""
     if "torch" in sys.modules:
         return sys.modules["torch"].__version__
     from importlib import metadata
+    from importlib.util import find_spec
 
-    path = next((f for f in metadata.files("torch") or () if f.name == "version.py" and f.parent.name == "torch"), None)
-    if path is not None:
-        for line in path.read_text(encoding="utf-8").splitlines():
+    spec = find_spec("torch")  # locates the package; imports nothing
+    version_file = Path(spec.origin).parent / "version.py" if spec is not None and spec.origin else None
+    if version_file is not None and version_file.is_file():
+        for line in version_file.read_text(encoding="utf-8").splitlines():
             if line.startswith("__version__"):
                 return line.split("=", 1)[1].strip().strip("'\"")
     return metadata.version("torch")

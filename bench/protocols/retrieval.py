@@ -44,7 +44,7 @@ class Retrieval(Protocol):
 
         from bench.engine.classifiers import cached_text_embeddings
         from bench.engine.metrics import retrieval_recalls
-        from bench.models.base import PRECISION_DTYPES
+        from bench.models.base import precision_dtype
 
         source = ev.task.source
         captions = getattr(source, "captions", None)
@@ -60,7 +60,7 @@ class Retrieval(Protocol):
                 owner.append(position[int(i)])
         text_emb, info = cached_text_embeddings(ev.backend, texts, ev.store, progress=ev.config.progress)
         t0 = time.perf_counter()
-        dtype = PRECISION_DTYPES[ev.config.pair_precision]  # the profile's autocast type, if any
+        dtype = precision_dtype(ev.config.pair_precision)  # the profile's autocast type, if any
         image_emb = F.normalize(torch.as_tensor(np.asarray(feats.features), dtype=torch.float32).to(dtype), dim=-1)
         ranks: dict = {}
         metrics, top5 = retrieval_recalls(image_emb, text_emb, np.asarray(owner), RECALL_KS, dtype=dtype, ranks=ranks)
