@@ -14,6 +14,7 @@ import torch
 
 from prompts import build_classifier, get_templates
 from prompts.text_tower import encode_text_truncated, truncatable_tower
+from helpers.forward import assert_forward_close
 
 REPO = Path(__file__).resolve().parents[2]
 PROMPTS = ["a", "a photo of a dog.", "a bad photo of the great white shark.",
@@ -100,7 +101,7 @@ def test_torchrun_two_processes_equal_one(tmp_path):
     ref = np.load(tmp_path / "one.rank0.npz")
     ranks = [np.load(tmp_path / f"two.rank{r}.npz") for r in (0, 1)]
     for got in ranks:  # every rank ends with the whole, identical result
-        assert np.allclose(got["features"], ref["features"], atol=1e-6)
+        assert_forward_close(got["features"], ref["features"])  # other batch shapes: float rounding only
         assert np.array_equal(got["indices"], ref["indices"]) and np.array_equal(got["labels"], ref["labels"])
     assert int(ranks[0]["computed"]) + int(ranks[1]["computed"]) == len(ref["labels"]) == 18
     assert 0 < int(ranks[1]["computed"]) < 18  # the work was split

@@ -14,6 +14,7 @@ from bench.engine.features import FittingEncoder, extract_features
 from bench.models import load_model
 from bench.models.openclip import CARD_AREA, OpenCLIPBackend
 from bench.engine.runner import RunConfig, run
+from helpers.forward import assert_forward_close
 
 
 @pytest.mark.slow
@@ -25,7 +26,7 @@ def test_second_load_reads_the_card_and_loads_only_when_encoding(store, vit_s32_
     for attr in ("fingerprint", "text_fingerprint", "preprocess_id", "embed_dim"):
         assert getattr(lazy, attr) == getattr(eager, attr), attr
     assert lazy.info() == eager.info()
-    x = torch.randn(2, 3, 224, 224)
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         assert torch.equal(lazy.encode_images(x), eager.encode_images(x))
     assert lazy.loaded
@@ -67,7 +68,7 @@ def test_bf16_autocast_is_close_cached_apart_and_shares_the_classifier(store):
     bf16 = load_model("ViT-S-32", "none", store=store, precision="bf16")
     assert bf16.fingerprint != fp32.fingerprint and bf16.text_fingerprint == fp32.text_fingerprint
     assert bf16.info()["precision"] == "bf16"
-    x = torch.randn(4, 3, 224, 224)
+    x = torch.randn(4, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         a, b = fp32.encode_images(x), bf16.encode_images(x)
         assert b.dtype == torch.float32
@@ -81,7 +82,7 @@ def test_channels_last_gives_the_same_features_on_a_conv_net(store):
     plain = load_model("RN50", "none", store=store)
     cl = load_model("RN50", "none", store=store, channels_last=True)
     assert cl.fingerprint != plain.fingerprint and cl.info()["channels_last"]
-    x = torch.randn(2, 3, 224, 224)
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         assert torch.allclose(plain.encode_images(x), cl.encode_images(x), atol=1e-4, rtol=1e-4)
 
@@ -188,8 +189,8 @@ def test_a_cached_run_imports_no_torch_and_repeats_every_number(tiny_folder, vit
 
 
 def test_the_onednn_forward_equals_eager_and_keeps_the_weights(monkeypatch):
-    """The CPU forward zsbench uses by default (bench.models.cpu_forward): features within 1e-5 of PyTorch's own,
-    the same state dict, and every call it does not cover (cross-attention, a mask, weights) answered by the
+    """The CPU forward zsbench uses by default (bench.models.cpu_forward): features within the stated bound of
+    PyTorch's own (tests/helpers/forward.py), the same state dict, and every call it does not cover (cross-attention, a mask, weights) answered by the
     original module exactly."""
     import open_clip
 
@@ -199,7 +200,7 @@ def test_the_onednn_forward_equals_eager_and_keeps_the_weights(monkeypatch):
     model = open_clip.create_model("ViT-S-32", pretrained=None).eval()
     keys = {k: v.clone() for k, v in model.state_dict().items()}
     original_mlp = copy.deepcopy(model.visual.transformer.resblocks[0].mlp)
-    x = torch.randn(3, 3, 224, 224)
+    x = torch.randn(3, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         eager = model.encode_image(x)
     monkeypatch.setenv("ZSBENCH_CPU_FORWARD", "eager")
@@ -211,7 +212,8 @@ def test_the_onednn_forward_equals_eager_and_keeps_the_weights(monkeypatch):
     assert state.keys() == keys.keys() and all(torch.equal(state[k], keys[k]) for k in keys)
     with torch.inference_mode():
         fast = model.encode_image(x)
-    assert 0 < (fast - eager).abs().max() < 1e-5  # another summation order, the same float32 arithmetic
+    assert not torch.equal(fast, eager)  # another summation order, the same float32 arithmetic ...
+    assert_forward_close(fast, eager)  # ... within the bound the docs state
     attn = model.visual.transformer.resblocks[0].attn
     assert isinstance(attn, OneDNNSelfAttention)
     q, kv = torch.randn(2, 5, attn.original.embed_dim), torch.randn(2, 7, attn.original.embed_dim)

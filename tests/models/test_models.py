@@ -11,6 +11,7 @@ import torch
 from bench.core.errors import UserError
 from bench.models import load_model
 from bench.models.openclip import _needs_quick_gelu
+from helpers.forward import assert_forward_close
 
 
 @pytest.mark.slow
@@ -24,25 +25,36 @@ def test_random_init_is_seeded(store):
 
 
 @pytest.mark.slow
-def test_local_checkpoint_equals_the_saved_model(vit_s32_checkpoint, store):
-    backend = load_model("ViT-S-32", str(vit_s32_checkpoint), store=store)
+def test_local_checkpoint_equals_the_saved_model(vit_s32_checkpoint, store, monkeypatch):
+    """Loading a local checkpoint gives the saved model: the same weights, bit for bit, and under PyTorch's own
+    forward (``ZSBENCH_CPU_FORWARD=eager``) the same features as open_clip's; the default CPU forward (oneDNN)
+    within its stated tolerance (tests/helpers/forward.py)."""
+    saved = torch.load(vit_s32_checkpoint)
     ref = open_clip.create_model("ViT-S-32", pretrained=None)
-    ref.load_state_dict(torch.load(vit_s32_checkpoint))
+    ref.load_state_dict(saved)
     ref.eval()
-    x = torch.randn(2, 3, 224, 224)
+    x = torch.randn(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    default = load_model("ViT-S-32", str(vit_s32_checkpoint), store=store)
+    monkeypatch.setenv("ZSBENCH_CPU_FORWARD", "eager")
+    eager = load_model("ViT-S-32", str(vit_s32_checkpoint), store=store)
     with torch.inference_mode():
-        assert torch.allclose(backend.encode_images(x), ref.encode_image(x), atol=1e-6)
+        expected = ref.encode_image(x)
+        assert torch.equal(eager.encode_images(x), expected)
+        assert eager.image_forward == "eager"
+        state = eager.model.state_dict()
+        assert state.keys() == saved.keys() and all(torch.equal(state[k], saved[k]) for k in saved)
+        assert_forward_close(default.encode_images(x), expected)
         tok = open_clip.get_tokenizer("ViT-S-32")
         # the backend's text path is the exact truncated one: equal up to float rounding of a shorter sum
-        assert torch.allclose(backend.encode_texts(["a photo of a cat."]), ref.encode_text(tok(["a photo of a cat."])),
+        assert torch.allclose(eager.encode_texts(["a photo of a cat."]), ref.encode_text(tok(["a photo of a cat."])),
                               atol=1e-5)
-    assert backend.fingerprint == load_model("ViT-S-32", str(vit_s32_checkpoint), store=store).fingerprint
+    assert default.fingerprint == eager.fingerprint
 
 
 @pytest.mark.slow
 def test_results_do_not_depend_on_batch_size(store):
     backend = load_model("ViT-S-32", "none", store=store)
-    x = torch.randn(6, 3, 224, 224)
+    x = torch.randn(6, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.inference_mode():
         whole = backend.encode_images(x)
         one_by_one = torch.cat([backend.encode_images(x[i:i + 1]) for i in range(6)])
