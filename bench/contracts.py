@@ -19,7 +19,7 @@ import json
 import math
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields as dataclass_fields, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -30,7 +30,6 @@ from bench.core.errors import UserError
 #: the default backend check_protocol evaluates with: a random-init open_clip model (no weights needed)
 DEFAULT_BACKEND = ("ViT-S-32", "none")
 COLOURS = {"red": (220, 40, 40), "green": (40, 200, 40), "blue": (40, 40, 220), "yellow": (220, 220, 40)}
-ROLES = ("zero-shot", "probe", "few-shot", "shift", "other")
 COLUMN_FORMATS = ("pct", "ci", "int", "ratio", "text")
 
 
@@ -80,9 +79,10 @@ class ContractData:
     retrieval: str
     association: str
 
-    def task_for(self, kind: str) -> str:
+    def task_for(self, kind: str) -> str | None:
+        """A generated task of ``kind``, for the kinds the contract data has (None for another kind)."""
         return {"classification": self.classification, "retrieval": self.retrieval,
-                "association": self.association}[kind]
+                "association": self.association}.get(kind)
 
 
 @contextmanager
@@ -230,9 +230,10 @@ def check_protocol(protocol_class: type, *, task: str | None = None,
                    backend: tuple[str, str | None] = DEFAULT_BACKEND) -> list[str]:
     """Check a :class:`~bench.engine.protocol.Protocol` subclass by running it through the runner.
 
-    Checks, in order: its declarations (``name``, ``metrics``, ``kinds``, ``board``, ``role``,
-    ``columns``, ``paired_test``, ``plot_kinds``); that it plans units for a generated task of each
-    kind it takes (``task`` overrides; a shift suite is tried when a plain task is refused); then,
+    Checks, in order: its declarations (``name``, ``metrics``, ``kinds``, ``board``, ``zero_shot``,
+    ``columns``, ``paired_test``, ``options``, ``views``, ``plots``, ``report_sections``); that it plans
+    units for a generated task of each kind it takes that the contract data has (``task`` overrides, and
+    is needed for a kind of the protocol's own; a shift suite is tried when a plain task is refused); then,
     run twice on that data with ``backend``: outcomes carry a numeric ``primary`` and every declared
     metric appears; records round-trip through JSON; a protocol with a paired test stores per-sample
     predictions; its ``settings`` and ``notes`` are text and every column can be read; the second
@@ -240,11 +241,12 @@ def check_protocol(protocol_class: type, *, task: str | None = None,
     """
     from bench.engine.clip_benchmark_format import TO_CLIP_BENCHMARK
     from bench.engine.config import RunConfig
-    from bench.engine.protocol import PAIRED_TESTS, Column, Protocol, Unit
+    from dataclasses import is_dataclass
+
+    from bench.engine.protocol import PAIRED_TESTS, Column, PlotKind, Protocol, ReportSection, Unit, View
     from bench.engine.protocol_registry import PROTOCOLS
     from bench.engine.records import RunRecord
     from bench.engine.runner import Runner
-    from bench.report.formats import KINDS as PLOT_KINDS
 
     ok = _Checks(f"protocol {getattr(protocol_class, '__name__', protocol_class)}")
     ok("is a Protocol subclass", isinstance(protocol_class, type) and issubclass(protocol_class, Protocol))
@@ -252,14 +254,26 @@ def check_protocol(protocol_class: type, *, task: str | None = None,
     ok("name is a non-empty string", isinstance(name, str) and name, repr(name))
     ok("metrics is a tuple of strings", isinstance(protocol_class.metrics, tuple)
        and all(isinstance(m, str) for m in protocol_class.metrics))
-    ok("kinds are task kinds", set(protocol_class.kinds) <= {"classification", "retrieval", "association"}
-       and protocol_class.kinds, repr(protocol_class.kinds))
+    ok("kinds is a non-empty tuple of task kinds (strings)", isinstance(protocol_class.kinds, tuple)
+       and protocol_class.kinds and all(isinstance(k, str) and k for k in protocol_class.kinds),
+       repr(protocol_class.kinds))
+    ok("default_for names kinds it takes", set(protocol_class.default_for) <= set(protocol_class.kinds),
+       repr(protocol_class.default_for))
     ok("board is a string or None", protocol_class.board is None or isinstance(protocol_class.board, str))
-    ok("role is one of " + ", ".join(ROLES), protocol_class.role in ROLES, repr(protocol_class.role))
+    ok("zero_shot is a bool", isinstance(protocol_class.zero_shot, bool), repr(protocol_class.zero_shot))
+    ok("options is a dataclass (of option fields) or None", protocol_class.options is None
+       or (isinstance(protocol_class.options, type) and is_dataclass(protocol_class.options)
+           and all(f.metadata.get("flag") for f in dataclass_fields(protocol_class.options))),
+       repr(protocol_class.options))
+    ok("options instantiate with their defaults", protocol_class.options is None or protocol_class.options())
+    ok("views are Views with distinct names", all(isinstance(v, View) for v in protocol_class.views())
+       and len({v.name for v in protocol_class.views()}) == len(protocol_class.views()))
+    ok("plots are PlotKinds with distinct names", all(isinstance(k, PlotKind) for k in protocol_class.plots())
+       and len({k.name for k in protocol_class.plots()}) == len(protocol_class.plots()))
+    ok("report sections are ReportSections", all(isinstance(r, ReportSection) for r in protocol_class.report_sections()))
     ok("columns are Columns with known formats", all(isinstance(c, Column) and c.format in COLUMN_FORMATS
                                                       for c in protocol_class.columns))
     ok("paired_test is known", protocol_class.paired_test in (*PAIRED_TESTS, None), repr(protocol_class.paired_test))
-    ok("plot kinds are known", set(protocol_class.plot_kinds) <= set(PLOT_KINDS), repr(protocol_class.plot_kinds))
     ok("clip_benchmark_task is one of CLIP_benchmark's zero-shot tasks or None",
        protocol_class.clip_benchmark_task in (*TO_CLIP_BENCHMARK, None), repr(protocol_class.clip_benchmark_task))
     protocol = ok.run("it instantiates without arguments", protocol_class)
@@ -307,7 +321,7 @@ def check_protocol(protocol_class: type, *, task: str | None = None,
 def _plan(ok: _Checks, protocol: Any, config: Any, data: ContractData, task: str | None, unit_type: type) -> str:
     """The task name the protocol plans units for: ``task``, else a generated task of a kind it takes,
     else the generated shift suite (protocols whose units expand a suite)."""
-    candidates = [task] if task else [data.task_for(k) for k in protocol.kinds] + [data.shift_suite]
+    candidates = [task] if task else [t for t in map(data.task_for, protocol.kinds) if t] + [data.shift_suite]
     problems = []
     for name in candidates:
         try:

@@ -10,9 +10,11 @@ from typing import Any
 #: GeoDE (see bench/engine/group_metrics.py) and WinoGAViL (bench/protocols/association.py)
 METRICS = ("top1", "mean_per_class_recall", "mean_recall@1", "mean_top1_top5",
            "F1-macro_all", "acc_worst_region", "acc_top5_wg", "acc_wg", "jaccard_score_10-12")
-#: what a task asks of a model: classify images among class names, match images and captions, or
-#: pick the images a cue word is associated with (WinoGAViL)
-KINDS = ("classification", "retrieval", "association")
+#: the task kinds whose tasks ship here and whose main metric is one of METRICS: classify images among
+#: class names, match images and captions, pick the images a cue word is associated with (WinoGAViL). A
+#: protocol may serve a kind of its own (``Protocol.kinds``: image-caption selection, ...): tasks of such a
+#: kind take the protocol's metrics, and the run checks that an installed protocol evaluates the kind.
+CORE_KINDS = ("classification", "retrieval", "association")
 #: what to do with an image that cannot be decoded (``--on-bad-image``)
 BAD_IMAGE_POLICIES = ("skip", "fail")
 
@@ -56,20 +58,15 @@ class TaskSpec:
     parent: str | None = None
     class_subset: str | None = None
     paper: str = ""   # the CLIP paper's name for it, where it has one
-    kind: str = "classification"   # or "retrieval": images with captions, no class names
+    kind: str = "classification"   # "retrieval" (images with captions), or any kind a protocol declares
     #: worst-group scoring from per-sample metadata: {"fields": [...], "by": field, "metric": key, "topk": k}
     groups: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.metric not in METRICS:
+        if not isinstance(self.kind, str) or not self.kind.strip():
+            raise ValueError(f"task {self.name}: kind must be a non-empty string, not {self.kind!r}")
+        if self.kind in CORE_KINDS and self.metric not in METRICS:
             raise ValueError(f"task {self.name}: metric must be one of {METRICS}, not {self.metric!r}")
-        if self.kind not in KINDS:
-            raise ValueError(f"task {self.name}: kind must be one of {KINDS}, not {self.kind!r}")
-
-    @property
-    def default_protocol(self) -> str:
-        """What ``zsbench run`` does with the task when no --protocol is given."""
-        return {"retrieval": "retrieval", "association": "association"}.get(self.kind, "zeroshot")
 
     @property
     def splits(self) -> list[str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.errors import UserError
-from tasks.spec import KINDS, METRICS, SourceSpec, TaskSpec
+from tasks.spec import CORE_KINDS, METRICS, SourceSpec, TaskSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -103,11 +103,13 @@ def load_task_file(path: Path) -> TaskSpec:
     prompts = data.get("prompts", {})
     _check(prompts, PROMPT_KEYS, "[prompts]", path)
     kind = data.get("kind", "retrieval" if stype == "captions" else "classification")
-    if kind not in KINDS:
-        raise UserError(f"{path}: kind must be one of {', '.join(KINDS)}, not '{kind}'")
+    if not isinstance(kind, str) or not kind.strip():  # a protocol's own kind is checked by the run
+        raise UserError(f"{path}: kind must be a task kind such as {', '.join(CORE_KINDS)}, not {kind!r}")
     metric = data.get("metric", "mean_recall@1" if kind == "retrieval" else "top1")
-    if metric not in METRICS:
+    if kind in CORE_KINDS and metric not in METRICS:
         raise UserError(f"{path}: metric must be one of {', '.join(METRICS)}, not '{metric}'")
+    if not isinstance(metric, str) or not metric.strip():
+        raise UserError(f"{path}: metric must be a metric name such as top1, not {metric!r}")
     classnames: Any = "source"
     renames: dict = {}
     raw = prompts.get("classnames")

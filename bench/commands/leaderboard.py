@@ -1,4 +1,6 @@
-"""``zsbench leaderboard``: models x tasks from run records, and its two other views."""
+"""``zsbench leaderboard``: models x tasks from run records, and the views installed protocols declare
+(``Protocol.views()``: zeroshot-vs-probe from the linear probe, robustness from the robustness protocol,
+a plug-in's own)."""
 from __future__ import annotations
 
 import argparse
@@ -6,11 +8,21 @@ import argparse
 from bench.commands.base import Command, add_results, board, runs_of
 from bench.report.formats import FORMATS, METRICS
 
-VIEWS = ("table", "zeroshot-vs-probe", "robustness")
+def view_name(text: str) -> str:
+    """``table`` (models x tasks), or a view an installed protocol declares."""
+    from bench.report.protocols import all_views
+
+    if text != "table" and text not in all_views():
+        raise argparse.ArgumentTypeError(f"unknown view '{text}' (the installed protocols provide: "
+                                         f"{', '.join(['table', *all_views()])})")
+    return text
 
 
 def add_arguments(lb: argparse.ArgumentParser) -> None:
-    lb.add_argument("view", nargs="?", default="table", choices=VIEWS)
+    lb.add_argument("view", nargs="?", default="table", type=view_name, metavar="VIEW",
+                    help="table (default: models x tasks), or a view a protocol provides: zeroshot-vs-probe "
+                         "(linear-probe), robustness, or a plug-in's (`zsbench leaderboard --list-views`)")
+    lb.add_argument("--list-views", action="store_true", help="list the views the installed protocols provide")
     lb.add_argument("--protocol", type=board, metavar="NAME",
                     help="the records to tabulate: a board (default: zeroshot = zero-shot classification, retrieval "
                          "and association, each task's own metric), or one protocol's records alone (e.g. "
@@ -29,14 +41,18 @@ def add_arguments(lb: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from bench.report.leaderboard import (below_published, leaderboard as table_of, missing_tasks, prompt_source_notes,
-                                          render, robustness_table, zeroshot_vs_probe)
+                                          render)
+    from bench.report.protocols import all_views, view
 
-    runs = runs_of(args)
-    if args.view == "zeroshot-vs-probe":
-        print(render(zeroshot_vs_probe(runs).set_index(["model", "task"]), args.format, "model, task"))
+    if args.list_views:
+        print("table: models x tasks, each task's own metric (the default)")
+        for name, v in all_views().items():
+            print(f"{name}: {v.help}")
         return 0
-    if args.view == "robustness":
-        print(render(robustness_table(runs), args.format))
+    runs = runs_of(args)
+    if args.view != "table":
+        chosen = view(args.view)
+        print(render(view_table(chosen.table(runs), chosen.index_name), args.format, chosen.index_name))
         return 0
     table = table_of(runs, protocol=args.protocol, metric=args.metric, history=args.all,
                      with_published=args.with_published, suite=args.suite)
@@ -56,6 +72,15 @@ def execute(args: argparse.Namespace) -> int:
     return 0
 
 
+def view_table(table, index_name: str):
+    """A view's table indexed as it says (``model, task``: both columns), for the renderers."""
+    names = [n.strip() for n in index_name.split(",")]
+    if table.index.name is None and all(n in table.columns for n in names):
+        return table.set_index(names)
+    return table
+
+
 COMMAND = Command("leaderboard", "models x tasks table from run records",
                   "Rows: models (and template sets); columns: tasks, DataComp's group means, the average (only for "
-                  "rows with every task column). Views: table, zeroshot-vs-probe, robustness.", add_arguments, execute)
+                  "rows with every task column). Other views come from the installed protocols: zeroshot-vs-probe, robustness, "
+                  "or a plug-in's (--list-views).", add_arguments, execute)

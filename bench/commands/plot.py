@@ -7,12 +7,23 @@ from pathlib import Path
 from bench.commands.base import Command, add_results, runs_of
 from bench.core.errors import UserError
 from bench.core.paths import ensure_writable_dir
-from bench.report.formats import KINDS
+
+
+def kind_name(text: str) -> str:
+    """``all``, or a plot kind an installed protocol declares."""
+    from bench.report.protocols import all_plot_kinds
+
+    if text != "all" and text not in all_plot_kinds():
+        raise argparse.ArgumentTypeError(f"unknown plot kind '{text}' (the installed protocols provide: "
+                                         f"{', '.join([*all_plot_kinds(), 'all'])})")
+    return text
 
 
 def add_arguments(pl: argparse.ArgumentParser) -> None:
-    pl.add_argument("kind", choices=[*KINDS, "all"],
-                    help="one kind, or all: every kind the records' protocols feed (the others listed with the reason)")
+    pl.add_argument("kind", type=kind_name, metavar="KIND",
+                    help="a kind an installed protocol provides: prompt-ensemble, leaderboard, checkpoints (zero-shot), "
+                         "zeroshot-vs-probe (linear-probe), few-shot, robustness, or a plug-in's; or all: every kind "
+                         "the records' protocols feed (the others listed with the reason)")
     pl.add_argument("--out", help="folder for the plots (default: RESULTS/plots)")
     add_results(pl)
 
@@ -20,7 +31,7 @@ def add_arguments(pl: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     """Draw one kind, or ``all`` the kinds the records' protocols declare (the others listed with the reason)."""
     from bench.report.plots import make_plot
-    from bench.report.protocols import plot_kinds
+    from bench.report.protocols import all_plot_kinds, plot_kinds
 
     runs = runs_of(args)
     out = ensure_writable_dir(Path(args.out) if args.out else Path(args.results) / "plots", "--out")
@@ -28,7 +39,8 @@ def execute(args: argparse.Namespace) -> int:
         print(" ".join(str(p) for p in make_plot(args.kind, runs, out)))
         return 0
     fed = plot_kinds(runs.protocol.unique())
-    drawn, skipped = [], [f"skipped {kind}: no records of a protocol that feeds it" for kind in KINDS if kind not in fed]
+    drawn, skipped = [], [f"skipped {kind}: no records of a protocol that feeds it" for kind in all_plot_kinds()
+                               if kind not in fed]
     for kind in fed:
         try:
             drawn.append(" ".join(str(p) for p in make_plot(kind, runs, out)))

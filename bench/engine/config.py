@@ -244,6 +244,9 @@ class RunConfig:
     sample_size: int | None = option(None, "evaluate the first N samples of the seeded class-stratified order (one "
                                      "round of `sweep --top`; the record's `adaptive` section has the interval)", None,
                                      kind="internal", legacy=None)
+    #: protocol name -> its options (an instance of ``Protocol.options``), for protocols that declare some;
+    #: recorded under the protocol's name in its own records (``protocol_section``)
+    protocol_options: dict[str, Any] = option(None, "each protocol's own options", {}, kind="internal", record=False)
 
     def __post_init__(self) -> None:
         # resolved here, so what is recorded is what ran: the profile (from the suite when not given),
@@ -259,6 +262,25 @@ class RunConfig:
                             "0 and below 100, e.g. --target-ci 2")
         if not 0 < self.confidence < 1:
             raise UserError(f"--confidence {self.confidence:g} must be between 0 and 1, e.g. 0.95")
+
+    def options_for(self, protocol: Any) -> Any:
+        """The options a protocol declares (``Protocol.options``) as this run sets them; defaults where not given.
+        None for a protocol that declares none."""
+        cls = protocol.options
+        if cls is None:
+            return None
+        given = self.protocol_options.get(protocol.name)
+        return given if given is not None else cls()
+
+    def protocol_section(self, name: str) -> dict[str, Any] | None:
+        """What a record of protocol ``name`` carries under ``config[name]``: its declared options (None: the
+        protocol declares none, or is not installed). Part of its work key."""
+        if name not in PROTOCOLS:
+            return None
+        values = self.options_for(PROTOCOLS.get(name))
+        if values is None:
+            return None
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(values).items()}
 
     @property
     def score_precision(self) -> str:
@@ -307,6 +329,11 @@ class RunConfig:
             elif isinstance(value, list) and isinstance(f.default, tuple):
                 value = tuple(value)
             values[f.name] = value
+        sections = {name: recorded[name] for name in PROTOCOLS.names()
+                    if isinstance(recorded.get(name), Mapping) and PROTOCOLS.get(name).options is not None}
+        if sections:  # protocols' own options, recorded under their names
+            values["protocol_options"] = {name: protocol_options_from(PROTOCOLS.get(name), section)
+                                          for name, section in sections.items()}
         return cls(**{**values, **overrides})
 
     def recorded(self) -> dict[str, Any]:
@@ -328,9 +355,50 @@ def _run_fields(command: str):
 
 
 def add_run_options(parser: argparse.ArgumentParser, command: str = RUN, model_required: bool = True) -> None:
-    """The argparse options of ``command`` generated from :class:`RunConfig`'s fields."""
+    """The argparse options of ``command`` generated from :class:`RunConfig`'s fields, then every registered
+    protocol's own options (``Protocol.options``; a plug-in's too)."""
     for f in _run_fields(command):
         _add_field(parser, f, command, model_required)
+    for name, f in _protocol_fields(command):
+        try:
+            _add_field(parser, f, command, False, dest=protocol_dest(name, f.name), protocol=name)
+        except argparse.ArgumentError as exc:  # a plug-in's flag that another option already has
+            import warnings
+
+            warnings.warn(f"protocol '{name}': option {f.metadata['flag']} is not offered ({exc}); rename it in the "
+                          "protocol's options")
+
+
+def protocol_dest(protocol: str, name: str) -> str:
+    return f"protocol_option:{protocol}:{name}"
+
+
+def _protocol_fields(command: str) -> list[tuple[str, Any]]:
+    """(protocol name, field) for each option a registered protocol declares for ``command``."""
+    out = []
+    for name in PROTOCOLS.names():
+        try:
+            cls = PROTOCOLS.get(name).options
+        except UserError:  # a plug-in that fails to import is said when it is asked for, not here
+            continue
+        if cls is not None:
+            out += [(name, f) for f in fields(cls) if f.metadata.get("kind") != "internal"
+                    and command in f.metadata.get("commands", BOTH)]
+    return out
+
+
+def protocol_options_from(protocol: Any, values: Mapping[str, Any]) -> Any:
+    """A protocol's options instance from recorded or parsed values (unknown keys ignored: an older record)."""
+    known = {f.name: f for f in fields(protocol.options)}
+    kwargs = {}
+    for key, value in values.items():
+        if key in known:
+            if value is not None and known[key].metadata.get("parse") is Path:
+                value = Path(value)
+            elif isinstance(value, list) and isinstance(known[key].default, tuple):
+                value = tuple(value)
+            kwargs[key] = value
+    return protocol.options(**kwargs)
 
 
 def add_options(parser: argparse.ArgumentParser, *names: str, **helps: str) -> None:
@@ -343,9 +411,12 @@ def add_options(parser: argparse.ArgumentParser, *names: str, **helps: str) -> N
 
 
 def _add_field(parser: argparse.ArgumentParser, f, command: str | None, model_required: bool,
-               help: str | None = None) -> None:
+               help: str | None = None, dest: str | None = None, protocol: str | None = None) -> None:
     m = f.metadata
-    kwargs: dict[str, Any] = {"help": help or m["help"], "dest": f.name}
+    kwargs: dict[str, Any] = {"help": help or m["help"], "dest": dest or f.name}
+    if protocol is not None:  # a protocol's own option: said in its help, absent from the namespace unless given
+        kwargs["help"] = f"[--protocol {protocol}] {kwargs['help']}"
+        kwargs["default"] = argparse.SUPPRESS
     if m["kind"] == "flag":
         parser.add_argument(m["flag"], action="store_true", **kwargs)
         return
@@ -363,8 +434,9 @@ def _add_field(parser: argparse.ArgumentParser, f, command: str | None, model_re
     if m["kind"] == "list":
         parser.add_argument(m["flag"], action="append", required=(f.name == "tasks" and command == RUN), **kwargs)
         return
-    default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-    parser.add_argument(m["flag"], default=default, **kwargs)
+    if "default" not in kwargs:
+        kwargs["default"] = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+    parser.add_argument(m["flag"], **kwargs)
 
 
 def pair_models(models: list[str] | None, pretrained: list[str] | None) -> list[tuple[str, str | None]]:
@@ -389,9 +461,27 @@ def config_from_args(args: argparse.Namespace, command: str = RUN, **overrides: 
         else:
             values[f.name] = getattr(args, f.name)
     values.update(overrides)
+    options = _protocol_options_from_args(args, command, values.get("protocols") or [])
+    if options:
+        values["protocol_options"] = options
     config = RunConfig(**values)
     config.progress = not config.quiet and not config.json
     return config
+
+
+def _protocol_options_from_args(args: argparse.Namespace, command: str, protocols: list[str]) -> dict[str, Any]:
+    """Each protocol's options as given; an option of a protocol the run does not ask for is refused."""
+    given: dict[str, dict[str, Any]] = {}
+    for name, f in _protocol_fields(command):
+        dest = protocol_dest(name, f.name)
+        if hasattr(args, dest):
+            given.setdefault(name, {})[f.name] = getattr(args, dest)
+    for name, values in given.items():
+        if name not in protocols:  # named explicitly: a task's default protocol takes none of these
+            flags = ", ".join(f.metadata["flag"] for f in fields(PROTOCOLS.get(name).options) if f.name in values)
+            raise UserError(f"{flags} is an option of --protocol {name}, which this run does not ask for: add "
+                            f"--protocol {name} or drop {flags}")
+    return {name: protocol_options_from(PROTOCOLS.get(name), values) for name, values in given.items()}
 
 
 def config_dict(config: RunConfig) -> dict[str, Any]:

@@ -7,9 +7,14 @@ to evaluate one unit from an :class:`~bench.engine.evaluation.Evaluation` (featu
 other tasks of the run, all cached). It returns :class:`Outcome` values; the runner turns every
 outcome into a record through one record builder, so all protocols' records carry the same fields.
 
-A protocol also describes its results (:class:`Column`, ``board``, ``paired_test``, ``plot_kinds``,
-``settings``, ``notes``), so the terminal tables, leaderboards, ``compare`` and the plots show a new
-protocol without an edit of theirs: no report or command code tests a protocol's name.
+A protocol declares everything about itself in its own module: its **options** (a dataclass of
+``bench.engine.config.option`` fields: merged into ``zsbench run``'s parser, recorded under the
+protocol's name in its records, part of its work keys), the **task kinds** it serves (a new kind
+needs no edit of ``tasks/``), how its results are shown (:class:`Column`, ``board``, ``settings``,
+``notes``, ``variant``), its **leaderboard views** (:class:`View`, ``zsbench leaderboard NAME``),
+its **plot kinds** (:class:`PlotKind`, ``zsbench plot NAME``), its **report sections**
+(:class:`ReportSection`) and its **paired test** (``compare``). No engine, report or command
+code tests a protocol's name.
 
 Protocols register by name in :data:`bench.engine.protocol_registry.PROTOCOLS`, or through the
 ``zsbench.protocols`` entry-point group.
@@ -18,7 +23,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,6 +63,60 @@ CLASSIFICATION_COLUMNS = (Column("top1", "top1"), Column("95% CI", "top1_ci95", 
 #: bootstrap for mean per-class recall and Kinetics' mean of top-1 and top-5), ``mcnemar`` (top-1
 #: per sample, e.g. R@1 per caption), ``score-bootstrap`` (a paired bootstrap of per-sample scores)
 PAIRED_TESTS = ("per-sample", "mcnemar", "score-bootstrap")
+
+
+def _resolved(target: "Callable | str") -> Callable:
+    """A callable, or a ``"module:function"`` reference imported on first use (declaring a view or a plot
+    imports nothing: ``zsbench --help`` lists them without pandas or matplotlib)."""
+    if isinstance(target, str):
+        from bench.core.registry import resolve_reference
+
+        return resolve_reference(target)
+    return target
+
+
+@dataclass(frozen=True)
+class View:
+    """A leaderboard view a protocol adds: ``zsbench leaderboard NAME``.
+
+    ``build(runs) -> DataFrame``: ``runs`` is every record as one table (``bench.report.collect``); a
+    view without the records it needs raises a one-line ``UserError`` saying which runs to make.
+    ``index_name`` heads the table's index column."""
+
+    name: str
+    help: str
+    build: "Callable | str"
+    index_name: str = "model"
+
+    def table(self, runs: Any) -> Any:
+        return _resolved(self.build)(runs)
+
+
+@dataclass(frozen=True)
+class PlotKind:
+    """A plot a protocol's records feed: ``zsbench plot NAME`` (PNG + SVG), and the report's figures.
+
+    ``draw(runs, plt) -> Figure``; a kind without the records it needs raises a one-line ``UserError``."""
+
+    name: str
+    help: str
+    draw: "Callable | str"
+
+    def figure(self, runs: Any, plt: Any) -> Any:
+        return _resolved(self.draw)(runs, plt)
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """A section of ``zsbench report`` for a protocol's records: a title and a table (``build(runs) ->
+    DataFrame``; a ``UserError`` leaves the section out)."""
+
+    title: str
+    build: "Callable | str"
+    index: bool = True
+
+    def table(self, runs: Any) -> Any:
+        return _resolved(self.build)(runs)
 
 
 @dataclass(frozen=True)
@@ -112,19 +171,42 @@ class Protocol(ABC):
     # -- how its results are shown (read by bench.report and the commands) ----------------------
     #: the leaderboard (and ``compare --protocol``) its records join; None: one of its own
     board: ClassVar[str | None] = None
-    #: the report views that take its records: ``zero-shot`` (leaderboards, published figures,
-    #: shift points), ``probe`` (the zero-shot-vs-probe view), ``few-shot``, ``shift``, ``other``
-    role: ClassVar[str] = "other"
+    #: its figures are zero-shot (nothing trained on the task): its board is the headline one, its records
+    #: draw checkpoint curves, and other protocols' views compare against them (probe vs zero-shot)
+    zero_shot: ClassVar[bool] = False
     #: terminal columns after model, task, settings, n and the main metric
     columns: ClassVar[tuple[Column, ...]] = ()
     #: how ``compare`` pairs two models' records (one of PAIRED_TESTS), None: not comparable
     paired_test: ClassVar[str | None] = "per-sample"
-    #: the ``zsbench plot`` kinds its records feed
-    plot_kinds: ClassVar[tuple[str, ...]] = ()
     #: its figures are comparable with open_clip's published zero-shot table
     published: ClassVar[bool] = False
     #: the CLIP_benchmark task its records stand for (``run --format clip_benchmark``), if any
     clip_benchmark_task: ClassVar[str | None] = None
+    #: its own run options: a dataclass whose fields are ``bench.engine.config.option(...)`` declarations
+    #: (flag, help, parser); None: it takes none. Read with ``config.options_for(protocol)``.
+    options: ClassVar[type | None] = None
+    #: the task kinds it evaluates by default (``TaskSpec.kind`` -> this protocol when no --protocol is given)
+    default_for: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def views(cls) -> tuple[View, ...]:
+        """Leaderboard views it adds (``zsbench leaderboard NAME``)."""
+        return ()
+
+    @classmethod
+    def plots(cls) -> tuple[PlotKind, ...]:
+        """Plot kinds its records feed (``zsbench plot NAME``; a kind several protocols feed is drawn once)."""
+        return ()
+
+    @classmethod
+    def report_sections(cls) -> tuple[ReportSection, ...]:
+        """Sections ``zsbench report`` shows for its records (after the leaderboards)."""
+        return ()
+
+    def variant(self, config: Any) -> str:
+        """What tells two of its records of one model, task and template set apart (a probe's features and
+        training subset): such records are different classifiers and keep their own rows. ``-``: nothing."""
+        return "-"
 
     @classmethod
     def board_name(cls) -> str:

@@ -41,10 +41,31 @@ def protocol_names() -> tuple[str, ...]:
 
 
 def protocols_for(task: str, requested: list[str]) -> list[str]:
-    """The protocols to run on a task: those asked for, else the task's own default (zero-shot
-    classification, or retrieval for a captioned-image task; a suite stands for its tasks)."""
+    """The protocols to run on a task: those asked for, else the default for the task's kind (the installed
+    protocol that declares it in ``default_for``: zero-shot for classification, retrieval for captioned
+    images, ...; a suite stands for its tasks)."""
     if requested:
         return list(dict.fromkeys(requested))
     from tasks.registry import get_task
 
-    return [get_task(task).default_protocol]
+    return [default_protocol(get_task(task).kind)]
+
+
+def default_protocol(kind: str) -> str:
+    """The protocol that evaluates a task of ``kind`` when no --protocol is given."""
+    from bench.core.errors import UserError
+
+    serving = []
+    for name in PROTOCOLS.names():
+        try:
+            cls = PROTOCOLS.get(name)
+        except UserError:
+            continue
+        if kind in cls.default_for:
+            return name
+        if kind in cls.kinds:
+            serving.append(name)
+    if serving:
+        return serving[0]
+    raise UserError(f"no installed protocol evaluates tasks of kind '{kind}': install the plug-in that declares it, "
+                    "or fix the task's kind")

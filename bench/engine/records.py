@@ -44,6 +44,9 @@ def build_record(config: "RunConfig", model_name: str, backend: "ModelBackend", 
     spec = task.spec
     config_section = RecordConfig.from_dict({**config.recorded(), **outcome.config})
     config_section.metric, config_section.subset, config_section.work_key = spec.metric, task.subset, work_key
+    own = config.protocol_section(protocol)
+    if own is not None:  # the protocol's declared options, under its name
+        config_section[protocol] = own
     if outcome.adaptive is not None:  # a growing sample, stopped by its confidence sequence
         config_section.subset = "adaptive"
     task_info = TaskInfo(source=task.source.origin, data_identity=task.source.identity,

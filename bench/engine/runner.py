@@ -22,7 +22,7 @@ from bench.engine.evaluation import Evaluation, OpenedTask, open_task
 from bench.engine.features import extractor_for
 from bench.models import check_model, load_model
 from bench.models.base import ModelBackend, check_precision
-from bench.engine.protocol_registry import get_protocol, protocols_for
+from bench.engine.protocol_registry import default_protocol, get_protocol, protocols_for
 from bench.engine.protocol import Protocol, Unit
 from bench.engine.records import (RunRecord, build_record, read_records_if_any, save_record, with_keys,
                                   work_keys_of)
@@ -96,7 +96,7 @@ class Runner:
                     spec = None if unit.optional else get_task(unit.task)
                     if spec is not None and spec.kind not in protocol.kinds:
                         raise UserError(f"task {unit.task} is a {spec.kind} task, which --protocol {name} does not "
-                                        f"evaluate: use --protocol {spec.default_protocol}")
+                                        f"evaluate: use --protocol {default_protocol(spec.kind)}")
                     steps.append(Step(protocol, unit))
         self.check_adaptive(steps)
         return steps

@@ -3,7 +3,7 @@
 A key hashes the model string, the identity of its weights (a checkpoint file's resolved path,
 size and modification time; a tag or hub id as written), the task, the protocol and its unit
 (robustness: role and parent), the template override, and every option that changes a number
-(``RunConfig.result_options``). Records carry theirs (``config.work_key``), so a run with
+(``RunConfig.result_options``), and the protocol's own options. Records carry theirs (``config.work_key``), so a run with
 ``skip_existing`` (every sweep job) and the sweep planner skip what is already done, and a
 changed checkpoint file, option or template set is new work.
 """
@@ -30,8 +30,12 @@ def weights_identity(pretrained: str | None) -> str | None:
 
 def work_key(model: str, pretrained: str | None, task: str, protocol: str, templates: str | None,
              config: "RunConfig", role: str = "task", parent: str | None = None) -> str:
-    return stable_hash(["work-v1", model, weights_identity(pretrained), task, protocol, templates, role, parent,
-                        config.result_options()])
+    parts = ["work-v1", model, weights_identity(pretrained), task, protocol, templates, role, parent,
+             config.result_options()]
+    section = config.protocol_section(protocol)
+    if section is not None:  # the protocol's own options (protocols that declare none keep their keys)
+        parts.append(section)
+    return stable_hash(parts)
 
 
 def work_keys_for(model: str, pretrained: str | None, task: str, config: "RunConfig") -> list[str]:

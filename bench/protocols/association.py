@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bench.core.errors import UserError
-from bench.engine.protocol import Column, Outcome, Protocol, Unit
+from bench.engine.protocol import Column, Outcome, PlotKind, Protocol, Unit
 from bench.protocols.zeroshot import feature_facts
 
 if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the protocol runs (see zeroshot.py)
@@ -62,11 +62,17 @@ class Association(Protocol):
     kinds = ("association",)
     metrics = ("avg_jaccard_score", "jaccard_score_5-6", "jaccard_score_10-12")
     board = "zeroshot"  # one of DataComp's 38 columns
-    role = "zero-shot"
+    zero_shot = True
+    default_for = ("association",)
     columns = (Column("jaccard", "avg_jaccard_score"), Column("jaccard 5-6", "jaccard_score_5-6"),
                Column("jaccard 10-12", "jaccard_score_10-12"))
     paired_test = "score-bootstrap"  # per instance: its Jaccard index
-    plot_kinds = ("leaderboard", "checkpoints")
+
+    @classmethod
+    def plots(cls) -> tuple[PlotKind, ...]:
+        from bench.report.formats import CHECKPOINTS_PLOT, LEADERBOARD_PLOT
+
+        return LEADERBOARD_PLOT, CHECKPOINTS_PLOT
 
     def settings(self, record) -> str:
         return f"cues ({record.config['n_instances']})"

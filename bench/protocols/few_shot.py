@@ -6,11 +6,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.engine.protocol import Column, Outcome, Protocol, Unit
-from bench.protocols.probe import probe_inputs
+from bench.engine.protocol import Column, Outcome, PlotKind, Protocol, Unit
+from bench.protocols.probe import probe_inputs, probe_variant
 from prompts.classnames import display_name
 
 if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the probe runs (see zeroshot.py)
+    import pandas as pd
+
     from bench.engine.config import RunConfig
     from bench.engine.evaluation import Evaluation
 
@@ -18,10 +20,16 @@ if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the probe runs (
 class FewShot(Protocol):
     name = "few-shot"
     metrics = ("top1", "top1_std", "shots")
-    role = "few-shot"
     columns = (Column("top1", "top1"), Column("sd over seeds", "top1_std"))
     paired_test = None  # the score is a mean over seeded draws; per-sample results are one draw's (task_info.per_sample)
-    plot_kinds = ("few-shot",)
+
+    @classmethod
+    def plots(cls) -> tuple[PlotKind, ...]:
+        return (PlotKind("few-shot", "accuracy against labelled examples per class, with where the probe meets "
+                         "zero-shot (CLIP paper Fig. 6/7)", "bench.protocols.few_shot:plot_few_shot"),)
+
+    def variant(self, config) -> str:
+        return probe_variant(config)
 
     def settings(self, record) -> str:
         return f"{record.config.get('probe_features')} k={max(record.config['shots'])}"
@@ -43,7 +51,7 @@ class FewShot(Protocol):
                 if (z.model, z.pretrained, z.task) != (r.model, r.pretrained, r.task) or z.protocol == self.name:
                     continue
                 described = protocol_class(z.protocol)
-                if described.role == "zero-shot" and described.uses_templates:
+                if described.zero_shot and described.uses_templates:
                     k = shots_to_match(z.metrics["top1"], curve)
                     where = f"~{k:.1f} shots/class" if k is not None else f"more than {max(map(int, curve))} shots/class"
                     lines.append(f"  zero-shot ({z.templates}, {100 * z.metrics['top1']:.1f}) is matched by a probe at "
@@ -80,3 +88,40 @@ def per_sample_predictions(test, probs: np.ndarray, save_logits: bool) -> dict:
     top5 = np.argsort(-probs, axis=1, kind="stable")[:, :5].astype(np.int32)
     return {"indices": test.indices, "labels": test.labels, "top5": top5,
             **sample_scores(probs, test.labels, keep_full=save_logits)}
+
+
+def plot_few_shot(runs: "pd.DataFrame", plt):
+    from pathlib import Path
+
+    from bench.core.errors import UserError
+    from bench.engine.linear_probe import shots_to_match
+    from bench.engine.records import read_record
+    from bench.report.collect import newest
+    from bench.report.leaderboard import own_templates_first
+
+    fs = newest(runs[runs.protocol == FewShot.name])
+    if fs.empty:
+        raise UserError("few-shot needs few-shot records: zsbench run ... --protocol zeroshot --protocol few-shot")
+    zs = own_templates_first(runs)
+    fig, axes = plt.subplots(1, len(fs), figsize=(4.8 * len(fs), 3.6), squeeze=False)
+    for ax, r in zip(axes[0], fs.itertuples()):
+        curve = read_record(Path(r.path)).metrics["shots"]
+        ks = sorted(map(int, curve))
+        mean = np.array([100 * curve[str(k)]["mean"] for k in ks])
+        std = np.array([100 * curve[str(k)]["std"] for k in ks])
+        ax.plot(ks, mean, "o-", color="#4c72b0", label="linear probe (mean over seeds)")
+        ax.fill_between(ks, mean - std, mean + std, color="#4c72b0", alpha=0.2, label="± 1 sd over seeds")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ks, [str(k) for k in ks])
+        match = zs[(zs.label == r.label) & (zs.task == r.task)]
+        if not match.empty:
+            z = float(match.primary.iloc[0])
+            ax.axhline(100 * z, color="#c44e52", ls="--", label=f"zero-shot ({100 * z:.1f})")
+            k = shots_to_match(z, curve)
+            if k is not None:
+                ax.plot([k], [100 * z], "D", color="black", ms=6, label=f"probe matches zero-shot at ~{k:.1f} shots")
+        ax.set_xlabel("labelled examples per class")
+        ax.set_ylabel(f"{r.task} accuracy (%)")
+        ax.set_title(r.label, fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+    return fig

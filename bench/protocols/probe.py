@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, Protocol, Unit
+from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, PlotKind, Protocol, ReportSection, Unit, View
 
 if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the probe runs (see zeroshot.py)
+    import pandas as pd
+
     from bench.engine.config import RunConfig
     from bench.engine.evaluation import Evaluation
     from bench.engine.features import FeatureSet
@@ -70,9 +72,25 @@ def probe_inputs(ev: "Evaluation") -> ProbeInputs:
 class LinearProbe(Protocol):
     name = "linear-probe"
     metrics = ("top1", "top5", "mean_per_class_recall", "top1_ci95")
-    role = "probe"
     columns = CLASSIFICATION_COLUMNS
-    plot_kinds = ("zeroshot-vs-probe",)
+
+    @classmethod
+    def views(cls) -> tuple[View, ...]:
+        return (View("zeroshot-vs-probe", "per model and task: zero-shot (the task's own templates), the linear "
+                     "probe on the same features, and the difference (CLIP paper Fig. 5)",
+                     "bench.protocols.probe:zeroshot_vs_probe", index_name="model, task"),)
+
+    @classmethod
+    def plots(cls) -> tuple[PlotKind, ...]:
+        return (PlotKind("zeroshot-vs-probe", "zero-shot minus linear-probe accuracy per task (CLIP paper Fig. 5)",
+                         "bench.protocols.probe:plot_zeroshot_vs_probe"),)
+
+    @classmethod
+    def report_sections(cls) -> tuple[ReportSection, ...]:
+        return (ReportSection("Zero-shot vs linear probe", "bench.protocols.probe:zeroshot_vs_probe", index=False),)
+
+    def variant(self, config) -> str:
+        return probe_variant(config)
 
     def settings(self, record) -> str:
         return f"{record.config.get('probe_features')} C={record.config['best_C']:.3g}"
@@ -99,3 +117,47 @@ class LinearProbe(Protocol):
                         task_info=data.task_info,
                         predictions={"indices": data.test.indices, "labels": data.test.labels,
                                      "top5": top5.astype(np.int32), **scores})]
+
+
+def probe_variant(config) -> str:
+    """What tells two probes of one model apart: the features they read and their training subset."""
+    features = str(config.get("probe_features") or "-")
+    limit = config.get("train_limit")
+    return f"{features} train {limit}" if limit else features
+
+
+def zeroshot_vs_probe(runs: "pd.DataFrame") -> "pd.DataFrame":
+    """Per model and task: zero-shot (task's own templates, newest), linear probe, and the delta."""
+    import pandas as pd
+
+    from bench.core.errors import UserError
+    from bench.report.collect import newest
+    from bench.report.leaderboard import own_templates_first
+
+    zs = own_templates_first(runs)
+    lp = newest(runs[runs.protocol == LinearProbe.name])
+    merged = zs.merge(lp, on=["model", "pretrained", "task"], suffixes=("_zs", "_lp"))
+    if merged.empty:
+        raise UserError("no task has both a zero-shot and a linear-probe record: run "
+                        "`zsbench run ... --protocol zeroshot --protocol linear-probe`")
+    out = pd.DataFrame({"model": merged.label_zs, "task": merged.task, "zero-shot": 100 * merged.primary_zs,
+                        "linear probe": 100 * merged.primary_lp})
+    out["delta"] = out["zero-shot"] - out["linear probe"]
+    return out.sort_values("delta").reset_index(drop=True)
+
+
+def plot_zeroshot_vs_probe(runs: "pd.DataFrame", plt):
+    table = zeroshot_vs_probe(runs)
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(table) + 1.5))
+    names = [f"{t}" if table.model.nunique() == 1 else f"{t} ({m})" for t, m in zip(table.task, table.model)]
+    colours = ["#55a868" if d >= 0 else "#c44e52" for d in table.delta]
+    ax.barh(names, table.delta, color=colours)
+    for y, d in enumerate(table.delta):
+        ax.text(d, y, f" {d:+.1f}" if d >= 0 else f"{d:+.1f} ", va="center", ha="left" if d >= 0 else "right", fontsize=8)
+    ax.axvline(0, color="black", lw=0.8)
+    span = max(1.0, float(table.delta.abs().max()))
+    ax.set_xlim(min(0.0, float(table.delta.min())) - 0.3 * span, max(0.0, float(table.delta.max())) + 0.3 * span)
+    ax.set_xlabel("zero-shot minus linear-probe accuracy (points)")
+    ax.set_title("Zero-shot vs linear probe on the same features" +
+                 (f"\n{table.model.iloc[0]}" if table.model.nunique() == 1 else ""), fontsize=9)
+    return fig

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bench.core.errors import UserError
-from bench.engine.protocol import Column, Outcome, Protocol, Unit
+from bench.engine.protocol import Column, Outcome, PlotKind, Protocol, Unit
 from bench.protocols.zeroshot import feature_facts
 
 if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the protocol runs (see zeroshot.py)
@@ -27,13 +27,19 @@ class Retrieval(Protocol):
     kinds = ("retrieval",)
     metrics = tuple(f"{d}_retrieval_recall@{k}" for d in ("image", "text") for k in RECALL_KS) + ("mean_recall@1",)
     board = "zeroshot"  # DataComp's table shows retrieval beside zero-shot classification
-    role = "zero-shot"
+    zero_shot = True
+    default_for = ("retrieval",)
     columns = tuple(Column(f"{arrow} R@{k}", f"{d}_retrieval_recall@{k}")
                     for d, arrow in (("image", "T->I"), ("text", "I->T")) for k in RECALL_KS) + \
         (Column("mean R@1", "mean_recall@1"), Column("captions", "config.n_captions", "int"))
     paired_test = "mcnemar"  # per caption: its image retrieved at rank 1 or not
     clip_benchmark_task = "zeroshot_retrieval"
-    plot_kinds = ("leaderboard", "checkpoints")
+
+    @classmethod
+    def plots(cls) -> tuple[PlotKind, ...]:
+        from bench.report.formats import CHECKPOINTS_PLOT, LEADERBOARD_PLOT
+
+        return LEADERBOARD_PLOT, CHECKPOINTS_PLOT
 
     def settings(self, record) -> str:
         return f"captions ({record.config['n_captions']})"

@@ -15,13 +15,15 @@ import numpy as np
 
 from bench.core.errors import UserError
 from bench.engine.config import SUBSET_MODES
-from bench.engine.protocol import Column, Outcome, Protocol, Unit
+from bench.engine.protocol import Column, Outcome, PlotKind, Protocol, ReportSection, Unit, View
 from bench.protocols.zeroshot import feature_facts, zero_shot_scores
 from tasks.families import get_family
 from tasks.registry import get_task
 from tasks.subsets import class_subset
 
 if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the protocol runs (see zeroshot.py)
+    import pandas as pd
+
     from bench.engine.config import RunConfig
     from bench.engine.evaluation import Evaluation
 
@@ -31,11 +33,24 @@ IN_DISTRIBUTION, SHIFT = "in-distribution", "shift"
 class Robustness(Protocol):
     name = "robustness"
     metrics = ("top1", "id_top1", "effective_robustness", "relative_robustness", "predicted")
-    role = "shift"
     columns = (Column("top1", "top1"), Column("id top1", "id_top1"), Column("predicted", "predicted"),
                Column("eff. rob.", "effective_robustness"), Column("ood/id", "relative_robustness", "ratio"),
                Column("probe top1", "probe_top1"), Column("id measured on", "id_basis", "text"))
-    plot_kinds = ("robustness",)
+
+    @classmethod
+    def views(cls) -> tuple[View, ...]:
+        return (View("robustness", "per model and in-distribution task: accuracy on it and on each shift, the "
+                     "average gap and effective robustness", "bench.protocols.robustness:robustness_table"),)
+
+    @classmethod
+    def plots(cls) -> tuple[PlotKind, ...]:
+        return (PlotKind("robustness", "accuracy under shift against in-distribution accuracy, logit axes, with the "
+                         "published baseline fits (CLIP paper Fig. 13/14 idea)",
+                         "bench.protocols.robustness:plot_robustness"),)
+
+    @classmethod
+    def report_sections(cls) -> tuple[ReportSection, ...]:
+        return (ReportSection("Distribution shift", "bench.protocols.robustness:robustness_table"),)
 
     def settings(self, record) -> str:
         role = record.task_info.get("role", "-")
@@ -168,3 +183,105 @@ def scores_from_records(records) -> list:
     return [ShiftScore(task=r.task, parent=r.task_info["parent"], n=r.n_samples,
                        **{k: v for k, v in r.metrics.items() if k in fields})
             for r in records if r.protocol == "robustness" and r.task_info.get("role") == SHIFT]
+
+
+def shift_points(runs: "pd.DataFrame") -> "pd.DataFrame":
+    """One row per (model, shift): in-distribution and shifted accuracy, effective robustness.
+
+    Robustness records carry the in-distribution accuracy they were measured against (restricted
+    to the shift's classes where it uses a subset); for plain zero-shot records of a shift task,
+    the parent's zero-shot record of the same model supplies it.
+    """
+    import pandas as pd
+
+    from bench.report.collect import newest
+    from bench.report.leaderboard import own_templates_first
+
+    rob = newest(runs[runs.protocol == Robustness.name], keys=("model", "pretrained", "task", "parent"))
+    rows = [{"label": r.label, "task": r.task, "parent": r.parent, "id": r.id_top1, "ood": r.top1,
+             "er": r.effective_robustness} for r in rob[rob.parent.notna()].itertuples()]
+    seen = {(r["label"], r["task"]) for r in rows}
+    zs = own_templates_first(runs)
+    for r in zs[zs.parent.notna()].itertuples():
+        base = zs[(zs.label == r.label) & (zs.task == r.parent)]
+        if (r.label, r.task) not in seen and not base.empty:
+            rows.append({"label": r.label, "task": r.task, "parent": r.parent, "id": float(base.top1.iloc[0]),
+                         "ood": r.top1, "er": None})
+    return pd.DataFrame(rows, columns=["label", "task", "parent", "id", "ood", "er"])
+
+
+def robustness_table(runs: "pd.DataFrame") -> "pd.DataFrame":
+    """Per model and in-distribution task: accuracy on it and on each shift (%), the shifts'
+    average, the average gap, and the mean effective robustness where a baseline fit exists."""
+    import pandas as pd
+
+    from tasks.names import parse_task_name
+
+    points = shift_points(runs)
+    if points.empty:
+        raise UserError("no distribution-shift records: run `zsbench robustness --suite imagenet|cifar10-c|digits-shift "
+                        "--model ...` (or zero-shot runs of a task and its shifts, e.g. --task imagenet --task imagenet-v2)")
+    if any(parse_task_name(t).is_generated for t in points.task):  # corruption suites: mean over severities
+        points = points.assign(task=[parse_task_name(t).family_label for t in points.task])
+        points = points.groupby(["label", "parent", "task"], as_index=False)[["id", "ood", "er"]].mean()
+    rows = {}
+    for (label, parent), group in points.groupby(["label", "parent"]):
+        row = {f"{parent} (in-dist.)": 100 * float(group.id.max() if group.id.nunique() == 1 else np.nan)}
+        row.update({t: 100 * v for t, v in zip(group.task, group.ood)})
+        row["shift average"] = 100 * float(group.ood.mean())
+        row["average gap"] = 100 * float((group.ood - group.id).mean())
+        ers = group.er.dropna()
+        row["eff. robustness"] = 100 * float(ers.mean()) if len(ers) else np.nan
+        rows[f"{label} | {parent}"] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table = table.dropna(axis=1, how="all")
+    lead = [c for c in table.columns if c.endswith("(in-dist.)")]
+    tail = [c for c in ("shift average", "average gap", "eff. robustness") if c in table.columns]
+    return table[lead + sorted(c for c in table.columns if c not in lead + tail) + tail]
+
+
+def _logit(p):
+    p = np.clip(np.asarray(p, dtype=float), 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+def plot_robustness(runs: "pd.DataFrame", plt):
+    from tasks.names import parse_task_name
+    from bench.engine.robustness import published_fits, published_points
+
+    points = shift_points(runs)
+    if points.empty:
+        raise UserError("robustness needs shift records: zsbench robustness --suite imagenet --model ... "
+                        "(or zero-shot runs such as --task imagenet --task imagenet-v2 --task imagenet-r)")
+    tasks = sorted(points.task.unique())
+    if len(tasks) > 8:  # corruption suites: one point per model and corruption family average
+        points = points.assign(task=[parse_task_name(t).family_label for t in points.task])
+        points = points.groupby(["label", "task"], as_index=False)[["id", "ood"]].mean()
+        tasks = sorted(points.task.unique())
+    fig, ax = plt.subplots(figsize=(5.6, 4.8))
+    ticks = np.array([0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95])
+    ax.plot(_logit([0.02, 0.98]), _logit([0.02, 0.98]), color="gray", ls=":", label="y = x (no accuracy drop)")
+    fits = published_fits()
+    xs = np.linspace(_logit(0.05), _logit(0.95), 50)
+    for t in tasks:
+        if t in fits:
+            pts = np.array(published_points(t))
+            ax.scatter(_logit(pts[:, 0]), _logit(pts[:, 1]), s=6, color="lightgray", zorder=1)
+            f = fits[t]
+            ax.plot(xs, [f.predict_logit(x) for x in xs], lw=1, alpha=0.7,
+                    label=f"{t}: baseline fit over {f.n_models + f.upper_n_models} ImageNet models"
+                          + ("" if f.split is None else f" ({f.form})"))
+    markers = "osD^vP*Xhp<>"
+    for label in sorted(points.label.unique()):
+        for t in tasks:
+            sel = points[(points.label == label) & (points.task == t)]
+            if len(sel):
+                ax.scatter(_logit(sel.id), _logit(sel.ood), marker=markers[tasks.index(t) % len(markers)], s=40,
+                           label=f"{t}: {label}", zorder=3)
+    ax.set_xticks(_logit(ticks), [f"{100 * t:g}" for t in ticks])
+    ax.set_yticks(_logit(ticks), [f"{100 * t:g}" for t in ticks])
+    ax.set_xlabel("in-distribution accuracy (%, logit axis)")
+    ax.set_ylabel("accuracy under shift (%, logit axis)")
+    ax.set_title("Accuracy under distribution shift", fontsize=9)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    return fig

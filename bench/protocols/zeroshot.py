@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, Protocol, Unit
+from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, PlotKind, Protocol, Unit
 
 if TYPE_CHECKING:  # pragma: no cover - the engine's heavy modules load when a protocol evaluates, not when
+    import pandas as pd
+
     from bench.engine.evaluation import Evaluation  # a report asks how its results are shown
 
 
@@ -18,10 +20,17 @@ class ZeroShot(Protocol):
     metrics = ("top1", "top5", "mean_per_class_recall", "top1_ci95")
     uses_templates = True
     adaptive = True
-    role = "zero-shot"
+    zero_shot = True
     columns = CLASSIFICATION_COLUMNS
-    plot_kinds = ("prompt-ensemble", "zeroshot-vs-probe", "leaderboard", "checkpoints")
     published = True
+    default_for = ("classification",)
+
+    @classmethod
+    def plots(cls) -> tuple[PlotKind, ...]:
+        from bench.report.formats import CHECKPOINTS_PLOT, LEADERBOARD_PLOT
+
+        return (PlotKind("prompt-ensemble", "each template set's accuracy for one model and task (CLIP paper Fig. 4 "
+                         "idea)", "bench.protocols.zeroshot:plot_prompt_ensemble"), LEADERBOARD_PLOT, CHECKPOINTS_PLOT)
     clip_benchmark_task = "zeroshot_classification"
 
     def settings(self, record) -> str:
@@ -83,3 +92,27 @@ def feature_facts(feats) -> dict:
     if feats.info.get("reused_rows"):  # rows another cache entry of this model held (e.g. an adaptive run's)
         facts["feature_rows_reused"] = feats.info["reused_rows"]
     return facts
+
+
+def plot_prompt_ensemble(runs: "pd.DataFrame", plt):
+    from bench.core.errors import UserError
+    from bench.report.collect import newest, zero_shot_classifiers
+
+    zs = newest(zero_shot_classifiers(runs))
+    groups = [(k, g) for k, g in zs.groupby(["label", "task"]) if len(g) >= 2]
+    if not groups:
+        raise UserError("prompt-ensemble needs one model and task run with several template sets: "
+                        "zsbench run ... --templates openai_imagenet --templates single")
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 3.6), squeeze=False)
+    for ax, ((label, task), g) in zip(axes[0], groups):
+        g = g.sort_values("primary")
+        colours = ["#c44e52" if t == "openai_imagenet" else "#4c72b0" if t == "single" else "#8c8c8c"
+                   for t in g.templates]
+        ax.barh(g.templates, 100 * g.primary, color=colours)
+        for y, v in enumerate(100 * g.primary):
+            ax.text(v, y, f" {v:.1f}", va="center", fontsize=8)
+        ax.set_xlabel(f"{task} zero-shot accuracy (%)")
+        ax.set_title(f"{label}\nprompt ensemble vs single templates", fontsize=9)
+        lo = float(100 * g.primary.min())
+        ax.set_xlim(max(0.0, lo - 10), min(100.0, float(100 * g.primary.max()) + 8))
+    return fig

@@ -14,9 +14,9 @@ from bench.core.errors import UserError
 from bench.engine.records import read_record
 from bench.report.collect import default_board
 from bench.report.explorer import SAMPLES_PER_TASK, THUMB_PX, Thumbnails, explorer_data, explorer_html, source_thumbnails
-from bench.report.leaderboard import below_published, leaderboard, render, robustness_table, zeroshot_vs_probe
+from bench.report.leaderboard import below_published, leaderboard, render
 from bench.report.plots import make_plot
-from bench.report.protocols import plot_kinds
+from bench.report.protocols import plot_kinds, report_sections
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222;padding:0 1em}
@@ -81,12 +81,11 @@ def build_report(runs: pd.DataFrame, out: Path, title: str = "zsbench report", e
         table, _ = _try(leaderboard, runs, board) if board != headline else (None, None)
         if table is not None:
             parts.append(_section(f"{board} leaderboard", render(table, "html")))
-    zp, _ = _try(zeroshot_vs_probe, runs)
-    if zp is not None:
-        parts.append(_section("Zero-shot vs linear probe", zp.to_html(index=False, border=0, float_format=lambda v: f"{v:.2f}")))
-    rb, _ = _try(robustness_table, runs)
-    if rb is not None:
-        parts.append(_section("Distribution shift", rb.to_html(border=0, float_format=lambda v: f"{v:.2f}")))
+    for section in report_sections(runs.protocol.unique()):  # what each protocol of the records adds
+        table, _ = _try(section.table, runs)
+        if table is not None:
+            parts.append(_section(section.title, table.to_html(index=section.index, border=0,
+                                                               float_format=lambda v: f"{v:.2f}")))
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
         for kind in plot_kinds(runs.protocol.unique()):

@@ -20,8 +20,7 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.core.paths import package_file
 from bench.report.formats import FORMATS, METRICS
-from bench.report.collect import default_board, newest, of_protocol, of_role, zero_shot_classifiers
-from tasks.names import parse_task_name
+from bench.report.collect import default_board, newest, of_protocol, zero_shot_classifiers
 
 PUBLISHED = package_file("bench.report", "data", "published_openclip.csv")
 FLAG_CAUSES = ("templates (use the task's own set: --templates omitted)", "class names (CLIP's list for the task)",
@@ -170,20 +169,6 @@ def prompt_source_notes(runs: pd.DataFrame) -> list[str]:
     return notes
 
 
-def zeroshot_vs_probe(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per model and task: zero-shot (task's own templates, newest), linear probe, and the delta."""
-    zs = own_templates_first(runs)
-    lp = newest(of_role(runs, "probe"))
-    merged = zs.merge(lp, on=["model", "pretrained", "task"], suffixes=("_zs", "_lp"))
-    if merged.empty:
-        raise UserError("no task has both a zero-shot and a linear-probe record: run "
-                        "`zsbench run ... --protocol zeroshot --protocol linear-probe`")
-    out = pd.DataFrame({"model": merged.label_zs, "task": merged.task, "zero-shot": 100 * merged.primary_zs,
-                        "linear probe": 100 * merged.primary_lp})
-    out["delta"] = out["zero-shot"] - out["linear probe"]
-    return out.sort_values("delta").reset_index(drop=True)
-
-
 def to_markdown(table: pd.DataFrame, index_name: str = "model") -> str:
     def cell(v) -> str:
         if isinstance(v, (float, np.floating)):
@@ -210,49 +195,3 @@ def render(table: pd.DataFrame, fmt: str, index_name: str = "model") -> str:
     records = [{index_name: i, **{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}}
                for i, row in table.to_dict(orient="index").items()]
     return json.dumps(records, indent=1, default=float)
-
-
-def shift_points(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per (model, shift): in-distribution and shifted accuracy, effective robustness.
-
-    Robustness records carry the in-distribution accuracy they were measured against (restricted
-    to the shift's classes where it uses a subset); for plain zero-shot records of a shift task,
-    the parent's zero-shot record of the same model supplies it.
-    """
-    rob = newest(of_role(runs, "shift"), keys=("model", "pretrained", "task", "parent"))
-    rows = [{"label": r.label, "task": r.task, "parent": r.parent, "id": r.id_top1, "ood": r.top1,
-             "er": r.effective_robustness} for r in rob[rob.parent.notna()].itertuples()]
-    seen = {(r["label"], r["task"]) for r in rows}
-    zs = own_templates_first(runs)
-    for r in zs[zs.parent.notna()].itertuples():
-        base = zs[(zs.label == r.label) & (zs.task == r.parent)]
-        if (r.label, r.task) not in seen and not base.empty:
-            rows.append({"label": r.label, "task": r.task, "parent": r.parent, "id": float(base.top1.iloc[0]),
-                         "ood": r.top1, "er": None})
-    return pd.DataFrame(rows, columns=["label", "task", "parent", "id", "ood", "er"])
-
-
-def robustness_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per model and in-distribution task: accuracy on it and on each shift (%), the shifts'
-    average, the average gap, and the mean effective robustness where a baseline fit exists."""
-    points = shift_points(runs)
-    if points.empty:
-        raise UserError("no distribution-shift records: run `zsbench robustness --suite imagenet|cifar10-c|digits-shift "
-                        "--model ...` (or zero-shot runs of a task and its shifts, e.g. --task imagenet --task imagenet-v2)")
-    if any(parse_task_name(t).is_generated for t in points.task):  # corruption suites: mean over severities
-        points = points.assign(task=[parse_task_name(t).family_label for t in points.task])
-        points = points.groupby(["label", "parent", "task"], as_index=False)[["id", "ood", "er"]].mean()
-    rows = {}
-    for (label, parent), group in points.groupby(["label", "parent"]):
-        row = {f"{parent} (in-dist.)": 100 * float(group.id.max() if group.id.nunique() == 1 else np.nan)}
-        row.update({t: 100 * v for t, v in zip(group.task, group.ood)})
-        row["shift average"] = 100 * float(group.ood.mean())
-        row["average gap"] = 100 * float((group.ood - group.id).mean())
-        ers = group.er.dropna()
-        row["eff. robustness"] = 100 * float(ers.mean()) if len(ers) else np.nan
-        rows[f"{label} | {parent}"] = row
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table = table.dropna(axis=1, how="all")
-    lead = [c for c in table.columns if c.endswith("(in-dist.)")]
-    tail = [c for c in ("shift average", "average gap", "eff. robustness") if c in table.columns]
-    return table[lead + sorted(c for c in table.columns if c not in lead + tail) + tail]

@@ -2,15 +2,15 @@
 
 Every writer (terminal tables, leaderboards, ``compare``, plots, the HTML page) asks here how a
 record's protocol shows its results, through the attributes of
-:class:`~bench.engine.protocol.Protocol` (``board``, ``role``, ``columns``, ``paired_test``,
-``plot_kinds``, ``published``, ``settings``, ``notes``). None of them tests a protocol's name, so a
-protocol a plug-in registers is shown like a built-in. Records of a protocol that is not installed
+:class:`~bench.engine.protocol.Protocol` (``board``, ``zero_shot``, ``columns``, ``paired_test``,
+``views``, ``plots``, ``report_sections``, ``published``, ``settings``, ``notes``, ``variant``). None of
+them tests a protocol's name, so a protocol a plug-in registers is shown like a built-in. Records of a protocol that is not installed
 here (a plug-in's records read elsewhere) get the interface's defaults.
 """
 from __future__ import annotations
 
 from bench.core.errors import UserError
-from bench.engine.protocol import Protocol
+from bench.engine.protocol import PlotKind, Protocol, ReportSection, View
 from bench.engine.protocol_registry import PROTOCOLS
 
 
@@ -36,6 +36,61 @@ def boards() -> list[str]:
     return list(dict.fromkeys(describe(n).board_name() for n in PROTOCOLS.names()))
 
 
+def _installed() -> list[type]:
+    out = []
+    for name in PROTOCOLS.names():
+        try:
+            out.append(PROTOCOLS.get(name))
+        except UserError:  # a plug-in that fails to import: said when it is asked for by name
+            continue
+    return out
+
+
+def all_views() -> dict[str, View]:
+    """Every leaderboard view an installed protocol declares (``zsbench leaderboard NAME``), by name."""
+    return _unique(v for cls in _installed() for v in cls.views())
+
+
+def all_plot_kinds() -> dict[str, PlotKind]:
+    """Every plot kind an installed protocol declares (``zsbench plot NAME``), by name, first declaration kept."""
+    return _unique(k for cls in _installed() for k in cls.plots())
+
+
+def _unique(items) -> dict:
+    out: dict = {}
+    for item in items:
+        out.setdefault(item.name, item)
+    return out
+
+
+def plot_kind(name: str) -> PlotKind:
+    kinds = all_plot_kinds()
+    if name not in kinds:
+        raise UserError(f"unknown plot kind '{name}': the installed protocols provide {', '.join(kinds)}")
+    return kinds[name]
+
+
+def view(name: str) -> View:
+    views = all_views()
+    if name not in views:
+        raise UserError(f"unknown leaderboard view '{name}': the installed protocols provide "
+                        f"{', '.join(['table', *views])}")
+    return views[name]
+
+
 def plot_kinds(names) -> list[str]:
     """The plot kinds the records of these protocols feed, in first-seen order."""
-    return list(dict.fromkeys(k for n in names for k in describe(n).plot_kinds))
+    return list(dict.fromkeys(k.name for n in names for k in describe(n).plots()))
+
+
+def report_sections(names) -> list[ReportSection]:
+    """The report sections the records of these protocols declare, in first-seen order (one per title)."""
+    return list(_unique_titles(s for n in names for s in describe(n).report_sections()))
+
+
+def _unique_titles(sections):
+    seen = set()
+    for section in sections:
+        if section.title not in seen:
+            seen.add(section.title)
+            yield section

@@ -1,7 +1,7 @@
 """The layers, checked from the source with ``ast`` (every import, also those inside functions and
 under ``if TYPE_CHECKING``):
 
-    floor (bench.core) < prompts < tasks < models < engine < protocols < report < apps < commands < cli.py
+    floor (bench.core) < prompts < tasks < models < engine < report < protocols < apps < commands < cli.py
 
 Each module imports only from its own layer or below; besides that, a protocol never imports the
 runner, no module imports another module's private name, and no two modules import each other,
@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("bench", "prompts", "tasks")
 
 #: layer -> rank; a module may import a module of the same or a lower rank
-RANKS = {"floor": 0, "prompts": 1, "tasks": 2, "models": 3, "engine": 4, "protocols": 5, "report": 6, "apps": 7,
+RANKS = {"floor": 0, "prompts": 1, "tasks": 2, "models": 3, "engine": 4, "report": 5, "protocols": 6, "apps": 7,
          "commands": 8, "cli": 9}
 #: module-name prefixes of each layer inside bench (the floor also holds the bare ``bench`` package)
 BENCH_LAYERS = {"bench.core": "floor", "bench.models": "models", "bench.engine": "engine",

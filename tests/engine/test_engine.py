@@ -14,6 +14,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from bench.engine.config import RunConfig, add_run_options, config_from_args
 from bench.engine.runner import Runner, run
@@ -130,6 +131,55 @@ def test_a_plugged_in_protocol_is_usable_from_the_command_line(demo_plugin, tiny
     compare = run_cli("compare", "colour:v1", "colour:v1", "--protocol", "feature-norm", "--results", tmp_path / "r",
                       cwd=tmp_path)
     assert compare.returncode == 2 and "declares no paired test" in compare.stderr
+
+
+def test_a_plugged_in_protocol_brings_its_option_view_plot_and_report_section(demo_plugin, tiny_folder, tmp_path):
+    """Everything the demo protocol declares in its own module reaches the command line: ``--norm-order`` in
+    ``run --help``, the record (under the protocol's name) and the work key; its leaderboard view, plot kind
+    and report section; and bad input is one line, exit 2."""
+    from helpers.cli import run_cli
+
+    assert "--norm-order" in run_cli("run", "--help", cwd=tmp_path).stdout
+    common = ("--model", "colour:v1", "--task", tiny_folder, "--protocol", "feature-norm", "--out", tmp_path / "r",
+              "--cache-dir", tmp_path / "c", "--workers", "0", "--quiet", "--json")
+    l1, l2 = (run_cli("run", *common, *extra, cwd=tmp_path) for extra in (("--norm-order", "1"), ()))
+    assert l1.returncode == 0 and l2.returncode == 0, l1.stderr + l2.stderr
+    (r1,), (r2,) = json.loads(l1.stdout), json.loads(l2.stdout)
+    assert r1["config"]["feature-norm"] == {"norm_order": 1} and r2["config"]["feature-norm"] == {"norm_order": 2}
+    assert r1["config"]["work_key"] != r2["config"]["work_key"]  # the option is part of the work key
+    # the figures themselves: L1 and L2 norms of the backend's features, computed here from the images
+    from plugins.zsbench_demo_plugin import ColourBackend
+    from PIL import Image
+
+    backend = ColourBackend("colour:v1", None)
+    files = sorted(p for p in tiny_folder.rglob("*") if p.is_file())
+    feats = backend.encode_images(torch.stack([backend.preprocess(Image.open(f)) for f in files])).numpy()
+    for record, order in ((r1, 1), (r2, 2)):
+        assert record["metrics"]["mean_norm"] == pytest.approx(np.linalg.norm(feats, ord=order, axis=1).mean(), rel=1e-5)
+    # read back, a record's config gives the protocol's options again (the doctor and work keys use this)
+    from bench.engine.records import read_records
+
+    for record in read_records(tmp_path / "r"):
+        assert record.config.run_config().protocol_section("feature-norm") == record.config["feature-norm"]
+    view = run_cli("leaderboard", "feature-norm", "--format", "json", "--results", tmp_path / "r", cwd=tmp_path)
+    assert view.returncode == 0, view.stderr
+    (row,) = json.loads(view.stdout)
+    assert row["model"] == "colour:v1 / none" and row[r2["task"]] == pytest.approx(r2["metrics"]["mean_norm"])  # the newest
+    assert "feature-norm: mean feature norm" in run_cli("leaderboard", "--list-views", cwd=tmp_path).stdout
+    plot = run_cli("plot", "feature-norm", "--results", tmp_path / "r", "--out", tmp_path / "p", cwd=tmp_path)
+    assert plot.returncode == 0, plot.stderr
+    assert {p.name for p in (tmp_path / "p").iterdir()} == {"feature-norm.png", "feature-norm.svg"}
+    report = run_cli("report", "--results", tmp_path / "r", "--no-explorer", "--quiet", cwd=tmp_path)
+    assert report.returncode == 0, report.stderr
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "<h2>Feature norms</h2>" in page and "alt='feature-norm'" in page
+    for args, says in ((("run", *common, "--norm-order", "3"), "--norm-order: takes 1 or 2, not '3'"),
+                       (("run", *common[:4], "--norm-order", "1", "--quiet"), "--norm-order is an option of "
+                                                                               "--protocol feature-norm"),
+                       (("leaderboard", "norms", "--results", tmp_path / "r"), "unknown view 'norms'"),
+                       (("plot", "norms", "--results", tmp_path / "r"), "unknown plot kind 'norms'")):
+        out = run_cli(*args, cwd=tmp_path)
+        assert out.returncode == 2 and says in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
 
 
 def test_without_the_plugin_its_protocol_and_backend_are_unknown(tiny_folder, tmp_path):

@@ -36,7 +36,7 @@ def test_format_one_records_tabulate_and_compare(tmp_path):
     from bench.report.leaderboard import leaderboard
 
     runs = load_runs(V1)
-    assert set(runs.board) == {"zeroshot"} and set(runs.role) == {"zero-shot"}
+    assert set(runs.board) == {"zeroshot"} and runs.zero_shot.all()
     table = leaderboard(runs, history=True)
     assert len(table) == 2 and table["images"].notna().all()
     a, b = sorted(runs.path)

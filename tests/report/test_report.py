@@ -15,8 +15,14 @@ from bench.engine.metrics import mcnemar_exact, paired_bootstrap_ci
 from bench.report.collect import load_runs
 from bench.report.compare import compare
 from bench.report.html import build_report
-from bench.report.leaderboard import below_published, leaderboard, render, robustness_table, zeroshot_vs_probe
-from bench.report.plots import KINDS, make_plot
+from bench.protocols.probe import zeroshot_vs_probe
+from bench.protocols.robustness import robustness_table
+from bench.report.leaderboard import below_published, leaderboard, render
+from bench.report.plots import make_plot
+from bench.report.protocols import all_plot_kinds
+
+#: every plot kind the built-in protocols declare
+KINDS = tuple(all_plot_kinds())
 from helpers.cli import run_cli as zsbench
 from helpers.records import add, two_checkpoints
 

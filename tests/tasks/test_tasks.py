@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bench.engine.protocol_registry import default_protocol
 from tasks.classes import resolve_classnames, resolve_templates
 from tasks.registry import get_task, list_tasks
 from tasks.sources.base import ImageSource
@@ -43,10 +44,10 @@ def test_the_clip_suite_is_registered():
 @pytest.mark.parametrize("spec", list_tasks(), ids=lambda s: s.name)
 def test_every_builtin_resolves_names_and_templates(spec):
     if spec.kind == "retrieval":  # captions instead of class names and templates
-        assert spec.metric == "mean_recall@1" and spec.default_protocol == "retrieval" and spec.classnames is None
+        assert spec.metric == "mean_recall@1" and default_protocol(spec.kind) == "retrieval" and spec.classnames is None
         return
     if spec.kind == "association":  # cue words and candidate images (WinoGAViL)
-        assert spec.default_protocol == "association" and spec.classnames is None
+        assert default_protocol(spec.kind) == "association" and spec.classnames is None
         return
     data = NoData(spec.n_classes)
     if spec.classnames == "source":  # DataComp's own exports: names and templates ship with the data
