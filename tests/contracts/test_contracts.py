@@ -123,12 +123,33 @@ def test_a_protocol_with_a_paired_test_but_no_predictions_is_caught():
         check_protocol(Unpaired)
 
 
-def test_a_protocol_with_an_unknown_role_is_caught():
+def test_a_protocol_whose_plots_are_not_plot_kinds_is_caught():
+    """(Was: an unknown ``role``; roles are gone, a protocol declares its views and plots itself.)"""
     from plugins.zsbench_demo_plugin import FeatureNorm
 
     class Odd(FeatureNorm):
         name = "odd"
-        role = "headline"
 
-    with pytest.raises(ContractError, match="role is one of"):
+        @classmethod
+        def plots(cls):
+            return ("headline",)
+
+    with pytest.raises(ContractError, match="plots are PlotKinds"):
         check_protocol(Odd)
+
+
+def test_a_protocol_whose_options_are_not_declared_options_is_caught():
+    from dataclasses import dataclass
+
+    from plugins.zsbench_demo_plugin import FeatureNorm
+
+    @dataclass
+    class Bare:
+        order: int = 2  # a plain field: no flag, no help
+
+    class Undeclared(FeatureNorm):
+        name = "undeclared"
+        options = Bare
+
+    with pytest.raises(ContractError, match="options is a dataclass"):
+        check_protocol(Undeclared)
