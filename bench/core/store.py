@@ -159,6 +159,7 @@ class ChunkedEntry:
         atomic_write_json(self.folder / "meta.partial.json", self.meta)
         for name, arr in arrays.items():
             save_array(self.path(index, name), arr)
+        hold_for_fault_test(index)
 
     def is_complete(self) -> bool:
         return (self.folder / "meta.json").exists()
@@ -188,3 +189,24 @@ def cached_file_hash(path: Path, store: "Store | None" = None) -> str:
         index[key] = file_sha256(path)
         atomic_write_json(index_path, index)
     return index[key]
+
+
+#: fault injection for the kill, interrupt and cancel tests (tests/commands/test_hostile_input.py,
+#: tests/apps/test_sweep.py): the chunk index after which a run holds still
+HOLD_AFTER_CHUNK = "ZSBENCH_TEST_HOLD_AFTER_CHUNK"
+
+
+def hold_for_fault_test(index: int) -> None:
+    """With ``ZSBENCH_TEST_HOLD_AFTER_CHUNK=N``, hold the process once chunk N is whole (every array and its
+    checksum written) until a signal ends it, at most 10 minutes. A fault test then signals a run that is
+    certainly mid-extraction, however fast the forward or slow the machine: without the hold, a run on a
+    busy machine could finish between the test seeing chunk N and the signal arriving."""
+    at = os.environ.get(HOLD_AFTER_CHUNK)
+    if at is None or at.strip() != str(index):
+        return
+    import time
+
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        time.sleep(0.02)
+

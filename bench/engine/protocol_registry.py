@@ -17,7 +17,8 @@ for _name, _target in (("zeroshot", "bench.protocols.zeroshot:ZeroShot"),
                        ("few-shot", "bench.protocols.few_shot:FewShot"),
                        ("robustness", "bench.protocols.robustness:Robustness"),
                        ("retrieval", "bench.protocols.retrieval:Retrieval"),
-                       ("association", "bench.protocols.association:Association")):
+                       ("association", "bench.protocols.association:Association"),
+                       ("caption-selection", "bench.protocols.caption_selection:CaptionSelection")):
     PROTOCOLS.register(_name, _target)
 
 

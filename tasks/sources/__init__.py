@@ -127,6 +127,18 @@ def _association(options: dict, split: str, ctx: DataContext, fetch: bool) -> Im
     return open_associations(options, split, None, ctx.data_dir / "hf", local=path) if fetch else None
 
 
+def _sugar_crepe(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
+    from tasks.sources.caption_selection import open_sugar_crepe
+
+    return open_sugar_crepe(options, split, ctx.data_dir, fetch)
+
+
+def _paired_images(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
+    from tasks.sources.caption_selection import open_paired_images
+
+    return open_paired_images(options, split, ctx.data_dir, fetch)
+
+
 def _corrupted(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
     from tasks.registry import get_task
     from tasks.sources.corrupted import CorruptedSource
@@ -139,7 +151,7 @@ def _corrupted(options: dict, split: str, ctx: DataContext, fetch: bool) -> Imag
 
 for _type, _opener in (("torchvision", _torchvision), ("mirror", _mirror), ("imagefolder", _imagefolder), ("csv", _csv),
                        ("hf", _hf), ("hf_captions", _hf_captions), ("webdataset", _webdataset), ("corrupted", _corrupted), ("captions", _captions),
-                       ("association", _association)):
+                       ("association", _association), ("sugar_crepe", _sugar_crepe), ("paired_images", _paired_images)):
     SOURCE_TYPES.register(_type, _opener)
 
 

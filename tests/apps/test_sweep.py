@@ -90,7 +90,10 @@ def test_killing_a_job_mid_extraction_loses_nothing(tmp_path, monkeypatch):
     """240 of digits' images (scikit-learn's own copy) in chunks of 16 rows: cancel the job after the first."""
     from bench.apps import sweep as sw
 
+    from bench.core.store import HOLD_AFTER_CHUNK
+
     monkeypatch.setenv("ZSBENCH_CHUNK_ROWS", "16")  # the job's process and the in-process rerun alike
+    monkeypatch.setenv(HOLD_AFTER_CHUNK, "0")  # the job holds still once chunk 0 is whole: cancelled mid-extraction
     config = RunConfig(tasks=["digits"], out_dir=tmp_path / "res", cache_dir=tmp_path / "c", num_workers=0,
                        skip_existing=True, limit=240, templates=["single"])
     job = sw.plan_sweep([sw.ModelEntry("ViT-S-32", "none")], config)[0]
@@ -105,6 +108,7 @@ def test_killing_a_job_mid_extraction_loses_nothing(tmp_path, monkeypatch):
     while handle.state not in ("DONE", "FAILED", "INTERRUPTED", "CANCELLED", "UNKNOWN") and time.time() < deadline:
         time.sleep(0.5)
     assert not list((tmp_path / "res" / "runs").glob("*.json")) if (tmp_path / "res" / "runs").exists() else True
+    monkeypatch.delenv(HOLD_AFTER_CHUNK)
     result = sw.run_job(config, job, sweep_dir)  # the rerun (here in-process)
     assert result["records"] == 1
     (rec,) = [json.loads(p.read_text()) for p in (tmp_path / "res" / "runs").glob("*.json")]

@@ -16,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from bench.core.store import HOLD_AFTER_CHUNK
 from bench.engine.features import ARRAYS
 
 from helpers.cli import REPO, run_cli
@@ -127,8 +128,13 @@ def _folder(root: Path, n: int = N_IMAGES) -> Path:
     return root
 
 
-def _start(folder: Path, cache: Path, out: Path) -> subprocess.Popen:
+def _start(folder: Path, cache: Path, out: Path, hold: bool = False) -> subprocess.Popen:
+    """``hold``: the run holds still once its first chunk is whole (bench.core.store.hold_for_fault_test), so a
+    signal sent then lands mid-extraction on any machine."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ZSBENCH_CHUNK_ROWS": str(CHUNK_ROWS)}
+    env.pop(HOLD_AFTER_CHUNK, None)
+    if hold:
+        env[HOLD_AFTER_CHUNK] = "0"
     return subprocess.Popen([sys.executable, str(REPO / "cli.py"), "run", "--model", "ViT-S-32", "--pretrained",
                              "none", "--task", str(folder), "--templates", "single", "--batch-size", "4",
                              "--workers", "0", "--cache-dir", str(cache), "--out", str(out), "--json", "--quiet"],
@@ -156,7 +162,7 @@ def _whole_chunks(cache: Path) -> list[Path]:
 
 def _interrupted(folder: Path, tmp_path: Path, sig: int) -> tuple[subprocess.Popen, str]:
     """A run on ``folder`` sent ``sig`` once its first feature chunk is on disk; its stderr."""
-    proc = _start(folder, tmp_path / "cache", tmp_path / "out")
+    proc = _start(folder, tmp_path / "cache", tmp_path / "out", hold=True)
     _wait_for_progress(tmp_path / "cache", proc)
     proc.send_signal(sig)
     return proc, proc.communicate(timeout=120)[1]

@@ -1,0 +1,118 @@
+"""Image-caption selection (SugarCrepe, Winoground), scored as CLIP_benchmark 1.6.2 scores it
+(``clip_benchmark/metrics/image_caption_selection.py``).
+
+Each item has I images and C captions, image i belonging with caption i. Image and caption embeddings are
+L2-normalised and scored by cosine similarity. For each of the first min(I, C) images, the caption it scores
+highest must be its own (``text_acc``: Winoground's text score); for each of the first min(I, C) captions,
+the image it scores highest must be its own (``image_acc``: the image score); ``acc`` needs both (the group
+score). Ties go to the lowest index, as ``argmax`` breaks them. With one image (SugarCrepe: a caption and a
+hard negative) the image side is trivially right, so ``acc`` is ``text_acc``, as in CLIP_benchmark.
+
+The tasks (``sugar_crepe/<subset>``, ``winoground``; suite ``@compositionality``) are of this protocol's own
+kind, ``caption-selection``. Per item the records keep which caption each image chose, which image each caption
+chose, both margins (own score minus the best other), and whether the item was right: ``compare`` pairs two
+models item by item with McNemar's test.
+"""
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bench.core.errors import UserError
+from bench.engine.protocol import Column, Outcome, Protocol, Unit
+from bench.protocols.zeroshot import feature_facts
+
+if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the protocol runs (see zeroshot.py)
+    from bench.engine.evaluation import Evaluation
+
+KIND = "caption-selection"
+
+
+def select(scores: np.ndarray) -> dict:
+    """One item's decisions from its ``[images, captions]`` similarity matrix (CLIP_benchmark's rule)."""
+    n = min(scores.shape)
+    text_choice = scores.argmax(axis=1)[:n]    # per image: the caption it scores highest
+    image_choice = scores.argmax(axis=0)[:n]   # per caption: the image it scores highest
+    own = scores[np.arange(n), np.arange(n)]
+    others_text = np.where(np.eye(*scores.shape, dtype=bool)[:n], -np.inf, scores[:n])
+    others_image = np.where(np.eye(*scores.shape, dtype=bool)[:, :n], -np.inf, scores[:, :n])
+    text_margin = float((own - others_text.max(axis=1)).min()) if scores.shape[1] > 1 else float("nan")
+    image_margin = float((own - others_image.max(axis=0)).min()) if scores.shape[0] > 1 else float("nan")
+    text_ok, image_ok = bool((text_choice == np.arange(n)).all()), bool((image_choice == np.arange(n)).all())
+    return {"text": text_ok, "image": image_ok, "text_choice": text_choice, "image_choice": image_choice,
+            "text_margin": text_margin, "image_margin": image_margin}
+
+
+class CaptionSelection(Protocol):
+    name = "caption-selection"
+    kinds = (KIND,)
+    default_for = (KIND,)
+    metrics = ("text_acc", "image_acc", "acc")
+    zero_shot = True
+    columns = (Column("text", "text_acc"), Column("image", "image_acc"), Column("acc (group)", "acc"),
+               Column("items", "config.n_items", "int"))
+    paired_test = "mcnemar"  # per item: right (both sides) or not
+    clip_benchmark_task = None  # `--format clip_benchmark` writes classification and retrieval only
+
+    def settings(self, record) -> str:
+        return f"captions ({record.config['n_captions']})"
+
+    def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
+        import torch
+        import torch.nn.functional as F
+
+        from bench.engine.classifiers import cached_text_embeddings
+        from bench.models.base import precision_dtype
+
+        source = ev.task.source
+        items = getattr(source, "items", None)
+        if items is None:
+            raise UserError(f"task {ev.spec.name} has no image-caption items (its source is {source.origin})")
+        if ev.config.limit:
+            raise UserError(f"task {ev.spec.name}: --limit would split image-caption items; run it whole")
+        feats = ev.features()
+        if len(feats.indices) != len(source):
+            raise UserError(f"task {ev.spec.name}: {len(source) - len(feats.indices)} image(s) could not be decoded; "
+                            "an item needs all its images (fix the files, see the warnings above)")
+        texts = [c for item in items for c in item.captions]
+        text_emb, info = cached_text_embeddings(ev.backend, texts, ev.store, progress=ev.config.progress)
+        t0 = time.perf_counter()
+        dtype = precision_dtype(ev.config.pair_precision)  # the profile's autocast type (clip_benchmark: amp)
+        image_emb = F.normalize(torch.as_tensor(np.asarray(feats.features), dtype=torch.float32).to(dtype), dim=-1)
+        text_emb = text_emb.to(dtype)
+        decisions, first = [], 0
+        for item in items:
+            scores = image_emb[item.start:item.start + item.n_images] @ text_emb[first:first + len(item.captions)].T
+            decisions.append(select(scores.float().numpy()))
+            first += len(item.captions)
+        text_ok = np.array([d["text"] for d in decisions])
+        image_ok = np.array([d["image"] for d in decisions])
+        both = text_ok & image_ok
+        metrics = {"text_acc": float(text_ok.mean()), "image_acc": float(image_ok.mean()), "acc": float(both.mean())}
+        metrics["primary"] = metrics[ev.spec.metric]
+        width = max(len(d["text_choice"]) for d in decisions)
+        return [Outcome(
+            metrics, len(items), templates="captions",
+            config={"n_items": len(items), "n_captions": len(texts),
+                    "rule": "argmax per image and per caption, ties to the lowest index (CLIP_benchmark 1.6.2)"},
+            timings={"features": feats.info["seconds"], "classifier": info["seconds"],
+                     "evaluate": time.perf_counter() - t0},
+            task_info={**feature_facts(feats), "text_cache": info["cache"], "n_images": int(len(source))},
+            # per item: 'top5'[:, 0] == 'labels' when it is right on both sides (compare: McNemar per item)
+            predictions={"indices": np.arange(len(items)), "labels": np.zeros(len(items), dtype=np.int64),
+                         "top5": (~both).astype(np.int32)[:, None],
+                         "text_correct": text_ok, "image_correct": image_ok,
+                         "text_choice": _padded([d["text_choice"] for d in decisions], width),
+                         "image_choice": _padded([d["image_choice"] for d in decisions], width),
+                         "text_margin": np.array([d["text_margin"] for d in decisions], dtype=np.float32),
+                         "image_margin": np.array([d["image_margin"] for d in decisions], dtype=np.float32)},
+        )]
+
+
+def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
+    out = np.full((len(rows), width), -1, dtype=np.int32)
+    for k, row in enumerate(rows):
+        out[k, :len(row)] = row
+    return out
