@@ -16,6 +16,9 @@ from __future__ import annotations
 
 #: CLIP_benchmark's dataset name -> zsbench task
 CLIP_BENCHMARK: dict[str, str] = {
+    # image-caption selection: zsbench's tasks carry CLIP_benchmark's own names
+    **{f"sugar_crepe/{s}": f"sugar_crepe/{s}" for s in ("add_att", "add_obj", "replace_att", "replace_obj",
+                                                         "replace_rel", "swap_att", "swap_obj")},
     "imagenet1k": "imagenet", "imagenetv2": "imagenet-v2", "imagenet_sketch": "imagenet-sketch",
     "imagenet-a": "imagenet-a", "imagenet-r": "imagenet-r", "imagenet-o": "imagenet-o", "objectnet": "objectnet",
     "cifar10": "cifar10", "cifar100": "cifar100", "voc2007": "voc2007", "fer2013": "fer2013", "sun397": "sun397",
@@ -51,8 +54,8 @@ def unmapped_hint(name: str) -> str | None:
     if bare == "caltech101":
         return ("CLIP_benchmark's caltech101 is torchvision's Caltech-101; zsbench's caltech101 is its vtab/caltech101 "
                 "(--task vtab/caltech101 or caltech101), or give the export folder as --task")
-    if bare.startswith(("vtab/", "tfds/", "sugar_crepe/", "fairness/")) or bare in (
-            "voc2007_multilabel", "flickr8k", "winoground", "imagenet-w", "babel_imagenet", "imagenet1k-unverified",
+    if bare.startswith(("vtab/", "tfds/", "fairness/")) or bare in (
+            "voc2007_multilabel", "flickr8k", "imagenet-w", "babel_imagenet", "imagenet1k-unverified",
             "multilingual_mscoco_captions", "crossmodal3600", "xtd10", "xtd200", "flickr30k-200", "dummy"):
         folder = "wds_" + bare.replace("/", "-")
         return (f"'{name}' is a CLIP_benchmark/DataComp dataset zsbench has no task for: download its export "

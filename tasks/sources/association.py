@@ -10,7 +10,6 @@ go through the same cache as every other task; ``instances`` say which samples b
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from bench.core.errors import UserError, short_reason
-from tasks.sources.base import ImageSource, json_lines, to_rgb
+from tasks.sources.base import AnnotatedFiles, ImageSource, json_lines, to_rgb
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ class AssociationSource(ImageSource):
         self.targets = np.concatenate([np.full(i.n, k, dtype=np.int64) for k, i in enumerate(instances)])
 
 
-class JsonlAssociations(AssociationSource):
+class JsonlAssociations(AnnotatedFiles, AssociationSource):
     def __init__(self, file: Path):
         rows, paths = [], []
         for n, obj in json_lines(file):
@@ -70,20 +69,8 @@ class JsonlAssociations(AssociationSource):
                 paths.append(p)
             rows.append((obj.get("cue", ""), list(obj["candidates"]), list(obj.get("associations") or [])))
         self._index(_instances(rows, str(file)))
-        self.paths, self.origin = paths, str(file)
-        h = hashlib.sha256(file.read_bytes())
-        for p in paths:
-            st = p.stat()
-            h.update(f"{p.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-        self.identity = "assoc:" + h.hexdigest()[:32]
-
-    def load(self, index: int) -> Image.Image:
-        with Image.open(self.paths[index]) as im:
-            im.load()
-            return to_rgb(im)
-
-    def describe(self, index: int) -> str:
-        return str(self.paths[index])
+        self.origin = str(file)
+        self.identity = self._identify("assoc", file, paths)
 
 
 class HFAssociations(AssociationSource):

@@ -174,3 +174,29 @@ def json_lines(file) -> Iterator[tuple[int, Any]]:
             yield n, json.loads(line)
         except json.JSONDecodeError as exc:
             raise UserError(f"{file}:{n}: not a JSON object ({exc.msg})") from None
+
+
+class AnnotatedFiles:
+    """Image files named by an annotation file (association instances, caption-selection items): ``paths`` in
+    sample order; the identity hashes the annotation file's bytes and each image's name, size and time."""
+
+    paths: list
+
+    def _identify(self, prefix: str, annotations, paths) -> str:
+        import hashlib
+
+        self.paths = list(paths)
+        h = hashlib.sha256(annotations.read_bytes())
+        for p in self.paths:
+            st = p.stat()
+            h.update(f"{p.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        return f"{prefix}:" + h.hexdigest()[:32]
+
+    def load(self, index: int) -> Image.Image:
+        with Image.open(self.paths[index]) as im:
+            im.load()
+            return to_rgb(im)
+
+    def describe(self, index: int) -> str:
+        return str(self.paths[index])
+

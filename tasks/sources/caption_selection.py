@@ -14,7 +14,6 @@ cache as every other task; ``items`` say which samples and captions belong toget
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 from PIL import Image
 
 from bench.core.errors import UserError, short_reason
-from tasks.sources.base import ImageSource, to_rgb
+from tasks.sources.base import AnnotatedFiles, ImageSource, to_rgb
 
 #: CLIP_benchmark's SugarCrepe subsets (``clip_benchmark.datasets.builder``)
 SUGAR_CREPE_SUBSETS = ("add_att", "add_obj", "replace_att", "replace_obj", "replace_rel", "swap_att", "swap_obj")
@@ -58,7 +57,7 @@ class SelectionSource(ImageSource):
         return f"{item.key}#{index - item.start}"
 
 
-class SugarCrepeSource(SelectionSource):
+class SugarCrepeSource(AnnotatedFiles, SelectionSource):
     def __init__(self, annotations: Path, images: Path):
         try:
             data = json.loads(annotations.read_text(encoding="utf-8"))
@@ -81,20 +80,8 @@ class SugarCrepeSource(SelectionSource):
             items.append(SelectionItem(str(key), len(paths), 1, (row["caption"], row["negative_caption"])))
             paths.append(path)
         self._index(items)
-        self.paths, self.origin = paths, str(annotations)
-        h = hashlib.sha256(annotations.read_bytes())
-        for p in paths:
-            st = p.stat()
-            h.update(f"{p.name}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-        self.identity = "sugar-crepe:" + h.hexdigest()[:32]
-
-    def load(self, index: int) -> Image.Image:
-        with Image.open(self.paths[index]) as im:
-            im.load()
-            return to_rgb(im)
-
-    def describe(self, index: int) -> str:
-        return str(self.paths[index])
+        self.origin = str(annotations)
+        self.identity = self._identify("sugar-crepe", annotations, paths)
 
 
 class PairedImagesSource(SelectionSource):
