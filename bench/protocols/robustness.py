@@ -16,7 +16,7 @@ import numpy as np
 from bench.core.errors import UserError
 from bench.engine.config import SUBSET_MODES
 from bench.engine.protocol import Column, Outcome, PlotKind, Protocol, ReportSection, Unit, View
-from bench.protocols.zeroshot import feature_facts, zero_shot_scores
+from bench.protocols.zeroshot import feature_facts, score_zero_shot, zero_shot_scores
 from tasks.families import get_family
 from tasks.registry import get_task
 from tasks.subsets import class_subset
@@ -100,9 +100,7 @@ class Robustness(Protocol):
                                     "top5": scores.top5.astype(np.int32), **scores.sample_scores})
 
     def _shift(self, ev: "Evaluation", unit: Unit) -> Outcome:
-        from bench.engine.metrics import classification_metrics
         from bench.engine.robustness import ShiftScore, baseline_for, id_accuracy_on_subset, subset_accuracy
-        from bench.engine.zeroshot import zeroshot_logits
 
         parent = ev.peer(unit.parent)
         base = id_scores(parent)
@@ -119,8 +117,7 @@ class Robustness(Protocol):
             clf = parent.classifier()
         else:
             clf = ev.classifier()
-            logits = zeroshot_logits(f_s.features, clf.weights)
-            m_s, top5 = classification_metrics(logits, f_s.labels)
+            m_s, top5, logits = score_zero_shot(ev, f_s, clf.weights)
             top1, id_top1, basis = m_s["top1"], base.metrics["top1"], unit.parent
             top5 = top5.astype(np.int32)
             per_sample = zero_shot_scores(ev, logits, f_s.labels)
@@ -147,13 +144,10 @@ def id_scores(ev: "Evaluation") -> _IdScores:
     """The in-distribution task's zero-shot metrics (and probe), once per model for all its shifts."""
     def make() -> _IdScores:
         from bench.engine.linear_probe import LogisticProbe, stratified_split
-        from bench.engine.metrics import classification_metrics
-        from bench.engine.zeroshot import zeroshot_logits
 
         cfg = ev.config
         f_id = ev.features()
-        logits = zeroshot_logits(f_id.features, ev.classifier().weights)
-        metrics, top5 = classification_metrics(logits, f_id.labels)
+        metrics, top5, logits = score_zero_shot(ev, f_id, ev.classifier().weights)
         per_sample = zero_shot_scores(ev, logits, f_id.labels)
         del logits
         probe = None

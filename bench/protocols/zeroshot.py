@@ -37,14 +37,10 @@ class ZeroShot(Protocol):
         return f"{record.templates} ({record.config['n_templates']})"
 
     def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
-        from bench.engine.zeroshot import evaluate_zeroshot
-
         feats = ev.features()
         clf = ev.classifier(templates)
         t0 = time.perf_counter()
-        profile = ev.config.profile_spec  # how the logits are computed and which metrics are reported
-        metrics, top5, logits = evaluate_zeroshot(feats.features, feats.labels, clf.weights,
-                                                  ev.config.score_precision, profile.top5_min_classes)
+        metrics, top5, logits = score_zero_shot(ev, feats, clf.weights)
         metrics.update(task_metrics(ev.spec, ev.task.source, feats, top5))
         metrics["primary"] = metrics[ev.spec.metric]
         return [Outcome(
@@ -56,6 +52,17 @@ class ZeroShot(Protocol):
             predictions={"indices": feats.indices, "labels": feats.labels, "top5": top5.astype(np.int32),
                          **zero_shot_scores(ev, logits, feats.labels)},
         )]
+
+
+def score_zero_shot(ev: "Evaluation", feats, weights) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Metrics, top-5 and logits of a zero-shot classifier on a feature set, as the run's profile computes them
+    (logits in its score precision, top-5 under its rule). Every protocol that scores zero-shot calls this
+    (zero-shot, robustness's in-distribution tasks and shifts), so a profile scores a task the same way in each."""
+    from bench.engine.zeroshot import evaluate_zeroshot
+
+    profile = ev.config.profile_spec
+    return evaluate_zeroshot(feats.features, feats.labels, weights, ev.config.score_precision,
+                             profile.top5_min_classes)
 
 
 def zero_shot_scores(ev, logits, labels) -> dict:

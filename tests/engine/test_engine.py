@@ -15,6 +15,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from bench.engine.config import RunConfig, add_run_options, config_from_args
 from bench.engine.runner import Runner, run
@@ -36,6 +37,47 @@ def shift_pair(tiny_folder, tmp_path, monkeypatch):
     monkeypatch.setitem(FAMILIES, "test-shift", ShiftFamily("test-shift", "clean -> dark",
                                                             ((str(tiny_folder), (str(dark),)),)))
     return tiny_folder, dark
+
+
+@pytest.fixture
+def five_class_shift(tiny_folder, tmp_path, monkeypatch):
+    """A shift suite over five classes (where the profiles' top-5 rules differ: CLIP's needs more than five
+    classes, CLIP_benchmark's and DataComp's five): the tiny folder plus a fifth class, and a darkened copy."""
+    import shutil
+
+    from PIL import ImageEnhance
+
+    from conftest import make_image
+
+    clean, dark = tmp_path / "five", tmp_path / "five-dark"
+    shutil.copytree(tiny_folder, clean)
+    (clean / "violet_square").mkdir()
+    rng = np.random.default_rng(5)
+    for i in range(5):
+        make_image(rng, (150, 40, 200), "square").save(clean / "violet_square" / f"{i}.png")
+    for path in clean.rglob("*.*"):
+        out = dark / path.relative_to(clean)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        ImageEnhance.Brightness(Image.open(path).convert("RGB")).enhance(0.4).save(out.with_suffix(".png"))
+    monkeypatch.setitem(FAMILIES, "five-shift", ShiftFamily("five-shift", "clean -> dark", ((str(clean), (str(dark),)),)))
+    return clean, dark
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", ["clip_benchmark", "datacomp"])
+def test_robustness_scores_each_task_as_zeroshot_does_under_every_profile(five_class_shift, tmp_path, profile):
+    """The robustness protocol calls the zero-shot scorer: under a profile that scores in reduced precision
+    (clip_benchmark: its autocast) or reports top-5 by its own rule, the in-distribution record equals
+    ``--protocol zeroshot`` on the same task, and a shift's top-1 equals zero-shot on the shift task."""
+    clean, dark = five_class_shift
+    base = dict(models=[("ViT-S-32", "none")], out_dir=tmp_path / "r", cache_dir=tmp_path / "c", num_workers=0,
+                progress=False, profile=profile, no_save=True)
+    zs_clean, zs_dark = run(RunConfig(tasks=[str(clean), str(dark)], **base))
+    in_dist, shift = run(RunConfig(tasks=["five-shift"], protocols=["robustness"], **base))
+    assert zs_clean.metrics.get("top5") is not None  # five classes: both profiles report top-5
+    for key in ("top1", "top5", "mean_per_class_recall"):
+        assert in_dist.metrics.get(key) == zs_clean.metrics.get(key), key
+    assert shift.metrics["top1"] == zs_dark.metrics["top1"] and shift.metrics["id_top1"] == zs_clean.metrics["top1"]
 
 
 @pytest.mark.slow
