@@ -34,7 +34,33 @@ COLUMN_FORMATS = ("pct", "ci", "int", "ratio", "text")
 
 
 class ContractError(AssertionError):
-    """A plug-in broke a contract: the message names the check and what it found."""
+    """A plug-in broke a contract: the message names the check and what it found; ``check`` is that check's
+    name and ``passed`` the checks it passed before it."""
+
+    check: str = ""
+    passed: tuple[str, ...] = ()
+
+
+#: every check of :func:`check_protocol`, in the order it runs them (the last ones after "every column reads" but
+#: the notes apply to protocols with a paired test only); tests give each its own id, as scikit-learn's
+#: ``parametrize_with_checks`` does
+PROTOCOL_CHECKS = (
+    "is a Protocol subclass", "name is a non-empty string", "metrics is a tuple of strings",
+    "kinds is a non-empty tuple of task kinds (strings)", "default_for names kinds it takes",
+    "board is a string or None", "zero_shot is a bool", "options is a dataclass (of option fields) or None",
+    "options instantiate with their defaults", "views are Views with distinct names",
+    "plots are PlotKinds with distinct names", "report sections are ReportSections",
+    "columns are Columns with known formats", "paired_test is known",
+    "clip_benchmark_task is one of CLIP_benchmark's zero-shot tasks or None", "it instantiates without arguments",
+    "units() gives Units", "a run through the runner", "the run makes records",
+    "every record's primary metric is a number", "every declared metric is measured",
+    "records round-trip through JSON", "settings() is text", "every column reads",
+    "a protocol with a paired test saves per-sample predictions",
+    "predictions have indices and labels of one length", "notes", "notes() is a list of text",
+    "the same run gives the same metrics")
+#: the checks that apply only to protocols with a paired test
+PAIRED_TEST_CHECKS = ("a protocol with a paired test saves per-sample predictions",
+                      "predictions have indices and labels of one length")
 
 
 class _Checks:
@@ -45,16 +71,25 @@ class _Checks:
 
     def __call__(self, name: str, condition: Any, detail: str = "") -> None:
         if not condition:
-            raise ContractError(f"{self.what}: check '{name}' failed" + (f": {detail}" if detail else ""))
-        self.passed.append(name)
+            raise self.error(name, f"{self.what}: check '{name}' failed" + (f": {detail}" if detail else ""))
+        if name not in self.passed:
+            self.passed.append(name)
 
     def run(self, name: str, fn: Callable[[], Any]) -> Any:
         try:
-            return fn()
+            value = fn()
         except ContractError:
             raise
         except Exception as exc:  # noqa: BLE001 - the contract reports whatever the plug-in raised
-            raise ContractError(f"{self.what}: check '{name}' raised {type(exc).__name__}: {exc}") from exc
+            raise self.error(name, f"{self.what}: check '{name}' raised {type(exc).__name__}: {exc}") from exc
+        if name not in self.passed:
+            self.passed.append(name)
+        return value
+
+    def error(self, name: str, message: str) -> ContractError:
+        exc = ContractError(message)
+        exc.check, exc.passed = name, tuple(self.passed)
+        return exc
 
 
 # -- generated data ------------------------------------------------------------------------------------
@@ -285,7 +320,8 @@ def check_protocol(protocol_class: type, *, task: str | None = None,
             base = RunConfig(models=[backend], out_dir=Path(tmp) / "results", cache_dir=Path(tmp) / "cache",
                              num_workers=0, progress=False, protocols=[name], shots=(1, 2), few_shot_seeds=2,
                              probe_max_iter=50)
-            requested = _plan(ok, protocol, base, data, task, Unit)
+            own = task or protocol_class.contract_task(Path(tmp) / "own-task")
+            requested = _plan(ok, protocol, base, data, own, Unit)
             config = replace(base, tasks=[requested])
             first = ok.run("a run through the runner", lambda: Runner(config).run())
             ok("the run makes records", len(first) > 0)
@@ -300,8 +336,7 @@ def check_protocol(protocol_class: type, *, task: str | None = None,
                 again = RunRecord.from_dict(json.loads(json.dumps(r.to_dict())))
                 ok("records round-trip through JSON", again.to_dict() == json.loads(json.dumps(r.to_dict())))
                 ok("settings() is text", isinstance(protocol.settings(r), str))
-                for column in protocol_class.columns:
-                    ok.run(f"column '{column.header}' reads", lambda: column.value(r))
+                ok.run("every column reads", lambda: [column.value(r) for column in protocol_class.columns])
                 if protocol_class.paired_test is not None:
                     ok("a protocol with a paired test saves per-sample predictions", r.predictions_file, r.task)
                     with np.load(Path(config.out_dir) / "runs" / r.predictions_file) as npz:
@@ -331,8 +366,8 @@ def _plan(ok: _Checks, protocol: Any, config: Any, data: ContractData, task: str
             continue
         ok("units() gives Units", isinstance(units, list) and units and all(isinstance(u, unit_type) for u in units))
         return name
-    raise ContractError(f"protocol {protocol.name}: check 'plans units' failed: no generated task suits it "
-                        f"({' | '.join(problems)}); pass task=")
+    raise ok.error("units() gives Units", f"protocol {protocol.name}: check 'plans units' failed: no generated task "
+                   f"suits it ({' | '.join(problems)}); pass task= or declare contract_task()")
 
 
 def _plain(metrics: Any) -> str:

@@ -203,6 +203,13 @@ class Protocol(ABC):
         """Sections ``zsbench report`` shows for its records (after the leaderboards)."""
         return ()
 
+    @classmethod
+    def contract_task(cls, folder: Any) -> str | None:
+        """A small task of a kind of its own, generated in ``folder``, for ``bench.contracts.check_protocol`` (a
+        task file's path or a task name); None: the contract's generated tasks (classification, retrieval,
+        association, a shift suite) suit it."""
+        return None
+
     def variant(self, config: Any) -> str:
         """What tells two of its records of one model, task and template set apart (a probe's features and
         training subset): such records are different classifiers and keep their own rows. ``-``: nothing."""

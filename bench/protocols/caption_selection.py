@@ -59,6 +59,30 @@ class CaptionSelection(Protocol):
     def settings(self, record) -> str:
         return f"captions ({record.config['n_captions']})"
 
+    @classmethod
+    def contract_task(cls, folder) -> str:
+        """Six SugarCrepe-layout items (coloured squares, their colour's caption and another's) as a task file."""
+        import json
+        from pathlib import Path
+
+        from PIL import Image
+
+        folder = Path(folder)
+        (folder / "val2017").mkdir(parents=True, exist_ok=True)
+        colours = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220)}
+        items = {}
+        for k in range(6):
+            name, other = list(colours)[k % 3], list(colours)[(k + 1) % 3]
+            image = Image.new("RGB", (40, 40), (20, 20, 20))
+            image.paste(colours[name], (6 + k, 6, 30 + k, 30))
+            image.save(folder / "val2017" / f"{k}.png")
+            items[str(2 * k + 1)] = {"filename": f"{k}.png", "caption": f"a {name} square",
+                                     "negative_caption": f"a {other} square"}
+        (folder / "items.json").write_text(json.dumps(items))
+        (folder / "task.toml").write_text(f'name = "contract-caption-selection"\nkind = "{KIND}"\nmetric = "acc"\n'
+                                          '[source]\ntype = "sugar_crepe"\npath = "."\nsubset = "items"\n')
+        return str(folder / "task.toml")
+
     def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
         import torch
         import torch.nn.functional as F

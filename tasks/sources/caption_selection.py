@@ -108,11 +108,13 @@ class PairedImagesSource(SelectionSource):
 
 
 def open_sugar_crepe(options: dict, split: str, data_dir: Path, fetch: bool) -> SelectionSource | None:
-    """``options["subset"]`` from ``DATA/sugar_crepe/`` or ``DATA/`` itself (a CLIP_benchmark root)."""
+    """``options["subset"]`` from ``options["path"]`` (a task file's folder) if given, else ``DATA/sugar_crepe/`` or
+    ``DATA/`` itself (a CLIP_benchmark root)."""
     subset = options["subset"]
     if split != "test":
         raise UserError(f"SugarCrepe has only a test split, not '{split}'")
-    for root in (data_dir / "sugar_crepe", data_dir):
+    roots = [Path(options["path"])] if options.get("path") else [data_dir / "sugar_crepe", data_dir]
+    for root in roots:
         if (root / f"{subset}.json").is_file():
             return SugarCrepeSource(root / f"{subset}.json", root / "val2017")
     if not fetch:

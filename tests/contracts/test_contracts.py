@@ -5,16 +5,49 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bench.contracts import ContractError, check_backend, check_protocol
+from bench.contracts import PAIRED_TEST_CHECKS, PROTOCOL_CHECKS, ContractError, check_backend, check_protocol
 from bench.engine.protocol_registry import PROTOCOLS, protocol_class
 
 pytestmark = pytest.mark.slow  # each runs a model on generated data through the engine
 
+#: every protocol the registry holds when the tests are collected (built-ins, and any plug-in installed)
+REGISTERED = tuple(PROTOCOLS.names())
+_RESULTS: dict = {}
 
-@pytest.mark.parametrize("name", ["zeroshot", "linear-probe", "few-shot", "robustness", "retrieval", "association"])
+
+def contract_result(name: str) -> tuple[tuple[str, ...], ContractError | None]:
+    """(checks passed, the failure or None) of a registered protocol, run once per test process."""
+    if name not in _RESULTS:
+        try:
+            _RESULTS[name] = (tuple(check_protocol(protocol_class(name))), None)
+        except ContractError as exc:
+            _RESULTS[name] = (exc.passed, exc)
+    return _RESULTS[name]
+
+
+@pytest.mark.parametrize("name", REGISTERED)
 def test_every_builtin_protocol_passes(name):
-    passed = check_protocol(protocol_class(name))
+    passed, error = contract_result(name)
+    assert error is None, str(error)
     assert "the same run gives the same metrics" in passed and "every declared metric is measured" in passed
+
+
+@pytest.mark.parametrize("name, check", [(n, c) for n in REGISTERED for c in PROTOCOL_CHECKS],
+                         ids=[f"{n}: {c}" for n in REGISTERED for c in PROTOCOL_CHECKS])
+def test_protocol_contract(name, check):
+    """Each check of each registered protocol, its own test (scikit-learn's parametrize_with_checks)."""
+    passed, error = contract_result(name)
+    if check in passed:
+        return
+    if error is not None:
+        pytest.fail(str(error) if error.check == check else f"not reached, an earlier check failed: {error}")
+    assert check in PAIRED_TEST_CHECKS and protocol_class(name).paired_test is None, f"'{check}' never ran"
+    pytest.skip("applies to protocols with a paired test")
+
+
+def test_the_check_list_is_every_check_a_protocol_runs():
+    passed, error = contract_result("zeroshot")  # a paired test: every check applies
+    assert error is None and passed == PROTOCOL_CHECKS
 
 
 def test_every_builtin_protocol_is_checked():
