@@ -57,7 +57,7 @@ def probe_sweep(n: int = 10000, dim: int = 512, n_classes: int = 100, seed: int 
 
     t0 = time.perf_counter()
     ours = LogisticProbe(C=None, tol=tol, max_iter=max_iter, seed=seed)
-    best_ours, _ = ours._fit_classes(y)._search(X[tr], y[tr], X[va], y[va])
+    best_ours = ours.search_C(X[tr], y[tr], X[va], y[va])
     ours_s = time.perf_counter() - t0
 
     def sklearn_sweep(warm: bool) -> tuple[float, float]:

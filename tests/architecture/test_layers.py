@@ -4,7 +4,8 @@ under ``if TYPE_CHECKING``):
     floor (bench.core) < prompts < tasks < models < engine < report < protocols < apps < commands < cli.py
 
 Each module imports only from its own layer or below; besides that, a protocol never imports the
-runner, no module imports another module's private name, and no two modules import each other,
+runner, no module imports another module's private name or reaches into a private member another module
+defines (``obj._member``, other than on self/cls/super()), and no two modules import each other,
 directly or round a loop. The checker is shown to catch planted violations (an upward import
 inside a function, a protocol that imports the runner, a private import, a cycle).
 """
@@ -81,9 +82,47 @@ def layer(mod: str) -> str:
     raise AssertionError(f"{mod} belongs to no layer: give it one in BENCH_LAYERS (and docs/architecture.md)")
 
 
+def private_members(mods: dict[str, Path]) -> dict[str, set[str]]:
+    """``_name`` -> the modules of ours that define it as a member (a method, or an attribute set on self)."""
+    out: dict[str, set[str]] = {}
+    for mod, path in mods.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ClassDef):
+                names = [n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+                names += [t.id for n in node.body if isinstance(n, (ast.Assign, ast.AnnAssign))
+                          for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)]
+            elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) \
+                    and isinstance(node.value, ast.Name) and node.value.id == "self":
+                names = [node.attr]
+            for name in names:
+                if name.startswith("_") and not name.startswith("__"):
+                    out.setdefault(name, set()).add(mod)
+    return out
+
+
+def private_accesses(mods: dict[str, Path]) -> list[str]:
+    """``obj._member`` where ``_member`` is a private member defined by another module of ours (an object of
+    another module reached into), not on ``self``/``cls``/``super()``."""
+    members, bad = private_members(mods), []
+    for mod, path in mods.items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Attribute) and node.attr in members and mod not in members[node.attr]):
+                continue
+            value = node.value
+            if isinstance(value, ast.Name) and value.id in ("self", "cls"):
+                continue
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "super":
+                continue
+            owners = ", ".join(sorted(members[node.attr]))
+            bad.append(f"{mod}:{node.lineno} -> {ast.unparse(node)}: a private member of {owners}")
+    return bad
+
+
 def violations(mods: dict[str, Path]) -> list[str]:
-    """Every import that breaks a rule, as 'importer -> imported: why'."""
-    bad = []
+    """Every import that breaks a rule, as 'importer -> imported: why', and every reach into another module's
+    private members."""
+    bad = private_accesses(mods)
     for mod, path in mods.items():
         for target, name in imports_of(mod, path, mods):
             if RANKS[layer(target)] > RANKS[layer(mod)]:
@@ -148,6 +187,8 @@ PLANTED = {
                                         "    from bench.engine.runner import Runner\n",
     # a private name of another module
     "bench.report.planted_private": "from bench.engine.records import _private_helper\n",
+    # a private member of another module's object (an app reaching into the probe's search)
+    "bench.apps.planted_reach": "def f(probe):\n    return probe._fit_classes([0, 1])\n",
     # two modules of one layer that import each other
     "bench.engine.planted_a": "def f():\n    import bench.engine.planted_b\n",
     "bench.engine.planted_b": "from bench.engine import planted_a\n",
@@ -165,6 +206,7 @@ def test_the_checker_catches_planted_violations(tmp_path):
     assert "bench.protocols.planted_protocol -> bench.engine.runner: forbidden" in found
     assert "bench.report.planted_private -> bench.engine.records._private_helper: a private name" in found
     assert "cycle: bench.engine.planted_a <-> bench.engine.planted_b" in found
+    assert "bench.apps.planted_reach:2 -> probe._fit_classes: a private member of bench.engine.linear_probe" in found
     assert len(violations(our_modules())) == 0
 
 
