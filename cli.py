@@ -7,6 +7,7 @@ stderr and exit code 2; Ctrl-C exits 130 (finished cache chunks are kept).
 """
 from __future__ import annotations
 
+import sys
 from typing import Sequence
 
 from bench.commands import COMMANDS, build_parser
@@ -15,7 +16,8 @@ from bench.core.errors import UserError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
     quiet_warnings(getattr(args, "quiet", False) or getattr(args, "json", False))
     try:
         return COMMANDS.get(args.command).execute(args)

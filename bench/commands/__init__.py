@@ -34,11 +34,19 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``zsbench`` parser: one sub-parser per registered command, each declaring its own arguments."""
+def build_parser(argv: "list[str] | None" = None) -> argparse.ArgumentParser:
+    """The ``zsbench`` parser: one sub-parser per registered command, each declaring its own arguments.
+
+    ``argv`` (the command line about to be parsed): only the command it names declares its arguments (run's
+    include every installed protocol's options, which imports the protocols), so ``zsbench --help`` and
+    every other command start without them. None: every command's arguments (the CLI reference)."""
     parser = Parser(prog="zsbench", description="Zero-shot image classification benchmarks for CLIP-family models.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for name in COMMANDS.names():
+    names = COMMANDS.names()
+    wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
+    for name in names:
         command = COMMANDS.get(name)
-        command.add_arguments(sub.add_parser(name, help=command.help, description=command.description))
+        subparser = sub.add_parser(name, help=command.help, description=command.description)
+        if wanted is None or wanted == name:
+            command.add_arguments(subparser)
     return parser

@@ -29,7 +29,7 @@ def add_arguments(cp: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from bench.report.compare import as_table, compare
-    from bench.report.text import comparison_lines
+    from bench.report.compare import comparison_lines
 
     if args.sequential:
         return _sequential(args)

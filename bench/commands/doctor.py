@@ -7,6 +7,7 @@ from bench.apps.choices import DOCTOR_GROUPS
 from bench.commands.base import Command, add_quiet, path_or_none, print_json
 from bench.core.errors import UserError
 from bench.engine.config import add_options
+from bench.report.text import format_table, pct
 
 
 def add_arguments(dr: argparse.ArgumentParser) -> None:
@@ -31,7 +32,6 @@ def add_arguments(dr: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     from bench.apps.doctor import Doctor, published_figure
     from bench.engine.records import read_record
-    from bench.report.text import doctor_lines
 
     if args.expect is not None and args.published:
         raise UserError("give --expect PERCENT or --published, not both")
@@ -51,6 +51,31 @@ def execute(args: argparse.Namespace) -> int:
     else:
         print("\n".join(doctor_lines(diagnosis)))
     return 0
+
+
+def doctor_lines(d) -> list[str]:
+    """The doctor's report: the record re-scored, then every variant ranked, with its cost."""
+    lines = [f"{d.model} on {d.task} ({d.metric}, {d.n_samples:,} samples, {d.subset}): recorded {pct(d.recorded)}, "
+             f"re-scored here {pct(d.rescored)}" + (f", expected {pct(d.expected)} (gap {100 * d.gap:+.2f})"
+                                                     if d.expected is not None else "")]
+    if abs(d.recorded - d.rescored) > 1e-9 and d.subset == "full":
+        lines.append("note: the re-scored value differs from the record's (other data or cache than the record's?)")
+    rows = []
+    for f in d.ranked():
+        closes = f.closes(d.gap)
+        rows.append([f.variant, f.group, pct(f.value), f"{100 * f.delta:+.2f}",
+                     "-" if closes is None else f"{100 * closes:.0f}%", f"{f.seconds:.1f} s", f.cost])
+    if rows:
+        lines += ["", format_table(rows, ["variant", "kind", d.metric, "change", "of the gap", "time", "computed"],
+                                   left=2)]
+    skipped = [f for f in d.findings if f.delta is None]
+    lines += [f"not tried: {f.variant}: {f.note}" for f in skipped]
+    best = d.ranked()[:1]
+    if best and d.expected is not None:
+        f = best[0]
+        lines.append(f"closest to the expected figure: {f.variant} ({pct(f.value)}; leaves "
+                     f"{100 * (d.gap - f.delta):+.2f} points)")
+    return lines
 
 
 COMMAND = Command("doctor", "why a zero-shot number differs from a paper's: re-score variants of a record, ranked, "

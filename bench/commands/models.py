@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from bench.commands.base import Command, add_json, print_json
+from bench.report.text import format_table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -12,7 +13,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from bench.models import list_models
-    from bench.report.text import models_table
 
     rows = list_models()
     if args.json:
@@ -20,6 +20,10 @@ def execute(args: argparse.Namespace) -> int:
     else:
         print(models_table(rows))
     return 0
+
+
+def models_table(rows: list[tuple[str, str, str]]) -> str:
+    return format_table([list(r) for r in rows], ["model", "pretrained", "note"])
 
 
 COMMAND = Command("models", "list loadable models", "Every backend's loadable models: open_clip names and "

@@ -6,6 +6,7 @@ import argparse
 from bench.commands.base import Command, path_or_none, print_json
 from bench.core.errors import UserError
 from bench.engine.config import add_options
+from bench.report.text import format_table
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,7 +39,6 @@ def execute(args: argparse.Namespace) -> int:
     from bench.engine.runner import data_context
     from bench.models import check_model, load_model
     from bench.models.base import check_precision
-    from bench.report.text import predict_lines
     from prompts import get_classnames, get_templates
 
     check_model(args.model, args.pretrained)
@@ -76,6 +76,17 @@ def execute(args: argparse.Namespace) -> int:
     else:
         print("\n".join(predict_lines(results, backend, len(classnames), len(templates))))
     return 0
+
+
+def predict_lines(results, backend, n_classes: int, n_templates: int) -> list[str]:
+    """One small table per image: the top classes and their probabilities."""
+    how = (f"{backend.probability} of {backend.logit_scale:.4g} x cosine"
+           + (f" {backend.logit_bias:+.4g}" if backend.logit_bias else "")
+           + f" over {n_classes} classes, {n_templates} template(s) per class")
+    lines = [f"{getattr(backend, 'name', '')}: {how}"]
+    for r in results:
+        lines += ["", r.image, format_table([[label, f"{100 * p:.2f}%"] for label, p in r.top], ["label", "prob"], left=1)]
+    return lines
 
 
 COMMAND = Command("predict", "the top classes of single images (files, folders, URLs)",

@@ -8,6 +8,8 @@ from pathlib import Path
 from bench.commands.base import Command, print_json
 from bench.core.errors import UserError
 from bench.engine.config import ROBUSTNESS, add_run_options, config_from_args
+from bench.report.text import format_table, pct
+from typing import Iterable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +32,6 @@ def run_robustness(config, suite: str, subset_mode: str | None = None, probe: bo
 
 
 def execute(args: argparse.Namespace) -> int:
-    from bench.report.text import fits_lines, robustness_lines
 
     if args.action == "fit":
         from bench.engine.robustness import fit_from_runs, user_fits_path
@@ -47,6 +48,27 @@ def execute(args: argparse.Namespace) -> int:
     else:
         print("\n".join(robustness_lines(scores, skipped)))
     return 0
+
+
+def robustness_lines(scores, skipped: Iterable[str]) -> list[str]:
+    """The per-shift table, each suite's averages (the effective-robustness step) and skipped shifts."""
+    from bench.engine.robustness import summary_lines
+
+    probe = any(s.probe_top1 is not None for s in scores)
+    header = ["shift", "n", "top1", "id top1", "predicted", "eff. rob.", "ood/id"] + \
+        (["probe top1", "probe id", "probe eff. rob."] if probe else []) + ["id measured on"]
+    rows = [[s.task, str(s.n), pct(s.top1), pct(s.id_top1), pct(s.predicted), pct(s.effective_robustness),
+             "-" if s.relative_robustness is None else f"{s.relative_robustness:.3f}"] +
+            ([pct(s.probe_top1), pct(s.probe_id_top1), pct(s.probe_effective_robustness)] if probe else []) +
+            [s.id_basis] for s in scores]
+    lines = [format_table(rows, header, left=1)] if rows else ["no shift could be scored"]
+    lines += summary_lines(scores)
+    lines += [f"skipped (data not on disk) {s}" for s in skipped]
+    return lines
+
+
+def fits_lines(fits: dict, saved_to: str) -> list[str]:
+    return [f"{shift}: {fit.describe()}, r {fit.r}" for shift, fit in fits.items()] + [f"saved: {saved_to} (used by later robustness runs there)"]
 
 
 COMMAND = Command("robustness", "accuracy under distribution shift, effective robustness",

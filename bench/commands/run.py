@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bench.commands.base import Command, print_json
 from bench.engine.config import RUN, add_run_options, config_from_args
+from bench.report.text import pct, records_table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,7 +16,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def execute(args: argparse.Namespace) -> int:
     from bench.engine.distributed import is_main
     from bench.engine.runner import Runner
-    from bench.report.text import run_lines
 
     config = config_from_args(args, RUN)
     runner = Runner(config)
@@ -58,9 +58,8 @@ def compare_checkpoints(records, config) -> None:
     if not config.save or config.target_ci is not None or config.top_k is not None:
         return
     from bench.report.collect import load_runs
-    from bench.report.compare import compare
+    from bench.report.compare import compare, comparison_lines
     from bench.report.protocols import describe
-    from bench.report.text import comparison_lines
 
     by_board: dict[str, list] = {}
     for r in records:
@@ -77,6 +76,57 @@ def compare_checkpoints(records, config) -> None:
             print()
             print("\n".join(comparison_lines(compare(runs, checkpoints[0], other, tasks=tasks, protocol=board,
                                                      seed=config.seed))))
+
+
+def run_lines(records, skipped, seed: int) -> list[str]:
+    """What ``zsbench run`` prints: a table per column layout (protocols declare theirs), each
+    protocol's notes, the units skipped for missing data, and subset notes."""
+    from bench.report.protocols import describe
+
+    groups: dict[tuple, list] = {}
+    for r in records:
+        groups.setdefault(describe(r.protocol).columns, []).append(r)
+    lines: list[str] = []
+    for group in groups.values():
+        lines += ([""] if lines else []) + [records_table(group)]
+    for name in dict.fromkeys(r.protocol for r in records):
+        lines += describe(name).notes(records)
+    lines += [f"skipped (data not on disk) {s}" for s in skipped]
+    lines += [f"note: {n}" for n in dict.fromkeys(r.task_info.get("source_note") for r in records) if n]
+    return lines + subset_notes(records, seed) + adaptive_lines(records)
+
+
+def adaptive_lines(records) -> list[str]:
+    """``--target-ci`` / ``--top``: per record the images used, the interval over the whole test set and how
+    the run stopped; per top-K selection the images used by all models against a full evaluation."""
+    lines, selections = [], {}
+    for r in records:
+        a = r.adaptive
+        if a is None:
+            if r.task_info.get("adaptive_note"):
+                lines.append(f"note: {r.task}: {r.task_info['adaptive_note']}")
+            continue
+        lo, hi = a["interval"]
+        sel = a.get("selection")
+        how = (f"top-{sel['k']} selection: {sel['status']}" if sel else a.get("note") if a.get("note") else
+               "the whole test set was needed (the figure is exact)" if a["n"] >= a["N"] else "target reached")
+        lines.append(f"adaptive: {r.model} {r.pretrained} {r.task}: {a['metric']} in [{pct(lo)}, {pct(hi)}] "
+                     f"({a['confidence']:.0%} anytime-valid, whole test set) from {a['n']:,} of {a['N']:,} images; "
+                     f"{how}")
+        if sel:
+            selections[(r.task, r.templates)] = sel
+    for (task, _), sel in selections.items():
+        lines.append(f"adaptive: {task}: {sel['images_all_models']:,} images evaluated over {sel['models']} models "
+                     f"instead of {sel['images_full']:,} ({sel['images_full'] / max(1, sel['images_all_models']):.1f}x "
+                     "fewer)")
+    return lines
+
+
+def subset_notes(records, seed: int) -> list[str]:
+    subsets = {(r.task, r.n_samples, r.task_info["dataset_size"]) for r in records
+               if r.config.get("subset") not in ("full", "adaptive")}
+    return [f"note: {task} used a class-stratified subset of {n} of {total} samples (seed {seed}, --limit)"
+            for task, n, total in sorted(subsets)]
 
 
 COMMAND = Command("run", "evaluate models on tasks (zero-shot, probes, robustness, retrieval, plug-ins)",

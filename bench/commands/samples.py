@@ -6,6 +6,8 @@ import argparse
 
 from bench.commands.base import Command, print_json
 from bench.core.errors import UserError
+from bench.report.text import format_table
+from typing import Any
 
 QUESTIONS = ("label_issues", "without_issues", "hard", "disagree", "confusions", "per_class")
 
@@ -42,7 +44,6 @@ def execute(args: argparse.Namespace) -> int:
 
     from bench.report.collect import load_runs
     from bench.report import samples as s
-    from bench.report.text import samples_lines
 
     asked = [q for q in QUESTIONS if getattr(args, q)]
     if not asked:
@@ -104,6 +105,49 @@ def _write_csv(path, out: dict, question: str) -> None:
     rows = out[key]
     frame = pd.DataFrame.from_dict(rows, orient="index") if isinstance(rows, dict) else pd.json_normalize(rows)
     frame.to_csv(path, index=isinstance(rows, dict))
+
+
+def samples_lines(out: dict[str, Any], asked: list[str], top: int) -> list[str]:
+    """``zsbench samples``: one table per question asked."""
+    lines = [f"{out['task']}: {out['samples']:,} samples x {len(out['models'])} model record(s): "
+             + "; ".join(out["models"])]
+    if "label_issues" in asked:
+        issues = out["issues"]
+        lines += ["", f"likely label errors: {len(issues):,} flagged (most likely first)"]
+        lines.append(format_table([[str(i + 1), x["key"], x["label"], x["suggested"], f"{x['score']:.3f}"]
+                                   for i, x in enumerate(issues[:top])], ["#", "key", "given", "suggested", "score"],
+                                  left=4))
+    if "without_issues" in asked:
+        rows = out["without_issues"]
+        left = rows[0]["n"] - rows[0]["n_without"] if rows else 0
+        lines += ["", f"top-1 without the {left:,} flagged samples (%, Wilson 95% interval; rank 1 = best)"]
+        lines.append(format_table([[r["model"], f"{r['top1']:.2f} [{r['interval'][0]:.2f}, {r['interval'][1]:.2f}]",
+                                    f"{r['top1_without']:.2f} [{r['interval_without'][0]:.2f}, "
+                                    f"{r['interval_without'][1]:.2f}]", str(r["rank"]), str(r["rank_without"]),
+                                    f"{r['rank_change']:+d}" if r["rank_change"] else "="]
+                                   for r in rows[:max(top, 1)]],
+                                  ["model", "top-1 all", "top-1 without issues", "rank", "rank without", "change"],
+                                  left=1))
+    for name, title in (("hard", "no model right"), ("disagree", "models disagree")):
+        if name in asked:
+            rows = out[name]
+            lines += ["", f"{title}: {len(rows):,} samples"]
+            lines.append(format_table([[r["key"], r["label"], f"{r['difficulty']:.2f}",
+                                        "; ".join(f"{m.split(' [')[0]}: {p}" for m, p in r["predictions"].items())]
+                                       for r in rows[:top]], ["key", "label", "difficulty", "predictions"], left=4))
+    if "confusions" in asked:
+        lines += ["", "most confused class pairs (true -> predicted), all models"]
+        lines.append(format_table([[c["true"], c["predicted"], str(c["total"]),
+                                    "; ".join(f"{m.split(' [')[0]}: {n}" for m, n in c["per_model"].items())]
+                                   for c in out["confusions"][:top]], ["true", "predicted", "count", "per model"],
+                                  left=4))
+    if "per_class" in asked:
+        models = out["models"]
+        lines += ["", "top-1 per class (%)"]
+        lines.append(format_table([[c] + ["-" if v.get(m) is None else f"{v[m]:.1f}" for m in models]
+                                   for c, v in list(out["per_class"].items())[:max(top, 1)]],
+                                  ["class"] + [m.split(" [")[0] for m in models], left=1))
+    return lines
 
 
 COMMAND = Command("samples", "per-sample results of a task across models: label issues, hard samples, confusions",

@@ -9,6 +9,7 @@ from bench.commands.base import Command
 from bench.core.errors import UserError
 from bench.core.paths import ensure_writable_dir
 from bench.engine.config import SWEEP, add_run_options, config_from_args
+from bench.report.text import format_table
 
 
 def _minutes(text: str) -> int:
@@ -67,7 +68,6 @@ def add_arguments(sw: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from bench.apps import sweep as sw
-    from bench.report.text import sweep_status_lines
 
     if args.action == "status":
         results = Path(args.results or args.out_dir)
@@ -94,7 +94,6 @@ def _sweep_once(args, config, slurm, entries, wait: bool, name: str | None) -> i
     from bench.apps import sweep as sw
     from bench.engine.runner import data_context
     from bench.models import check_model
-    from bench.report.text import sweep_plan_lines, sweep_status_lines
     from tasks.suites import expand_task_names
 
     if config.top_k is not None:
@@ -192,6 +191,47 @@ def _watch(args, config, slurm) -> int:
         if deadline is not None and time.time() >= deadline:
             return 0
         time.sleep(args.poll)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def sweep_plan_lines(jobs, models, tasks: list[str], folder: str, executor: str) -> list[str]:
+    """``--dry-run``: each job with the image forwards, text prompts and time it needs."""
+    rows = [[j.name, j.model.label, str(len(j.tasks)), f"{j.images:,}", f"{j.prompts:,}", _duration(j.seconds),
+             j.estimate] for j in jobs]
+    total = sum(j.seconds for j in jobs)
+    lines = [f"sweep plan: {len(models)} model(s) x {len(tasks)} task(s) -> {len(jobs)} job(s) on {executor}; "
+             f"folder {folder}"]
+    if rows:
+        lines.append(format_table(rows, ["job", "model", "tasks", "images", "prompts", "estimate", "basis"], left=2))
+    lines.append(f"total estimate {_duration(total)} of compute" + (" (nothing left to do: every record exists)"
+                                                                     if not jobs else ""))
+    return lines
+
+
+SYMBOLS = {"done": "done", "running": "run", "failed": "FAIL", "lost": "LOST", "missing": "-"}
+
+
+def sweep_status_lines(labels, tasks, grid, left: float, names) -> list[str]:
+    """The model x task grid of a sweep, counts, failures with their reasons, and the cost left."""
+    rows = [[label] + [SYMBOLS[grid[(label, t)].state] if (label, t) in grid else "" for t in tasks] for label in labels]
+    counts: dict[str, int] = {}
+    for cell in grid.values():
+        counts[cell.state] = counts.get(cell.state, 0) + 1
+    lines = [f"sweep(s) {', '.join(names)}: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in SYMBOLS) +
+             f" of {len(grid)}; estimated compute left {_duration(left)}",
+             format_table(rows, ["model"] + list(tasks), left=1)]
+    for state in ("failed", "lost"):
+        ended = {(m, c.reason) for (m, t), c in grid.items() if c.state == state}
+        lines += [f"{state}: {m}: {reason}" for m, reason in sorted(ended)]
+    lines += [f"running: {m} / {t}: {c.reason}" for (m, t), c in grid.items() if c.state == "running"]
+    return lines
 
 
 COMMAND = Command("sweep", "many models x a suite as submitit jobs (Slurm array or this machine)",

@@ -6,6 +6,8 @@ import argparse
 from bench.commands.base import Command, path_or_none, print_json
 from bench.core.errors import UserError
 from bench.engine.config import add_options
+from bench.report.text import format_table
+from tasks.names import parse_task_name
 
 
 def add_arguments(t: argparse.ArgumentParser) -> None:
@@ -20,7 +22,6 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from bench.engine.runner import data_context
-    from bench.report.text import tasks_table
     from tasks.catalog import describe, local_status
     from tasks.registry import get_task, list_tasks
 
@@ -47,6 +48,28 @@ def execute(args: argparse.Namespace) -> int:
         return 0
     print("\n".join(tasks_table(specs, status)))
     return 0
+
+
+def tasks_table(specs, status: dict[str, dict[str, str]]) -> list[str]:
+    """One line per task; generated shift tasks folded into one line per suite unless ``status``."""
+    rows, families = [], {}
+    for s in specs:
+        name = parse_task_name(s.name)
+        if name.is_generated and not status:
+            families[name.base] = families.get(name.base, 0) + 1
+            continue
+        sizes = " ".join(f"{k} {v:,}" for k, v in s.sizes.items()) or "-"
+        row = [s.name, str(s.n_classes or "-"), sizes, s.metric, "/".join(src.type for src in s.sources)]
+        if status:
+            row.append(" ".join(f"{k}:{v}" for k, v in status[s.name].items()))
+        rows.append(row + [s.description])
+    header = ["task", "classes", "published sizes", "metric", "sources"] + (["on disk"] if status else []) + ["description"]
+    lines = [format_table(rows, header, left=len(header))]
+    lines += [f"{family}/<corruption>/<severity>: {count} generated shift tasks (see `zsbench robustness --suite "
+              f"{family}`)" for family, count in families.items()]
+    if not status:
+        lines.append("\n(--local checks which datasets are already on disk; `zsbench tasks show NAME` prints one spec)")
+    return lines
 
 
 COMMAND = Command("tasks", "list registered tasks, or `tasks show NAME` for one spec",

@@ -13,6 +13,7 @@ from bench.engine.metrics import holm, mcnemar_exact, paired_bootstrap_ci, paire
 from bench.engine.records import load_predictions, read_record
 from bench.report.collect import default_board, load_runs, newest, of_protocol
 from bench.report.protocols import describe
+from bench.report.text import format_table
 
 
 @dataclass
@@ -196,3 +197,14 @@ def as_table(comparisons: list[Comparison]) -> pd.DataFrame:
     for col in ("acc_a", "acc_b", "diff", "ci_low", "ci_high"):
         df[col] = 100 * df[col]
     return df.drop(columns=["a", "b"])
+
+
+def comparison_lines(comparisons) -> list[str]:
+    from bench.report.compare import as_table, summary
+
+    table = as_table(comparisons)
+    rows = [[t, r["metric"], str(r["n"]), f"{r['acc_a']:.2f}", f"{r['acc_b']:.2f}", f"{r['diff']:+.2f}",
+             f"[{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]", f"{r['p_value']:.3g}", f"{r['p_holm']:.3g}", r["verdict"]]
+            for t, r in table.iterrows()]
+    return [format_table(rows, ["task", "metric", "n", "A %", "B %", "A-B", "95% CI (bootstrap)",
+                                "p (McNemar/bootstrap)", "p Holm", "verdict"], left=2), summary(comparisons)]
