@@ -1,8 +1,8 @@
 """The protocols, registered by name: ``--protocol NAME`` finds its class here.
 
-Built-ins are ``"module:Class"`` references, imported only when a run asks for them; a plug-in
-registers through the ``zsbench.protocols`` entry-point group (the entry point's name is the
-protocol's name). Light on purpose: ``zsbench --help`` and option parsing read the names from it.
+The built-ins are listed by their own package (``bench.protocols.BUILTIN``: ``"module:Class"`` references,
+imported only when a run asks for them); a plug-in registers through the ``zsbench.protocols`` entry-point
+group (the entry point's name is the protocol's name). Light on purpose: option parsing reads the names.
 """
 from __future__ import annotations
 
@@ -10,16 +10,18 @@ from typing import Any
 
 from bench.core.registry import Registry
 
-#: name -> Protocol subclass ("module:Class", imported on use); plug-ins: entry-point group ``zsbench.protocols``
-PROTOCOLS: Registry[type] = Registry("protocol", "zsbench.protocols")
-for _name, _target in (("zeroshot", "bench.protocols.zeroshot:ZeroShot"),
-                       ("linear-probe", "bench.protocols.probe:LinearProbe"),
-                       ("few-shot", "bench.protocols.few_shot:FewShot"),
-                       ("robustness", "bench.protocols.robustness:Robustness"),
-                       ("retrieval", "bench.protocols.retrieval:Retrieval"),
-                       ("association", "bench.protocols.association:Association"),
-                       ("caption-selection", "bench.protocols.caption_selection:CaptionSelection")):
-    PROTOCOLS.register(_name, _target)
+#: name -> Protocol subclass, imported on use. The built-in protocols are registered by their own package
+#: (``bench.protocols.BUILTIN``, read on first use: the engine names none of them); plug-ins through the
+#: ``zsbench.protocols`` entry-point group
+PROTOCOLS: Registry[type] = Registry("protocol", "zsbench.protocols",
+                                     builtins=lambda: _register_builtins("bench.protocols:BUILTIN"))
+
+
+def _register_builtins(reference: str) -> None:
+    from bench.core.registry import resolve_reference
+
+    for name, target in resolve_reference(reference):
+        PROTOCOLS.register(name, target)
 
 
 def register_protocol(name: str, target: "type | str") -> None:
