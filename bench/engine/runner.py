@@ -9,7 +9,7 @@ runner knows protocols and backends only through their interfaces (:mod:`bench.p
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from bench.engine.classifiers import attach_classifier_cache
@@ -22,11 +22,10 @@ from bench.engine.evaluation import Evaluation, OpenedTask, open_task
 from bench.engine.features import extractor_for
 from bench.models import check_model, load_model
 from bench.models.base import ModelBackend, check_precision
-from bench.engine.protocol_registry import default_protocol, get_protocol, protocols_for
-from bench.engine.protocol import Protocol, Unit
+from bench.engine.protocol_registry import get_protocol
 from bench.engine.records import (RunRecord, build_record, read_records_if_any, save_record, with_keys,
                                   work_keys_of)
-from bench.engine.work import work_key
+from bench.engine.work import Step, plan_steps, plan_work
 from prompts.references import check_choice
 from tasks.classes import resolve_templates
 from tasks.registry import get_task
@@ -61,14 +60,6 @@ def data_context(cache_dir: Path | None, data_dir: Path | None, profile: str = C
     return DataContext(Path(data_dir) if data_dir else default_data_dir(store.root), store, profile)
 
 
-@dataclass
-class Step:
-    """One planned evaluation: a protocol on a unit."""
-
-    protocol: Protocol
-    unit: Unit
-
-
 class Runner:
     """Plans and runs one configuration; ``skipped`` lists optional units whose data is missing."""
 
@@ -83,21 +74,8 @@ class Runner:
 
     def plan(self) -> list[Step]:
         """The steps: each requested task (suites expanded) under each protocol asked for, or the
-        task's own default protocol (zero-shot; retrieval for captioned images)."""
-        protocols: dict[str, Protocol] = {}
-        steps = []
-        for requested in expand_task_names(self.config.tasks):
-            for name in protocols_for(requested, self.config.protocols):
-                if name not in protocols:
-                    protocols[name] = get_protocol(name)
-                    protocols[name].check(self.config)
-                protocol = protocols[name]
-                for unit in protocol.units(requested, self.config):
-                    spec = None if unit.optional else get_task(unit.task)
-                    if spec is not None and spec.kind not in protocol.kinds:
-                        raise UserError(f"task {unit.task} is a {spec.kind} task, which --protocol {name} does not "
-                                        f"evaluate: use --protocol {default_protocol(spec.kind)}")
-                    steps.append(Step(protocol, unit))
+        default protocol of the task's kind (zero-shot; retrieval for captioned images; ...)."""
+        steps = plan_steps(expand_task_names(self.config.tasks), self.config)
         self.check_adaptive(steps)
         return steps
 
@@ -189,11 +167,9 @@ class Runner:
 
             self.records = run_top_k(config, load_backend, steps, opened, ctx)
             return self.records
+        work = list(plan_work(steps, config))
         for model_name, pretrained in config.models:
-            # per step, the work key of each template set it runs (records carry them; done ones are skipped)
-            keys = [{t: work_key(model_name, pretrained, s.unit.task, s.protocol.name, t, config, s.unit.role,
-                                 s.unit.parent) for t in s.protocol.template_sets(config)} for s in steps]
-            todo = [(s, k) for s, k in zip(steps, keys) if not set(k.values()) <= done]
+            todo = [(w, k) for w in work for k in [w.key(model_name, pretrained)] if k not in done]
             if not todo:
                 continue  # everything of this model is recorded: not even loaded
             t0 = time.perf_counter()
@@ -201,18 +177,15 @@ class Runner:
             load_seconds = time.perf_counter() - t0
             extract = extractor_for(config, backend, ctx.store)
             memo: dict = {}
-            for step, step_keys in todo:
-                task = opened[step.unit.task]
+            for item, key in todo:
+                task = opened[item.step.unit.task]
                 ev = Evaluation(config, backend, task, ctx.store, extract, opened, memo)
-                for templates, key in step_keys.items():
-                    if key in done:
-                        continue
-                    for outcome in self.evaluate(step, ev, templates):
-                        record = build_record(config, model_name, backend, load_seconds, task, step.protocol.name,
-                                              outcome, key)
-                        if config.save:
-                            save_record(record, Path(config.out_dir), with_keys(outcome.predictions, task))
-                        self.records.append(record)
+                for outcome in self.evaluate(item.step, ev, item.templates):
+                    record = build_record(config, model_name, backend, load_seconds, task, item.step.protocol.name,
+                                          outcome, key)
+                    if config.save:
+                        save_record(record, Path(config.out_dir), with_keys(outcome.predictions, task))
+                    self.records.append(record)
         return self.records
 
 

@@ -17,7 +17,7 @@ from bench.engine.adaptive import AdaptiveSample, Arm, GrowingEvaluation, adapti
 from bench.engine.evaluation import Evaluation
 from bench.engine.features import extractor_for
 from bench.engine.records import RunRecord, build_record, save_record, with_keys
-from bench.engine.work import work_key
+from bench.engine.work import Work, plan_work
 
 
 class _Loaded:
@@ -48,36 +48,35 @@ def run_top_k(config, load: Callable[..., Any], steps: list, opened, ctx) -> lis
     models = [_Loaded(config, load, m, p, ctx, opened) for m, p in config.models]
     records: list[RunRecord] = []
 
-    def keep(loaded: _Loaded, step, templates, outcome) -> None:
-        key = work_key(loaded.model, loaded.pretrained, step.unit.task, step.protocol.name, templates, config,
-                       step.unit.role, step.unit.parent)
+    def keep(loaded: _Loaded, work: Work, outcome) -> None:
+        step = work.step
         record = build_record(config, loaded.model, loaded.backend, loaded.load_seconds, opened[step.unit.task],
-                              step.protocol.name, outcome, key)
+                              step.protocol.name, outcome, work.key(loaded.model, loaded.pretrained))
         if config.save:
             save_record(record, Path(config.out_dir), with_keys(outcome.predictions, opened[step.unit.task]))
         records.append(record)
 
-    for step in steps:
+    for work in plan_work(steps, config):
+        step, templates = work.step, work.templates
         task = opened[step.unit.task]
-        for templates in step.protocol.template_sets(config):
-            reason = adaptive_refusal(step.protocol, task.spec.metric)
-            if reason is not None:  # no selection possible: every model on every image
-                for loaded in models:
-                    for outcome in step.protocol.evaluate(loaded.evaluation(task), step.unit, templates):
-                        outcome.task_info["adaptive_note"] = f"--top: ran in full, {reason}"
-                        keep(loaded, step, templates, outcome)
-                continue
-            sample = AdaptiveSample.of(task, task.spec.metric, config.seed)
-            arms = [Arm(m.label, GrowingEvaluation(step.protocol, m.evaluation(task), step.unit, templates, sample))
-                    for m in models]
-            looks = select_top_k(arms, config.top_k, config.confidence)
-            used = sum(a.run.n for a in arms)
-            for loaded, arm in zip(models, arms):
-                outcome = arm.run.outcome
-                outcome.adaptive = sample.section(
-                    arm.run.n, arm.interval, config.confidence, [n for n in looks if n <= arm.run.n],
-                    selection={"k": config.top_k, "status": arm.status, "models": len(arms),
-                               "level_each": 1 - (1 - config.confidence) / len(arms),
-                               "images_all_models": used, "images_full": len(arms) * sample.N})
-                keep(loaded, step, templates, outcome)
+        reason = adaptive_refusal(step.protocol, task.spec.metric)
+        if reason is not None:  # no selection possible: every model on every image
+            for loaded in models:
+                for outcome in step.protocol.evaluate(loaded.evaluation(task), step.unit, templates):
+                    outcome.task_info["adaptive_note"] = f"--top: ran in full, {reason}"
+                    keep(loaded, work, outcome)
+            continue
+        sample = AdaptiveSample.of(task, task.spec.metric, config.seed)
+        arms = [Arm(m.label, GrowingEvaluation(step.protocol, m.evaluation(task), step.unit, templates, sample))
+                for m in models]
+        looks = select_top_k(arms, config.top_k, config.confidence)
+        used = sum(a.run.n for a in arms)
+        for loaded, arm in zip(models, arms):
+            outcome = arm.run.outcome
+            outcome.adaptive = sample.section(
+                arm.run.n, arm.interval, config.confidence, [n for n in looks if n <= arm.run.n],
+                selection={"k": config.top_k, "status": arm.status, "models": len(arms),
+                           "level_each": 1 - (1 - config.confidence) / len(arms),
+                           "images_all_models": used, "images_full": len(arms) * sample.N})
+            keep(loaded, work, outcome)
     return records

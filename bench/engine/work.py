@@ -1,4 +1,6 @@
-"""Work keys: the name of one record's worth of work, known before any model loads.
+"""The plan of a run and its work keys: the one iterator the runner, ``--top K`` selection and the sweep
+planner walk (:func:`plan_steps` -> :func:`plan_work`: each step, template set and work key), and the key
+that names one record's worth of work, known before any model loads.
 
 A key hashes the model string, the identity of its weights (a checkpoint file's resolved path,
 size and modification time; a tag or hub id as written), the task, the protocol and its unit
@@ -9,13 +11,16 @@ changed checkpoint file, option or template set is new work.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterable, Iterator
 
+from bench.core.errors import UserError
 from bench.core.hashing import stable_hash
 
 if TYPE_CHECKING:  # pragma: no cover
     from bench.engine.config import RunConfig
+    from bench.engine.protocol import Protocol, Unit
 
 
 def weights_identity(pretrained: str | None) -> str | None:
@@ -38,14 +43,61 @@ def work_key(model: str, pretrained: str | None, task: str, protocol: str, templ
     return stable_hash(parts)
 
 
+@dataclass
+class Step:
+    """One planned evaluation: a protocol on a unit."""
+
+    protocol: "Protocol"
+    unit: "Unit"
+
+
+@dataclass(frozen=True)
+class Work:
+    """One record's worth of work: a step under one template set (None: the task's own, or no templates)."""
+
+    step: Step
+    templates: str | None
+    config: "RunConfig"
+
+    def key(self, model: str, pretrained: str | None) -> str:
+        """The work key of this work for one model (records carry it; done work is skipped)."""
+        unit = self.step.unit
+        return work_key(model, pretrained, unit.task, self.step.protocol.name, self.templates, self.config, unit.role,
+                        unit.parent)
+
+
+def plan_steps(requested: Iterable[str], config: "RunConfig", check_kinds: bool = True) -> list[Step]:
+    """Each requested task (suites expanded by the caller) under each protocol asked for, or the default of the
+    task's kind, expanded into the protocol's units; every protocol checks the config once. ``check_kinds``:
+    refuse a unit whose task kind the protocol does not evaluate."""
+    from bench.engine.protocol_registry import default_protocol, get_protocol, protocols_for
+    from tasks.registry import get_task
+
+    protocols: dict = {}
+    steps = []
+    for name_requested in requested:
+        for name in protocols_for(name_requested, config.protocols):
+            if name not in protocols:
+                protocols[name] = get_protocol(name)
+                protocols[name].check(config)
+            protocol = protocols[name]
+            for unit in protocol.units(name_requested, config):
+                spec = None if unit.optional or not check_kinds else get_task(unit.task)
+                if spec is not None and spec.kind not in protocol.kinds:
+                    raise UserError(f"task {unit.task} is a {spec.kind} task, which --protocol {name} does not "
+                                    f"evaluate: use --protocol {default_protocol(spec.kind)}")
+                steps.append(Step(protocol, unit))
+    return steps
+
+
+def plan_work(steps: Iterable[Step], config: "RunConfig") -> Iterator[Work]:
+    """Every step once per template set its protocol runs: the runner, ``--top K`` and the sweep planner walk
+    this, so the three name the same work with the same keys."""
+    for step in steps:
+        for templates in step.protocol.template_sets(config):
+            yield Work(step, templates, config)
+
+
 def work_keys_for(model: str, pretrained: str | None, task: str, config: "RunConfig") -> list[str]:
     """Every work key one requested task name stands for under the config's protocols and templates."""
-    from bench.engine.protocol_registry import get_protocol, protocols_for
-
-    keys = []
-    for name in protocols_for(task, config.protocols):
-        protocol = get_protocol(name)
-        for unit in protocol.units(task, config):
-            for templates in protocol.template_sets(config):
-                keys.append(work_key(model, pretrained, unit.task, name, templates, config, unit.role, unit.parent))
-    return keys
+    return [w.key(model, pretrained) for w in plan_work(plan_steps([task], config, check_kinds=False), config)]
