@@ -111,7 +111,7 @@ class Evaluation:
                          lambda: self._extract(source, split, indices, kind=kind, lazy=lazy))
 
     def _features_key(self, role: str, kind: str, lazy: bool) -> tuple:
-        from bench.engine.features import indices_digest
+        from bench.engine.feature_cache import indices_digest
 
         # the test role's sample is part of the key: a restricted view (adaptive) has its own features
         sample = indices_digest(self.task.indices) if role == "test" else None

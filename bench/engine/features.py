@@ -1,19 +1,19 @@
-"""Image features of one split under one model, extracted once and kept in the cache.
+"""Image features of one split under one model: the compute side of an extraction (decoding, the forward
+pass with its out-of-memory splitter, the pixel cache and device decoding), over the cache side in
+:mod:`bench.engine.feature_cache` (keys, chunked entries, rows other entries hold). Extraction writes
+fixed-size chunks as it goes, so an interrupted run resumes from the last finished chunk, and a repeat
+run does no forward pass at all.
 
-The cache key hashes what makes the features: model fingerprint, data identity (content, not
-path), split, preprocessing and the chosen sample indices. Extraction writes fixed-size chunks
-as it goes, so an interrupted run resumes from the last finished chunk, and a repeat run does
-no forward pass at all.
+The extractor holds the run's extraction settings; what one call finds and decides (its entry, chunks,
+pixel-cache state, how images were decoded) lives in a per-call :class:`_Call`, never on the extractor.
 """
 from __future__ import annotations
 
 import errno
-
-import hashlib
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,6 +23,8 @@ from bench.core.hashing import stable_hash
 from bench.core.lazy_import import lazy_module
 from bench.core.store import Store
 from bench.engine.distributed import barrier, world
+from bench.engine.feature_cache import (ARRAYS, RowDonors, cached_chunks, complete_chunk, feature_key,
+                                        gather_chunks, indices_digest, rows_key)
 from bench.engine.feature_chunks import FeatureChunks
 from bench.engine.pixel_cache import CropImage, PixelCache, PixelSplit, split_preprocess
 from bench.models.base import device_type
@@ -41,9 +43,6 @@ CHUNK_SIZE = 1024
 def chunk_rows() -> int:
     """``ZSBENCH_CHUNK_ROWS`` if set (read when an extractor is made), else :data:`CHUNK_SIZE`."""
     return int(os.environ.get("ZSBENCH_CHUNK_ROWS", CHUNK_SIZE))
-
-
-ARRAYS = ("features", "labels", "indices")
 
 
 @dataclass
@@ -115,79 +114,6 @@ class FittingEncoder:
         return np.concatenate(out)
 
 
-def indices_digest(indices: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(indices, dtype=np.int64).tobytes()).hexdigest()[:20]
-
-
-
-
-def feature_key(backend: "ModelBackend", source: ImageSource, split: str, indices: np.ndarray,
-                kind: str = "embedding", decode: str = "pil") -> str:
-    parts = ["features-v1", backend.fingerprint, source.identity, split, backend.preprocess_id,
-             indices_digest(indices)]
-    return stable_hash(parts + ([] if kind == "embedding" else [kind]) + decode_part(decode))
-
-
-def decode_part(decode: str) -> list[str]:
-    """What a cache key gains from ``--decode``: nothing for PIL (keys made before the option stay valid)."""
-    return [] if decode == "pil" else [f"decode:{decode}"]
-
-
-def rows_key(backend: "ModelBackend", source: ImageSource, split: str, kind: str = "embedding",
-             decode: str = "pil") -> str:
-    """What every feature entry of one model on one split shares whatever its samples: the folder under
-    ``feature-rows/`` that lists those entries, so one extraction can reuse another's rows."""
-    return stable_hash(["feature-rows-v1", backend.fingerprint, source.identity, split, backend.preprocess_id, kind]
-                       + decode_part(decode))
-
-
-class RowDonors:
-    """Feature rows that other entries of the same model, data and split already hold.
-
-    An adaptive run extracts its growing sample in chunks of its own order; a later full run (or an
-    adaptive run with another seed) needs many of the same samples in other entries. Every entry
-    that saves a chunk is listed under ``feature-rows/<rows_key>/``; :meth:`lookup` reads the
-    listed entries' index files and returns the rows it finds, so only the rest is computed.
-    """
-
-    def __init__(self, store: Store, key: str, own: str):
-        self.folder = store.area("feature-rows") / key
-        self.store, self.own = store, own
-
-    def register(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / self.own).touch()
-
-    def lookup(self, wanted: np.ndarray) -> dict[str, np.ndarray]:
-        """``{"indices", "labels", "features"}`` of the wanted samples found in other entries (any order)."""
-        found: dict[str, list[np.ndarray]] = {a: [] for a in ARRAYS}
-        left = np.unique(wanted)
-        others = sorted(p.name for p in self.folder.iterdir()) if self.folder.is_dir() else []
-        for name in others:
-            if name == self.own or not len(left):
-                continue
-            entry = self.store.chunked("features", name, {})
-            for path in sorted(entry.folder.glob("chunk*.indices.npy")):
-                index = int(path.name[5:10])
-                got = entry.load_chunk(index, ("indices",))
-                if got is None:
-                    continue
-                hit = np.isin(got["indices"], left)
-                if not hit.any():
-                    continue
-                full = entry.load_chunk(index, ARRAYS)
-                if full is None or len(full["features"]) != len(full["indices"]):
-                    continue
-                for a in ARRAYS:
-                    found[a].append(full[a][hit])
-                left = np.setdiff1d(left, got["indices"][hit])
-        if not found["indices"]:
-            return {}
-        merged = {a: np.concatenate(v) for a, v in found.items()}
-        _, first = np.unique(merged["indices"], return_index=True)
-        return {a: v[first] for a, v in merged.items()}
-
-
 #: what torch says when DataLoader workers cannot hand batches over through shared memory
 SHARED_MEMORY_SIGNS = ("unable to resize file", "unable to write to file", "shared memory", "shm",
                        "bus error", "no space left on device", "file too large", "unable to allocate")
@@ -197,6 +123,24 @@ def is_shared_memory_error(exc: BaseException) -> bool:
     """A DataLoader worker failure caused by shared memory (too small, or a file-size limit)."""
     text = str(exc).lower()
     return any(sign in text for sign in SHARED_MEMORY_SIGNS)
+
+
+@dataclass
+class _Call:
+    """What one extraction finds and decides: its data, cache entry and chunks, the rows copied from other
+    entries, the forward pass, and the facts its record states (pixel cache, decoding)."""
+
+    source: ImageSource
+    split: str
+    kind: str
+    spans: list
+    entry: Any
+    chunks: dict
+    keep: tuple
+    known: dict
+    fitting: "FittingEncoder | None"
+    pixel_state: str
+    decoded: str | None = None  # how the computed rows were decoded (pil, tensor), when any are computed
 
 
 @dataclass
@@ -239,8 +183,6 @@ class FeatureExtractor:
         if kind not in FEATURE_KINDS:
             raise ValueError(f"kind must be one of {FEATURE_KINDS}")
         indices = np.arange(len(source)) if indices is None else np.asarray(indices, dtype=np.int64)
-        self._pixel_state = "off" if self.pixels is None else "not needed"
-        self._decoded = None  # how the computed rows were decoded (pil, tensor), when any are computed
         key = feature_key(self.backend, source, split, indices, kind, self.decode)
         if self.chunk_size != CHUNK_SIZE:  # another chunking is another layout on disk: its own entry
             key = stable_hash([key, "chunk-rows", self.chunk_size])
@@ -250,7 +192,7 @@ class FeatureExtractor:
         keep = ("labels", "indices") if lazy else ARRAYS
         spans = [indices[c * self.chunk_size:(c + 1) * self.chunk_size]
                  for c in range(max(1, -(-len(indices) // self.chunk_size)))]
-        chunks = self._cached(entry, spans, keep, lazy)
+        chunks = cached_chunks(entry, spans, keep, lazy)
         all_missing = [c for c in range(len(spans)) if c not in chunks]
         rank, size = world()
         if size > 1 and entry is None:
@@ -269,11 +211,12 @@ class FeatureExtractor:
             fitting = FittingEncoder(self.backend.encode_images if kind == "embedding" else
                                      self.backend.encode_pre_projection,
                                      self.batch_size or default_batch_size(self.backend.device), self.backend.device)
-        n_new = self._compute_or_fall_back(source, split, kind, spans, mine, entry, chunks, keep, fitting,
-                                           known) if mine else 0
+        call = _Call(source, split, kind, spans, entry, chunks, keep, known, fitting,
+                     pixel_state="off" if self.pixels is None else "not needed")
+        n_new = self._compute_or_fall_back(call, mine) if mine else 0
         seconds = time.perf_counter() - t0
         if size > 1:
-            self._gather(entry, key, all_missing, chunks, keep, lazy)
+            gather_chunks(entry, key, all_missing, chunks, keep, lazy)
         ordered = [chunks[c] for c in range(len(spans))]
         out = FeatureSet(
             features=(FeatureChunks([entry.path(c, "features") for c in range(len(spans))]) if lazy
@@ -290,25 +233,13 @@ class FeatureExtractor:
         out, skipped = self._drop_bad(out, source, lazy)
         out.info = {"cache": "hit" if not all_missing else ("resumed" if len(all_missing) < len(spans) else "miss"),
                     "key": key, "computed": n_new, "reused_rows": len(known.get("indices", ())), "seconds": seconds,
-                    "forward_seconds": fitting.seconds if fitting else 0.0, "pixel_cache": self._pixel_state,
+                    "forward_seconds": fitting.seconds if fitting else 0.0, "pixel_cache": call.pixel_state,
                     "skipped": skipped, "images_per_second": n_new / seconds if n_new and seconds > 0 else None,
                     "batch_size": fitting.limit if n_new else None,
-                    "image_forward": self.backend.image_forward if n_new else None, "decode": self._decoded}
+                    "image_forward": self.backend.image_forward if n_new else None, "decode": call.decoded}
         return out
 
-    def _cached(self, entry, spans, keep, lazy) -> dict[int, dict[str, np.ndarray]]:
-        """The chunks already in the cache (a chunk of the wrong length counts as missing)."""
-        chunks: dict[int, dict[str, np.ndarray]] = {}
-        if entry is None:
-            return chunks
-        for c, span in enumerate(spans):
-            got = entry.load_chunk(c, keep, verify_only=("features",) if lazy else ())
-            if got is not None and len(got["indices"]) == len(span):
-                chunks[c] = got
-        return chunks
-
-    def _compute_or_fall_back(self, source, split, kind, spans, mine, entry, chunks, keep, fitting,
-                              known=None) -> int:
+    def _compute_or_fall_back(self, call: _Call, mine: list[int]) -> int:
         """:meth:`_compute`, and the resources it can run out of, each said in one line.
 
         Shared memory too small for the decoding workers (Docker's 64 MB ``/dev/shm``, a file-size
@@ -320,7 +251,7 @@ class FeatureExtractor:
 
         try:
             try:
-                return self._compute(source, split, kind, spans, mine, entry, chunks, keep, fitting, known)
+                return self._compute(call, mine)
             except RuntimeError as exc:
                 workers = default_workers() if self.num_workers is None else self.num_workers
                 if workers == 0 or not is_shared_memory_error(exc):
@@ -329,10 +260,10 @@ class FeatureExtractor:
                 warnings.warn(f"shared memory is too small for {workers} image-decoding worker(s) "
                               f"({short_reason(last[0], 120)}): decoding in this process instead (as --workers 0); a "
                               "larger /dev/shm (docker run --shm-size=1g) makes it faster", stacklevel=2)
+                # a run-level setting learnt here: the run's later extractions decode in-process too
                 self.num_workers = 0
-                left = [c for c in mine if c not in chunks]
-                return self._compute(source, split, kind, spans, left, entry, chunks, keep, fitting,
-                                     known) if left else 0
+                left = [c for c in mine if c not in call.chunks]
+                return self._compute(call, left) if left else 0
         except OSError as exc:
             if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
                 raise
@@ -341,32 +272,33 @@ class FeatureExtractor:
                             "space there (or raise the file-size limit), or pass another --cache-dir; the chunks "
                             "already saved are kept and the next run resumes") from None
 
-    def _compute(self, source, split, kind, spans, missing, entry, chunks, keep, fitting, known=None) -> int:
+    def _compute(self, call: _Call, missing: list[int]) -> int:
         """Encode the ``missing`` chunks, saving each to the cache as soon as it is complete.
 
-        ``known``: rows other entries already hold (:class:`RowDonors`); they are copied, not encoded."""
-        known = known or {}
+        ``call.known``: rows other entries already hold (:class:`RowDonors`); they are copied, not encoded."""
+        source, split, kind, spans, fitting = call.source, call.split, call.kind, call.spans, call.fitting
+        known = call.known or {}
         known_idx = known.get("indices", np.empty(0, dtype=np.int64))
         need = {c: spans[c][~np.isin(spans[c], known_idx)] for c in missing}
         todo = np.concatenate([need[c] for c in missing])
         pending = list(missing)
         if not len(todo):  # every row is in other entries: no forward pass at all
             for c in pending:
-                self._complete_chunk(c, spans[c], need[c], {a: [] for a in ARRAYS}, known, entry, chunks, keep)
+                complete_chunk(c, spans[c], need[c], {a: [] for a in ARRAYS}, known, call.entry, call.chunks, call.keep)
             return 0
         if kind == "embedding":
             self.backend.prepare()  # e.g. ConSE's label embeddings: not part of the image throughput
         workers = default_workers() if self.num_workers is None else self.num_workers
-        on_device = self._tensor_decode()
-        split_at = self._pixel_split(len(todo)) if on_device is None else None
-        self._decoded = "pil" if on_device is None else "tensor"
+        on_device = self._tensor_decode(call)
+        split_at = self._pixel_split(call, len(todo)) if on_device is None else None
+        call.decoded = "pil" if on_device is None else "tensor"
         if on_device is not None:  # decoded and cropped on the device (bench.engine.tensor_decode)
             from bench.engine.tensor_decode import tensor_batches
 
             loader = tensor_batches(source, todo, on_device[0], on_device[1], self.backend.device, fitting.limit,
                                     workers)
         elif split_at is not None:  # crops from the pixel cache (decoded once for every model of this geometry)
-            loader = self._pixel_batches(source, split, spans, missing, need, split_at, fitting.limit, workers)
+            loader = self._pixel_batches(call, missing, need, split_at, fitting.limit, workers)
         else:
             loader = torch.utils.data.DataLoader(
                 PreprocessedDataset(source, todo, self.backend.preprocess), batch_size=fitting.limit, shuffle=False,
@@ -388,12 +320,12 @@ class FeatureExtractor:
                 current = pending.pop(0)
                 want = len(need[current])
                 if not want:  # every row of this chunk is copied from other entries
-                    self._complete_chunk(current, spans[current], need[current], {a: [] for a in ARRAYS}, known,
-                                         entry, chunks, keep)
+                    complete_chunk(current, spans[current], need[current], {a: [] for a in ARRAYS}, known,
+                                   call.entry, call.chunks, call.keep)
                     continue
                 merged = {a: np.concatenate(buffers[a]) for a in ARRAYS}
-                self._complete_chunk(current, spans[current], need[current], {a: merged[a][:want] for a in ARRAYS},
-                                     known, entry, chunks, keep)
+                complete_chunk(current, spans[current], need[current], {a: merged[a][:want] for a in ARRAYS},
+                               known, call.entry, call.chunks, call.keep)
                 buffers = {a: [merged[a][want:]] for a in ARRAYS}
                 filled -= want
 
@@ -414,7 +346,7 @@ class FeatureExtractor:
         bar.close()
         return len(todo)
 
-    def _tensor_decode(self) -> tuple[PixelSplit, list] | None:
+    def _tensor_decode(self, call: _Call) -> tuple[PixelSplit, list] | None:
         """Under ``--decode tensor``, the model's preprocessing split and its tensor geometry; None (PIL decoding)
         when not asked for, or when the preprocessing has a step uint8 tensors cannot take (warned once)."""
         if self.decode != "tensor":
@@ -429,27 +361,28 @@ class FeatureExtractor:
             warnings.warn(f"--decode tensor: {self.backend.name}'s preprocessing is not torchvision Resize/CenterCrop "
                           "then ToTensor and Normalize; decoding with PIL (records say decode: pil)", stacklevel=4)
             return None
-        self._pixel_state = "off (--decode tensor)" if self.pixels is not None else self._pixel_state
+        call.pixel_state = "off (--decode tensor)" if self.pixels is not None else call.pixel_state
         return split_at, geometry
 
-    def _pixel_split(self, n_images: int) -> PixelSplit | None:
+    def _pixel_split(self, call: _Call, n_images: int) -> PixelSplit | None:
         """The model's preprocessing split for the pixel cache, when one is in use, the preprocessing allows it
         and the crops fit under the cap."""
         if self.pixels is None:
             return None
         split_at = split_preprocess(self.backend.preprocess)
         if split_at is None:
-            self._pixel_state = "unsupported"
+            call.pixel_state = "unsupported"
             return None
         if not self.pixels.room_for(n_images, split_at.crop_bytes):
-            self._pixel_state = "over cap"
+            call.pixel_state = "over cap"
             return None
-        self._pixel_state = "on"
+        call.pixel_state = "on"
         return split_at
 
-    def _pixel_batches(self, source, split, spans, missing, need, split_at: PixelSplit, batch: int, workers: int):
+    def _pixel_batches(self, call: _Call, missing, need, split_at: PixelSplit, batch: int, workers: int):
         """``(pixels, labels, indices)`` batches of the needed rows, from cached crops (computed and saved chunk
         by chunk where missing), through the model's own ToTensor + Normalize."""
+        source, split, spans = call.source, call.split, call.spans
         everything = np.concatenate(spans)
         entry = self.pixels.entry(source, split, split_at, indices_digest(everything), len(everything), self.chunk_size)
         pin = self.backend.device.type == "cuda"
@@ -478,39 +411,6 @@ class FeatureExtractor:
             parts["labels"].append(labels.numpy().astype(np.int64))
             parts["indices"].append(idx.numpy().astype(np.int64))
         return {k: np.concatenate(v) for k, v in parts.items()}
-
-    @staticmethod
-    def _complete_chunk(c, span, computed_idx, computed, known, entry, chunks, keep) -> None:
-        """Chunk ``c`` from its computed rows and the rows copied from other entries, in ``span``'s order."""
-        if len(computed_idx) == len(span):
-            done = {a: np.asarray(computed[a]) for a in ARRAYS}
-        else:
-            sources = [(computed_idx, computed)] if len(computed_idx) else []
-            sources.append((known["indices"], known))
-            dim = next(np.asarray(src["features"]).shape[1] for _, src in sources if len(src["features"]))
-            done = {"features": np.empty((len(span), dim), dtype=np.float32),
-                    "labels": np.empty(len(span), dtype=np.int64), "indices": np.asarray(span, dtype=np.int64)}
-            for idx, src in sources:
-                order = np.argsort(idx)
-                pos = np.searchsorted(idx, span, sorter=order)
-                pos = np.minimum(pos, len(idx) - 1)
-                hit = idx[order[pos]] == span
-                done["features"][hit] = np.asarray(src["features"])[order[pos[hit]]]
-                done["labels"][hit] = np.asarray(src["labels"])[order[pos[hit]]]
-        if entry is not None:
-            entry.save_chunk(c, done)
-        chunks[c] = {a: done[a] for a in keep}
-
-    def _gather(self, entry, key, all_missing, chunks, keep, lazy) -> None:
-        """Under torchrun: after every rank finished its share, read the others' chunks."""
-        barrier()
-        for c in all_missing:
-            if c not in chunks:
-                got = entry.load_chunk(c, keep, verify_only=("features",) if lazy else ())
-                if got is None:
-                    raise RuntimeError(f"chunk {c} of feature cache entry {key} is missing after the other ranks "
-                                       "finished: is the cache folder shared by all ranks?")
-                chunks[c] = got
 
     def _drop_bad(self, out: FeatureSet, source: ImageSource, lazy: bool) -> tuple[FeatureSet, list[str]]:
         """Leave out undecodable images (warned once), or stop under ``--on-bad-image fail``."""
