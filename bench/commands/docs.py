@@ -83,7 +83,7 @@ def _type(f) -> str:
 
 def records_reference() -> str:
     from bench.engine.config import RunConfig
-    from bench.engine.record_schema import RECORD_VERSION, SECTIONS, RunRecord
+    from bench.engine.record_schema import RECORD_VERSION, SECTIONS, Adaptive, RunRecord
 
     out = [HEADER, "# Record schema\n\n",
            f"A run record is one JSON object in `results/runs/` (format version {RECORD_VERSION}; version 1 records "
@@ -93,13 +93,13 @@ def records_reference() -> str:
     for f in fields(RunRecord):
         if f.name != "path":
             out.append(f"| `{f.name}` | {_cell(_type(f))} |\n")
-    for name, cls in SECTIONS.items():
+    for name, cls in [*SECTIONS.items(), ("adaptive", Adaptive)]:
         doc = " ".join((cls.__doc__ or "").split())
         out.append(f"\n## `{name}` ({cls.__name__})\n\n{doc}\n\n| field | type | default |\n| --- | --- | --- |\n")
         for f in fields(cls):
-            if f.name == "extra":
+            if f.name in ("extra", "_given"):
                 continue
-            default = f.default if f.default is not MISSING else "[]"
+            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
             out.append(f"| `{f.name}` | {_cell(_type(f))} | `{default}` |\n")
         out.append("\nAnything else in this object is the protocol's own (`extra`).\n")
     out.append("\n## Recorded run options (`config`)\n\nEvery record's `config` also holds these `RunConfig` options; "

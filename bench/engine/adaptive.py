@@ -30,6 +30,7 @@ from bench.engine.sampling import stratified_order
 from bench.engine.sequential import FIRST_CHUNK, WidthSequence, empirical_bernstein_cs
 
 if TYPE_CHECKING:  # pragma: no cover
+    from bench.engine.record_schema import Adaptive
     from bench.engine.evaluation import Evaluation, OpenedTask
     from bench.engine.features import FeatureSet
     from bench.engine.protocol import Outcome, Protocol, Unit
@@ -117,11 +118,13 @@ class AdaptiveSample:
         return self.N - (n_seen - n_scored)
 
     def section(self, n: int, interval: tuple[float, float], confidence: float, looks: list[int],
-                **extra: Any) -> dict[str, Any]:
-        """The record's ``adaptive`` section."""
-        return {"n": int(n), "N": self.N, "interval": [float(interval[0]), float(interval[1])], "metric": self.metric,
+                **extra: Any) -> "Adaptive":
+        """The record's ``adaptive`` section (typed; what a selection or a target adds rides in its ``extra``)."""
+        from bench.engine.record_schema import Adaptive
+
+        return Adaptive.from_dict({"n": int(n), "N": self.N, "interval": [float(interval[0]), float(interval[1])], "metric": self.metric,
                 "method": METHOD, "confidence": confidence, "seed": self.seed, "order": "class-stratified random",
-                "looks": [int(v) for v in looks], **extra}
+                "looks": [int(v) for v in looks], **extra})
 
 
 class GrowingEvaluation:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar, Sequence
 if TYPE_CHECKING:  # pragma: no cover
     from bench.engine.config import RunConfig
     from bench.engine.evaluation import Evaluation
+    from bench.engine.record_schema import Adaptive
 
 #: the ``Outcome`` / record layout this engine writes (see ``bench.engine.records.RECORD_VERSION``)
 OUTCOME_VERSION = 2
@@ -150,7 +151,7 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per step
     task_info: dict[str, Any] = field(default_factory=dict)  # facts about the data as evaluated
     predictions: dict[str, Any] | None = None                # per-sample arrays (.preds.npz)
-    adaptive: dict[str, Any] | None = None                   # --target-ci / --top K: the record's section
+    adaptive: "Adaptive | None" = None                       # --target-ci / --top K: the record's section
 
 
 class Protocol(ABC):

@@ -14,8 +14,9 @@ records written before still load, and a record from a newer zsbench is refused 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
-from typing import Any, Iterator
+from dataclasses import dataclass, field, fields, make_dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Iterator
 
 #: the layout this zsbench writes
 RECORD_VERSION = 2
@@ -28,20 +29,28 @@ class Section(Mapping):
     """Declared fields plus ``extra``; reads as one flat mapping, written as one flat JSON object."""
 
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the declared fields its source had (None: built here, every field counts as given)
+    _given: frozenset | None = field(default=None, repr=False, compare=False)
+    #: declared fields written only when the source had them or they were set: an older record that lacks
+    #: one keeps its layout when written back
+    optional_fields: ClassVar[frozenset] = frozenset()
 
     @classmethod
     def declared(cls) -> list[str]:
-        return [f.name for f in fields(cls) if f.name != "extra"]
+        return [f.name for f in fields(cls) if f.name not in ("extra", "_given")]
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "Section":
         data = dict(data or {})
         names = set(cls.declared())
-        return cls(**{k: v for k, v in data.items() if k in names},
-                   extra={k: v for k, v in data.items() if k not in names})
+        known = {k: v for k, v in data.items() if k in names}
+        return cls(**known, extra={k: v for k, v in data.items() if k not in names}, _given=frozenset(known))
 
     def to_dict(self) -> dict[str, Any]:
-        return {**{k: getattr(self, k) for k in self.declared()}, **self.extra}
+        return {**{k: getattr(self, k) for k in self.declared() if self._written(k)}, **self.extra}
+
+    def _written(self, key: str) -> bool:
+        return key not in self.optional_fields or self._given is None or key in self._given
 
     def __getitem__(self, key: str) -> Any:
         if key in self.extra:
@@ -59,6 +68,8 @@ class Section(Mapping):
     def __setitem__(self, key: str, value: Any) -> None:
         if key in self.declared():
             setattr(self, key, value)
+            if self._given is not None:
+                self._given = self._given | {key}
         else:
             self.extra[key] = value
 
@@ -79,22 +90,29 @@ class Metrics(Section):
         return self.get("top1")
 
 
-@dataclass
-class RecordConfig(Section):
-    """How the number was made: every recorded run option (``RunConfig.recorded()``, in ``extra``),
-    the protocol's settings (``extra``), and what the engine adds."""
+def _recorded_option_fields() -> list[tuple[str, Any, Any]]:
+    """``RecordConfig``'s declared fields: every option ``RunConfig`` records (its declarations are the one list),
+    each defaulting to the value earlier records had in effect (the option's ``legacy``, else its default)."""
+    from dataclasses import MISSING
 
-    metric: str = "top1"          # the task's main metric
-    subset: str = "full"          # "full", or "stratified" under --limit
-    work_key: str | None = None   # the hash that names this piece of work (bench.engine.work)
+    from bench.engine.config import NO_LEGACY, RunConfig
 
-    @property
-    def profile(self) -> str:
-        """Whose protocol the run followed (``bench.core.profiles``); records from before profiles
-        followed what is now ``clip``."""
-        return str(self.get("profile") or "clip")
+    out = []
+    for f in fields(RunConfig):
+        if not f.metadata.get("record", True):
+            continue
+        legacy = f.metadata.get("legacy", NO_LEGACY)
+        default = legacy if legacy is not NO_LEGACY else (f.default if f.default is not MISSING else f.default_factory())
+        if isinstance(default, Path):
+            default = str(default)  # records keep paths as text
+        if isinstance(default, (list, dict, set)):
+            out.append((f.name, f.type, field(default_factory=lambda d=default: type(d)(d))))
+        else:
+            out.append((f.name, f.type, field(default=default)))
+    return out
 
-    @property
+
+class _RecordConfigMethods:
     def task_templates(self) -> bool:
         """The task's own template set (True) or a ``--templates`` override."""
         return bool(self.get("task_templates", True))
@@ -105,6 +123,41 @@ class RecordConfig(Section):
         from bench.engine.config import RunConfig
 
         return RunConfig.from_recorded(self, **overrides)
+
+
+#: How the number was made: every option ``RunConfig`` records (declared fields generated from its
+#: declarations: ``record.config.precision``, ``record.config.profile``, ...), what the engine adds (``metric``,
+#: ``subset``, ``work_key``), and in ``extra`` what a protocol reports of its own run (``n_templates``,
+#: ``best_C``, ...) and a protocol's declared options under its name (``config["feature-norm"]``).
+RecordConfig = make_dataclass(
+    "RecordConfig",
+    [*_recorded_option_fields(),
+     ("metric", str, field(default="top1")),          # the task's main metric
+     ("subset", str, field(default="full")),          # "full", "stratified" under --limit, "adaptive"
+     ("work_key", "str | None", field(default=None))],  # the hash that names this piece of work (bench.engine.work)
+    bases=(Section,),
+    namespace={"optional_fields": frozenset(name for name, _, _ in _recorded_option_fields()),
+               "__doc__": "How the number was made: the recorded run options (declared from RunConfig), what the "
+                          "engine adds, and the protocol's own settings in ``extra``.",
+               "__module__": __name__,
+               "task_templates": property(_RecordConfigMethods.task_templates),
+               "run_config": _RecordConfigMethods.run_config})
+
+
+@dataclass
+class Adaptive(Section):
+    """``--target-ci`` / ``--top K`` / a ``sweep --top`` round: how much of the test set a growing sample used
+    and the anytime-valid interval it reached (``selection``: a top-K selection's facts)."""
+
+    n: int = 0                                   # samples evaluated
+    N: int = 0                                   # samples in the whole test set
+    interval: list = field(default_factory=list)  # [lo, hi] of the metric over the whole test set
+    metric: str = "top1"
+    method: str = ""
+    confidence: float = 0.95
+    seed: int = 0
+    order: str = ""
+    looks: list = field(default_factory=list)    # sample sizes at which the sequence was read
 
 
 @dataclass
@@ -174,7 +227,7 @@ class RunRecord:
     record_version: int = RECORD_VERSION
     predictions_file: str | None = None
     #: ``--target-ci`` / ``--top K``: n used, N in all, the interval, method, confidence, seed (None: a full run)
-    adaptive: dict[str, Any] | None = None
+    adaptive: Adaptive | None = None
     #: where it was read from (not written)
     path: str | None = field(default=None, compare=False)
 
@@ -183,6 +236,14 @@ class RunRecord:
             value = getattr(self, name)
             if not isinstance(value, cls):
                 setattr(self, name, cls.from_dict(value))
+        if self.adaptive is not None and not isinstance(self.adaptive, Adaptive):
+            self.adaptive = Adaptive.from_dict(self.adaptive)
+
+    def predictions(self) -> dict:
+        """The per-sample arrays stored beside the record (its ``.preds.npz``), read from where it was read."""
+        if self.path is None:
+            raise ValueError("this record was not read from a file: its predictions are not on disk")
+        return predictions_beside(Path(self.path))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -217,6 +278,14 @@ class RunRecord:
             return re.sub(r"[^A-Za-z0-9._=-]+", "-", str(text)).strip("-")[:80] or "x"
         parts = [self.model, self.pretrained, self.task, self.protocol, self.templates, self.created]
         return "__".join(slug(p) for p in parts)
+
+
+def predictions_beside(record_path: Path) -> dict:
+    """The per-sample arrays of the record at ``record_path`` (``NAME.preds.npz`` beside ``NAME.json``)."""
+    import numpy as np
+
+    with np.load(Path(record_path).with_suffix(".preds.npz")) as npz:
+        return {k: npz[k] for k in npz.files}
 
 
 class NewerRecord(ValueError):

@@ -23,7 +23,7 @@ import numpy as np
 from bench.core.errors import UserError
 from bench.core.store import atomic_write_bytes, atomic_write_json
 from bench.engine.record_schema import (REQUIRED, ModelInfo, NewerRecord, RecordConfig, RunRecord, TaskInfo, Timings,
-                                        Versions)
+                                        Versions, predictions_beside)
 
 if TYPE_CHECKING:  # pragma: no cover
     from bench.engine.config import RunConfig
@@ -199,8 +199,8 @@ def newest_records(records: Iterable[RunRecord], keys: tuple[str, ...]) -> list[
 
 
 def load_predictions(record_path: Path) -> dict[str, np.ndarray]:
-    with np.load(Path(record_path).with_suffix(".preds.npz")) as npz:
-        return {k: npz[k] for k in npz.files}
+    """The per-sample arrays beside a record file (see ``RunRecord.predictions``)."""
+    return predictions_beside(record_path)
 
 
 @lru_cache(maxsize=1)

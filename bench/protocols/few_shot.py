@@ -91,11 +91,8 @@ def per_sample_predictions(test, probs: np.ndarray, save_logits: bool) -> dict:
 
 
 def plot_few_shot(runs: "pd.DataFrame", plt):
-    from pathlib import Path
-
     from bench.core.errors import UserError
     from bench.engine.linear_probe import shots_to_match
-    from bench.engine.records import read_record
     from bench.report.collect import newest
     from bench.report.leaderboard import own_templates_first
 
@@ -105,7 +102,7 @@ def plot_few_shot(runs: "pd.DataFrame", plt):
     zs = own_templates_first(runs)
     fig, axes = plt.subplots(1, len(fs), figsize=(4.8 * len(fs), 3.6), squeeze=False)
     for ax, r in zip(axes[0], fs.itertuples()):
-        curve = read_record(Path(r.path)).metrics["shots"]
+        curve = r.record.metrics["shots"]
         ks = sorted(map(int, curve))
         mean = np.array([100 * curve[str(k)]["mean"] for k in ks])
         std = np.array([100 * curve[str(k)]["std"] for k in ks])

@@ -13,7 +13,7 @@ COLUMNS = ["model", "pretrained", "label", "task", "protocol", "board", "zero_sh
            "templates", "profile", "prompt_source", "language", "split",
            "metric", "primary", "top1", "features",
            "top5", "mean_per_class_recall", "id_top1", "effective_robustness", "n", "task_templates", "created", "seed", "parent", "class_subset",
-           "path"]
+           "path", "record"]
 
 
 def load_runs(results: Path | str, strict: bool = False) -> pd.DataFrame:
@@ -37,6 +37,7 @@ def load_runs(results: Path | str, strict: bool = False) -> pd.DataFrame:
             "id_top1": m.get("id_top1"), "effective_robustness": m.get("effective_robustness"),
             "n": r.n_samples, "created": r.created, "seed": r.seed, "task_templates": config.task_templates,
             "parent": info.parent, "class_subset": info.class_subset, "path": r.path,
+            "record": r,  # the typed record itself: writers read it, never the file again
         })
     if not rows:
         raise UserError(f"no run records in {records_folder(results)}: run `zsbench run ...` first")

@@ -11,7 +11,6 @@ import pandas as pd
 
 from bench.core.store import atomic_write_bytes
 from bench.core.errors import UserError
-from bench.engine.records import read_record
 from bench.report.collect import default_board
 from bench.report.explorer import SAMPLES_PER_TASK, THUMB_PX, Thumbnails, explorer_data, explorer_html, source_thumbnails
 from bench.report.leaderboard import below_published, leaderboard, render
@@ -47,8 +46,7 @@ def _try(fn, *args):
 def _metadata_table(runs: pd.DataFrame) -> str:
     rows = []
     for r in runs.itertuples():
-        data = read_record(Path(r.path))
-        v, t = data.versions, data.timings
+        v, t = r.record.versions, r.record.timings
         rows.append({"created": r.created, "model": r.label, "task": r.task, "protocol": r.protocol,
                      "templates": r.templates, "n": r.n, "seed": r.seed,
                      "zsbench": v.get("zsbench"), "torch": v.get("torch"), "open_clip": v.get("open_clip_torch"),

@@ -19,7 +19,7 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.engine.label_issues import find_label_issues
 from bench.engine.metrics import wilson_interval
-from bench.engine.records import fingerprint_of, load_predictions, read_record
+from bench.engine.records import fingerprint_of
 from bench.engine.sample_scores import probability_matrix
 from bench.report.collect import newest
 
@@ -91,9 +91,9 @@ def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = 
         rows = rows[[any(_matches(spec, r) for spec in models) for r in rows.itertuples()]]
     loaded, skipped = [], []
     for r in rows.itertuples():
-        record = read_record(Path(r.path))
+        record = r.record
         try:
-            preds = load_predictions(Path(r.path))
+            preds = record.predictions()
         except OSError:
             skipped.append(f"{_label(r)} (no per-sample predictions file)")
             continue

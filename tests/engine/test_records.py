@@ -44,6 +44,31 @@ def test_format_one_records_tabulate_and_compare(tmp_path):
     assert c.n == 18 and c.metric == "top1" and 0 <= c.p_value <= 1
 
 
+V2 = Path(__file__).resolve().parents[1] / "fixtures" / "records_v2"
+
+
+@pytest.mark.parametrize("folder", [V1, V2], ids=["format 1", "format 2"])
+def test_records_of_every_earlier_format_load_tabulate_compare_and_keep_their_layout(folder):
+    """One fixture folder per format version this zsbench has written (records_v2: written by the commit before
+    the typed options of RecordConfig); each loads typed, tabulates, compares, and is written back unchanged."""
+    from bench.report.collect import load_runs
+    from bench.report.compare import compare_records
+    from bench.report.leaderboard import leaderboard
+
+    records = read_records(folder)
+    assert len(records) == 2 and {r.config.run_config().seed for r in records} == {0, 1}
+    for r in records:
+        assert isinstance(r.config, RecordConfig) and r.config.profile == "clip" and r.config.language == "en"
+        assert r.config.metric == "top1" and r.predictions()["top5"].shape[0] == r.n_samples
+        data = json.loads(Path(r.path).read_text())
+        assert r.to_dict()["config"] == data["config"]  # no declared option added to an older record's layout
+    runs = load_runs(folder)
+    assert all(row.record.path == row.path for row in runs.itertuples())  # the table keeps each record
+    assert len(leaderboard(runs, history=True)) == 2
+    a, b = sorted(runs.path)
+    assert compare_records(a, b, "images", "seed 0", "seed 1", n_resamples=200).n == records[0].n_samples
+
+
 def test_a_record_round_trips_and_keeps_its_layout():
     path = sorted(V1.glob("runs/*.json"))[0]
     data = json.loads(path.read_text())
