@@ -17,6 +17,7 @@ import numpy as np
 
 from bench.core.errors import UserError
 from bench.engine.protocol import Column, Outcome, PlotKind, Protocol, Unit
+from bench.protocols.grouped import whole_groups
 from bench.protocols.zeroshot import feature_facts
 
 if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the protocol runs (see zeroshot.py)
@@ -84,15 +85,7 @@ class Association(Protocol):
         from bench.engine.classifiers import cached_text_embeddings
 
         source = ev.task.source
-        instances = getattr(source, "instances", None)
-        if instances is None:
-            raise UserError(f"task {ev.spec.name} needs association instances (its source is {source.origin})")
-        if ev.config.limit:
-            raise UserError(f"task {ev.spec.name}: --limit would split association instances; run it whole")
-        feats = ev.features()
-        if len(feats.indices) != len(source):
-            raise UserError(f"task {ev.spec.name}: {len(source) - len(feats.indices)} candidate image(s) could not be "
-                            "decoded; an instance needs all its candidates (fix the files, see the warnings above)")
+        instances, feats = whole_groups(ev, "instances", "association instances", "candidate image")
         prompts = [cue_prompt(i.cue) for i in instances]
         text_emb, info = cached_text_embeddings(ev.backend, prompts, ev.store, progress=ev.config.progress, desc="cues")
         t0 = time.perf_counter()

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.core.errors import UserError
 from bench.engine.protocol import Column, Outcome, Protocol, Unit
+from bench.protocols.grouped import whole_groups
 from bench.protocols.zeroshot import feature_facts
 
 if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the protocol runs (see zeroshot.py)
@@ -91,15 +91,7 @@ class CaptionSelection(Protocol):
         from bench.models.base import precision_dtype
 
         source = ev.task.source
-        items = getattr(source, "items", None)
-        if items is None:
-            raise UserError(f"task {ev.spec.name} has no image-caption items (its source is {source.origin})")
-        if ev.config.limit:
-            raise UserError(f"task {ev.spec.name}: --limit would split image-caption items; run it whole")
-        feats = ev.features()
-        if len(feats.indices) != len(source):
-            raise UserError(f"task {ev.spec.name}: {len(source) - len(feats.indices)} image(s) could not be decoded; "
-                            "an item needs all its images (fix the files, see the warnings above)")
+        items, feats = whole_groups(ev, "items", "image-caption items")
         texts = [c for item in items for c in item.captions]
         text_emb, info = cached_text_embeddings(ev.backend, texts, ev.store, progress=ev.config.progress)
         t0 = time.perf_counter()
