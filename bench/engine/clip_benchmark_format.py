@@ -21,8 +21,21 @@ TO_CLIP_BENCHMARK = {"zeroshot_classification": {"acc1": "top1", "acc5": "top5",
                                                  "mean_per_class_recall": "mean_per_class_recall"},
                      "zeroshot_retrieval": {f"{d}_retrieval_recall@{k}": f"{d}_retrieval_recall@{k}"
                                             for d in ("image", "text") for k in (1, 5, 10)}}
-#: our protocol for each CLIP_benchmark task it can stand for
-PROTOCOL_OF = {"zeroshot_classification": "zeroshot", "zeroshot_retrieval": "retrieval"}
+
+
+def protocol_for(task: str) -> str:
+    """The installed protocol whose records stand for CLIP_benchmark's ``task`` (``Protocol.clip_benchmark_task``),
+    else the task's own name."""
+    from bench.core.errors import UserError
+    from bench.engine.protocol_registry import PROTOCOLS
+
+    for name in PROTOCOLS.names():
+        try:
+            if PROTOCOLS.get(name).clip_benchmark_task == task:
+                return name
+        except UserError:
+            continue
+    return task
 
 
 def is_clip_benchmark_result(data: dict[str, Any]) -> bool:
@@ -58,7 +71,7 @@ def record_from_result(data: dict[str, Any], path: Path) -> RunRecord:
         if metrics.get("image_retrieval_recall@1") is not None else None)
     created = time.strftime("%Y%m%dT%H%M%S", time.gmtime(path.stat().st_mtime))
     return RunRecord(model=str(data["model"]), pretrained=str(data["pretrained"]), task=str(data["dataset"]),
-                     split="-", protocol=PROTOCOL_OF.get(task, task), metrics={**metrics, "primary": primary},
+                     split="-", protocol=protocol_for(task), metrics={**metrics, "primary": primary},
                      n_samples=0, templates="clip_benchmark", seed=0,
                      config={"metric": "top1" if task == "zeroshot_classification" else "mean_recall@1",
                              "language": data.get("language", "en"), "prompt_source": "clip_benchmark",

@@ -153,7 +153,7 @@ def fit_from_runs(results: Path, min_models: int = 3) -> dict[str, BaselineFit]:
     from bench.engine.records import newest_records, read_records
 
     shifts = [r for r in newest_records(read_records(results), ("model", "pretrained", "task", "parent"))
-              if r.protocol == "robustness" and r.task_info.parent]
+              if r.task_info.parent and "id_top1" in r.metrics]  # shift records: measured against their parent
     by_task: dict[str, list] = {}
     for r in shifts:
         by_task.setdefault(r.task, []).append(r)
