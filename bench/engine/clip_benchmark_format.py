@@ -26,16 +26,9 @@ TO_CLIP_BENCHMARK = {"zeroshot_classification": {"acc1": "top1", "acc5": "top5",
 def protocol_for(task: str) -> str:
     """The installed protocol whose records stand for CLIP_benchmark's ``task`` (``Protocol.clip_benchmark_task``),
     else the task's own name."""
-    from bench.core.errors import UserError
-    from bench.engine.protocol_registry import PROTOCOLS
+    from bench.engine.protocol_registry import installed
 
-    for name in PROTOCOLS.names():
-        try:
-            if PROTOCOLS.get(name).clip_benchmark_task == task:
-                return name
-        except UserError:
-            continue
-    return task
+    return next((name for name, cls in installed() if cls.clip_benchmark_task == task), task)
 
 
 def is_clip_benchmark_result(data: dict[str, Any]) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from bench.core.errors import UserError
 from bench.core.profiles import PROFILE_NAMES, default_profile, get_profile
-from bench.engine.protocol_registry import PROTOCOLS
+from bench.engine.protocol_registry import PROTOCOLS, installed
 from bench.models.options import PRECISIONS
 from prompts.references import LANGUAGES, PROMPT_SOURCES, implied_source
 from tasks.spec import BAD_IMAGE_POLICIES
@@ -323,12 +323,7 @@ class RunConfig:
         for f in fields(cls):
             if not f.metadata.get("record", True) or f.name not in recorded:
                 continue
-            value = recorded[f.name]
-            if value is not None and f.metadata.get("parse") is Path:
-                value = Path(value)
-            elif isinstance(value, list) and isinstance(f.default, tuple):
-                value = tuple(value)
-            values[f.name] = value
+            values[f.name] = typed_value(f, recorded[f.name])
         sections = {name: recorded[name] for name in PROTOCOLS.names()
                     if isinstance(recorded.get(name), Mapping) and PROTOCOLS.get(name).options is not None}
         if sections:  # protocols' own options, recorded under their names
@@ -375,30 +370,24 @@ def protocol_dest(protocol: str, name: str) -> str:
 
 def _protocol_fields(command: str) -> list[tuple[str, Any]]:
     """(protocol name, field) for each option a registered protocol declares for ``command``."""
-    out = []
-    for name in PROTOCOLS.names():
-        try:
-            cls = PROTOCOLS.get(name).options
-        except UserError:  # a plug-in that fails to import is said when it is asked for, not here
-            continue
-        if cls is not None:
-            out += [(name, f) for f in fields(cls) if f.metadata.get("kind") != "internal"
-                    and command in f.metadata.get("commands", BOTH)]
-    return out
+    return [(name, f) for name, protocol in installed() if protocol.options is not None
+            for f in fields(protocol.options)
+            if f.metadata.get("kind") != "internal" and command in f.metadata.get("commands", BOTH)]
 
 
 def protocol_options_from(protocol: Any, values: Mapping[str, Any]) -> Any:
     """A protocol's options instance from recorded or parsed values (unknown keys ignored: an older record)."""
     known = {f.name: f for f in fields(protocol.options)}
-    kwargs = {}
-    for key, value in values.items():
-        if key in known:
-            if value is not None and known[key].metadata.get("parse") is Path:
-                value = Path(value)
-            elif isinstance(value, list) and isinstance(known[key].default, tuple):
-                value = tuple(value)
-            kwargs[key] = value
-    return protocol.options(**kwargs)
+    return protocol.options(**{k: typed_value(known[k], v) for k, v in values.items() if k in known})
+
+
+def typed_value(f: Any, value: Any) -> Any:
+    """A recorded (JSON) value as its option field holds it: a path again, a list back to a tuple."""
+    if value is not None and f.metadata.get("parse") is Path:
+        return Path(value)
+    if isinstance(value, list) and isinstance(f.default, tuple):
+        return tuple(value)
+    return value
 
 
 def add_options(parser: argparse.ArgumentParser, *names: str, **helps: str) -> None:

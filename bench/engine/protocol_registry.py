@@ -54,16 +54,26 @@ def protocols_for(task: str, requested: list[str]) -> list[str]:
     return [default_protocol(get_task(task).kind)]
 
 
+def installed() -> list[tuple[str, type]]:
+    """(name, class) of every registered protocol that imports; a plug-in that fails to import is left out here
+    and said in one line when it is asked for by name."""
+    from bench.core.errors import UserError
+
+    out = []
+    for name in PROTOCOLS.names():
+        try:
+            out.append((name, PROTOCOLS.get(name)))
+        except UserError:
+            continue
+    return out
+
+
 def default_protocol(kind: str) -> str:
     """The protocol that evaluates a task of ``kind`` when no --protocol is given."""
     from bench.core.errors import UserError
 
     serving = []
-    for name in PROTOCOLS.names():
-        try:
-            cls = PROTOCOLS.get(name)
-        except UserError:
-            continue
+    for name, cls in installed():
         if kind in cls.default_for:
             return name
         if kind in cls.kinds:

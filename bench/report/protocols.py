@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bench.core.errors import UserError
 from bench.engine.protocol import PlotKind, Protocol, ReportSection, View
-from bench.engine.protocol_registry import PROTOCOLS
+from bench.engine.protocol_registry import PROTOCOLS, installed
 
 
 class UnregisteredProtocol(Protocol):
@@ -36,30 +36,21 @@ def boards() -> list[str]:
     return list(dict.fromkeys(describe(n).board_name() for n in PROTOCOLS.names()))
 
 
-def _installed() -> list[type]:
-    out = []
-    for name in PROTOCOLS.names():
-        try:
-            out.append(PROTOCOLS.get(name))
-        except UserError:  # a plug-in that fails to import: said when it is asked for by name
-            continue
-    return out
-
-
 def all_views() -> dict[str, View]:
     """Every leaderboard view an installed protocol declares (``zsbench leaderboard NAME``), by name."""
-    return _unique(v for cls in _installed() for v in cls.views())
+    return _unique(v for _, cls in installed() for v in cls.views())
 
 
 def all_plot_kinds() -> dict[str, PlotKind]:
     """Every plot kind an installed protocol declares (``zsbench plot NAME``), by name, first declaration kept."""
-    return _unique(k for cls in _installed() for k in cls.plots())
+    return _unique(k for _, cls in installed() for k in cls.plots())
 
 
-def _unique(items) -> dict:
+def _unique(items, key=lambda item: item.name) -> dict:
+    """The items by ``key``, the first of each kept, in first-seen order."""
     out: dict = {}
     for item in items:
-        out.setdefault(item.name, item)
+        out.setdefault(key(item), item)
     return out
 
 
@@ -85,12 +76,4 @@ def plot_kinds(names) -> list[str]:
 
 def report_sections(names) -> list[ReportSection]:
     """The report sections the records of these protocols declare, in first-seen order (one per title)."""
-    return list(_unique_titles(s for n in names for s in describe(n).report_sections()))
-
-
-def _unique_titles(sections):
-    seen = set()
-    for section in sections:
-        if section.title not in seen:
-            seen.add(section.title)
-            yield section
+    return list(_unique((s for n in names for s in describe(n).report_sections()), key=lambda s: s.title).values())
