@@ -39,11 +39,12 @@ BOTH = (RUN, ROBUSTNESS, SWEEP)
 NO_LEGACY: Any = type("NoLegacy", (), {"__repr__": lambda self: "NO_LEGACY"})()
 
 
-def option(flag: str | None, help: str, default: Any = None, *, choices: Sequence[str] | None = None,
+def option(flag: str | None, help: "str | Callable[[], str]", default: Any = None, *, choices: Sequence[str] | None = None,
            parse: Callable[[str], Any] | None = None, metavar: str | None = None, kind: str = "value",
            commands: tuple[str, ...] = BOTH, record: bool = True, result: bool = True, legacy: Any = NO_LEGACY) -> Any:
     """A dataclass field that is also a command-line option.
 
+    ``help``: the text, or a function that makes it when the parser is built (a list of what is installed).
     ``kind``: ``"value"`` (one value), ``"flag"`` (store_true), ``"list"`` (repeatable) or
     ``"internal"`` (no command-line form). ``record``: whether the value goes into every record's
     ``config``. ``result``: whether it can change a number (then it is part of the work key that
@@ -116,10 +117,9 @@ class RunConfig:
         "--templates", "template set name (openai_imagenet, simple_imagenet, single, cifar10, ...) or file; "
         "repeatable (one record each); default: the task's own set", [None], kind="list", record=False)
     protocols: list[str] = option(
-        "--protocol", "zeroshot, linear-probe (CLIP paper A.3: C searched on validation), few-shot (k examples "
-        "per class), robustness (a shift suite as --task, see `zsbench robustness`), retrieval (captioned images: "
-        "recall@1/5/10 both ways), association (WinoGAViL); repeatable; default: the task's own (zeroshot, retrieval "
-        "for captions, association for WinoGAViL), or any protocol a plug-in registers",
+        "--protocol", lambda: "the evaluation protocol; repeatable; default: the one the task's kind declares (zeroshot "
+        "for classification). Installed: " + "; ".join(f"{name} ({cls.summary})" if cls.summary else name
+                                                       for name, cls in installed()),
         [], kind="list", parse=protocol_name, metavar="NAME", commands=(RUN, SWEEP), record=False)
     # data
     split: str | None = option("--split", "dataset split (default: the task's evaluation split)")
@@ -402,7 +402,8 @@ def add_options(parser: argparse.ArgumentParser, *names: str, **helps: str) -> N
 def _add_field(parser: argparse.ArgumentParser, f, command: str | None, model_required: bool,
                help: str | None = None, dest: str | None = None, protocol: str | None = None) -> None:
     m = f.metadata
-    kwargs: dict[str, Any] = {"help": help or m["help"], "dest": dest or f.name}
+    text = help or m["help"]
+    kwargs: dict[str, Any] = {"help": text() if callable(text) else text, "dest": dest or f.name}
     if protocol is not None:  # a protocol's own option: said in its help, absent from the namespace unless given
         kwargs["help"] = f"[--protocol {protocol}] {kwargs['help']}"
         kwargs["default"] = argparse.SUPPRESS

@@ -159,6 +159,8 @@ class Protocol(ABC):
 
     #: the ``--protocol`` name; also the record's ``protocol``
     name: ClassVar[str]
+    #: what it measures, in a few words (``zsbench run --help`` lists every installed protocol with it)
+    summary: ClassVar[str] = ""
     #: the metric keys its outcomes carry (besides ``primary``)
     metrics: ClassVar[tuple[str, ...]] = ()
     #: evaluated once per ``--templates`` set (zero-shot) or once per unit (probes)

@@ -60,6 +60,7 @@ def jaccard_summary(scores: np.ndarray, sizes: np.ndarray) -> dict[str, float | 
 
 class Association(Protocol):
     name = "association"
+    summary = "WinoGAViL: Jaccard of the chosen candidates"
     kinds = ("association",)
     metrics = ("avg_jaccard_score", "jaccard_score_5-6", "jaccard_score_10-12")
     board = "zeroshot"  # one of DataComp's 38 columns

@@ -47,6 +47,7 @@ def select(scores: np.ndarray) -> dict:
 
 class CaptionSelection(Protocol):
     name = "caption-selection"
+    summary = "SugarCrepe, Winoground: does the image pick its caption, the caption its image"
     kinds = (KIND,)
     default_for = (KIND,)
     metrics = ("text_acc", "image_acc", "acc")

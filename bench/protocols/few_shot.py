@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the probe runs (
 
 class FewShot(Protocol):
     name = "few-shot"
+    summary = "linear probes on k examples per class as --shots, mean and sd over seeds"
     metrics = ("top1", "top1_std", "shots")
     columns = (Column("top1", "top1"), Column("sd over seeds", "top1_std"))
     paired_test = None  # the score is a mean over seeded draws; per-sample results are one draw's (task_info.per_sample)

@@ -71,6 +71,7 @@ def probe_inputs(ev: "Evaluation") -> ProbeInputs:
 
 class LinearProbe(Protocol):
     name = "linear-probe"
+    summary = "logistic regression on frozen features, C searched on validation as in the CLIP paper, A.3"
     metrics = ("top1", "top5", "mean_per_class_recall", "top1_ci95")
     columns = CLASSIFICATION_COLUMNS
 

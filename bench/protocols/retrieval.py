@@ -24,6 +24,7 @@ RECALL_KS = (1, 5, 10)
 
 class Retrieval(Protocol):
     name = "retrieval"
+    summary = "captioned images: recall@1/5/10, image to text and text to image"
     kinds = ("retrieval",)
     metrics = tuple(f"{d}_retrieval_recall@{k}" for d in ("image", "text") for k in RECALL_KS) + ("mean_recall@1",)
     board = "zeroshot"  # DataComp's table shows retrieval beside zero-shot classification

@@ -32,6 +32,7 @@ IN_DISTRIBUTION, SHIFT = "in-distribution", "shift"
 
 class Robustness(Protocol):
     name = "robustness"
+    summary = "a shift suite as --task: accuracy under shift and effective robustness"
     metrics = ("top1", "id_top1", "effective_robustness", "relative_robustness", "predicted")
     columns = (Column("top1", "top1"), Column("id top1", "id_top1"), Column("predicted", "predicted"),
                Column("eff. rob.", "effective_robustness"), Column("ood/id", "relative_robustness", "ratio"),

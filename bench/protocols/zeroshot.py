@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover - the engine's heavy modules load when a p
 
 class ZeroShot(Protocol):
     name = "zeroshot"
+    summary = "zero-shot classification: a classifier of the class names' prompts, top-1/top-5/mean per-class recall"
     metrics = ("top1", "top5", "mean_per_class_recall", "top1_ci95")
     uses_templates = True
     adaptive = True

@@ -181,7 +181,9 @@ def test_a_plugged_in_protocol_brings_its_option_view_plot_and_report_section(de
     and report section; and bad input is one line, exit 2."""
     from helpers.cli import run_cli
 
-    assert "--norm-order" in run_cli("run", "--help", cwd=tmp_path).stdout
+    help_text = " ".join(run_cli("run", "--help", cwd=tmp_path).stdout.split())
+    assert "--norm-order" in help_text
+    assert "feature-norm (the mean Lp norm of the image features, a demo plug-in)" in help_text  # --protocol's list
     common = ("--model", "colour:v1", "--task", tiny_folder, "--protocol", "feature-norm", "--out", tmp_path / "r",
               "--cache-dir", tmp_path / "c", "--workers", "0", "--quiet", "--json")
     l1, l2 = (run_cli("run", *common, *extra, cwd=tmp_path) for extra in (("--norm-order", "1"), ()))

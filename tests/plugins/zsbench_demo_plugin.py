@@ -91,6 +91,7 @@ class FeatureNorm(Protocol):
     """A protocol of our own: the mean norm of the image features (a sanity statistic)."""
 
     name = "feature-norm"
+    summary = "the mean Lp norm of the image features, a demo plug-in"
     metrics = ("mean_norm",)
     columns = (Column("mean norm", "mean_norm", "ratio"),)
     paired_test = None
