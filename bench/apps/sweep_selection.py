@@ -37,7 +37,7 @@ class Selection:
 
 def _interval(sample: AdaptiveSample, preds: dict[str, np.ndarray], alpha: float) -> tuple[float, float, int]:
     n = len(preds["indices"])
-    if not np.array_equal(preds["indices"], sample.order[:n]):
+    if not np.array_equal(preds["indices"], sample.units[:n]):
         raise RuntimeError("a sweep --top record does not hold the order's first samples (another seed or data?)")
     return (*sample.interval(preds, alpha, n), n)
 

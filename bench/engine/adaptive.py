@@ -52,27 +52,54 @@ def adaptive_refusal(protocol, metric: str) -> str | None:
     """Why a unit cannot run on a growing sample (its protocol or its metric), None when it can."""
     if not protocol.adaptive:
         return f"protocol {protocol.name} does not evaluate on a growing sample"
+    if metric in protocol.bounded_metrics:
+        return None
     return unbounded_reason(metric)
 
 
 @dataclass
 class AdaptiveSample:
-    """The growing sample of one task: the order, the population, and the metric's per-sample values."""
+    """The growing sample of one task: the order, the population, and the metric's per-sample values.
 
-    order: np.ndarray        # source positions in evaluation order (all N of them)
-    labels: np.ndarray       # the population's labels, in the same order
+    A sample is counted in units: images, or, for a protocol whose unit is a group of images
+    (``Protocol.unit_groups``: an image-caption item), whole groups drawn in a seeded random order."""
+
+    order: np.ndarray        # source positions in evaluation order (all of them)
+    labels: np.ndarray       # the population's labels (grouped: the units' numbers), in unit order
     metric: str
     seed: int
+    protocol: Any = None     # whose ``unit_values`` give a metric of its own (``bounded_metrics``)
+    ends: np.ndarray | None = None   # grouped: images in the first 1, 2, ... units of the order
 
     @classmethod
-    def of(cls, task: "OpenedTask", metric: str, seed: int) -> "AdaptiveSample":
-        targets = np.asarray(task.source.targets)[task.indices]
-        perm = stratified_order(targets, seed)
-        return cls(np.asarray(task.indices)[perm], targets[perm], metric, seed)
+    def of(cls, task: "OpenedTask", metric: str, seed: int, protocol: Any = None) -> "AdaptiveSample":
+        indices = np.asarray(task.indices)
+        groups = protocol.unit_groups(task.source) if protocol is not None else None
+        if groups is None:
+            targets = np.asarray(task.source.targets)[indices]
+            perm = stratified_order(targets, seed)
+            return cls(indices[perm], targets[perm], metric, seed, protocol)
+        of_image = groups[indices]
+        units = np.unique(of_image)[np.random.default_rng(seed).permutation(len(np.unique(of_image)))]
+        by_unit = np.argsort(of_image, kind="stable")
+        starts = np.searchsorted(of_image[by_unit], units)
+        sizes = np.bincount(of_image)[units]
+        order = np.concatenate([indices[by_unit[a:a + n]] for a, n in zip(starts, sizes)])
+        return cls(order, units.astype(np.int64), metric, seed, protocol, np.cumsum(sizes))
 
     @property
     def N(self) -> int:
-        return len(self.order)
+        """The population, in units."""
+        return len(self.labels)
+
+    @property
+    def units(self) -> np.ndarray:
+        """What an outcome's ``indices`` hold for the first n units, in order: source positions, or group numbers."""
+        return self.order if self.ends is None else self.labels
+
+    def images(self, n: int) -> int:
+        """Images in the first ``n`` units."""
+        return n if self.ends is None or n == 0 else int(self.ends[n - 1])
 
     @property
     def scale(self) -> float:
@@ -86,6 +113,8 @@ class AdaptiveSample:
         """Each evaluated sample's contribution to the metric, divided by :attr:`scale` (into [0, 1]), from
         an outcome's or a record's per-sample predictions."""
         preds = predictions or {}
+        if self.protocol is not None and self.metric in self.protocol.bounded_metrics:
+            return np.asarray(self.protocol.unit_values(preds, self.metric), dtype=float)
         if "top5" not in preds or "labels" not in preds:
             raise UserError(f"{self.metric}: the protocol's outcome has no per-sample top-5 predictions, which "
                             "--target-ci needs")
@@ -123,7 +152,8 @@ class AdaptiveSample:
         from bench.engine.record_schema import Adaptive
 
         return Adaptive.from_dict({"n": int(n), "N": self.N, "interval": [float(interval[0]), float(interval[1])], "metric": self.metric,
-                "method": METHOD, "confidence": confidence, "seed": self.seed, "order": "class-stratified random",
+                "method": METHOD, "confidence": confidence, "seed": self.seed,
+                "order": "class-stratified random" if self.ends is None else "whole groups of images, seeded random",
                 "looks": [int(v) for v in looks], **extra})
 
 
@@ -143,7 +173,7 @@ class GrowingEvaluation:
         from bench.engine.features import FeatureSet
 
         if n > self.n:
-            new = self.ev.sample_features(self.sample.order[self.n:n])
+            new = self.ev.sample_features(self.sample.order[self.sample.images(self.n):self.sample.images(n)])
             if self.features is None:
                 self.features = new
             else:
@@ -155,7 +185,8 @@ class GrowingEvaluation:
                                             "cache": new.info["cache"] if self.features.info["cache"] == new.info["cache"]
                                             else "partial"})
             self.n = n
-        outcomes = self.protocol.evaluate(self.ev.restricted(self.sample.order[:n], self.features), self.unit,
+        outcomes = self.protocol.evaluate(self.ev.restricted(self.sample.order[:self.sample.images(n)], self.features),
+                                          self.unit,
                                           self.templates)
         if len(outcomes) != 1:
             raise RuntimeError(f"protocol {self.protocol.name} declares adaptive evaluation but returned "
@@ -171,7 +202,7 @@ class GrowingEvaluation:
 def evaluate_to_width(protocol: "Protocol", ev: "Evaluation", unit: "Unit", templates: str | None,
                       width: float, confidence: float, seed: int) -> "Outcome":
     """``--target-ci``: grow the sample until the interval is at most ``width`` wide (a fraction)."""
-    sample = AdaptiveSample.of(ev.task, ev.spec.metric, seed)
+    sample = AdaptiveSample.of(ev.task, ev.spec.metric, seed, protocol)
     run = GrowingEvaluation(protocol, ev, unit, templates, sample)
     sequence = WidthSequence(sample.N, width / sample.scale, 1 - confidence)
     while not sequence.done:
@@ -193,7 +224,7 @@ def evaluate_prefix(protocol: "Protocol", ev: "Evaluation", unit: "Unit", templa
                     confidence: float, seed: int) -> "Outcome":
     """The first ``n`` samples of the order (one round of ``sweep --top``): the caller decides what to do
     next from the per-sample predictions; the record's interval is at ``confidence`` for this model alone."""
-    sample = AdaptiveSample.of(ev.task, ev.spec.metric, seed)
+    sample = AdaptiveSample.of(ev.task, ev.spec.metric, seed, protocol)
     run = GrowingEvaluation(protocol, ev, unit, templates, sample)
     outcome = run.grow(min(n, sample.N))
     outcome.adaptive = sample.section(run.n, run.interval(1 - confidence), confidence, [run.n], sample_size=int(n))

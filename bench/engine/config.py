@@ -145,11 +145,13 @@ class RunConfig:
                                parse=positive_int, metavar="N")
     seed: int = option("--seed", "seed for subsets, few-shot draws and random-init models (default 0)", 0, parse=int)
     target_ci: float | None = option(
-        "--target-ci", "adaptive evaluation: read the test set in a seeded class-stratified random order, in growing "
+        "--target-ci", lambda: "adaptive evaluation: read the test set in a seeded class-stratified random order, in growing "
         "chunks, and stop once the anytime-valid confidence interval of the task's metric over the whole test set "
-        "(finite-population empirical-Bernstein confidence sequence) is at most W percentage points wide; zero-shot "
-        "protocol, metrics top-1 / top-5 / mean per-class recall (others run in full and say so); the record's "
-        "`adaptive` section has n, N, the interval and the method", None, parse=points, metavar="W", legacy=None)
+        "(finite-population empirical-Bernstein confidence sequence) is at most W percentage points wide; protocols "
+        "that evaluate on a growing sample: " + ", ".join(name for name, cls in installed() if cls.adaptive) + " (metrics "
+        "top-1, top-5, mean per-class recall, and a protocol's own means of 0/1 values, drawn by whole items where its "
+        "unit is several images; others run in full and say so); the record's `adaptive` "
+        "section has n, N, the interval and the method", None, parse=points, metavar="W", legacy=None)
     confidence: float = option("--confidence", "--target-ci and --top: the confidence level (default 0.95)", 0.95,
                                parse=float, legacy=0.95)
     top_k: int | None = option(

@@ -154,6 +154,37 @@ class Outcome:
     adaptive: "Adaptive | None" = None                       # --target-ci / --top K: the record's section
 
 
+@dataclass
+class SampleResults:
+    """One record's per-sample results as its protocol reads them (:meth:`Protocol.sample_results`): what
+    ``zsbench samples``, the explorer and ``compare`` take from a record, one entry per unit (an image; an
+    image-caption item), in the record's order.
+
+    A classification's answer is a class (its name is the task's); a protocol whose units each have answers
+    of their own (the captions of an item) gives their texts in ``answers``, the right one at ``labels``."""
+
+    indices: Any            # each unit's index in the task (how records of several models are lined up)
+    labels: Any             # the right answer (a class; an index into ``answers``)
+    predicted: Any          # the model's answer (its top-1 class; the caption an item's first image chose)
+    correct: Any            # booleans: what the task's metric counts as right (top-1; an item right on both sides)
+    answers: Any = None     # [units, k] texts of each unit's own answers ("" pads), None: the task's class names
+    images: Any = None      # the task index of each unit's (first) image, None: ``indices``
+    per_item: bool = False  # each unit answers among its own texts (captions), not the task's classes
+
+    def take(self, order: Any) -> "SampleResults":
+        """The same results for the units at positions ``order``."""
+        pick = (lambda a: None if a is None else a[order])
+        return SampleResults(self.indices[order], self.labels[order], self.predicted[order], self.correct[order],
+                             pick(self.answers), pick(self.images), self.per_item)
+
+    def answer(self, position: int, value: int, classnames: Sequence[str]) -> str:
+        """Answer ``value`` of the unit at ``position`` in words."""
+        if self.answers is not None:
+            row = self.answers[position]
+            return str(row[value]) if 0 <= value < len(row) else "-"
+        return str(classnames[value]) if 0 <= value < len(classnames) else str(value)
+
+
 class Protocol(ABC):
     """An evaluation protocol: a name, the work it plans, and how it evaluates one unit."""
 
@@ -166,8 +197,12 @@ class Protocol(ABC):
     #: evaluated once per ``--templates`` set (zero-shot) or once per unit (probes)
     uses_templates: ClassVar[bool] = False
     #: ``--target-ci`` / ``--top K`` may evaluate it on a growing sample: its outcome for one unit is
-    #: one Outcome whose predictions hold per-sample ``top5`` and ``labels`` (bench.engine.adaptive)
+    #: one Outcome whose predictions hold per-sample ``top5`` and ``labels`` (bench.engine.adaptive), or the
+    #: values of its ``bounded_metrics``
     adaptive: ClassVar[bool] = False
+    #: metrics of its own that are means over units of values in [0, 1]: ``--target-ci`` bounds them with the values
+    #: :meth:`unit_values` gives (classification's top-1, top-5 and mean per-class recall are bounded by the engine)
+    bounded_metrics: ClassVar[tuple[str, ...]] = ()
     #: the task kinds it applies to (``TaskSpec.kind``)
     kinds: ClassVar[tuple[str, ...]] = ("classification",)
 
@@ -212,6 +247,30 @@ class Protocol(ABC):
         task file's path or a task name); None: the contract's generated tasks (classification, retrieval,
         association, a shift suite) suit it."""
         return None
+
+    @classmethod
+    def unit_groups(cls, source: Any) -> Any:
+        """Each image's unit where a unit is several images (an image-caption item): ``--target-ci`` then grows its
+        sample by whole units. None: each image is a unit."""
+        return None
+
+    @classmethod
+    def unit_values(cls, predictions: dict[str, Any], metric: str) -> Any:
+        """Per unit of an outcome's predictions, its value of ``metric`` (one of :attr:`bounded_metrics`), in [0, 1]."""
+        raise NotImplementedError(f"protocol {cls.name} declares bounded metrics but no unit_values")
+
+    @classmethod
+    def sample_results(cls, predictions: dict[str, Any]) -> SampleResults | None:
+        """Its per-sample results from a record's (or an outcome's) predictions; None: its records keep none that
+        say right or wrong per unit. Default: a classification's (``top5`` and ``labels``: right when the top
+        class is the label)."""
+        import numpy as np
+
+        if "top5" not in predictions or "labels" not in predictions:
+            return None
+        labels = np.asarray(predictions["labels"], dtype=np.int64)
+        predicted = np.asarray(predictions["top5"])[:, 0].astype(np.int64)
+        return SampleResults(np.asarray(predictions["indices"]), labels, predicted, predicted == labels)
 
     def variant(self, config: Any) -> str:
         """What tells two of its records of one model, task and template set apart (a probe's features and

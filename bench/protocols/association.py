@@ -86,12 +86,13 @@ class Association(Protocol):
         from bench.engine.classifiers import cached_text_embeddings
 
         source = ev.task.source
-        instances, feats = whole_groups(ev, "instances", "association instances", "candidate image")
+        groups = whole_groups(ev, "instances", "association instances", "candidate image")
+        instances, feats = groups.groups, groups.features
         prompts = [cue_prompt(i.cue) for i in instances]
         text_emb, info = cached_text_embeddings(ev.backend, prompts, ev.store, progress=ev.config.progress, desc="cues")
         t0 = time.perf_counter()
         image_emb = F.normalize(torch.as_tensor(np.asarray(feats.features), dtype=torch.float32), dim=-1)
-        sims = [(image_emb[i.start:i.start + i.n] @ text_emb[k]).numpy() for k, i in enumerate(instances)]
+        sims = [(image_emb[rows] @ text_emb[k]).numpy() for k, rows in enumerate(groups.rows)]
         truths = [np.asarray(i.truth, dtype=bool) for i in instances]
         scores = association_scores(sims, truths)
         sizes = np.array([i.n for i in instances])
@@ -105,6 +106,6 @@ class Association(Protocol):
             timings={"features": feats.info["seconds"], "classifier": info["seconds"],
                      "evaluate": time.perf_counter() - t0},
             task_info={**feature_facts(feats), "text_cache": info["cache"], "n_images": int(len(source))},
-            predictions={"indices": np.arange(len(instances)), "labels": sizes.astype(np.int64),
+            predictions={"indices": groups.numbers, "labels": sizes.astype(np.int64),
                          "scores": scores.astype(np.float32)},
         )]

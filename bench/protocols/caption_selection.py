@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bench.engine.protocol import Column, Outcome, Protocol, Unit
-from bench.protocols.grouped import whole_groups
+from bench.engine.protocol import Column, Outcome, Protocol, SampleResults, Unit
+from bench.protocols.grouped import unit_groups, whole_groups
 from bench.protocols.zeroshot import feature_facts
 
 if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the protocol runs (see zeroshot.py)
@@ -55,6 +55,8 @@ class CaptionSelection(Protocol):
     columns = (Column("text", "text_acc"), Column("image", "image_acc"), Column("acc (group)", "acc"),
                Column("items", "config.n_items", "int"))
     paired_test = "mcnemar"  # per item: right (both sides) or not
+    adaptive = True  # --target-ci: each metric is a mean of 0/1 per item; the sample grows by whole items
+    bounded_metrics = ("text_acc", "image_acc", "acc")
     clip_benchmark_task = None  # `--format clip_benchmark` writes classification and retrieval only
 
     def settings(self, record) -> str:
@@ -92,18 +94,21 @@ class CaptionSelection(Protocol):
         from bench.models.base import precision_dtype
 
         source = ev.task.source
-        items, feats = whole_groups(ev, "items", "image-caption items")
-        texts = [c for item in items for c in item.captions]
-        text_emb, info = cached_text_embeddings(ev.backend, texts, ev.store, progress=ev.config.progress)
+        groups = whole_groups(ev, "items", "image-caption items")
+        items, feats = groups.groups, groups.features
+        # every item's captions, encoded once for the task (a growing --target-ci sample indexes into them)
+        texts = [c for item in source.items for c in item.captions]
+        text_emb, info = ev.memo(("caption-texts", ev.spec.name), lambda: cached_text_embeddings(
+            ev.backend, texts, ev.store, progress=ev.config.progress))
+        first = np.cumsum([0] + [len(item.captions) for item in source.items])
         t0 = time.perf_counter()
         dtype = precision_dtype(ev.config.pair_precision)  # the profile's autocast type (clip_benchmark: amp)
         image_emb = F.normalize(torch.as_tensor(np.asarray(feats.features), dtype=torch.float32).to(dtype), dim=-1)
         text_emb = text_emb.to(dtype)
-        decisions, first = [], 0
-        for item in items:
-            scores = image_emb[item.start:item.start + item.n_images] @ text_emb[first:first + len(item.captions)].T
+        decisions = []
+        for number, rows in zip(groups.numbers, groups.rows):
+            scores = image_emb[torch.as_tensor(rows)] @ text_emb[first[number]:first[number + 1]].T
             decisions.append(select(scores.float().numpy()))
-            first += len(item.captions)
         text_ok = np.array([d["text"] for d in decisions])
         image_ok = np.array([d["image"] for d in decisions])
         both = text_ok & image_ok
@@ -112,20 +117,51 @@ class CaptionSelection(Protocol):
         width = max(len(d["text_choice"]) for d in decisions)
         return [Outcome(
             metrics, len(items), templates="captions",
-            config={"n_items": len(items), "n_captions": len(texts),
+            config={"n_items": len(items), "n_captions": sum(len(item.captions) for item in items),
                     "rule": "argmax per image and per caption, ties to the lowest index (CLIP_benchmark 1.6.2)"},
             timings={"features": feats.info["seconds"], "classifier": info["seconds"],
                      "evaluate": time.perf_counter() - t0},
             task_info={**feature_facts(feats), "text_cache": info["cache"], "n_images": int(len(source))},
             # per item: 'top5'[:, 0] == 'labels' when it is right on both sides (compare: McNemar per item)
-            predictions={"indices": np.arange(len(items)), "labels": np.zeros(len(items), dtype=np.int64),
+            predictions={"indices": groups.numbers, "labels": np.zeros(len(items), dtype=np.int64),
                          "top5": (~both).astype(np.int32)[:, None],
                          "text_correct": text_ok, "image_correct": image_ok,
                          "text_choice": _padded([d["text_choice"] for d in decisions], width),
                          "image_choice": _padded([d["image_choice"] for d in decisions], width),
                          "text_margin": np.array([d["text_margin"] for d in decisions], dtype=np.float32),
-                         "image_margin": np.array([d["image_margin"] for d in decisions], dtype=np.float32)},
+                         "image_margin": np.array([d["image_margin"] for d in decisions], dtype=np.float32),
+                         # what samples and the explorer show: the item, its first image, its captions (own first)
+                         "keys": np.array([item.key for item in items]),
+                         "image_start": np.array([item.start for item in items], dtype=np.int64),
+                         "captions": _texts([item.captions for item in items])},
         )]
+
+    @classmethod
+    def unit_groups(cls, source) -> np.ndarray:
+        return unit_groups(source)
+
+    @classmethod
+    def unit_values(cls, predictions: dict, metric: str) -> np.ndarray:
+        text, image = np.asarray(predictions["text_correct"], bool), np.asarray(predictions["image_correct"], bool)
+        return {"text_acc": text, "image_acc": image, "acc": text & image}[metric].astype(float)
+
+    @classmethod
+    def sample_results(cls, predictions: dict) -> SampleResults | None:
+        """Per item: the caption its first image chose (``text_choice``), right when the item is right on both
+        sides (the group score, ``acc``), its captions as the answers (records written before the captions were
+        kept name them by position)."""
+        if "text_choice" not in predictions:
+            return None
+        both = np.asarray(predictions["text_correct"], bool) & np.asarray(predictions["image_correct"], bool)
+        choice = np.asarray(predictions["text_choice"])[:, 0].astype(np.int64)
+        return SampleResults(np.asarray(predictions["indices"]), np.zeros(len(choice), dtype=np.int64), choice, both,
+                             answers=predictions.get("captions"), images=predictions.get("image_start"), per_item=True)
+
+
+def _texts(rows: list[list[str]]) -> np.ndarray:
+    """Captions per item as a ``[items, most captions]`` text array, "" where an item has fewer."""
+    width = max(len(row) for row in rows)
+    return np.array([list(row) + [""] * (width - len(row)) for row in rows])
 
 
 def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:

@@ -148,8 +148,35 @@ def shown_samples(samples: TaskSamples, flagged: np.ndarray, budget: int) -> np.
     return np.sort(picked)
 
 
+def item_payload(samples: TaskSamples, model_index: dict[str, int], budget: int) -> tuple[dict[str, Any], np.ndarray]:
+    """A task whose samples answer among texts of their own (image-caption items): each shown item with its
+    answers (captions, the right one at its label) and the one each model chose; no classes, so no per-class
+    view and no label issues."""
+    shown = shown_samples(samples, np.empty(0, dtype=np.int64), budget)
+    payload = {
+        "task": samples.task, "n": int(len(samples.labels)), "classnames": [], "items": True, "issues": 0,
+        "models": [model_index[m.label] for m in samples.models],
+        "correct": [bits(m.results.correct) for m in samples.models],
+        "shown": {"pos": shown.astype(int).tolist(), "key": [str(samples.keys[i]) for i in shown],
+                  "label": samples.labels[shown].astype(int).tolist(), "index": samples.indices[shown].astype(int).tolist(),
+                  "pred": [m.predicted[shown].astype(int).tolist() for m in samples.models], "flag": {},
+                  "answers": [[samples.answer(int(i), k) for k in range(_n_answers(samples, int(i)))] for i in shown]},
+        "notes": [f"left out: {x}" for x in samples.left_out],
+    }
+    return payload, shown
+
+
+def _n_answers(samples: TaskSamples, position: int) -> int:
+    answers = samples.models[0].results.answers
+    if answers is None:  # a record from before the answers' texts were kept: as many as any model chose
+        return int(max(m.predicted[position] for m in samples.models)) + 1
+    return sum(1 for a in answers[position] if str(a))
+
+
 def task_payload(samples: TaskSamples, model_index: dict[str, int], budget: int) -> tuple[dict[str, Any], np.ndarray]:
     """One task's per-sample data for the page, and the sample positions it shows as images."""
+    if samples.per_item:
+        return item_payload(samples, model_index, budget)
     n_classes = max(len(samples.classnames), int(samples.labels.max()) + 1)
     classnames = [samples.name(c) for c in range(n_classes)]
     notes = [f"left out: {x}" for x in samples.left_out]
@@ -233,7 +260,7 @@ def explorer_data(runs: pd.DataFrame, title: str, samples_per_task: int = SAMPLE
         _mean_per_class_intervals(board, j, samples, model_index)
         images = None
         if thumbnails is not None and len(shown):
-            jpegs = thumbnails(task, samples.models[0].record, samples.indices[shown])
+            jpegs = thumbnails(task, samples.models[0].record, samples.images[shown])
             images = [data_url(b) if b else "" for b in jpegs]
             if not any(images):
                 why = getattr(thumbnails, "why_not", lambda t: "")(task)

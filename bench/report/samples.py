@@ -19,6 +19,8 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.engine.label_issues import find_label_issues
 from bench.engine.metrics import wilson_interval
+from bench.engine.protocol import Protocol, SampleResults
+from bench.engine.protocol_registry import PROTOCOLS
 from bench.engine.records import fingerprint_of
 from bench.engine.sample_scores import probability_matrix
 from bench.report.collect import newest
@@ -31,10 +33,11 @@ class ModelSamples:
     label: str              # "model / pretrained [protocol templates]"
     record: Any
     preds: dict[str, np.ndarray]
+    results: SampleResults  # as its protocol reads them (bench.engine.protocol.Protocol.sample_results)
 
     @property
     def predicted(self) -> np.ndarray:
-        return self.preds["top5"][:, 0]
+        return self.results.predicted
 
 
 @dataclass
@@ -49,11 +52,32 @@ class TaskSamples:
 
     @property
     def correct(self) -> np.ndarray:
-        """``[models, samples]`` booleans: top-1 right."""
-        return np.stack([m.predicted == self.labels for m in self.models])
+        """``[models, samples]`` booleans: right as the task's metric counts (top-1; an item on both sides)."""
+        return np.stack([m.results.correct for m in self.models])
+
+    @property
+    def per_item(self) -> bool:
+        """Each sample has answers of its own (captions), not the task's classes: no classes to confuse or relabel."""
+        return self.models[0].results.per_item
+
+    @property
+    def images(self) -> np.ndarray:
+        """The task index of each sample's (first) image."""
+        images = self.models[0].results.images
+        return self.indices if images is None else np.asarray(images)
 
     def name(self, label: int) -> str:
         return self.classnames[label] if 0 <= label < len(self.classnames) else str(label)
+
+    def answer(self, position: int, value: int) -> str:
+        """Answer ``value`` of the sample at ``position`` in words (a class name; an item's caption)."""
+        return self.models[0].results.answer(position, value, self.classnames)
+
+    def require_classes(self, question: str) -> None:
+        """Refuse a question about classes on a task whose samples answer among their own texts."""
+        if self.per_item:
+            raise UserError(f"task {self.task}: {question} needs a classification task; its records "
+                            f"({self.models[0].record.protocol}) answer per item: ask --hard or --disagree")
 
 
 def _label(row) -> str:
@@ -97,12 +121,13 @@ def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = 
         except OSError:
             skipped.append(f"{_label(r)} (no per-sample predictions file)")
             continue
-        if "top5" not in preds:
-            skipped.append(f"{_label(r)} (no per-sample classes: {r.protocol} records are not classifications)")
+        results = _sample_results(r.protocol, preds)
+        if results is None:
+            skipped.append(f"{_label(r)} (no per-sample results: {r.protocol} records keep none)")
             continue
         fingerprint = record.task_info.get("data_fingerprint") or fingerprint_of(
             record.task_info.get("data_identity"), record.split, preds["indices"])
-        loaded.append((fingerprint, ModelSamples(_label(r), record, preds)))
+        loaded.append((fingerprint, ModelSamples(_label(r), record, preds, results)))
     if not loaded:
         raise UserError(f"task {task}: no record with per-sample predictions ({'; '.join(skipped)})")
     groups: dict[str, list[ModelSamples]] = {}
@@ -120,10 +145,21 @@ def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = 
         order = np.argsort(m.preds["indices"])[pos]
         m.preds = {k: (v[order] if isinstance(v, np.ndarray) and v.ndim >= 1 and len(v) == len(m.preds["indices"])
                        else v) for k, v in m.preds.items()}
+        m.results = m.results.take(order)
     first = chosen[0]
     keys = first.preds.get("keys", common.astype(str))
     return TaskSamples(task, list(first.record.task_info.get("classnames", [])), chosen, common,
-                       first.preds["labels"].astype(np.int64), np.asarray(keys), left_out)
+                       first.results.labels.astype(np.int64), np.asarray(keys), left_out)
+
+
+def _sample_results(protocol: str, preds: dict) -> SampleResults | None:
+    """A record's per-sample results as its protocol reads them (a protocol not installed here: the default,
+    classification reading)."""
+    try:
+        cls = PROTOCOLS.get(protocol)
+    except UserError:
+        cls = Protocol
+    return cls.sample_results(preds)
 
 
 # -- questions ---------------------------------------------------------------------------------------
@@ -146,6 +182,7 @@ def mean_probabilities(samples: TaskSamples) -> tuple[np.ndarray, bool]:
 def find_issues(samples: TaskSamples):
     """Confident learning on the models' mean probabilities (:func:`bench.engine.label_issues.find_label_issues`;
     positions in ``samples``), and whether the probabilities were exact."""
+    samples.require_classes("--label-issues")
     probs, exact = mean_probabilities(samples)
     return find_label_issues(samples.labels, probs), exact
 
@@ -171,9 +208,9 @@ def difficulty(samples: TaskSamples) -> np.ndarray:
 def sample_rows(samples: TaskSamples, which: np.ndarray) -> list[dict[str, Any]]:
     """The chosen samples with their label, each model's top prediction and the difficulty."""
     diff = difficulty(samples)
-    return [{"key": str(samples.keys[i]), "index": int(samples.indices[i]), "label": samples.name(int(samples.labels[i])),
-             "difficulty": float(diff[i]),
-             "predictions": {m.label: samples.name(int(m.predicted[i])) for m in samples.models}}
+    return [{"key": str(samples.keys[i]), "index": int(samples.indices[i]),
+             "label": samples.answer(i, int(samples.labels[i])), "difficulty": float(diff[i]),
+             "predictions": {m.label: samples.answer(i, int(m.predicted[i])) for m in samples.models}}
             for i in which]
 
 
@@ -191,6 +228,7 @@ def disagree(samples: TaskSamples) -> list[dict[str, Any]]:
 
 def confusions(samples: TaskSamples, top: int = 20) -> list[dict[str, Any]]:
     """The most confused (true class, predicted class) pairs over all models, with each model's count."""
+    samples.require_classes("--confusions")
     counts: dict[tuple[int, int], dict[str, int]] = {}
     for m in samples.models:
         wrong = m.predicted != samples.labels
@@ -205,6 +243,7 @@ def confusions(samples: TaskSamples, top: int = 20) -> list[dict[str, Any]]:
 
 def per_class(samples: TaskSamples) -> pd.DataFrame:
     """Top-1 per class (rows) and model (columns), in percent."""
+    samples.require_classes("--per-class")
     data = {}
     for m in samples.models:
         right = m.predicted == samples.labels

@@ -2,7 +2,10 @@
 on generated data in CLIP_benchmark's layouts, and its one-line refusals."""
 from __future__ import annotations
 
+import base64
 import json
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -139,3 +142,141 @@ def test_bad_sugar_crepe_input_is_one_line(sugar_crepe_root, tmp_path):
     absent = run_cli(*args[:7], "--data-dir", tmp_path / "empty", "--cache-dir", tmp_path / "c", "--quiet", cwd=tmp_path)
     assert absent.returncode == 2 and "RAIVNLab/sugar-crepe" in absent.stderr and "val2017" in absent.stderr
     assert len(out.stderr.strip().splitlines()) == len(absent.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_items_in_samples_and_the_explorer(sugar_crepe_root, vit_s32_checkpoint, tmp_path):
+    """Per item, `samples` and the explorer show the item's own caption and negative and the one each model chose
+    (the protocol's ``sample_results``); questions about classes are refused in one line; the explorer in
+    Chromium draws the item grid with both captions."""
+    from bench.engine.records import load_predictions
+    from bench.report.collect import load_runs
+    from bench.report.explorer import explorer_data
+
+    task, results = "sugar_crepe/swap_att", tmp_path / "results"
+    res = run_cli("run", "--model", "ViT-S-32", "--pretrained", "none", "--model", "ViT-S-32", "--pretrained",
+                  vit_s32_checkpoint, "--task", task, "--data-dir", sugar_crepe_root, "--workers", "0", "--quiet",
+                  "--out", results, "--cache-dir", tmp_path / "c", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    items = json.loads((sugar_crepe_root / "swap_att.json").read_text())
+    keys = list(items)
+    preds = [load_predictions(p) for p in sorted((results / "runs").glob("*[0-9].json"))]
+    assert [list(p["keys"]) for p in preds] == [keys, keys]
+    assert all(list(map(list, p["captions"])) == [[v["caption"], v["negative_caption"]] for v in items.values()]
+               for p in preds)
+    right = np.stack([p["text_correct"] & p["image_correct"] for p in preds])
+
+    out = run_cli("samples", results, "--task", task, "--hard", "--disagree", "--json", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    shown = json.loads(out.stdout)
+    assert len(shown["hard"]) == int((~right.any(axis=0)).sum())
+    assert len(shown["disagree"]) == int((right.any(axis=0) & ~right.all(axis=0)).sum())
+    for row in shown["hard"] + shown["disagree"]:
+        item = items[row["key"]]
+        assert row["label"] == item["caption"]
+        assert set(row["predictions"].values()) <= {item["caption"], item["negative_caption"]}
+    for question in ("--label-issues", "--confusions", "--per-class"):
+        bad = run_cli("samples", results, "--task", task, question, cwd=tmp_path)
+        assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+        assert "answer per item: ask --hard or --disagree" in bad.stderr
+
+    data = explorer_data(load_runs(results), "t")
+    (payload,) = [p for p in data.tasks if p is not None]
+    assert payload["items"] and payload["n"] == len(items) and payload["shown"]["key"] == keys   # all 14 shown
+    assert payload["shown"]["answers"] == [[v["caption"], v["negative_caption"]] for v in items.values()]
+    by_pretrained = {json.loads(path.read_text())["pretrained"]: p
+                     for p, path in zip(preds, sorted((results / "runs").glob("*[0-9].json")))}
+    for k, m in enumerate(payload["models"]):  # each model's choice and right/wrong bits, item by item
+        p = by_pretrained[data.board["models"][m]["pretrained"]]
+        assert payload["shown"]["pred"][k] == p["text_choice"][:, 0].tolist()
+        bits = np.unpackbits(np.frombuffer(base64.b64decode(payload["correct"][k]), np.uint8))[:len(items)]
+        assert np.array_equal(bits.astype(bool), p["text_correct"] & p["image_correct"])
+
+    _explorer_items_in_chromium(results, tmp_path, items)
+
+
+def _explorer_items_in_chromium(results, tmp_path, items):
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it")
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    res = run_cli("report", "--results", results, "--out", tmp_path / "r.html", "--quiet", cache=tmp_path / "c",
+                  cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((tmp_path / "r.html").as_uri())
+        page.wait_for_selector("body[data-explorer=ready]")
+        page.locator("#zs-board-table td.cell").first.click()
+        page.wait_for_selector("#zs-grid figure img")
+        figures = page.locator("#zs-grid figure")
+        assert figures.count() == len(items)
+        first = figures.first.text_content()
+        item = items[figures.first.get_attribute("data-key")]
+        assert f"caption: {item['caption']}" in first and f"other: {item['negative_caption']}" in first
+        page.click("#zs-ab")
+        assert "right (both sides) A" in page.text_content("#zs-ab-test")
+        browser.close()
+    assert errors == []
+
+
+def test_a_grouped_sample_grows_by_whole_items():
+    """Under --target-ci a unit is an item: the order draws items in a seeded random order and keeps each item's
+    images together (Winoground: two per item), so every prefix of whole units is whole items."""
+    from types import SimpleNamespace
+
+    from bench.engine.adaptive import AdaptiveSample
+    from bench.protocols.caption_selection import CaptionSelection
+
+    targets = np.repeat(np.arange(50), 2)          # 50 items of two images each, images 2k and 2k + 1
+    task = SimpleNamespace(source=SimpleNamespace(targets=targets), indices=np.arange(100))
+    sample = AdaptiveSample.of(task, "acc", 3, CaptionSelection)
+    assert sample.N == 50 and sorted(sample.units.tolist()) == list(range(50))
+    assert np.array_equal(sample.units, np.random.default_rng(3).permutation(50))
+    assert np.array_equal(sample.order, np.stack([2 * sample.units, 2 * sample.units + 1], axis=1).ravel())
+    assert [sample.images(n) for n in (0, 1, 7, 50)] == [0, 2, 14, 100]
+    values = sample.values({"text_correct": np.array([1, 1, 0], bool), "image_correct": np.array([1, 0, 0], bool)})
+    assert values.tolist() == [1.0, 0.0, 0.0]
+
+
+@pytest.mark.slow
+def test_target_ci_on_items_stops_early_and_holds_the_full_figure(tmp_path):
+    """--target-ci on 1,600 SugarCrepe-layout items with the demo plug-in's colour model (an image's mean colour
+    against the colour a caption names; noisy patches make it err): the run stops before the last item, its
+    interval holds the full run's accuracy, and its items are the first n of the seeded random order."""
+    from helpers.plugins import installed_plugin
+    from PIL import Image
+
+    root, rng = tmp_path / "data", np.random.default_rng(5)
+    (root / "val2017").mkdir(parents=True)
+    names, items = list(COLOURS), {}
+    for k in range(1600):
+        colour, other = names[k % 4], names[(k + 1 + k // 4 % 3) % 4]
+        rgb = np.clip(np.array(COLOURS[colour]) + rng.normal(0, 90, 3), 0, 255)
+        Image.fromarray(np.clip(rgb + rng.normal(0, 10, (8, 8, 3)), 0, 255).astype(np.uint8)).save(
+            root / "val2017" / f"{k}.png")
+        items[str(2 * k + 1)] = {"filename": f"{k}.png", "caption": f"a {colour} patch",
+                                 "negative_caption": f"a {other} patch"}
+    (root / "swap_obj.json").write_text(json.dumps(items))
+    common = ("--model", "colour:v1", "--task", "sugar_crepe/swap_obj", "--data-dir", root, "--cache-dir",
+              tmp_path / "c", "--out", tmp_path / "r", "--quiet", "--json", "--workers", "0")
+    with installed_plugin(tmp_path / "site", "zsbench-demo-plugin",
+                          {"zsbench.backends": {"colour:": "zsbench_demo_plugin:ColourBackend"}}):
+        adaptive = run_cli("run", *common, "--target-ci", "6", cwd=tmp_path)
+        full = run_cli("run", *common, cwd=tmp_path)
+    assert adaptive.returncode == 0 and full.returncode == 0, adaptive.stderr + full.stderr
+    (a,), (f,) = json.loads(adaptive.stdout), json.loads(full.stdout)
+    section = a["adaptive"]
+    assert section["N"] == 1600 and 512 <= section["n"] < 1600 and section["reached"] and section["metric"] == "acc"
+    assert section["interval"][1] - section["interval"][0] <= 0.06
+    assert section["interval"][0] <= f["metrics"]["acc"] <= section["interval"][1]
+    assert 0.6 < f["metrics"]["acc"] < 0.95   # the colour model errs: the interval is not trivially [1, 1]
+    pa, pf = (dict(np.load(tmp_path / "r" / "runs" / Path(r["predictions_file"]).name)) for r in (a, f))
+    assert np.array_equal(pa["indices"], np.random.default_rng(0).permutation(1600)[:section["n"]])
+    assert np.array_equal(pa["text_correct"], pf["text_correct"][pa["indices"]])   # the same decisions per item
+    assert a["metrics"]["acc"] == pytest.approx(pf["text_correct"][pa["indices"]].mean())

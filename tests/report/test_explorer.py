@@ -19,15 +19,18 @@ from helpers.records import add
 
 
 class _M:
-    def __init__(self, predicted):
+    def __init__(self, predicted, labels):
+        from bench.engine.protocol import SampleResults
+
         self.predicted = np.asarray(predicted)
+        self.results = SampleResults(np.arange(len(labels)), labels, self.predicted, self.predicted == labels)
 
 
 def _samples(labels, *predictions) -> TaskSamples:
     labels = np.asarray(labels)
     t = TaskSamples("t", [f"c{i}" for i in range(labels.max() + 1)], [], np.arange(len(labels)), labels,
                     np.arange(len(labels)).astype(str))
-    t.models = [_M(p) for p in predictions]
+    t.models = [_M(p, labels) for p in predictions]
     return t
 
 

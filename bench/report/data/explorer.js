@@ -162,8 +162,8 @@
   function nav(j, T) {
     return el("div", { cls: "bar-controls" }, [
       el("button", { text: "← leaderboard", on: { click: drawBoard } }),
-      T ? el("button", { text: "classes of " + B.tasks[j].name, on: { click: function () { openTask(j, T.models[state.m || 0]); } } }) : null,
-      T ? el("button", { text: "flagged label issues (" + T.issues + ")", id: "zs-flagged", on: { click: function () { drawGrid(j, "flagged"); } } }) : null,
+      T ? el("button", { text: (T.items ? "items of " : "classes of ") + B.tasks[j].name, on: { click: function () { openTask(j, T.models[state.m || 0]); } } }) : null,
+      T && !T.items ? el("button", { text: "flagged label issues (" + T.issues + ")", id: "zs-flagged", on: { click: function () { drawGrid(j, "flagged"); } } }) : null,
       T && T.models.length > 1 ? el("button", { text: "A vs B", id: "zs-ab", on: { click: function () { drawAB(j, 0, 1); } } }) : null,
     ]);
   }
@@ -178,6 +178,7 @@
     }
     var k = Math.max(0, T.models.indexOf(modelIndex));
     state.m = k;
+    if (T.items) { drawGrid(j, "items"); return; }
     root.appendChild(nav(j, T));
     T.notes.forEach(function (n) { root.appendChild(el("p", { cls: "muted", text: n })); });
     root.appendChild(el("p", { cls: "muted", text: T.n + " samples, " + T.classnames.length + " classes, " + T.models.length +
@@ -220,23 +221,29 @@
 
   // -- image grids -------------------------------------------------------------------------------------
   function figure(j, T, s, emphasis) {
+    // names: the task's classes, or (T.items) this item's own answers, e.g. its caption and its negative
     var S = T.shown, imgs = images(j), k = state.m || 0, label = S.label[s], flag = S.flag[String(s)];
+    var names = T.items ? S.answers[s] : T.classnames;
+    function ok(m) { return bit(T.correct[m], S.pos[s]) === 1; }  // right as the task's metric counts
     var right = 0;
-    S.pred.forEach(function (p) { if (p[s] === label) right++; });
+    S.pred.forEach(function (p, m) { if (ok(m)) right++; });
     var f = el("figure", { cls: flag ? "flagged" : "", "data-key": S.key[s] });
     if (imgs && imgs[s]) f.appendChild(el("img", { src: imgs[s], alt: S.key[s], loading: "lazy", decoding: "async" }));
     else f.appendChild(el("div", { cls: "noimg", text: "no image" }));
     f.appendChild(el("div", { cls: "key", text: S.key[s] }));
-    f.appendChild(el("div", { text: "label: " + T.classnames[label] }));
-    if (flag) f.appendChild(el("div", { cls: "bad", text: "flagged: likely " + T.classnames[flag[0]] + " (normalized margin " + flag[1] + ")" }));
+    if (T.items) names.forEach(function (a, c) {
+      f.appendChild(el("div", { cls: "answer", text: (c === label ? "caption: " : "other: ") + a }));
+    });
+    else f.appendChild(el("div", { text: "label: " + names[label] }));
+    if (flag) f.appendChild(el("div", { cls: "bad", text: "flagged: likely " + names[flag[0]] + " (normalized margin " + flag[1] + ")" }));
     (emphasis || [k]).forEach(function (m) {
       var p = S.pred[m][s];
-      f.appendChild(el("div", { cls: p === label ? "ok" : "bad" }, [el("b", { text: B.models[T.models[m]].label + ": " }), T.classnames[p]]));
+      f.appendChild(el("div", { cls: ok(m) ? "ok" : "bad" }, [el("b", { text: B.models[T.models[m]].label + ": " }), names[p]]));
     });
     f.appendChild(el("div", { cls: "muted", text: right + " of " + T.models.length + " models right" }));
     var list = el("ul");
     S.pred.forEach(function (p, m) {
-      list.appendChild(el("li", { cls: p[s] === label ? "ok" : "bad", text: B.models[T.models[m]].label + ": " + T.classnames[p[s]] }));
+      list.appendChild(el("li", { cls: ok(m) ? "ok" : "bad", text: B.models[T.models[m]].label + ": " + names[p[s]] }));
     });
     f.appendChild(el("details", null, [el("summary", { text: "every model's prediction" }), list]));
     return f;
@@ -246,14 +253,18 @@
     clear();
     var S = T.shown, picked = [];
     for (var s = 0; s < S.key.length; s++) {
-      if (mode === "flagged" ? S.flag[String(s)] : S.label[s] === c) picked.push(s);
+      if (mode === "items" || (mode === "flagged" ? S.flag[String(s)] : S.label[s] === c)) picked.push(s);
     }
     if (mode === "flagged") picked.sort(function (a, b) { return S.flag[String(a)][1] - S.flag[String(b)][1]; });
-    root.appendChild(el("h2", { text: B.tasks[j].name + ": " + (mode === "flagged" ? "flagged label issues" : T.classnames[c]) }));
+    root.appendChild(el("h2", { text: B.tasks[j].name + ": " + (mode === "flagged" ? "flagged label issues" :
+      mode === "items" ? "items" : T.classnames[c]) }));
     root.appendChild(nav(j, T));
-    var total = mode === "flagged" ? T.issues : T.class_counts[c];
-    root.appendChild(el("p", { cls: "muted", text: picked.length + " of " + total + " images shown (the explorer keeps, per task, " +
-      "flagged label issues first, then the most disputed samples; zsbench report --samples-per-task raises it)" }));
+    T.notes.forEach(function (n) { if (mode === "items") root.appendChild(el("p", { cls: "muted", text: n })); });
+    var total = mode === "flagged" ? T.issues : mode === "items" ? T.n : T.class_counts[c];
+    root.appendChild(el("p", { cls: "muted", text: picked.length + " of " + total + (mode === "items" ? " items" : " images") +
+      " shown (the explorer keeps, per task, " + (mode === "items" ? "" : "flagged label issues first, then ") +
+      "the most disputed samples; zsbench report --samples-per-task raises it)" + (mode === "items" ?
+      ". Each item: its (first) image, its caption and the others; each model's choice, right when it is right on both sides" : "") }));
     var grid = el("div", { cls: "grid", id: "zs-grid" });
     picked.forEach(function (s) { grid.appendChild(figure(j, T, s)); });
     root.appendChild(grid);
@@ -274,7 +285,7 @@
       ra += x; rb += y; if (x && !y) onlyA++; if (y && !x) onlyB++;
     }
     var p = mcnemar(onlyA, onlyB);
-    root.appendChild(el("p", { id: "zs-ab-test", text: "top-1 A " + (100 * ra / n).toFixed(2) + "%, B " + (100 * rb / n).toFixed(2) +
+    root.appendChild(el("p", { id: "zs-ab-test", text: (T.items ? "right (both sides) A " : "top-1 A ") + (100 * ra / n).toFixed(2) + "%, B " + (100 * rb / n).toFixed(2) +
       "% on " + n + " samples; A right and B wrong: " + onlyA + ", B right and A wrong: " + onlyB +
       "; McNemar's exact test p = " + p.toPrecision(3) }));
     [[true, "A right, B wrong"], [false, "B right, A wrong"]].forEach(function (side) {
