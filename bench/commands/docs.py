@@ -82,7 +82,7 @@ def _type(f) -> str:
 
 
 def records_reference() -> str:
-    from bench.engine.config import RunConfig
+    from bench.engine.config import RunConfig, help_text
     from bench.engine.record_schema import RECORD_VERSION, SECTIONS, Adaptive, RunRecord
 
     out = [HEADER, "# Record schema\n\n",
@@ -111,7 +111,7 @@ def records_reference() -> str:
             continue
         default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
         out.append(f"| `{f.name}` | `{m.get('flag')}` | {'yes' if m.get('result', True) else 'no'} | `{default}` | "
-                   f"{_cell(m.get('help', ''))} |\n")
+                   f"{_cell(help_text(f))} |\n")
     return "".join(out)
 
 

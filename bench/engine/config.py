@@ -392,6 +392,12 @@ def typed_value(f: Any, value: Any) -> Any:
     return value
 
 
+def help_text(f: Any) -> str:
+    """An option field's help, made now where it is a function (a list of what is installed)."""
+    text = f.metadata.get("help", "")
+    return text() if callable(text) else text
+
+
 def add_options(parser: argparse.ArgumentParser, *names: str, **helps: str) -> None:
     """Some of :class:`RunConfig`'s options, for a command that is not a run (predict, doctor, tasks):
     the same flag, parser, choices and default as ``run`` has, so a shared flag is declared once.
@@ -404,8 +410,7 @@ def add_options(parser: argparse.ArgumentParser, *names: str, **helps: str) -> N
 def _add_field(parser: argparse.ArgumentParser, f, command: str | None, model_required: bool,
                help: str | None = None, dest: str | None = None, protocol: str | None = None) -> None:
     m = f.metadata
-    text = help or m["help"]
-    kwargs: dict[str, Any] = {"help": text() if callable(text) else text, "dest": dest or f.name}
+    kwargs: dict[str, Any] = {"help": help or help_text(f), "dest": dest or f.name}
     if protocol is not None:  # a protocol's own option: said in its help, absent from the namespace unless given
         kwargs["help"] = f"[--protocol {protocol}] {kwargs['help']}"
         kwargs["default"] = argparse.SUPPRESS

@@ -55,7 +55,8 @@ OWN_METRIC_TESTS = ("mean_per_class_recall", "mean_top1_top5", "jaccard_score_10
 def compare_records(path_a: str, path_b: str, task: str, label_a: str, label_b: str,
                     n_resamples: int = 10000, seed: int = 0) -> Comparison:
     record = read_record(Path(path_a))
-    test = describe(record.protocol).paired_test
+    protocol = describe(record.protocol)
+    test = protocol.paired_test
     if test is None:
         raise UserError(f"task {task}: {record.protocol} records are not compared sample by sample (the protocol "
                         "declares no paired test)")
@@ -71,7 +72,7 @@ def compare_records(path_a: str, path_b: str, task: str, label_a: str, label_b: 
         sa, sb = pa["scores"][keep].astype(float), pb["scores"][keep].astype(float)
         diff, lo, hi, p = paired_bootstrap_mpcr(sa, sb, np.zeros(len(sa)), n_resamples=n_resamples, seed=seed)
         return Comparison(task, label_a, label_b, int(len(sa)), float(sa.mean()), float(sb.mean()), diff, lo, hi, p, metric)
-    ca, cb = pa["top5"][:, 0] == la, pb["top5"][:, 0] == la
+    ca, cb = (protocol.sample_results(p).correct for p in (pa, pb))   # right as the protocol counts it
     if test == "mcnemar":
         metric = "top1"
     if metric == "mean_per_class_recall":  # the task's own metric: each class weighs the same

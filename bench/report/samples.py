@@ -19,11 +19,11 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.engine.label_issues import find_label_issues
 from bench.engine.metrics import wilson_interval
-from bench.engine.protocol import Protocol, SampleResults
-from bench.engine.protocol_registry import PROTOCOLS
+from bench.engine.protocol import SampleResults
 from bench.engine.records import fingerprint_of
 from bench.engine.sample_scores import probability_matrix
 from bench.report.collect import newest
+from bench.report.protocols import describe
 
 
 @dataclass
@@ -121,7 +121,7 @@ def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = 
         except OSError:
             skipped.append(f"{_label(r)} (no per-sample predictions file)")
             continue
-        results = _sample_results(r.protocol, preds)
+        results = describe(r.protocol).sample_results(preds)
         if results is None:
             skipped.append(f"{_label(r)} (no per-sample results: {r.protocol} records keep none)")
             continue
@@ -150,16 +150,6 @@ def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = 
     keys = first.preds.get("keys", common.astype(str))
     return TaskSamples(task, list(first.record.task_info.get("classnames", [])), chosen, common,
                        first.results.labels.astype(np.int64), np.asarray(keys), left_out)
-
-
-def _sample_results(protocol: str, preds: dict) -> SampleResults | None:
-    """A record's per-sample results as its protocol reads them (a protocol not installed here: the default,
-    classification reading)."""
-    try:
-        cls = PROTOCOLS.get(protocol)
-    except UserError:
-        cls = Protocol
-    return cls.sample_results(preds)
 
 
 # -- questions ---------------------------------------------------------------------------------------

@@ -192,6 +192,14 @@ def test_items_in_samples_and_the_explorer(sugar_crepe_root, vit_s32_checkpoint,
         bits = np.unpackbits(np.frombuffer(base64.b64decode(payload["correct"][k]), np.uint8))[:len(items)]
         assert np.array_equal(bits.astype(bool), p["text_correct"] & p["image_correct"])
 
+    from bench.engine.metrics import mcnemar_exact
+    from bench.report.compare import compare_records
+
+    paths = sorted((results / "runs").glob("*[0-9].json"))
+    c = compare_records(str(paths[0]), str(paths[1]), task, "a", "b")   # McNemar per item, right on both sides
+    assert (c.n, c.acc_a, c.acc_b) == (len(items), right[0].mean(), right[1].mean())
+    assert c.p_value == mcnemar_exact(right[0], right[1])
+
     _explorer_items_in_chromium(results, tmp_path, items)
 
 
