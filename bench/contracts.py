@@ -261,6 +261,12 @@ def _is_json(value: Any) -> bool:
 
 
 # -- protocols -----------------------------------------------------------------------------------------
+def contract_options(protocol_class: type) -> dict[str, Any]:
+    """The options a protocol asks its contract run to use (``Protocol.contract_options``: small, to stay fast)."""
+    values = protocol_class.contract_options()
+    return {} if values is None else {protocol_class.name: values}
+
+
 def check_protocol(protocol_class: type, *, task: str | None = None,
                    backend: tuple[str, str | None] = DEFAULT_BACKEND) -> list[str]:
     """Check a :class:`~bench.engine.protocol.Protocol` subclass by running it through the runner.
@@ -318,8 +324,8 @@ def check_protocol(protocol_class: type, *, task: str | None = None,
         PROTOCOLS.register(name, protocol_class, replace=True)  # the class under check, for this run only
         try:
             base = RunConfig(models=[backend], out_dir=Path(tmp) / "results", cache_dir=Path(tmp) / "cache",
-                             num_workers=0, progress=False, protocols=[name], shots=(1, 2), few_shot_seeds=2,
-                             probe_max_iter=50)
+                             num_workers=0, progress=False, protocols=[name], probe_max_iter=50,
+                             protocol_options=contract_options(protocol_class))
             own = task or protocol_class.contract_task(Path(tmp) / "own-task")
             requested = _plan(ok, protocol, base, data, own, Unit)
             config = replace(base, tasks=[requested])

@@ -82,7 +82,7 @@ def _type(f) -> str:
 
 
 def records_reference() -> str:
-    from bench.engine.config import RunConfig, help_text
+    from bench.engine.config import RunConfig, help_text, top_level_fields
     from bench.engine.record_schema import RECORD_VERSION, SECTIONS, Adaptive, RunRecord
 
     out = [HEADER, "# Record schema\n\n",
@@ -105,7 +105,7 @@ def records_reference() -> str:
     out.append("\n## Recorded run options (`config`)\n\nEvery record's `config` also holds these `RunConfig` options; "
                "`result` marks those that can change a number (part of the work key).\n\n"
                "| option | flag | result | default | help |\n| --- | --- | --- | --- | --- |\n")
-    for f in fields(RunConfig):
+    for f in [*fields(RunConfig), *(f for _, f in top_level_fields())]:  # a protocol's top_level ones too
         m = f.metadata
         if not m.get("record", True):
             continue

@@ -23,9 +23,13 @@ def run_robustness(config, suite: str, subset_mode: str | None = None, probe: bo
     from bench.engine.runner import Runner
     from bench.protocols.robustness import scores_from_records
 
-    config = replace(config, tasks=[suite], protocols=["robustness"],
-                     class_subset=subset_mode or config.class_subset,
-                     robustness_probe=config.robustness_probe if probe is None else probe)
+    from bench.protocols.robustness import Robustness
+
+    own = config.options_for(Robustness)
+    own = replace(own, class_subset=subset_mode or own.class_subset,
+                  robustness_probe=own.robustness_probe if probe is None else probe)
+    config = replace(config, tasks=[suite], protocols=[Robustness.name],
+                     protocol_options={**config.protocol_options, Robustness.name: own})
     runner = Runner(config)
     records = runner.run()
     return records, scores_from_records(records), runner.skipped

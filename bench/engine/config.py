@@ -27,7 +27,6 @@ FEATURE_KINDS = ("embedding", "pre-projection")
 DECODES = ("pil", "tensor")
 PROBE_FEATURES = ("paper", *FEATURE_KINDS)
 STREAM_MODES = ("auto", "on", "off")
-SUBSET_MODES = ("restrict", "full")
 
 RUN = "run"
 ROBUSTNESS = "robustness"
@@ -41,7 +40,8 @@ NO_LEGACY: Any = type("NoLegacy", (), {"__repr__": lambda self: "NO_LEGACY"})()
 
 def option(flag: str | None, help: "str | Callable[[], str]", default: Any = None, *, choices: Sequence[str] | None = None,
            parse: Callable[[str], Any] | None = None, metavar: str | None = None, kind: str = "value",
-           commands: tuple[str, ...] = BOTH, record: bool = True, result: bool = True, legacy: Any = NO_LEGACY) -> Any:
+           commands: tuple[str, ...] = BOTH, record: bool = True, result: bool = True, legacy: Any = NO_LEGACY,
+           top_level: bool = False) -> Any:
     """A dataclass field that is also a command-line option.
 
     ``help``: the text, or a function that makes it when the parser is built (a list of what is installed).
@@ -52,9 +52,12 @@ def option(flag: str | None, help: "str | Callable[[], str]", default: Any = Non
     ``legacy``: for an option added after records existed, the value every earlier run had in effect;
     at that value (None included: an option that is off unless given) it is left out of the work key, so
     earlier records still count as done.
+    ``top_level`` (a protocol's option that was a run option before protocols declared their own: --shots,
+    --class-subset, ...): it keeps a run option's behaviour, so earlier records and scripts stay valid: recorded at
+    the top of every record's ``config`` and part of every work key, and accepted whichever protocols run.
     """
     meta = {"flag": flag, "help": help, "choices": choices, "parse": parse, "metavar": metavar, "kind": kind,
-            "commands": commands, "record": record, "result": result, "legacy": legacy}
+            "commands": commands, "record": record, "result": result, "legacy": legacy, "top_level": top_level}
     if isinstance(default, (list, dict, set)):
         return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
     return field(default=default, metadata=meta)
@@ -198,26 +201,12 @@ class RunConfig:
                               "for flat objectives)", 1e-4, parse=float)
     train_limit: int | None = option("--train-limit", "probes: a seeded class-stratified subset of the training "
                                      "split", parse=positive_int, metavar="N")
-    shots: tuple[int, ...] = option("--shots", "few-shot: examples per class (default 1,2,4,8,16)",
-                                    (1, 2, 4, 8, 16), parse=int_list, metavar="K,K,...")
-    few_shot_seeds: int = option("--few-shot-seeds", "few-shot: draws per k (default 3)", 3, parse=positive_int)
     probe_max_iter: int = option("--probe-max-iter", "L-BFGS iterations per fit (default 1000)", 1000,
                                  parse=positive_int)
-    probe_search_limit: int | None = option(
-        "--probe-search-limit", "linear probe: search C on a class-stratified subset of N training samples, then "
-        "refit on the whole split (faster for big problems; recorded; default: the paper's full search)",
-        parse=positive_int, metavar="N")
     probe_stream: str = option(
         "--probe-stream", "probes: fit on training features streamed from the cache chunk by chunk instead of "
         "loaded whole (auto: when an in-memory fit would need over half the RAM, e.g. ImageNet-train-size "
         "features; same optimum, slower per iteration)", "auto", choices=STREAM_MODES, result=False)
-    # robustness
-    class_subset: str = option(
-        "--class-subset", "shifts over a class subset (ImageNet-R/A, ObjectNet): classifier restricted to the "
-        "subset (default, as the CLIP paper) or the parent's full classifier", "restrict", choices=SUBSET_MODES)
-    robustness_probe: bool = option(
-        "--probe", "robustness: also fit a linear probe on the in-distribution training features and score it "
-        "under shift (CLIP paper Fig. 14 idea)", False, kind="flag", commands=(ROBUSTNESS,))
     # where things go
     out_dir: Path = option("--out", "output folder for run records (default: results/)", Path("results"), parse=Path,
                            result=False)
@@ -275,14 +264,30 @@ class RunConfig:
         return given if given is not None else cls()
 
     def protocol_section(self, name: str) -> dict[str, Any] | None:
-        """What a record of protocol ``name`` carries under ``config[name]``: its declared options (None: the
-        protocol declares none, or is not installed). Part of its work key."""
+        """What a record of protocol ``name`` carries under ``config[name]``: its declared options but those kept at
+        the top level (None: the protocol declares no other, or is not installed). Part of its work key."""
         if name not in PROTOCOLS:
             return None
         values = self.options_for(PROTOCOLS.get(name))
         if values is None:
             return None
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(values).items()}
+        section = {f.name: _as_recorded(getattr(values, f.name)) for f in fields(values)
+                   if not f.metadata.get("top_level")}
+        return section or None
+
+    def top_level_options(self) -> dict[str, Any]:
+        """Every installed protocol's ``top_level`` options as this run sets them (recorded and keyed like run
+        options: see :func:`option`)."""
+        return {f.name: _as_recorded(getattr(self.options_for(cls), f.name)) for cls, f in top_level_fields()}
+
+    def __getattr__(self, name: str) -> Any:
+        """A protocol's ``top_level`` option read as the run option it was (``config.shots``), for scripts."""
+        if name.startswith("_") or name in _FIELD_NAMES:
+            raise AttributeError(name)
+        for cls, f in top_level_fields():
+            if f.name == name:
+                return getattr(self.options_for(cls), name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property
     def score_precision(self) -> str:
@@ -314,8 +319,11 @@ class RunConfig:
 
     def result_options(self) -> dict[str, Any]:
         """The recorded options that can change a number (part of every work key)."""
+        declared = [f for f in fields(self)] + [f for _, f in top_level_fields()]
+        result = {f.name: f.metadata.get("result", True) for f in declared}
+        legacy = {f.name: f.metadata.get("legacy", NO_LEGACY) for f in declared}
         return {k: v for k, v in self.recorded().items()
-                if RESULT_FIELDS.get(k, False) and not (LEGACY.get(k, NO_LEGACY) is not NO_LEGACY and v == LEGACY[k])}
+                if result.get(k, False) and not (legacy.get(k, NO_LEGACY) is not NO_LEGACY and v == legacy[k])}
 
     @classmethod
     def from_recorded(cls, recorded: Mapping[str, Any], **overrides: Any) -> "RunConfig":
@@ -326,24 +334,39 @@ class RunConfig:
             if not f.metadata.get("record", True) or f.name not in recorded:
                 continue
             values[f.name] = typed_value(f, recorded[f.name])
-        sections = {name: recorded[name] for name in PROTOCOLS.names()
-                    if isinstance(recorded.get(name), Mapping) and PROTOCOLS.get(name).options is not None}
-        if sections:  # protocols' own options, recorded under their names
+        sections: dict[str, dict[str, Any]] = {}
+        for protocol, f in top_level_fields():  # kept at the top of config
+            if f.name in recorded:
+                sections.setdefault(protocol.name, {})[f.name] = recorded[f.name]
+        for name, protocol in installed():  # the others, under the protocol's name
+            if protocol.options is not None and isinstance(recorded.get(name), Mapping):
+                sections.setdefault(name, {}).update(recorded[name])
+        if sections:
             values["protocol_options"] = {name: protocol_options_from(PROTOCOLS.get(name), section)
                                           for name, section in sections.items()}
         return cls(**{**values, **overrides})
 
     def recorded(self) -> dict[str, Any]:
-        """The options every record carries in ``config`` (paths as text)."""
+        """The options every record carries in ``config`` (paths as text), the protocols' ``top_level`` ones too."""
         out = {}
         for f in fields(self):
             if f.metadata.get("record", True):
-                value = getattr(self, f.name)
-                out[f.name] = str(value) if isinstance(value, Path) else value
+                out[f.name] = _as_recorded(getattr(self, f.name))
+        out.update(self.top_level_options())
         return out
 
 
-RESULT_FIELDS = {f.name: f.metadata.get("result", True) for f in fields(RunConfig)}
+def _as_recorded(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else value
+
+
+def top_level_fields() -> list[tuple[type, Any]]:
+    """(protocol class, field) of every installed protocol's ``top_level`` option."""
+    return [(cls, f) for _, cls in installed() if cls.options is not None
+            for f in fields(cls.options) if f.metadata.get("top_level")]
+
+
+_FIELD_NAMES = frozenset(f.name for f in fields(RunConfig))
 LEGACY = {f.name: f.metadata.get("legacy", NO_LEGACY) for f in fields(RunConfig)}
 
 
@@ -414,6 +437,8 @@ def _add_field(parser: argparse.ArgumentParser, f, command: str | None, model_re
     if protocol is not None:  # a protocol's own option: said in its help, absent from the namespace unless given
         kwargs["help"] = f"[--protocol {protocol}] {kwargs['help']}"
         kwargs["default"] = argparse.SUPPRESS
+        if not m["metavar"] and not m["choices"] and m["kind"] != "flag":
+            kwargs["metavar"] = f.name.upper()
     if m["kind"] == "flag":
         parser.add_argument(m["flag"], action="store_true", **kwargs)
         return
@@ -474,8 +499,9 @@ def _protocol_options_from_args(args: argparse.Namespace, command: str, protocol
         if hasattr(args, dest):
             given.setdefault(name, {})[f.name] = getattr(args, dest)
     for name, values in given.items():
-        if name not in protocols:  # named explicitly: a task's default protocol takes none of these
-            flags = ", ".join(f.metadata["flag"] for f in fields(PROTOCOLS.get(name).options) if f.name in values)
+        own = [f for f in fields(PROTOCOLS.get(name).options) if f.name in values and not f.metadata.get("top_level")]
+        if own and name not in protocols:  # named explicitly: a task's default protocol takes none of these
+            flags = ", ".join(f.metadata["flag"] for f in own)
             raise UserError(f"{flags} is an option of --protocol {name}, which this run does not ask for: add "
                             f"--protocol {name} or drop {flags}")
     return {name: protocol_options_from(PROTOCOLS.get(name), values) for name, values in given.items()}

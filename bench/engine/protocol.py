@@ -272,6 +272,12 @@ class Protocol(ABC):
         predicted = np.asarray(predictions["top5"])[:, 0].astype(np.int64)
         return SampleResults(np.asarray(predictions["indices"]), labels, predicted, predicted == labels)
 
+    @classmethod
+    def contract_options(cls) -> Any:
+        """Its options for ``bench.contracts.check_protocol``'s runs (an ``options`` instance: small, so the contract
+        stays fast), None: the defaults."""
+        return None
+
     def variant(self, config: Any) -> str:
         """What tells two of its records of one model, task and template set apart (a probe's features and
         training subset): such records are different classifiers and keep their own rows. ``-``: nothing."""

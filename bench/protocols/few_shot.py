@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bench.engine.config import int_list, option, positive_int
 from bench.engine.protocol import Column, Outcome, PlotKind, Protocol, Unit
 from bench.protocols.probe import probe_inputs, probe_variant
 from prompts.classnames import display_name
@@ -17,17 +19,32 @@ if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the probe runs (
     from bench.engine.evaluation import Evaluation
 
 
+@dataclass
+class FewShotOptions:
+    """``--shots`` and ``--few-shot-seeds`` (run options before protocols declared their own: ``top_level``)."""
+
+    shots: tuple[int, ...] = option("--shots", "few-shot: examples per class (default 1,2,4,8,16)", (1, 2, 4, 8, 16),
+                                    parse=int_list, metavar="K,K,...", top_level=True)
+    few_shot_seeds: int = option("--few-shot-seeds", "few-shot: draws per k (default 3)", 3, parse=positive_int,
+                                 top_level=True)
+
+
 class FewShot(Protocol):
     name = "few-shot"
     summary = "linear probes on k examples per class as --shots, mean and sd over seeds"
     metrics = ("top1", "top1_std", "shots")
     columns = (Column("top1", "top1"), Column("sd over seeds", "top1_std"))
     paired_test = None  # the score is a mean over seeded draws; per-sample results are one draw's (task_info.per_sample)
+    options = FewShotOptions
 
     @classmethod
     def plots(cls) -> tuple[PlotKind, ...]:
         return (PlotKind("few-shot", "accuracy against labelled examples per class, with where the probe meets "
                          "zero-shot (CLIP paper Fig. 6/7)", "bench.protocols.few_shot:plot_few_shot"),)
+
+    @classmethod
+    def contract_options(cls) -> FewShotOptions:
+        return FewShotOptions(shots=(1, 2), few_shot_seeds=2)
 
     def variant(self, config) -> str:
         return probe_variant(config)
@@ -65,18 +82,18 @@ class FewShot(Protocol):
     def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
         from bench.engine.linear_probe import few_shot
 
-        data, cfg = probe_inputs(ev), ev.config
+        data, cfg, own = probe_inputs(ev), ev.config, ev.config.options_for(self)
         t0 = time.perf_counter()
-        seeds = tuple(range(cfg.seed, cfg.seed + cfg.few_shot_seeds))
+        seeds = tuple(range(cfg.seed, cfg.seed + own.few_shot_seeds))
         kept: dict = {}
         curve = few_shot(data.train.features, data.train.labels, data.test.features, data.test.labels,
-                         shots=cfg.shots, seeds=seeds, device=cfg.device, max_iter=cfg.probe_max_iter, tol=cfg.probe_tol,
+                         shots=own.shots, seeds=seeds, device=cfg.device, max_iter=cfg.probe_max_iter, tol=cfg.probe_tol,
                          class_names=[display_name(c) for c in ev.task.classnames], probabilities=kept)
-        top_k = str(max(cfg.shots))
+        top_k = str(max(own.shots))
         metrics = {"top1": curve[top_k]["mean"], "top1_std": curve[top_k]["std"], "shots": curve,
                    "primary": curve[top_k]["mean"]}
         return [Outcome(metrics, int(len(data.test.labels)),
-                        config={**data.config, "shots": list(cfg.shots), "few_shot_seeds": list(seeds)},
+                        config={**data.config, "shots": list(own.shots), "few_shot_seeds": list(seeds)},
                         timings={"features": data.feature_seconds, "probe": time.perf_counter() - t0},
                         task_info={**data.task_info, "per_sample": kept["what"]},
                         predictions=per_sample_predictions(data.test, kept["test"], cfg.save_logits))]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bench.engine.config import option, positive_int
 from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, PlotKind, Protocol, ReportSection, Unit, View
 
 if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the probe runs (see zeroshot.py)
@@ -69,8 +70,21 @@ def probe_inputs(ev: "Evaluation") -> ProbeInputs:
     return ev.memo(("probe-inputs", ev.spec.name, ev.config.probe_features), make)
 
 
+@dataclass
+class LinearProbeOptions:
+    """``--probe-search-limit`` (a run option before protocols declared their own: ``top_level``). The options
+    every probe shares (--probe-features, --probe-tol, --train-limit, ...) stay run options: linear-probe,
+    few-shot and robustness --probe all read them."""
+
+    probe_search_limit: int | None = option(
+        "--probe-search-limit", "linear probe: search C on a class-stratified subset of N training samples, then "
+        "refit on the whole split (faster for big problems; recorded; default: the paper's full search)",
+        parse=positive_int, metavar="N", top_level=True)
+
+
 class LinearProbe(Protocol):
     name = "linear-probe"
+    options = LinearProbeOptions
     summary = "logistic regression on frozen features, C searched on validation as in the CLIP paper, A.3"
     metrics = ("top1", "top5", "mean_per_class_recall", "top1_ci95")
     columns = CLASSIFICATION_COLUMNS
@@ -108,7 +122,7 @@ class LinearProbe(Protocol):
             data.train.features, data.train.labels, data.test.features, data.test.labels,
             None if data.val is None else data.val.features, None if data.val is None else data.val.labels,
             seed=cfg.seed, device=cfg.device, max_iter=cfg.probe_max_iter, progress=cfg.progress,
-            search_limit=cfg.probe_search_limit, tol=cfg.probe_tol)
+            search_limit=cfg.options_for(self).probe_search_limit, tol=cfg.probe_tol)
         metrics["primary"] = metrics[ev.spec.metric]
         from bench.engine.sample_scores import sample_scores
 

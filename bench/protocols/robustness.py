@@ -9,12 +9,13 @@ whose data is not on disk are skipped and listed. The scoring itself is in :mod:
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bench.core.errors import UserError
-from bench.engine.config import SUBSET_MODES
+from bench.engine.config import ROBUSTNESS, option
 from bench.engine.protocol import Column, Outcome, PlotKind, Protocol, ReportSection, Unit, View
 from bench.protocols.zeroshot import feature_facts, score_zero_shot, zero_shot_scores
 from tasks.families import get_family
@@ -28,10 +29,26 @@ if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the protocol run
     from bench.engine.evaluation import Evaluation
 
 IN_DISTRIBUTION, SHIFT = "in-distribution", "shift"
+SUBSET_MODES = ("restrict", "full")
+
+
+@dataclass
+class RobustnessOptions:
+    """``--class-subset`` and ``zsbench robustness --probe`` (run options before protocols declared their own:
+    ``top_level``)."""
+
+    class_subset: str = option(
+        "--class-subset", "shifts over a class subset (ImageNet-R/A, ObjectNet): classifier restricted to the "
+        "subset (default, as the CLIP paper) or the parent's full classifier", "restrict", choices=SUBSET_MODES,
+        top_level=True)
+    robustness_probe: bool = option(
+        "--probe", "robustness: also fit a linear probe on the in-distribution training features and score it "
+        "under shift (CLIP paper Fig. 14 idea)", False, kind="flag", commands=(ROBUSTNESS,), top_level=True)
 
 
 class Robustness(Protocol):
     name = "robustness"
+    options = RobustnessOptions
     summary = "a shift suite as --task: accuracy under shift and effective robustness"
     metrics = ("top1", "id_top1", "effective_robustness", "relative_robustness", "predicted")
     columns = (Column("top1", "top1"), Column("id top1", "id_top1"), Column("predicted", "predicted"),
@@ -64,8 +81,9 @@ class Robustness(Protocol):
         return summary_lines(scores_from_records(records))
 
     def check(self, config: "RunConfig") -> None:
-        if config.class_subset not in SUBSET_MODES:
-            raise UserError(f"--class-subset must be one of {', '.join(SUBSET_MODES)}, not '{config.class_subset}'")
+        mode = config.options_for(self).class_subset
+        if mode not in SUBSET_MODES:
+            raise UserError(f"--class-subset must be one of {', '.join(SUBSET_MODES)}, not '{mode}'")
         if len(config.protocols) > 1:
             raise UserError("--protocol robustness runs one shift suite on its own: "
                             "zsbench run --protocol robustness --task imagenet|cifar10-c|digits-shift ...")
@@ -75,7 +93,7 @@ class Robustness(Protocol):
         out = []
         for id_task, shifts in family.pairs:
             # the probe trains on the training split where there is one, else on half the test split
-            train = config.robustness_probe and bool(get_task(id_task).train_split)
+            train = config.options_for(self).robustness_probe and bool(get_task(id_task).train_split)
             out.append(Unit(id_task, IN_DISTRIBUTION, train=train,
                             details=(("suite", family.name), ("shifts", tuple(shifts)))))
             out += [Unit(s, SHIFT, parent=id_task, optional=True, details=(("suite", family.name),)) for s in shifts]
@@ -85,9 +103,9 @@ class Robustness(Protocol):
         t0 = time.perf_counter()
         outcome = self._in_distribution(ev, unit) if unit.role == IN_DISTRIBUTION else self._shift(ev, unit)
         outcome.timings["evaluate"] = time.perf_counter() - t0 - outcome.timings.get("features", 0.0)
-        cfg = ev.config
-        outcome.config.update({"suite": unit.detail("suite"), "metric": "top1", "class_subset_mode": cfg.class_subset,
-                               "probe": cfg.robustness_probe, "task_templates": True})
+        own = ev.config.options_for(self)
+        outcome.config.update({"suite": unit.detail("suite"), "metric": "top1", "class_subset_mode": own.class_subset,
+                               "probe": own.robustness_probe, "task_templates": True})
         return [outcome]
 
     def _in_distribution(self, ev: "Evaluation", unit: Unit) -> Outcome:
@@ -106,7 +124,7 @@ class Robustness(Protocol):
         parent = ev.peer(unit.parent)
         base = id_scores(parent)
         f_id, w_id = parent.features(), parent.classifier().weights
-        spec, mode = ev.spec, ev.config.class_subset
+        spec, mode = ev.spec, ev.config.options_for(self).class_subset
         f_s = ev.features()
         per_sample: dict = {}  # a class-subset shift keeps its restricted top-1 only (no probabilities)
         if spec.class_subset and spec.parent == unit.parent:
@@ -152,7 +170,7 @@ def id_scores(ev: "Evaluation") -> _IdScores:
         per_sample = zero_shot_scores(ev, logits, f_id.labels)
         del logits
         probe = None
-        if cfg.robustness_probe:
+        if cfg.options_for(Robustness).robustness_probe:
             if ev.task.train is not None:
                 f_tr = ev.features("train")
                 x_tr, y_tr, x_te, y_te = f_tr.features, f_tr.labels, f_id.features, f_id.labels

@@ -117,6 +117,7 @@ def test_probe_protocols_end_to_end(tiny_folder, tmp_path):
     """A registered task with a train split: linear-probe and few-shot records from `run`."""
     from bench.engine.records import load_record
     from bench.engine.runner import RunConfig, run
+    from bench.protocols.few_shot import FewShotOptions
     from tasks.registry import register
     from tasks.spec import SourceSpec, TaskSpec
 
@@ -127,7 +128,8 @@ def test_probe_protocols_end_to_end(tiny_folder, tmp_path):
     register(TaskSpec(name="shapes-probe-test", sources=(SourceSpec("imagefolder", {"path": "{data_dir}/shapes/{split}"}),),
                       classnames="folder", templates="single", train_split="train"))
     records = run(RunConfig(models=[("ViT-S-32", "none")], tasks=["shapes-probe-test"],
-                            protocols=["zeroshot", "linear-probe", "few-shot"], shots=(1, 2, 4), few_shot_seeds=2,
+                            protocols=["zeroshot", "linear-probe", "few-shot"],
+                            protocol_options={"few-shot": FewShotOptions(shots=(1, 2, 4), few_shot_seeds=2)},
                             probe_max_iter=200,
                             out_dir=tmp_path / "r", cache_dir=tmp_path / "c", data_dir=tmp_path / "data",
                             num_workers=0, progress=False))

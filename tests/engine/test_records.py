@@ -127,3 +127,34 @@ def test_the_work_key_is_reproduced_from_the_recorded_config(tiny_folder, tmp_pa
     changed = work_key("ViT-S-32", "none", str(tiny_folder), "zeroshot", "single",
                        saved.config.run_config(channels_last=False))
     assert changed != again  # a recorded option that changes a number changes the key
+
+
+#: work keys as zsbench 53e565d computed them, when --shots, --few-shot-seeds, --class-subset, --probe and
+#: --probe-search-limit were run options (before their protocols declared them): the same work must keep its key,
+#: or every earlier record would be redone by sweeps and --skip-existing
+KEYS_BEFORE_PROTOCOL_OPTIONS = {
+    ("defaults", "zeroshot"): "81986848f868cdc00e65",
+    ("few-shot", "zeroshot"): "7c0444a25e9ba7128a68",
+    ("few-shot", "few-shot"): "c3909e865d3a175d72ab",
+    ("robustness", "zeroshot"): "6431232e57de78882397",
+    ("robustness", "robustness"): "8786064398929a43d290",
+    ("linear-probe", "linear-probe"): "9e5e217bf869f46bca68",
+    ("linear-probe", "few-shot"): "7458f380de0c715fdef4",
+}
+
+
+def test_options_that_moved_into_their_protocols_keep_every_work_key():
+    from bench.engine.work import work_key
+    from bench.protocols.few_shot import FewShotOptions
+    from bench.protocols.probe import LinearProbeOptions
+    from bench.protocols.robustness import RobustnessOptions
+
+    options = {"defaults": {}, "few-shot": {"few-shot": FewShotOptions(shots=(1, 2), few_shot_seeds=2)},
+               "robustness": {"robustness": RobustnessOptions(class_subset="full", robustness_probe=True)},
+               "linear-probe": {"linear-probe": LinearProbeOptions(probe_search_limit=100)}}
+    for (case, protocol), key in KEYS_BEFORE_PROTOCOL_OPTIONS.items():
+        config = RunConfig(models=[("ViT-B-32", "openai")], tasks=["cifar10"], protocol_options=options[case])
+        assert work_key("ViT-B-32", "openai", "cifar10", protocol, None, config) == key, (case, protocol)
+    # and they are still recorded where earlier records have them: at the top of config
+    recorded = RunConfig(protocol_options=options["few-shot"]).recorded()
+    assert recorded["shots"] == (1, 2) and recorded["few_shot_seeds"] == 2 and recorded["class_subset"] == "restrict"
