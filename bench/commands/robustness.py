@@ -45,7 +45,9 @@ def execute(args: argparse.Namespace) -> int:
         return 0
     if not args.models:
         raise UserError("zsbench robustness needs --model (and --suite: imagenet, cifar10-c or digits-shift)")
-    config = config_from_args(args, ROBUSTNESS, tasks=[args.suite], protocols=["robustness"])
+    from bench.protocols.robustness import Robustness
+
+    config = config_from_args(args, ROBUSTNESS, tasks=[args.suite], protocols=[Robustness.name])
     records, scores, skipped = run_robustness(config, args.suite)
     if config.json:
         print_json([r.to_dict() for r in records])
