@@ -133,6 +133,13 @@ def perf_lines(result: dict[str, Any]) -> list[str]:
         st = result["startup"]
         out.append(f"startup: zsbench --help {st['help']:.2f} s; slowest command --help {st['slowest_help']:.2f} s; "
                    f"a fully cached run {st['cached_run']:.2f} s (fresh processes, median of 3)")
+        demo = st.get("cached_demo") or {}
+        if "seconds" in demo:
+            out.append(f"startup: the offline demo (ConSE, CIFAR-10, 2 template sets) from the cache "
+                       f"{demo['seconds']:.2f} s" + (f" (its cache was filled first: {demo['filled']:.0f} s)"
+                                                      if demo.get("filled") else ""))
+        elif demo:
+            out.append(f"startup: the offline demo did not run: {demo['error'][0]}")
     if "probe" in result:
         p = result["probe"]
         prob = p["problem"]

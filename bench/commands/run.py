@@ -57,6 +57,8 @@ def compare_checkpoints(records, config) -> None:
     hold different numbers of images (`zsbench compare --sequential` reads two of them)."""
     if not config.save or config.target_ci is not None or config.top_k is not None:
         return
+    if len({(r.model, r.pretrained) for r in records}) < 2:  # one checkpoint: nothing to compare (nor to import)
+        return
     from bench.report.collect import load_runs
     from bench.report.compare import compare, comparison_lines
     from bench.report.protocols import describe

@@ -45,6 +45,20 @@ def check_precision(precision: str, device: "torch.device | str") -> str:
     return precision
 
 
+def inference_mode(method: Callable) -> Callable:
+    """``torch.inference_mode()`` around a method, entered when it is called, not where it is defined (a backend
+    module then imports no torch: a run served from the cache never loads it)."""
+    import functools
+
+    @functools.wraps(method)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        with torch.inference_mode():
+            return method(*args, **kwargs)
+    return wrapped
+
+
 def autocast(device: "torch.device | str", precision: str) -> ContextManager:
     """``torch.autocast`` on ``device`` at ``precision`` (bf16 / fp16); a no-op for fp32."""
     if precision == "fp32":
@@ -79,7 +93,6 @@ class ModelBackend(ABC):
     #: what the user asked for, as they wrote it
     name: str
     pretrained: str
-    device: torch.device
     #: show progress bars for long internal steps (the runner sets it from --quiet)
     progress: bool = True
     #: image-encoder precision (one of PRECISIONS); part of ``fingerprint`` when not fp32
@@ -92,6 +105,21 @@ class ModelBackend(ABC):
     #: how the image tower runs (``eager``, or ``onednn-linear``: see :mod:`bench.models.cpu_forward`);
     #: recorded with the features a run computes
     image_forward: str = "eager"
+
+    @property
+    def device(self) -> "torch.device":
+        """The device as torch names it, made on first use (naming it imports torch, which a run served from the
+        cache never does). A backend sets it to a ``torch.device`` or a string such as ``"cuda:0"``."""
+        device = self.__dict__.get("_device", "cpu")
+        if isinstance(device, str):
+            import torch
+
+            device = self._device = torch.device(device)
+        return device
+
+    @device.setter
+    def device(self, value: "torch.device | str") -> None:
+        self._device = value
 
     # -- requests: what the model string and --pretrained ask for -----------------------------
     @classmethod
@@ -192,14 +220,20 @@ class ModelBackend(ABC):
     classifier_cache: Callable[..., torch.Tensor] | None = None
 
 
-def remembered_scores(store: Any, key: str, compute: Callable[[], dict]) -> dict:
-    """A model's scoring facts (logit scale, bias), computed once from the loaded model and kept in the
-    store's ``models/`` area, so a cached run's per-sample probabilities need no weights."""
-    got = store.get_json("models", key) if store is not None else None
+#: the cache area of what a backend knows about its model without loading it (open_clip's model cards, scores,
+#: the preprocessing's description)
+CARD_AREA = "models"
+
+
+def remembered(store: Any, key: str, compute: Callable[[], dict]) -> dict:
+    """Facts about a model that need it (or torch, transformers) loaded to compute, computed once and kept in the
+    store's ``models/`` area: its scoring (logit scale, bias), its preprocessing's description. A run served from
+    the cache then loads none of them."""
+    got = store.get_json(CARD_AREA, key) if store is not None else None
     if got is None:
         got = compute()
         if store is not None:
-            store.put_json("models", key, got)
+            store.put_json(CARD_AREA, key, got)
     return got
 
 

@@ -17,14 +17,16 @@ import io
 import os
 from typing import Any, Callable
 
-import torch
-import torch.nn.functional as F
-from torchvision import transforms
-
+from bench.core.lazy_import import lazy_module
 from bench.core.store import Store, cached_file_hash
 from bench.core.hashing import stable_hash
 from bench.core.errors import UserError
-from bench.models.base import BackendOptions, ModelBackend, check_precision, options_fingerprint
+from bench.models.base import (BackendOptions, ModelBackend, check_precision, describe_transform, device_type,
+                               inference_mode, options_fingerprint, remembered)
+
+# imported on first use: a run served from the cache (features and classifiers) never loads torch or torchvision
+torch = lazy_module("torch")
+F = lazy_module("torch.nn.functional")
 
 NAME = "conse-effnetlite0-minilm"
 NOTE = ("ConSE zero-shot baseline: EfficientNet-Lite0 ImageNet probabilities x all-MiniLM-L6-v2 label "
@@ -63,8 +65,8 @@ class ConSEBackend(ModelBackend):
         if top_t < 1 or top_t > 1000:
             raise UserError(f"ConSE top-T must be within 1..1000 (got {top_t})")
         self.name, self.pretrained = NAME, f"T={top_t}"
-        self.top_t, self.device, self.store = top_t, torch.device(device), store
-        self.precision = check_precision(precision, self.device)
+        self.top_t, self.device, self.store = top_t, device, store
+        self.precision = check_precision(precision, device)
         self.label_templates = label_templates
         if text_pooling not in self.TEXT_POOLING:
             raise UserError(f"ConSE text pooling must be one of {', '.join(self.TEXT_POOLING)}")
@@ -80,13 +82,7 @@ class ConSEBackend(ModelBackend):
         self._text_model: Any = None
         self._tokenizer: Any = None
         self._label_emb: torch.Tensor | None = None
-        self._preprocess = transforms.Compose([
-            transforms.Resize(IMAGE_SIZE, interpolation=transforms.InterpolationMode.BICUBIC),
-            transforms.CenterCrop(IMAGE_SIZE),
-            _to_rgb,
-            transforms.ToTensor(),
-            transforms.Normalize(mean=[127.0 / 255] * 3, std=[128.0 / 255] * 3),
-        ])
+        self._preprocess: Callable[[Any], torch.Tensor] | None = None
 
     # -- requests ------------------------------------------------------------------------------
     @staticmethod
@@ -127,7 +123,27 @@ class ConSEBackend(ModelBackend):
 
     @property
     def preprocess(self) -> Callable[[Any], torch.Tensor]:
+        if self._preprocess is None:
+            from torchvision import transforms
+
+            self._preprocess = transforms.Compose([
+                transforms.Resize(IMAGE_SIZE, interpolation=transforms.InterpolationMode.BICUBIC),
+                transforms.CenterCrop(IMAGE_SIZE),
+                _to_rgb,
+                transforms.ToTensor(),
+                transforms.Normalize(mean=[127.0 / 255] * 3, std=[128.0 / 255] * 3),
+            ])
         return self._preprocess
+
+    @property
+    def preprocess_id(self) -> str:
+        """The transform's description (part of the feature cache key), kept in the cache once made: describing it
+        builds torchvision's transforms, whose import a run served from the cache would otherwise pay."""
+        from importlib.metadata import version
+
+        key = stable_hash(["conse-preprocess-v1", IMAGE_SIZE, version("torchvision")])
+        return remembered(self.store, key, lambda: {"preprocess_id": describe_transform(self.preprocess)})[
+            "preprocess_id"]
 
     @property
     def embed_dim(self) -> int:
@@ -138,7 +154,7 @@ class ConSEBackend(ModelBackend):
                 "text_model": "all-MiniLM-L6-v2", "label_templates": self.label_templates,
                 "text_pooling": self.text_pooling,
                 "label_classnames": "CLIP ImageNet class names", "precision": self.precision,
-                "channels_last": self.device.type == "cpu"}
+                "channels_last": device_type(self._device) == "cpu"}
 
     # -- lazy weights ----------------------------------------------------------------------------
     def image_model(self) -> torch.nn.Module:
@@ -195,7 +211,7 @@ class ConSEBackend(ModelBackend):
             return torch.cat([fn(pixels[i:i + CPU_MICRO_BATCH]).float()
                               for i in range(0, len(pixels), CPU_MICRO_BATCH)])
 
-    @torch.inference_mode()
+    @inference_mode
     def imagenet_probs(self, pixels: torch.Tensor) -> torch.Tensor:
         """Softmax over ImageNet-1k."""
         return self._run_image_model(self.image_model(), pixels).float().softmax(dim=-1)
@@ -203,20 +219,20 @@ class ConSEBackend(ModelBackend):
     def has_pre_projection(self) -> bool:
         return True  # EfficientNet-Lite0's pooled features, before the map into the text space
 
-    @torch.inference_mode()
+    @inference_mode
     def encode_pre_projection(self, pixels: torch.Tensor) -> torch.Tensor:
         """EfficientNet-Lite0's pooled 1280-d features (before its ImageNet classifier)."""
         model = self.image_model()
         return self._run_image_model(lambda x: model.extract_features(x).mean(dim=(2, 3)), pixels).float()
 
-    @torch.inference_mode()
+    @inference_mode
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
         probs = self.imagenet_probs(pixels)
         top_p, top_i = probs.topk(self.top_t, dim=-1)
         weights = top_p / top_p.sum(dim=-1, keepdim=True)
         return torch.einsum("bt,btd->bd", weights, self.label_embeddings()[top_i])
 
-    @torch.inference_mode()
+    @inference_mode
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         """Mean-pooled, normalized MiniLM sentence embeddings (the sentence-transformers recipe)."""
         model, tokenizer = self.text_model()

@@ -18,13 +18,15 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-
+from bench.core.lazy_import import lazy_module
 from bench.core.errors import UserError, short_reason
 from bench.core.hashing import stable_hash
 from bench.core.store import cached_file_hash
 from bench.models.base import (BackendOptions, LearnedTemperature, ModelBackend, check_precision,
-                               learned_scores, options_fingerprint, remembered_scores)
+                               describe_transform, inference_mode, learned_scores, options_fingerprint,
+                               remembered)
+
+torch = lazy_module("torch")  # imported on first use: a run served from the cache never loads torch
 
 PREFIX = "transformers:"
 #: model_type -> family facts: probability the pipeline reports, text-side tokenizer settings
@@ -100,6 +102,17 @@ class ImageProcessorTransform:
         return f"transformers {type(self.image_processor).__name__} {json.dumps(config, sort_keys=True, default=str)}"
 
 
+def tokenizer_max_length(folder: Path) -> int | None:
+    """The tokenizer's ``model_max_length`` as its saved config gives it (what ``AutoTokenizer`` reads from a folder),
+    without loading the tokenizer; None where the folder does not say."""
+    path = folder / "tokenizer_config.json"
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("model_max_length")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(value) if isinstance(value, (int, float)) and value == value and value < 1e12 else None
+
+
 def pooled_features(out: Any) -> torch.Tensor:
     """``get_*_features`` returns a tensor (older transformers) or an output with ``pooler_output``."""
     return out if isinstance(out, torch.Tensor) else out.pooler_output
@@ -112,30 +125,22 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
     text_batch_size = 64
 
     def __init__(self, ref: str, device: str = "cpu", store: Any = None, precision: str = "fp32"):
-        _quiet_transformers()
         self.ref, self.name, self.pretrained = ref, PREFIX + ref, "hf"
         self._store = store
-        self.device = torch.device(device)
-        self.precision = check_precision(precision, self.device)
+        self.device = device
+        self.precision = check_precision(precision, device)
         self.folder = resolve_folder(ref)
         self.model_type = read_model_type(self.folder)
         self.family = FAMILIES[self.model_type]
         self._model: Any = None
-        from transformers import AutoProcessor
-
-        try:
-            self.processor = AutoProcessor.from_pretrained(str(self.folder))
-        except Exception as exc:  # noqa: BLE001
-            raise UserError(f"the processor of {ref} does not load ({short_reason(exc)}): the folder needs the "
-                            "files processor.save_pretrained writes (image processor and tokenizer)") from None
-        self.tokenizer = self.processor.tokenizer
-        self._preprocess = ImageProcessorTransform(self.processor.image_processor)
+        self._preprocess: Any = None
+        self._processor: Any = None   # loaded on first use (transformers' import): a cached run never needs it
         config = json.loads((self.folder / "config.json").read_text(encoding="utf-8"))
         text_config = config.get("text_config") or {}
         positions = int(text_config.get("max_position_embeddings") or 77)
         # RoBERTa-style text towers (AltCLIP) reserve two positions (padding index offset)
         self.context_length = positions - 2 if self.model_type == "altclip" else positions
-        limit = getattr(self.tokenizer, "model_max_length", None)
+        limit = tokenizer_max_length(self.folder)
         if isinstance(limit, int) and 0 < limit < self.context_length:
             self.context_length = limit
         self.tokenizer_kwargs: dict[str, Any] = {"padding": self.family["padding"]}
@@ -186,8 +191,44 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
     def text_fingerprint(self) -> str:
         return stable_hash(["transformers-v1", self.model_type, self._identity, self.tokenizer_kwargs])
 
+    def _card(self) -> dict[str, Any]:
+        """What the record and the feature cache key say of the processor, kept in the cache once known (knowing it
+        loads transformers, which a run served from the cache then never does)."""
+        from importlib.metadata import version
+
+        key = stable_hash(["hf-processor-card-v1", self._identity, version("transformers")])
+        return remembered(self._store, key, lambda: {
+            "preprocess_id": describe_transform(self.preprocess),
+            "image_processor": type(self.processor.image_processor).__name__,
+            "tokenizer": type(self.tokenizer).__name__, "lowercase": self.lowercases()})
+
+    @property
+    def preprocess_id(self) -> str:
+        return self._card()["preprocess_id"]
+
+    @property
+    def processor(self) -> Any:
+        """The folder's processor (image processor and tokenizer), loaded on first use."""
+        if self._processor is None:
+            from transformers import AutoProcessor
+
+            _quiet_transformers()
+
+            try:
+                self._processor = AutoProcessor.from_pretrained(str(self.folder))
+            except Exception as exc:  # noqa: BLE001
+                raise UserError(f"the processor of {self.ref} does not load ({short_reason(exc)}): the folder needs "
+                                "the files processor.save_pretrained writes (image processor and tokenizer)") from None
+        return self._processor
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.processor.tokenizer
+
     @property
     def preprocess(self) -> Callable[[Any], torch.Tensor]:
+        if self._preprocess is None:
+            self._preprocess = ImageProcessorTransform(self.processor.image_processor)
         return self._preprocess
 
     @property
@@ -197,9 +238,8 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
     def info(self) -> dict[str, Any]:
         return {"backend": "transformers", "source": self.ref, "model_type": self.model_type,
                 "model_class": type(self.model).__name__ if self._model is not None else None,
-                "image_processor": type(self.processor.image_processor).__name__,
-                "tokenizer": type(self.tokenizer).__name__, "tokenizer_kwargs": self.tokenizer_kwargs,
-                "lowercase": self.lowercases(),
+                "image_processor": self._card()["image_processor"], "tokenizer": self._card()["tokenizer"],
+                "tokenizer_kwargs": self.tokenizer_kwargs, "lowercase": self._card()["lowercase"],
                 "probability": self.family["probability"], "precision": self.precision}
 
     def lowercases(self) -> bool:
@@ -212,6 +252,8 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
     def model(self) -> Any:
         if self._model is None:
             from transformers import AutoModel
+
+            _quiet_transformers()
 
             try:
                 model = AutoModel.from_pretrained(str(self.folder)).eval().to(self.device)
@@ -232,12 +274,12 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
     def _scores(self) -> dict:
         """Kept in the store once read from the loaded model: a cached run loads no weights for them."""
         if getattr(self, "_scores_memo", None) is None:
-            self._scores_memo = remembered_scores(self._store, stable_hash(["hf-scores-v1", self._identity]),
+            self._scores_memo = remembered(self._store, stable_hash(["hf-scores-v1", self._identity]),
                                                   lambda: learned_scores(self.model))
         return self._scores_memo
 
     # -- encoders -------------------------------------------------------------------------------
-    @torch.inference_mode()
+    @inference_mode
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
         with self.image_autocast():
             return pooled_features(self.model.get_image_features(pixel_values=pixels.to(self.device))).float()
@@ -247,7 +289,7 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
         the config, so a cached run never loads the weights)."""
         return self.model_type in ("clip", "chinese_clip", "altclip")
 
-    @torch.inference_mode()
+    @inference_mode
     def encode_pre_projection(self, pixels: torch.Tensor) -> torch.Tensor:
         if not hasattr(self.model, "visual_projection"):
             raise UserError(f"{self.ref} ({self.model_type}) has no projection after its image tower: use "
@@ -255,7 +297,7 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
         with self.image_autocast():
             return self.model.vision_model(pixel_values=pixels.to(self.device)).pooler_output.float()
 
-    @torch.inference_mode()
+    @inference_mode
     def encode_texts(self, texts: list[str]) -> torch.Tensor:
         batch = self.tokenizer(list(texts), return_tensors="pt", **self.tokenizer_kwargs).to(self.device)
         return pooled_features(self.model.get_text_features(**batch)).float()

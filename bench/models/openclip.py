@@ -22,7 +22,7 @@ from bench.core.lazy_import import lazy_module
 from bench.core.store import Store, cached_file_hash
 from bench.core.hashing import stable_hash
 from bench.core.errors import UserError, short_reason
-from bench.models.base import (BackendOptions, LearnedTemperature, ModelBackend, check_precision,
+from bench.models.base import (CARD_AREA, BackendOptions, LearnedTemperature, ModelBackend, check_precision,
                                describe_transform, learned_scores, options_fingerprint)
 from bench.core.net import hub_offline_unless_reachable
 
@@ -158,7 +158,6 @@ def plan_weights(name: str, pretrained: str | None) -> WeightsPlan:
     )
 
 
-CARD_AREA = "models"
 
 
 @contextlib.contextmanager
@@ -318,13 +317,6 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
                      "context_length": getattr(self.tokenizer, "context_length", None),
                      "n_params": sum(p.numel() for p in model.parameters())},
         }
-
-    @property
-    def device(self) -> "torch.device":
-        """The device as torch names it (made on first use: naming it imports torch)."""
-        if not isinstance(self._device, torch.device):
-            self._device = torch.device(self._device)
-        return self._device
 
     @property
     def model(self) -> torch.nn.Module:

@@ -62,11 +62,13 @@ def _as_nhwc(data: Any) -> np.ndarray | None:
 def open_torchvision(options: dict[str, Any], split: str, root: Path, fetch: bool) -> ImageSource | None:
     """``options``: ``dataset`` (a torchvision.datasets class name), ``splits``: our split ->
     constructor keywords (e.g. ``{"test": {"train": False}}``), optional ``kwargs`` for all splits."""
-    import torchvision.datasets as tvd
-
     name = options["dataset"]
     kwargs = {**options.get("kwargs", {}), **dict(options.get("splits", {}).get(split, {"split": split}))}
     folder = root / name.lower()
+    if not fetch and not (folder.is_dir() and any(folder.iterdir())):  # nothing there: importing torchvision
+        return None                                                    # (seconds) would only say so
+    import torchvision.datasets as tvd
+
     cls = getattr(tvd, name)
     downloadable = "download" in inspect.signature(cls.__init__).parameters
     try:

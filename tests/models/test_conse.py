@@ -67,3 +67,28 @@ def test_conse_classifies_cifar10_well_above_chance(conse, mirror_store):
     clf, _ = cached_classifier(conse, get_classnames("cifar10"), get_templates("single"), None)
     metrics, _, _ = evaluate_zeroshot(feats.features, feats.labels, clf)
     assert metrics["top1"] > 0.35, metrics
+
+
+@pytest.mark.slow
+def test_a_cached_conse_run_imports_no_torch_and_repeats_every_number(tiny_folder, tmp_path, monkeypatch):
+    """A ConSE run served from the cache (features, classifier, the transform's description) imports neither
+    torch nor torchvision: the offline demo starts as fast as open_clip's. The first run fills the cache in this
+    process, with seeded random ImageNet label embeddings (the 80-template set takes minutes; the cached run
+    never reads them)."""
+    import json
+
+    import torch.nn.functional as F
+
+    from bench.engine.runner import RunConfig, run
+    from bench.models.conse import NAME
+    from helpers.startup import run_without_torch
+
+    labels = F.normalize(torch.randn(1000, 384, generator=torch.Generator().manual_seed(0)), dim=-1)
+    monkeypatch.setattr(ConSEBackend, "label_embeddings", lambda self: labels)
+    (first,) = run(RunConfig(models=[(NAME, "T=5")], tasks=[str(tiny_folder)], templates=["single"], num_workers=0,
+                             cache_dir=tmp_path / "cache", out_dir=tmp_path / "first", progress=False))
+    done = run_without_torch("run", "--model", NAME, "--pretrained", "T=5", "--task", tiny_folder, "--templates",
+                             "single", "--out", tmp_path / "cached", "--quiet", "--json", cache=tmp_path / "cache")
+    assert done.returncode == 0, done.stderr[-2000:]
+    (cached,) = json.loads(done.stdout)
+    assert cached["task_info"]["feature_cache"] == "hit" and cached["metrics"] == first.metrics.to_dict()

@@ -15,6 +15,7 @@ from bench.models import load_model
 from bench.models.openclip import CARD_AREA, OpenCLIPBackend
 from bench.engine.runner import RunConfig, run
 from helpers.forward import assert_forward_close
+from helpers.startup import NO_TORCH
 
 
 @pytest.mark.slow
@@ -145,17 +146,6 @@ def test_extraction_records_the_batch_size_that_ran(tiny_folder, store, monkeypa
     np.testing.assert_allclose(small.features, whole.features, atol=1e-4)
 
 
-#: run zsbench with torch, open_clip, torchvision and transformers made unimportable: any import of them fails
-NO_TORCH = """
-import runpy, sys
-class Refuse:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "torchvision", "open_clip", "transformers"):
-            raise ImportError("a cached run imported " + name)
-sys.meta_path.insert(0, Refuse())
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
 
 
 @pytest.mark.slow
@@ -172,7 +162,7 @@ def test_a_cached_run_imports_no_torch_and_repeats_every_number(tiny_folder, vit
     base = ["run", "--model", "ViT-S-32", "--pretrained", str(vit_s32_checkpoint), "--task", str(tiny_folder),
             "--templates", "single", "--templates", "openai_imagenet", "--quiet"]
     runs = []
-    for name, prefix in (("first", []), ("cached", ["-c", NO_TORCH])):
+    for name, prefix in (("first", []), ("cached", ["-c", NO_TORCH])):  # the second cannot import torch
         done = subprocess.run([sys.executable, *prefix, str(REPO / "cli.py"), *base, "--out", str(tmp_path / name)],
                               capture_output=True, text=True, env=env, timeout=600)
         assert done.returncode == 0, done.stderr[-2000:]

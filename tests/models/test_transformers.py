@@ -168,3 +168,26 @@ def test_predict_undecodable_image_names_it(tiny_models, tmp_path):
     out = zsbench("predict", str(bad), "--model", f"transformers:{tiny_models['clip']}", "--classes", "a,b",
                   cache=tmp_path / "c", cwd=tmp_path)
     assert out.returncode == 2 and f"cannot decode image {bad}" in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_a_cached_run_imports_neither_torch_nor_transformers(tiny_models, tiny_folder, tmp_path):
+    """A transformers model served from the cache: its identity comes from the folder's files (the tokenizer's
+    length limit from tokenizer_config.json), so neither torch nor transformers is imported."""
+    import json
+
+    from bench.engine.runner import RunConfig, run
+    from bench.models.hf_transformers import tokenizer_max_length
+    from helpers.startup import run_without_torch
+    import transformers
+
+    for folder in tiny_models.values():  # the limit read from the file is the one the loaded tokenizer has
+        limit = transformers.AutoProcessor.from_pretrained(str(folder)).tokenizer.model_max_length
+        assert tokenizer_max_length(folder) == (limit if limit < 1e12 else None)
+    model = f"transformers:{tiny_models['clip']}"
+    (first,) = run(RunConfig(models=[(model, None)], tasks=[str(tiny_folder)], templates=["single"], num_workers=0,
+                             cache_dir=tmp_path / "cache", out_dir=tmp_path / "first", progress=False))
+    done = run_without_torch("run", "--model", model, "--task", tiny_folder, "--templates", "single", "--out",
+                             tmp_path / "cached", "--quiet", "--json", cache=tmp_path / "cache")
+    assert done.returncode == 0, done.stderr[-2000:]
+    (cached,) = json.loads(done.stdout)
+    assert cached["task_info"]["feature_cache"] == "hit" and cached["metrics"] == first.metrics.to_dict()

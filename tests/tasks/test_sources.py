@@ -239,3 +239,22 @@ def test_a_clip_benchmark_root_as_data_dir_is_read_and_a_fallback_is_said(tmp_pa
                   cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "note: cifar100: read from" in out.stdout and "(6 samples)" in out.stdout
+
+
+def test_an_absent_torchvision_dataset_is_found_absent_without_importing_torchvision(tmp_path):
+    """Probing a task's first-choice source (torchvision's CIFAR10) where its folder is absent or empty answers
+    None at once: importing torchvision would cost seconds of a cached run that then reads an offline mirror."""
+    import subprocess
+    import sys
+
+    from helpers.startup import NO_TORCH
+
+    (tmp_path / "data" / "cifar10").mkdir(parents=True)   # empty, as a failed download leaves it
+    probe = ("from pathlib import Path; from tasks.sources.torchvision import open_torchvision; "
+             f"print(open_torchvision({{'dataset': 'CIFAR10', 'splits': {{'test': {{'train': False}}}}}}, 'test', "
+             f"Path({str(tmp_path / 'data')!r}), False))")
+    script = tmp_path / "probe.py"
+    script.write_text(probe)
+    done = subprocess.run([sys.executable, "-c", NO_TORCH, str(script)], capture_output=True, text=True,
+                          cwd=str(__import__("helpers.cli", fromlist=["REPO"]).REPO))
+    assert done.returncode == 0 and done.stdout.strip() == "None", done.stderr[-1500:]
