@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from bench.commands.base import Command, add_json, add_results, board, print_json, runs_of
+from bench.core.numbers import count, fraction, seed_value
 
 
 def add_arguments(cp: argparse.ArgumentParser) -> None:
@@ -14,15 +15,16 @@ def add_arguments(cp: argparse.ArgumentParser) -> None:
                     help="a board (default: zeroshot, which includes retrieval tasks: McNemar on each caption's image "
                          "R@1, and WinoGAViL: a paired bootstrap of per-instance Jaccard), or one protocol's records "
                          "(e.g. linear-probe); each protocol declares its paired test")
-    cp.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples (default 10000)")
-    cp.add_argument("--seed", type=int, default=0, help="bootstrap seed; --sequential: the reading order of full "
-                                                         "records (default 0)")
+    cp.add_argument("--resamples", type=count(1, 10 ** 7), default=10000, help="bootstrap resamples (default 10000)")
+    cp.add_argument("--seed", type=seed_value, default=0,
+                    help="bootstrap seed (0 to 4294967295); --sequential: the reading order of full records "
+                         "(default 0)")
     cp.add_argument("--sequential", action="store_true",
                     help="read both models' per-sample results in a seeded class-stratified order and stop as soon as "
                          "an anytime-valid paired test (hedged betting, without replacement) decides the difference, "
                          "or the shared sample runs out; prints the images used out of all. Two --target-ci records "
                          "with the same --seed are read along their shared order")
-    cp.add_argument("--alpha", type=float, default=0.05, help="--sequential: the test's level (default 0.05)")
+    cp.add_argument("--alpha", type=fraction, default=0.05, help="--sequential: the test's level (default 0.05)")
     add_json(cp, "print one JSON object per task (accuracies, difference, interval, p, Holm-adjusted p, verdict)")
     add_results(cp)
 

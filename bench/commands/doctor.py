@@ -8,12 +8,13 @@ from bench.commands.base import Command, add_quiet, path_or_none, print_json
 from bench.core.errors import UserError
 from bench.engine.config import add_options
 from bench.report.text import format_table, pct
+from bench.core.numbers import real
 
 
 def add_arguments(dr: argparse.ArgumentParser) -> None:
     dr.add_argument("record", help="a zero-shot run record (results/runs/*.json)")
-    dr.add_argument("--expect", type=float, metavar="PERCENT",
-                    help="the figure you expected (e.g. 63.3, in %%); --published takes open_clip's published one")
+    dr.add_argument("--expect", type=real(0.0, 100.0), metavar="PERCENT",
+                    help="the figure you expected (e.g. 63.3, in %%: 0 to 100); --published takes open_clip's published one")
     dr.add_argument("--published", action="store_true", help="expect open_clip's published figure for the record's "
                                                              "checkpoint and task")
     dr.add_argument("--only", action="append", choices=list(DOCTOR_GROUPS),

@@ -6,7 +6,8 @@ import json
 
 from bench.apps.choices import PERF_SECTIONS
 from bench.commands.base import Command
-from bench.engine.config import add_options
+from bench.core.numbers import count
+from bench.engine.config import add_options, tolerance
 from typing import Any
 
 
@@ -15,17 +16,17 @@ def add_arguments(pf: argparse.ArgumentParser) -> None:
                     help="what to measure; repeatable (default: all; zeroshot needs CLIP_benchmark, the `perf` extra)")
     pf.add_argument("--model", default="ViT-B-32", help="open_clip model for text/images/zeroshot (default ViT-B-32)")
     pf.add_argument("--pretrained", default="none", help="pretrained tag or file (default: none = random init)")
-    add_options(pf, "device", "num_workers", "seed", seed="seed of the synthetic data and random-init models (default 0)")
-    pf.add_argument("--text-classes", type=int, default=25, help="text: ImageNet classes (x 80 templates; default 25)")
-    pf.add_argument("--images", type=int, default=256, help="images/zeroshot: generated JPEGs (default 256)")
-    pf.add_argument("--n", type=int, default=10000, help="probe: samples (default 10000)")
-    pf.add_argument("--dim", type=int, default=512, help="probe: feature dimension (default 512)")
-    pf.add_argument("--classes", type=int, default=100, help="probe: classes (default 100)")
-    pf.add_argument("--tol", type=float, default=1e-4, help="probe: L-BFGS gradient tolerance, both sides (default "
+    add_options(pf, "device", "num_workers", "seed", seed="seed of the synthetic data and random-init models (0 to 4294967295; default 0)")
+    pf.add_argument("--text-classes", type=count(1, 1000), default=25, help="text: ImageNet classes (x 80 templates; default 25)")
+    pf.add_argument("--images", type=count(1, 10 ** 6), default=256, help="images/zeroshot: generated JPEGs (default 256)")
+    pf.add_argument("--n", type=count(2, 10 ** 8), default=10000, help="probe: samples (default 10000)")
+    pf.add_argument("--dim", type=count(1, 10 ** 5), default=512, help="probe: feature dimension (default 512)")
+    pf.add_argument("--classes", type=count(2, 10 ** 5), default=100, help="probe: classes (default 100)")
+    pf.add_argument("--tol", type=tolerance, default=1e-4, help="probe: L-BFGS gradient tolerance, both sides (default "
                                                             "1e-4, scikit-learn's and zsbench's default)")
-    pf.add_argument("--memory-n", type=int, default=100_000, help="probe-memory: samples (default 100000)")
-    pf.add_argument("--memory-dim", type=int, default=1024, help="probe-memory: feature dimension (default 1024)")
-    pf.add_argument("--search-n", type=int, default=1_000_000, help="search: synthetic 512-d features (default 1000000)")
+    pf.add_argument("--memory-n", type=count(2, 10 ** 9), default=100_000, help="probe-memory: samples (default 100000)")
+    pf.add_argument("--memory-dim", type=count(1, 10 ** 5), default=1024, help="probe-memory: feature dimension (default 1024)")
+    pf.add_argument("--search-n", type=count(1, 10 ** 9), default=1_000_000, help="search: synthetic 512-d features (default 1000000)")
     pf.add_argument("--json", action="store_true", help="one JSON object with the ratios as numbers")
 
 

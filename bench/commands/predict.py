@@ -7,6 +7,7 @@ from bench.commands.base import Command, path_or_none, print_json
 from bench.core.errors import UserError
 from bench.engine.config import add_options
 from bench.report.text import format_table
+from bench.core.numbers import positive_count
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "replaces that task's names")
     p.add_argument("--templates", help="template set name, file, or one template with {} (default: the task's "
                                        "own with --task, else the single template 'a photo of a {}.')")
-    p.add_argument("--top", type=int, default=5, help="classes shown per image (default 5)")
+    p.add_argument("--top", type=positive_count, default=5, help="classes shown per image (default 5)")
     add_options(p, "profile", "prompt_source", "language", "device", "cache_dir", "quiet", "json",
                 profile="whose protocol: clip (default), clip_benchmark (the export's own names, its autocast) or "
                         "datacomp (docs/reference/profiles.md)",

@@ -6,13 +6,14 @@ from pathlib import Path
 
 from bench.commands.base import Command, add_results, runs_of
 from bench.core.errors import UserError
+from bench.core.numbers import count
 
 
 def add_arguments(rp: argparse.ArgumentParser) -> None:
     rp.add_argument("--out", help="output file (default: RESULTS/report.html)")
-    rp.add_argument("--samples-per-task", type=int, default=240, metavar="N",
+    rp.add_argument("--samples-per-task", type=count(0, 100_000), default=240, metavar="N",
                     help="images the explorer keeps per task (flagged label issues first, then the most disputed "
-                         "samples, spread over the classes; default 240)")
+                         "samples, spread over the classes; default 240; 0: none, the grids show no image)")
     rp.add_argument("--no-explorer", action="store_true",
                     help="tables and plots only (no leaderboard explorer, per-sample data or images)")
     rp.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -7,6 +7,7 @@ import argparse
 from bench.commands.base import Command, print_json
 from bench.core.errors import UserError
 from bench.report.text import format_table
+from bench.core.numbers import positive_count
 from typing import Any
 
 QUESTIONS = ("label_issues", "without_issues", "hard", "disagree", "confusions", "per_class")
@@ -32,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="only these models' records (repeatable; default: every model recorded on the task's data)")
     p.add_argument("--protocol", metavar="NAME", help="only this protocol's records (e.g. linear-probe; default: every "
                                                       "classification record of the task)")
-    p.add_argument("--top", type=int, default=20, help="rows shown per table (default 20; --json has all)")
+    p.add_argument("--top", type=positive_count, default=20, help="rows shown per table (default 20; --json has all)")
     p.add_argument("--json", action="store_true", help="one JSON object per question (label issues: "
                                                        '{"task", "models", "issues": [{"key", "index", "label", '
                                                        '"suggested", "score"}, ...]})')

@@ -7,6 +7,7 @@ from pathlib import Path
 from bench.commands.base import Command, path_or_none, print_json
 from bench.core.errors import UserError
 from bench.engine.config import add_options
+from bench.core.numbers import positive_count
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -17,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     where.add_argument("--task", help="a task's evaluation split (any `zsbench run --task` value)")
     p.add_argument("--model", required=True, help="any model string `zsbench run` takes (see `zsbench models`)")
     p.add_argument("--pretrained", help="pretrained tag, checkpoint file, or 'none' (as for `zsbench run`)")
-    p.add_argument("--top", type=int, default=10, help="results shown (default 10)")
+    p.add_argument("--top", type=positive_count, default=10, help="results shown (default 10)")
     p.add_argument("--like", metavar="IMAGE", help="search by an example image instead of a sentence")
     p.add_argument("--templates", help="embed the query through a template set (e.g. openai_imagenet: the prompt "
                                        "ensemble of the query as a class name); default: the raw text")

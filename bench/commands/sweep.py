@@ -10,6 +10,7 @@ from bench.core.errors import UserError
 from bench.core.paths import ensure_writable_dir
 from bench.engine.config import SWEEP, add_run_options, config_from_args
 from bench.report.text import format_table
+from bench.core.numbers import count, real
 
 
 def _minutes(text: str) -> int:
@@ -18,9 +19,18 @@ def _minutes(text: str) -> int:
     if not all(p.isdigit() for p in parts) or len(parts) > 3:
         raise argparse.ArgumentTypeError(f"takes minutes or HH:MM:SS, not '{text}'")
     if len(parts) == 1:
-        return int(parts[0])
-    h, m, s = ([0] * (3 - len(parts)) + [int(p) for p in parts])
-    return max(1, h * 60 + m + (1 if s else 0))
+        minutes = int(parts[0])
+    else:
+        h, m, s = ([0] * (3 - len(parts)) + [int(p) for p in parts])
+        minutes = max(1, h * 60 + m + (1 if s else 0))
+    if not _minutes.bounds.holds(minutes):
+        raise argparse.ArgumentTypeError(f"takes a time limit of 1 minute to {MAX_MINUTES // 1440} days, not '{text}'")
+    return minutes
+
+
+#: --time: up to a year of minutes
+MAX_MINUTES = 366 * 24 * 60
+_minutes.bounds = count(1, MAX_MINUTES).bounds  # type: ignore[attr-defined]
 
 
 def _pair(text: str) -> tuple[str, str]:
@@ -45,24 +55,27 @@ def add_arguments(sw: argparse.ArgumentParser) -> None:
     sw.add_argument("--name", help="the sweep's folder name under RESULTS/sweeps (default: a hash of the command)")
     sw.add_argument("--no-wait", action="store_true", help="return after submitting: Slurm and local jobs go on "
                                                             "(follow them with `zsbench sweep status`)")
-    sw.add_argument("--max-job-hours", type=float, help="split a model's tasks into jobs of at most this much "
+    sw.add_argument("--max-job-hours", type=real(0.0, 10_000.0, low_open=True), help="split a model's tasks into jobs of at most this much "
                                                           "estimated compute (default: 80%% of --time)")
     sw.add_argument("--partition", help="slurm: partition")
-    sw.add_argument("--gpus-per-job", type=int, default=1, help="slurm: GPUs per job (default 1)")
-    sw.add_argument("--cpus-per-job", type=int, default=8, help="slurm: CPUs per job (default 8)")
+    sw.add_argument("--gpus-per-job", type=count(0, 64), default=1, help="slurm: GPUs per job (default 1; 0: CPU "
+                                                                          "jobs)")
+    sw.add_argument("--cpus-per-job", type=count(1, 4096), default=8, help="slurm: CPUs per job (default 8)")
     sw.add_argument("--mem", help="slurm: memory per job, e.g. 64G")
     sw.add_argument("--time", type=_minutes, default=240, metavar="MIN|HH:MM:SS",
                     help="time limit per job (default 240 minutes); slurm requeues a job that hits it")
-    sw.add_argument("--array-parallelism", type=int, default=64, help="slurm: jobs of the array running at once")
+    sw.add_argument("--array-parallelism", type=count(1, 100_000), default=64, help="slurm: jobs of the array running at once")
     sw.add_argument("--slurm-extra", action="append", type=_pair, metavar="KEY=VALUE",
                     help="any other sbatch option, e.g. --slurm-extra account=myproj --slurm-extra qos=high")
     sw.add_argument("--watch", metavar="DIR", help="poll a training run's checkpoint folder and evaluate each new "
                                                     "checkpoint (with --arch and --pattern)")
     sw.add_argument("--pattern", default="*.pt", help="--watch: checkpoint file pattern (default *.pt)")
-    sw.add_argument("--poll", type=float, default=60.0, help="--watch: seconds between polls (default 60)")
-    sw.add_argument("--settle", type=float, default=30.0, help="--watch: a checkpoint counts once unchanged this "
-                                                                "many seconds (default 30)")
-    sw.add_argument("--watch-timeout", type=float, help="--watch: stop after this many seconds (default: never)")
+    sw.add_argument("--poll", type=real(0.0, 86_400.0, low_open=True), default=60.0, help="--watch: seconds between polls (default 60)")
+    sw.add_argument("--settle", type=real(0.0, 86_400.0), default=30.0, help="--watch: a checkpoint counts once "
+                                                                          "unchanged this many seconds (default 30; 0: "
+                                                                          "at once)")
+    sw.add_argument("--watch-timeout", type=real(0.0, 10 ** 8), help="--watch: stop after this many seconds "
+                                                                       "(default: never; 0: one look, then stop)")
     add_run_options(sw, SWEEP, model_required=False)
 
 

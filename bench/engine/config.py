@@ -15,11 +15,17 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from bench.core.errors import UserError
+from bench.core.numbers import MAX_COUNT, count, positive_count, real, seed_value
 from bench.core.profiles import PROFILE_NAMES, default_profile, get_profile
 from bench.engine.protocol_registry import PROTOCOLS, installed
 from bench.models.options import PRECISIONS
 from prompts.references import LANGUAGES, PROMPT_SOURCES, implied_source
 from tasks.spec import BAD_IMAGE_POLICIES
+
+#: --workers: decoding processes (0: in this process)
+workers_count = count(0, 1024)
+#: --probe-tol (and perf --tol): a gradient tolerance
+tolerance = real(0.0, 1.0, low_open=True, high_open=True)
 
 # Choices shared by the options below and the modules that act on them.
 FEATURE_KINDS = ("embedding", "pre-projection")
@@ -63,19 +69,20 @@ def option(flag: str | None, help: "str | Callable[[], str]", default: Any = Non
     return field(default=default, metadata=meta)
 
 
+#: images per forward pass: at most this many (a larger batch fits no device)
+MAX_BATCH = 1 << 20
+_batch = count(1, MAX_BATCH, also=" or 'auto'")
+
+
 def batch_size_value(text: str) -> int | None:
     """``--batch-size``: a positive whole number, or ``auto`` (None)."""
     if text.strip().lower() == "auto":
         return None
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"takes a positive whole number or 'auto', not '{text}'")
-    return int(text)
+    return _batch(text)
 
 
-def positive_int(text: str) -> int:
-    if not text.strip().isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"takes a positive whole number, not '{text}'")
-    return int(text)
+batch_size_value.bounds = _batch.bounds  # type: ignore[attr-defined]
+positive_int = positive_count
 
 
 def protocol_name(text: str) -> str:
@@ -86,11 +93,25 @@ def protocol_name(text: str) -> str:
 
 
 def points(text: str) -> float:
-    """``--target-ci``: a width in percentage points (range checked with the other options)."""
+    """``--target-ci``: a width in percentage points (range checked with the other options, NaN and infinity too)."""
     try:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"takes a width in percentage points such as 2, not '{text}'") from None
+
+
+points.checked_by = "RunConfig"  # type: ignore[attr-defined]
+
+
+def confidence_level(text: str) -> float:
+    """``--confidence``: a number (range checked with the other options, NaN and infinity too)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"takes a confidence level such as 0.95, not '{text}'") from None
+
+
+confidence_level.checked_by = "RunConfig"  # type: ignore[attr-defined]
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -99,9 +120,12 @@ def int_list(text: str) -> tuple[int, ...]:
         values = tuple(int(v) for v in str(text).split(",") if v.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"takes comma-separated whole numbers such as 1,2,4,8,16 (got '{text}')") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"needs positive whole numbers (got '{text}')")
+    if not values or not all(positive_int.bounds.holds(v) for v in values):
+        raise argparse.ArgumentTypeError(f"needs positive whole numbers, each at most {MAX_COUNT:,} (got '{text}')")
     return values
+
+
+int_list.bounds = positive_int.bounds  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -146,7 +170,9 @@ class RunConfig:
         "recorded", "en", choices=LANGUAGES)
     limit: int | None = option("--limit", "evaluate a seeded, class-stratified subset of N samples",
                                parse=positive_int, metavar="N")
-    seed: int = option("--seed", "seed for subsets, few-shot draws and random-init models (default 0)", 0, parse=int)
+    seed: int = option("--seed", "seed for subsets, few-shot draws and random-init models (0 to 4294967295; "
+                       "default 0)", 0,
+                       parse=seed_value)
     target_ci: float | None = option(
         "--target-ci", lambda: "adaptive evaluation: read the test set in a seeded class-stratified random order, in growing "
         "chunks, and stop once the anytime-valid confidence interval of the task's metric over the whole test set "
@@ -156,7 +182,7 @@ class RunConfig:
         "unit is several images; others run in full and say so); the record's `adaptive` "
         "section has n, N, the interval and the method", None, parse=points, metavar="W", legacy=None)
     confidence: float = option("--confidence", "--target-ci and --top: the confidence level (default 0.95)", 0.95,
-                               parse=float, legacy=0.95)
+                               parse=confidence_level, legacy=0.95)
     top_k: int | None = option(
         "--top", "several models: find the K best on each task by successive elimination on a shared growing sample "
         "(a model leaves once its upper bound is below the K-th best lower bound; intervals at (1-confidence)/M "
@@ -189,7 +215,8 @@ class RunConfig:
         "reference) or tensor (torchvision.io on the --device, nvJPEG on a GPU, then the model's Resize and "
         "CenterCrop on uint8 tensors: keeps a GPU fed; close to pil but not bit-identical, so cached apart; "
         "recorded)", "pil", choices=DECODES, commands=(RUN, SWEEP), legacy="pil")
-    num_workers: int | None = option("--workers", "image decoding workers (default: half the cores)", parse=int,
+    num_workers: int | None = option("--workers", "image decoding workers (default: half the cores; 0: decode in "
+                                     "this process)", parse=workers_count,
                                      result=False)
     # probes
     probe_features: str = option("--probe-features", "features for probes: paper (default; the CLIP paper's A.3: "
@@ -198,7 +225,7 @@ class RunConfig:
                                  "ConSE); the record says which ran", "paper", choices=PROBE_FEATURES)
     probe_tol: float = option("--probe-tol", "probe L-BFGS stops when the largest gradient entry is below this "
                               "(default 1e-4, scikit-learn's default, which the CLIP paper's probe used; 1e-6 "
-                              "for flat objectives)", 1e-4, parse=float)
+                              "for flat objectives)", 1e-4, parse=tolerance)
     train_limit: int | None = option("--train-limit", "probes: a seeded class-stratified subset of the training "
                                      "split", parse=positive_int, metavar="N")
     probe_max_iter: int = option("--probe-max-iter", "L-BFGS iterations per fit (default 1000)", 1000,
