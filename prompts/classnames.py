@@ -5,11 +5,11 @@ prompts are all averaged into that class's embedding.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Union
 
 from bench.core.errors import UserError
 from prompts.templates import read_list_file, clip_section, named_sets
+from bench.core.paths import user_path
 
 ClassName = Union[str, list[str]]
 
@@ -24,7 +24,7 @@ def get_classnames(name_or_path: str | list, dataset_key: str | None = None) -> 
         # 'sunglasses' (two ImageNet classes each), which the paper's numbers include.
         return validate_classnames(list(clip_section(name)["classes"]), source=f"class-name set '{name}'",
                                    allow_duplicates=True)
-    path = Path(name).expanduser()
+    path = user_path(name)
     if path.is_file():
         items = read_list_file(path, "classnames", dataset_key)
         return validate_classnames(items, source=f"class-name file {path}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.core.errors import UserError
+from bench.core.paths import user_path
 
 #: Our task/set names -> section names of the CLIP repository's data/prompts.md.
 CLIP_PROMPT_SECTIONS: dict[str, str] = {
@@ -97,8 +98,8 @@ def get_templates(name_or_path: str | list[str], dataset_key: str | None = None,
         templates = [SINGLE_TEMPLATE]
     elif name in named_sets():
         templates = list(clip_section(name)["templates"])
-    elif Path(name).expanduser().is_file():
-        return load_template_file(Path(name).expanduser(), dataset_key)
+    elif user_path(name).is_file():
+        return load_template_file(user_path(name), dataset_key)
     elif "{}" in name:  # one template written out, e.g. "a photo of a {}" (the CLIP README's)
         templates = [name]
     else:
@@ -140,7 +141,7 @@ def read_list_file(path: Path, what: str, dataset_key: str | None) -> list:
 
 def split_key(name: str) -> tuple[str, str | None]:
     """``file.json#key`` -> (``file.json``, ``key``); other strings unchanged."""
-    if "#" in name and Path(name.split("#", 1)[0]).expanduser().is_file():
+    if "#" in name and user_path(name.split("#", 1)[0]).is_file():
         path, key = name.split("#", 1)
         return path, key
     return name, None

@@ -20,6 +20,7 @@ from prompts.templates import get_templates, named_sets, split_key
 from tasks.sources.base import ImageSource
 from tasks.spec import TaskSpec
 from tasks.subsets import class_subset
+from bench.core.paths import user_path
 
 SOURCE_NAMES = ("source", "folder")
 
@@ -267,9 +268,8 @@ def override_classnames(task: TaskSpec, names: list[ClassName], path) -> list[Cl
     """``--classnames FILE``: a JSON list, a JSON object of task -> list (a task it does not name keeps
     its own names), or one name per line; exactly one name per class, in the task's label order."""
     import json
-    from pathlib import Path
 
-    path = Path(path).expanduser()
+    path = user_path(path)
     if not path.is_file():
         raise UserError(f"--classnames {path}: file not found; give a JSON list, a JSON object of task -> list, "
                         "or a text file with one class name per line")

@@ -3,12 +3,12 @@ the ``zsbench.tasks`` entry-point group (the entry point loads a TaskSpec, a lis
 module that calls :func:`register`); a folder, manifest or TOML path is a task too."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from bench.core.errors import UserError
 from bench.core.registry import Registry
 from tasks.spec import TaskSpec
+from bench.core.paths import user_path
 
 
 def _task_plugin(registry: "Registry[TaskSpec]", ep: Any) -> None:
@@ -48,7 +48,7 @@ def get_task(name_or_path: str) -> TaskSpec:
     """A registered task by name, or a task made from a path (folder, manifest, TOML file)."""
     if name_or_path in TASKS:
         return TASKS.get(name_or_path)
-    path = Path(name_or_path).expanduser()
+    path = user_path(name_or_path)
     if path.exists():
         from tasks.taskfile import path_task
 

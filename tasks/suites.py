@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bench.core.errors import UserError
 from bench.core.registry import Registry
+from bench.core.paths import user_path
 
 SUITES_DIR = Path(__file__).parent / "data" / "suites"
 
@@ -27,7 +28,7 @@ def suite_names() -> list[str]:
 def _suite(name: str) -> Path | list[str]:
     """A registered suite's file or task list, or a suite file of one's own."""
     ref = name[1:] if name.startswith("@") else name
-    path = Path(ref).expanduser()
+    path = user_path(ref)
     if path.suffix and path.is_file():
         return path
     if ref in SUITES:

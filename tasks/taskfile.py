@@ -20,6 +20,7 @@ from typing import Any
 
 from bench.core.errors import UserError
 from tasks.spec import CORE_KINDS, METRICS, SourceSpec, TaskSpec
+from bench.core.paths import user_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -59,7 +60,7 @@ def _check(table: dict, allowed: dict, where: str, file: Path) -> None:
 
 def _resolve(value: Any, base: Path) -> Any:
     if isinstance(value, str):
-        p = Path(value).expanduser()
+        p = user_path(value)
         return str(p if p.is_absolute() else (base / p))
     if isinstance(value, list):
         return [_resolve(v, base) for v in value]
@@ -89,6 +90,10 @@ def load_task_file(path: Path) -> TaskSpec:
     source = dict(data["source"])
     stype = source.pop("type", None)
     from tasks.source_registry import SOURCE_TYPES
+
+    if not isinstance(stype, str):
+        raise UserError(f"{path}: [source] needs type = \"imagefolder\" (or csv, hf, captions, webdataset, ...), "
+                        f"not {stype!r}")
 
     if stype in SOURCE_KEYS:
         _check(source, SOURCE_KEYS[stype], f"[source] (type {stype})", path)
@@ -146,7 +151,7 @@ def is_webdataset_export(folder: Path) -> bool:
 
 def path_task(path: Path) -> TaskSpec:
     """A folder (ImageFolder), a CSV/TSV manifest or a TOML task file, as a task."""
-    path = path.expanduser()
+    path = user_path(path)
     if path.is_dir() and is_webdataset_export(path):
         retrieval = (path / "dataset_type.txt").is_file() and \
             (path / "dataset_type.txt").read_text(encoding="utf-8").strip().lower() == "retrieval"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -22,6 +21,7 @@ from bench.engine.zeroshot import zeroshot_logits
 from bench.core.errors import UserError, short_reason
 from bench.models.base import ModelBackend
 from prompts.classnames import ClassName, display_name
+from bench.core.paths import user_path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm"}
 
@@ -42,7 +42,7 @@ def expand_images(inputs: Sequence[str]) -> list[str]:
         if ref.startswith(("http://", "https://")):
             out.append(ref)
             continue
-        path = Path(ref).expanduser()
+        path = user_path(ref)
         if path.is_dir():
             found = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
             if not found:

@@ -22,6 +22,7 @@ import numpy as np
 
 from bench.core.errors import UserError
 from bench.report.images import thumbnail
+from bench.core.paths import user_path
 
 #: rows per block when the features are one in-memory matrix (cache chunk files are read one by one)
 BLOCK_ROWS = 65536
@@ -67,7 +68,7 @@ def image_query(backend, path: str) -> np.ndarray:
 
     from bench.apps.predict import open_image
 
-    if not Path(path).expanduser().is_file() and not path.startswith(("http://", "https://")):
+    if not user_path(path).is_file() and not path.startswith(("http://", "https://")):
         raise UserError(f"--like {path}: no such image file")
     image = open_image(path)
     backend.prepare()

@@ -32,6 +32,7 @@ from bench.core.checkpoints import checkpoint_glob
 from bench.engine.protocol_registry import get_protocol
 from bench.engine.work import work_keys_for
 from tasks.suites import expand_task_names
+from bench.core.paths import user_path
 
 EXECUTORS = ("slurm", "local", "debug")
 #: images/s assumed for a model with no measured rate (ViT-B-32 on the project's 2-core CPU: ~21;
@@ -77,7 +78,7 @@ def parse_models_file(path: Path) -> list[ModelEntry]:
 
 def resolve_models(models: str, arch: str | None = None) -> list[ModelEntry]:
     """``--models``: a models file, or a glob of checkpoint files (with ``--arch``: their model)."""
-    path = Path(models).expanduser()
+    path = user_path(models)
     if path.is_file() and path.suffix not in (".pt", ".pth", ".bin", ".safetensors", ".ckpt"):
         return parse_models_file(path)
     files = checkpoint_glob(models) if any(c in models for c in "*?[") else ([str(path)] if path.is_file() else [])

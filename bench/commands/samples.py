@@ -41,7 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    pass
 
     from bench.report.collect import load_runs
     from bench.report import samples as s
@@ -55,9 +55,9 @@ def execute(args: argparse.Namespace) -> int:
         asked.insert(0, "label_issues")
     for flag, value in (("--csv", args.csv), ("--grid", args.grid)):
         if value:
-            from bench.core.paths import ensure_writable_dir
+            from bench.core.paths import ensure_writable_dir, user_path
 
-            ensure_writable_dir(Path(value).expanduser().resolve().parent, flag)
+            ensure_writable_dir(user_path(value).resolve().parent, flag)
     data = s.load_task_samples(load_runs(args.results), args.task, args.models, args.protocol)
     models = [m.label for m in data.models]
     out: dict = {"task": args.task, "models": models, "samples": int(len(data.indices))}
@@ -87,11 +87,11 @@ def execute(args: argparse.Namespace) -> int:
     if args.grid:
         from bench.report.sample_grid import draw_grid
 
-        drawn = draw_grid(data, found.indices, found.suggested, Path(args.grid).expanduser(),
+        drawn = draw_grid(data, found.indices, found.suggested, user_path(args.grid),
                           f"{args.task}: likely label errors ({len(found.indices):,} flagged)", limit=args.top)
         notes.append(f"grid of the flagged images: {drawn}")
     if args.csv:
-        _write_csv(Path(args.csv).expanduser(), out, asked[0])
+        _write_csv(user_path(args.csv), out, asked[0])
     if args.json:
         print_json({**out, "notes": notes})
         return 0

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from bench.commands.base import Command, path_or_none, print_json
 from bench.core.errors import UserError
@@ -34,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from bench.apps.search import html_page, image_query, search, text_query
-    from bench.core.paths import ensure_writable_dir
+    from bench.core.paths import ensure_writable_dir, user_path
     from bench.engine.classifiers import attach_classifier_cache
     from bench.engine.features import FeatureExtractor
     from bench.engine.runner import data_context
@@ -46,7 +45,7 @@ def execute(args: argparse.Namespace) -> int:
     if args.like is not None and args.query is not None:
         raise UserError("give a sentence or --like IMAGE, not both")
     if args.html:
-        ensure_writable_dir(Path(args.html).expanduser().resolve().parent, "--html")
+        ensure_writable_dir(user_path(args.html).resolve().parent, "--html")
     check_model(args.model, args.pretrained)
     templates = None
     if args.templates:
@@ -67,7 +66,7 @@ def execute(args: argparse.Namespace) -> int:
         title = f"{args.query or 'like ' + args.like}: {args.model} on {source.origin}"
         from bench.core.store import atomic_write_bytes
 
-        atomic_write_bytes(Path(args.html).expanduser(), html_page(title, hits, source).encode("utf-8"))
+        atomic_write_bytes(user_path(args.html), html_page(title, hits, source).encode("utf-8"))
     if args.json:
         print_json([h.to_dict() for h in hits])
         return 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bench.commands.base import Command
 from bench.core.errors import UserError
-from bench.core.paths import ensure_writable_dir
+from bench.core.paths import ensure_writable_dir, user_path
 from bench.engine.config import SWEEP, add_run_options, config_from_args
 from bench.report.text import format_table
 from bench.core.numbers import count, real
@@ -188,7 +188,7 @@ def _watch(args, config, slurm) -> int:
 
     if not args.arch:
         raise UserError("--watch needs --arch: the model the checkpoints belong to (e.g. --arch ViT-B-32)")
-    folder = Path(args.watch).expanduser()
+    folder = user_path(args.watch)
     if not folder.is_dir():
         raise UserError(f"--watch {folder}: not a folder (give the folder the training run saves checkpoints into)")
     deadline = None if args.watch_timeout is None else time.time() + args.watch_timeout

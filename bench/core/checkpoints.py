@@ -4,11 +4,12 @@ from __future__ import annotations
 import glob
 import re
 from pathlib import Path
+from bench.core.paths import user_path
 
 
 def checkpoint_glob(pattern: str, base: Path | None = None) -> list[str]:
     """Checkpoint files matching ``pattern``, in training order (by the step number in the name)."""
-    pattern = str(Path(pattern).expanduser())
+    pattern = str(user_path(pattern))
     if base is not None and not Path(pattern).is_absolute() and not glob.glob(pattern):
         pattern = str(base / pattern)
     return sorted((p for p in glob.glob(pattern) if Path(p).is_file()), key=checkpoint_sort_key)

@@ -12,6 +12,16 @@ from pathlib import Path
 from bench.core.errors import UserError
 
 
+def user_path(text: "str | os.PathLike[str]") -> Path:
+    """A path as the user wrote it, ``~`` and ``~user`` expanded where they name a home folder (``~nobody-here``
+    stays as written, to be found absent with the rest, rather than stopping with pathlib's RuntimeError)."""
+    path = Path(text)
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        return path
+
+
 def default_cache_dir() -> Path:
     """``$ZSBENCH_CACHE`` or ``~/.cache/zsbench``."""
     return Path(os.environ.get("ZSBENCH_CACHE") or Path.home() / ".cache" / "zsbench").expanduser()
@@ -40,7 +50,7 @@ def ensure_writable_dir(path: Path, flag: str = "--out") -> Path:
     Called before any model load or feature extraction: an unwritable results folder must fail
     at once, not after a minute of work.
     """
-    path = Path(path).expanduser()
+    path = user_path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(dir=path, prefix=".zsbench-write-test.")

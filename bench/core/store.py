@@ -22,7 +22,7 @@ import numpy as np
 
 from bench.core.errors import CacheWarning
 from bench.core.hashing import file_sha256
-from bench.core.paths import default_cache_dir
+from bench.core.paths import default_cache_dir, user_path
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -91,7 +91,7 @@ class Store:
     """One cache root with named areas (``features/``, ``classifiers/``, ``models/``, ``data/``)."""
 
     def __init__(self, root: Path | str | None = None):
-        self.root = Path(root).expanduser() if root is not None else default_cache_dir()
+        self.root = user_path(root) if root is not None else default_cache_dir()
 
     def area(self, name: str) -> Path:
         path = self.root / name

@@ -13,6 +13,7 @@ import platform
 import subprocess
 import time
 import warnings
+from dataclasses import fields
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -20,10 +21,10 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from bench.core.errors import UserError
+from bench.core.errors import UserError, short_reason
 from bench.core.store import atomic_write_bytes, atomic_write_json
-from bench.engine.record_schema import (REQUIRED, ModelInfo, NewerRecord, RecordConfig, RunRecord, TaskInfo, Timings,
-                                        Versions, predictions_beside)
+from bench.engine.record_schema import (REQUIRED, SECTIONS, ModelInfo, NewerRecord, RecordConfig, RunRecord, TaskInfo,
+                                        Timings, Versions, predictions_beside)
 
 if TYPE_CHECKING:  # pragma: no cover
     from bench.engine.config import RunConfig
@@ -139,12 +140,51 @@ def read_record(path: Path) -> RunRecord:
     for key, kind in REQUIRED.items():
         if not isinstance(data.get(key), kind):
             raise UserError(f"{path} is not a zsbench run record (no {kind.__name__} '{key}')")
+    for key in (*SECTIONS, "adaptive"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise UserError(f"{path} is not a zsbench run record (its '{key}' is not a JSON object)")
     try:
-        return RunRecord.from_dict(data, path=str(Path(path).resolve()))
+        record = RunRecord.from_dict(data, path=str(Path(path).resolve()))
     except NewerRecord as exc:
         raise UserError(f"{path}: {exc}") from None
-    except TypeError as exc:
-        raise UserError(f"{path} is not a zsbench run record ({exc})") from None
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise UserError(f"{path} is not a zsbench run record ({short_reason(exc, 120)})") from None
+    check_record(record, path)
+    return record
+
+
+def check_record(record: RunRecord, path: Path) -> None:
+    """Refuse, in one line, a record whose declared fields hold what no zsbench wrote (a hand edit, another tool):
+    each section's declared field must have its declared type (a number where a number is, text where text is)."""
+    for name in (*SECTIONS, "adaptive"):
+        section = getattr(record, name)
+        if section is None:
+            continue
+        for f in fields(section):
+            if f.name in ("extra", "_given"):
+                continue
+            value = getattr(section, f.name)
+            if not _fits(value, f.type):
+                raise UserError(f"{path} is not a zsbench run record ({name}.{f.name} is {type(value).__name__} "
+                                f"{short_reason(repr(value), 40)}, not {f.type})")
+    for f in fields(record):  # the top level: model, task, templates, n_samples, ...
+        if f.name not in SECTIONS and f.name not in ("adaptive", "path") and not _fits(getattr(record, f.name), f.type):
+            raise UserError(f"{path} is not a zsbench run record ({f.name} is {type(getattr(record, f.name)).__name__}, "
+                            f"not {f.type})")
+
+
+def _fits(value: Any, annotation: Any) -> bool:
+    """Whether a JSON value fits a declared field's annotation (as written in record_schema: ``float | None``, ``str``,
+    ``list[str]``, ``dict``, ...); an annotation this does not know lets anything through."""
+    text = str(annotation).replace("typing.", "")
+    allowed = {t.strip().split("[")[0] for t in text.split("|")}
+    kinds = {"float": (int, float), "int": (int,), "str": (str,), "bool": (bool,), "list": (list, tuple),
+             "dict": (dict,), "None": (type(None),), "tuple": (list, tuple)}
+    if not allowed <= set(kinds):
+        return True
+    if isinstance(value, bool) and "bool" not in allowed:
+        return False
+    return isinstance(value, tuple(t for a in allowed for t in kinds[a]))
 
 
 def records_folder(results: Path | str) -> Path:

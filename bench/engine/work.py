@@ -12,11 +12,11 @@ changed checkpoint file, option or template set is new work.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 from bench.core.errors import UserError
 from bench.core.hashing import stable_hash
+from bench.core.paths import user_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from bench.engine.config import RunConfig
@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 def weights_identity(pretrained: str | None) -> str | None:
     """A checkpoint file as (resolved path, size, mtime); anything else as written."""
     if pretrained:
-        path = Path(pretrained).expanduser()
+        path = user_path(pretrained)
         if path.is_file():
             st = path.stat()
             return f"file:{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"

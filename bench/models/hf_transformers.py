@@ -22,6 +22,7 @@ from bench.core.lazy_import import lazy_module
 from bench.core.errors import UserError, short_reason
 from bench.core.hashing import stable_hash
 from bench.core.store import cached_file_hash
+from bench.core.paths import user_path
 from bench.models.base import (BackendOptions, LearnedTemperature, ModelBackend, check_precision,
                                describe_transform, inference_mode, learned_scores, options_fingerprint,
                                remembered)
@@ -50,7 +51,7 @@ def _quiet_transformers() -> None:
 
 def resolve_folder(ref: str) -> Path:
     """A local folder, or the hub snapshot of a repo id (downloaded when online, else from the cache)."""
-    path = Path(ref).expanduser()
+    path = user_path(ref)
     if path.is_dir():
         return path.resolve()
     if path.exists() or ref.startswith((".", "/", "~")) or ref.count("/") > 1:
@@ -166,7 +167,7 @@ class TransformersBackend(LearnedTemperature, ModelBackend):
             raise UserError(f"transformers models take their weights from the folder or hub id; drop --pretrained "
                             f"'{pretrained}'")
         ref = name[len(PREFIX):]
-        path = Path(ref).expanduser()
+        path = user_path(ref)
         if path.is_dir():
             read_model_type(path)
         elif path.exists() or ref.startswith((".", "/", "~")):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from bench.core.lazy_import import lazy_module
+from bench.core.paths import user_path
 from bench.core.store import Store, cached_file_hash
 from bench.core.hashing import stable_hash
 from bench.core.errors import UserError, short_reason
@@ -144,8 +145,8 @@ def plan_weights(name: str, pretrained: str | None) -> WeightsPlan:
         return WeightsPlan("none", None, "none")
     if pretrained in tags:
         return WeightsPlan("tag", pretrained, pretrained, _needs_quick_gelu(name, pretrained))
-    if _looks_like_path(pretrained) or Path(pretrained).expanduser().exists():
-        path = Path(pretrained).expanduser()
+    if _looks_like_path(pretrained) or user_path(pretrained).exists():
+        path = user_path(pretrained)
         if not path.is_file():
             raise UserError(
                 f"checkpoint file not found: {pretrained}; pass an existing .pt/.safetensors file, "

@@ -14,6 +14,7 @@ from bench.engine.records import load_predictions, read_record
 from bench.report.collect import default_board, load_runs, newest, of_protocol
 from bench.report.protocols import describe
 from bench.report.text import format_table
+from bench.core.paths import user_path
 
 
 @dataclass
@@ -105,7 +106,7 @@ def _same_weights(recorded: str, given: str) -> bool:
     if recorded == given:
         return True
     try:
-        return Path(recorded).expanduser().resolve() == Path(given).expanduser().resolve() and Path(given).exists()
+        return user_path(recorded).resolve() == user_path(given).resolve() and Path(given).exists()
     except (OSError, ValueError):
         return False
 

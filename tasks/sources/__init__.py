@@ -19,6 +19,7 @@ from tasks.sources.manifest import ManifestSource
 from tasks.sources.mirrors import MIRRORS, open_mirror
 from tasks.sources.torchvision import open_torchvision
 from tasks.spec import SourceSpec, TaskSpec
+from bench.core.paths import user_path
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class DataContext:
 
 
 def _path(options: dict, key: str, split: str, ctx: DataContext) -> Path:
-    return Path(str(options[key]).format(data_dir=ctx.data_dir, split=split)).expanduser()
+    return user_path(str(options[key]).format(data_dir=ctx.data_dir, split=split))
 
 
 def _missing(options: dict, path: Path, fetch: bool, what: str) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bench.core.errors import UserError
 from tasks.sources.base import FileListSource, json_lines
+from bench.core.paths import user_path
 
 IMAGE_KEYS = ("filepath", "image", "path", "file", "filename", "image_path")
 CAPTION_KEYS = ("title", "caption", "captions", "text", "txt")
@@ -46,7 +47,7 @@ def _group(rows: list[tuple[str, str, str]], file: Path) -> CaptionSource:
         order.setdefault(image, []).append(caption.strip())
     paths = []
     for image in order:
-        p = Path(image).expanduser()
+        p = user_path(image)
         p = p if p.is_absolute() else file.parent / p
         if not p.is_file():
             where = next(w for w, i, _ in rows if i == image)

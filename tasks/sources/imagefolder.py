@@ -8,6 +8,7 @@ from PIL import Image
 
 from bench.core.errors import UserError
 from tasks.sources.base import FileListSource
+from bench.core.paths import user_path
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".jfif"}
 
@@ -33,7 +34,7 @@ class ImageFolderSource(FileListSource):
     below a class folder counts."""
 
     def __init__(self, root: Path | str, include: Sequence[str] | None = None, transform: str | None = None):
-        root = Path(root).expanduser()
+        root = user_path(root)
         if not root.is_dir():
             raise UserError(f"image folder not found: {root}; give a folder with one sub-folder per class")
         if include is not None:
@@ -68,7 +69,7 @@ class FlatFolderSource(FileListSource):
     """Every image file below a folder, in path order, unlabelled (label 0): a photo collection to search."""
 
     def __init__(self, root: Path | str):
-        root = Path(root).expanduser()
+        root = user_path(root)
         if not root.is_dir():
             raise UserError(f"image folder not found: {root}; give a folder of images")
         files = list_images(root)

@@ -11,6 +11,7 @@ from typing import Sequence
 
 from bench.core.errors import UserError
 from tasks.sources.base import FileListSource
+from bench.core.paths import user_path
 
 HEADER_NAMES = {"path", "file", "filename", "image", "filepath"}
 
@@ -42,12 +43,12 @@ def read_manifest(path: Path) -> list[tuple[int, str, str]]:
 
 class ManifestSource(FileListSource):
     def __init__(self, manifest: Path | str, classes: Sequence[str] | str | None = None):
-        manifest = Path(manifest).expanduser()
+        manifest = user_path(manifest)
         if not manifest.is_file():
             raise UserError(f"manifest not found: {manifest}; give a CSV/TSV file with 'path,label' rows")
         rows = read_manifest(manifest)
         if isinstance(classes, str):
-            class_file = Path(classes).expanduser()
+            class_file = user_path(classes)
             if not class_file.is_absolute():
                 class_file = manifest.parent / class_file
             if not class_file.is_file():
@@ -60,7 +61,7 @@ class ManifestSource(FileListSource):
             if label not in index:
                 raise UserError(f"{manifest}:{lineno}: label '{label}' is not in the class list "
                                 f"({', '.join(names[:6])}{', ...' if len(names) > 6 else ''}); fix the row or add the class")
-            file = Path(rel).expanduser()
+            file = user_path(rel)
             file = file if file.is_absolute() else manifest.parent / file
             if not file.is_file():
                 raise UserError(f"{manifest}:{lineno}: image file {file} does not exist; fix the path "

@@ -24,6 +24,7 @@ from PIL import Image
 
 from bench.core.errors import UserError, short_reason
 from tasks.sources.base import ImageSource, to_rgb
+from bench.core.paths import user_path
 
 IMAGE_EXTS = ("webp", "jpg", "jpeg", "png", "ppm", "bmp", "tif", "tiff")
 
@@ -74,7 +75,7 @@ class WebDatasetSource(ImageSource):
     published = True
 
     def __init__(self, root: Path | str, split: str):
-        self.root = Path(root).expanduser()
+        self.root = user_path(root)
         shard_dir = self.root / split
         shards = shard_list(shard_dir)
         if not shards:
