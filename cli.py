@@ -21,8 +21,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet_warnings(getattr(args, "quiet", False) or getattr(args, "json", False))
     try:
         return COMMANDS.get(args.command).execute(args)
-    except UserError as exc:
-        return fail(str(exc))
+    except UserError as exc:  # one line; exit 2, or the error's own code (a full disk: 1)
+        return fail(str(exc), getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         return fail("interrupted; finished feature chunks are kept and the next run resumes", 130)
 

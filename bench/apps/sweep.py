@@ -28,6 +28,9 @@ from bench.engine.config import RunConfig
 from bench.core.errors import UserError, short_reason
 from bench.core.hashing import stable_hash
 from bench.core.store import atomic_write_json
+
+#: what a full results folder's message offers a sweep instead
+SWEEP_ELSEWHERE = "pass --out a folder with room (records already written stay, and a rerun does only what is missing)"
 from bench.core.checkpoints import checkpoint_glob
 from bench.engine.protocol_registry import get_protocol
 from bench.engine.work import work_keys_for
@@ -224,7 +227,7 @@ def job_status_path(sweep_dir: Path, job_name: str) -> Path:
 
 
 def write_status(sweep_dir: Path, job: Job, state: str, **extra: Any) -> None:
-    atomic_write_json(job_status_path(sweep_dir, job.name), {"job": job.name, "model": job.model.model,
+    atomic_write_json(job_status_path(sweep_dir, job.name), elsewhere=SWEEP_ELSEWHERE, obj={"job": job.name, "model": job.model.model,
                                                               "pretrained": job.model.pretrained, "tasks": job.tasks,
                                                               "state": state, "time": time.time(), **extra})
 
@@ -302,6 +305,8 @@ def run_job(config: RunConfig, job: Job, sweep_dir: Path) -> dict[str, Any]:
                       skip_existing=True, progress=False, quiet=True)
         runner = Runner(cfg)
         records = runner.run()
+        if runner.storage_error is not None:  # the records that fit are written; the job failed there
+            raise runner.storage_error
     except BaseException as exc:  # noqa: BLE001 - record why, then let the executor see the failure
         reason = short_reason(exc) or type(exc).__name__
         if not isinstance(exc, UserError):
@@ -374,7 +379,7 @@ def sweep_folder(results: Path, name: str) -> Path:
 
 
 def save_plan(sweep_dir: Path, models: list[ModelEntry], config: RunConfig, jobs: list[Job], executor: str) -> None:
-    atomic_write_json(Path(sweep_dir) / "plan.json", {
+    atomic_write_json(Path(sweep_dir) / "plan.json", elsewhere=SWEEP_ELSEWHERE, obj={
         "models": [asdict(m) for m in models], "tasks": expand_task_names(config.tasks),
         "protocols": list(config.protocols), "templates": list(config.templates), "options": config.recorded(),
         "executor": executor, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),

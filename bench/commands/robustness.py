@@ -19,20 +19,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_robustness(config, suite: str, subset_mode: str | None = None, probe: bool | None = None):
-    """Evaluate a shift suite with the runner; returns (records, shift scores, skipped shifts)."""
-    from bench.engine.runner import Runner
-    from bench.protocols.robustness import scores_from_records
+    """Evaluate a shift suite with the runner; returns (records, shift scores, skipped shifts). A disk that takes
+    no more raises StorageFull (``exc.records``: what finished)."""
+    runner = _robustness_runner(config, suite, subset_mode, probe)
+    records = runner.run()
+    if runner.storage_error is not None:
+        runner.storage_error.records = records
+        raise runner.storage_error
+    return records, _scores(records), runner.skipped
 
+
+def _robustness_runner(config, suite: str, subset_mode: str | None = None, probe: bool | None = None):
+    from bench.engine.runner import Runner
     from bench.protocols.robustness import Robustness
 
     own = config.options_for(Robustness)
     own = replace(own, class_subset=subset_mode or own.class_subset,
                   robustness_probe=own.robustness_probe if probe is None else probe)
-    config = replace(config, tasks=[suite], protocols=[Robustness.name],
-                     protocol_options={**config.protocol_options, Robustness.name: own})
-    runner = Runner(config)
-    records = runner.run()
-    return records, scores_from_records(records), runner.skipped
+    return Runner(replace(config, tasks=[suite], protocols=[Robustness.name],
+                          protocol_options={**config.protocol_options, Robustness.name: own}))
+
+
+def _scores(records):
+    from bench.protocols.robustness import scores_from_records
+
+    return scores_from_records(records)
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -48,11 +59,14 @@ def execute(args: argparse.Namespace) -> int:
     from bench.protocols.robustness import Robustness
 
     config = config_from_args(args, ROBUSTNESS, tasks=[args.suite], protocols=[Robustness.name])
-    records, scores, skipped = run_robustness(config, args.suite)
+    runner = _robustness_runner(config, args.suite)
+    records = runner.run()
     if config.json:
         print_json([r.to_dict() for r in records])
-    else:
-        print("\n".join(robustness_lines(scores, skipped)))
+    elif records or runner.storage_error is None:
+        print("\n".join(robustness_lines(_scores(records), runner.skipped)))
+    if runner.storage_error is not None:  # what finished is printed above; exit 1 with the one line
+        raise runner.storage_error
     return 0
 
 

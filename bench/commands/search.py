@@ -66,7 +66,8 @@ def execute(args: argparse.Namespace) -> int:
         title = f"{args.query or 'like ' + args.like}: {args.model} on {source.origin}"
         from bench.core.store import atomic_write_bytes
 
-        atomic_write_bytes(user_path(args.html), html_page(title, hits, source).encode("utf-8"))
+        atomic_write_bytes(user_path(args.html), html_page(title, hits, source).encode("utf-8"),
+                           "pass --html a file on a disk with room")
     if args.json:
         print_json([h.to_dict() for h in hits])
         return 0

@@ -20,28 +20,50 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from bench.core.errors import CacheWarning
+from bench.core.errors import STORAGE_ERRNOS, CacheWarning, StorageFull
 from bench.core.hashing import file_sha256
 from bench.core.paths import default_cache_dir, user_path
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, fsync, then rename over the target."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def atomic_write_bytes(path: Path, data: bytes, elsewhere: str = "") -> None:
+    """Write to a temp file in the same folder, fsync, then rename over the target: the target is the old file or
+    the new one, never a part. A disk that takes no more (full, a quota, a size limit, read-only) is a
+    :class:`StorageFull` naming the folder (``elsewhere``: the option that writes somewhere else, for its message);
+    the temp file is removed."""
+    path = Path(path)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                Path(tmp).unlink(missing_ok=True)
+            except OSError:
+                pass
+        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+            raise StorageFull(path.parent, exc, elsewhere, need=len(data)) from None
         raise
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode("utf-8"))
+def make_folder(path: Path, elsewhere: str = "") -> None:
+    """``mkdir -p``; a disk that refuses it is a :class:`StorageFull`."""
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS:
+            raise StorageFull(Path(path).parent, exc, elsewhere) from None
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any, elsewhere: str = "") -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=1, sort_keys=True, default=str) + "\n").encode("utf-8"),
+                       elsewhere)
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
@@ -50,11 +72,11 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def save_array(path: Path, array: np.ndarray) -> None:
+def save_array(path: Path, array: np.ndarray, elsewhere: str = "") -> None:
     """Atomically save an array and then its checksum sidecar (present => array complete)."""
     data = _npy_bytes(array)
-    atomic_write_bytes(path, data)
-    atomic_write_bytes(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode())
+    atomic_write_bytes(path, data, elsewhere)
+    atomic_write_bytes(path.with_name(path.name + ".sha256"), hashlib.sha256(data).hexdigest().encode(), elsewhere)
 
 
 def load_array(path: Path) -> np.ndarray | None:
@@ -87,15 +109,20 @@ def verify_array(path: Path) -> bool:
     return True
 
 
+#: what a full cache's message offers instead
+CACHE_ELSEWHERE = "pass --cache-dir (or set ZSBENCH_CACHE) to a folder with room; what is cached so far is kept"
+
+
 class Store:
-    """One cache root with named areas (``features/``, ``classifiers/``, ``models/``, ``data/``)."""
+    """One cache root with named areas (``features/``, ``classifiers/``, ``models/``, ``data/``). A write the disk
+    refuses is a :class:`StorageFull` that says to move the cache."""
 
     def __init__(self, root: Path | str | None = None):
         self.root = user_path(root) if root is not None else default_cache_dir()
 
     def area(self, name: str) -> Path:
         path = self.root / name
-        path.mkdir(parents=True, exist_ok=True)
+        make_folder(path, CACHE_ELSEWHERE)
         return path
 
     # -- single arrays (classifiers, small results) ---------------------------------------
@@ -103,9 +130,9 @@ class Store:
         return load_array(self.area(area) / f"{key}.npy")
 
     def put(self, area: str, key: str, array: np.ndarray, meta: dict | None = None) -> None:
-        save_array(self.area(area) / f"{key}.npy", array)
+        save_array(self.area(area) / f"{key}.npy", array, CACHE_ELSEWHERE)
         if meta is not None:
-            atomic_write_json(self.area(area) / f"{key}.json", meta)
+            atomic_write_json(self.area(area) / f"{key}.json", meta, CACHE_ELSEWHERE)
 
     # -- small JSON documents (model cards) -------------------------------------------------
     def get_json(self, area: str, key: str) -> dict | None:
@@ -116,7 +143,7 @@ class Store:
             return None
 
     def put_json(self, area: str, key: str, obj: dict) -> None:
-        atomic_write_json(self.area(area) / f"{key}.json", obj)
+        atomic_write_json(self.area(area) / f"{key}.json", obj, CACHE_ELSEWHERE)
 
     def drop_json(self, area: str, key: str) -> None:
         (self.area(area) / f"{key}.json").unlink(missing_ok=True)
@@ -155,17 +182,17 @@ class ChunkedEntry:
         return out
 
     def save_chunk(self, index: int, arrays: dict[str, np.ndarray]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(self.folder / "meta.partial.json", self.meta)
+        make_folder(self.folder, CACHE_ELSEWHERE)
+        atomic_write_json(self.folder / "meta.partial.json", self.meta, CACHE_ELSEWHERE)
         for name, arr in arrays.items():
-            save_array(self.path(index, name), arr)
+            save_array(self.path(index, name), arr, CACHE_ELSEWHERE)
         hold_for_fault_test(index)
 
     def is_complete(self) -> bool:
         return (self.folder / "meta.json").exists()
 
     def mark_complete(self, extra: dict) -> None:
-        atomic_write_json(self.folder / "meta.json", {**self.meta, **extra})
+        atomic_write_json(self.folder / "meta.json", {**self.meta, **extra}, CACHE_ELSEWHERE)
         (self.folder / "meta.partial.json").unlink(missing_ok=True)
 
     def unmark_complete(self) -> None:
@@ -187,7 +214,7 @@ def cached_file_hash(path: Path, store: "Store | None" = None) -> str:
         index = {}
     if key not in index:
         index[key] = file_sha256(path)
-        atomic_write_json(index_path, index)
+        atomic_write_json(index_path, index, CACHE_ELSEWHERE)
     return index[key]
 
 

@@ -50,7 +50,7 @@ def write_result(record: RunRecord, task: str, out_dir: Path) -> Path:
             "metrics": {theirs: record.metrics.get(ours) for theirs, ours in keys.items()},
             "language": record.config.get("language", "en")}
     path = Path(out_dir) / result_file_name(record, task)
-    atomic_write_json(path, dump)
+    atomic_write_json(path, dump, "pass --out a folder with room")
     return path
 
 

@@ -9,19 +9,19 @@ pixel-cache state, how images were decoded) lives in a per-call :class:`_Call`, 
 """
 from __future__ import annotations
 
-import errno
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bench.engine.config import BAD_IMAGE_POLICIES, DECODES, FEATURE_KINDS
-from bench.core.errors import UserError, short_reason
+from bench.core.errors import STORAGE_ERRNOS, StorageFull, UserError, short_reason
 from bench.core.hashing import stable_hash
 from bench.core.lazy_import import lazy_module
-from bench.core.store import Store
+from bench.core.store import CACHE_ELSEWHERE, Store
 from bench.engine.distributed import barrier, world
 from bench.engine.feature_cache import (ARRAYS, RowDonors, cached_chunks, complete_chunk, feature_key,
                                         gather_chunks, indices_digest, rows_key)
@@ -264,13 +264,12 @@ class FeatureExtractor:
                 self.num_workers = 0
                 left = [c for c in mine if c not in call.chunks]
                 return self._compute(call, left) if left else 0
-        except OSError as exc:
-            if exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        except OSError as exc:  # a write outside the store's own (which are StorageFull already)
+            if exc.errno not in STORAGE_ERRNOS:
                 raise
-            where = self.store.root if self.store is not None else "the cache"
-            raise UserError(f"cannot write the feature cache under {where}: {exc.strerror} ({exc.errno}): free "
-                            "space there (or raise the file-size limit), or pass another --cache-dir; the chunks "
-                            "already saved are kept and the next run resumes") from None
+            where = self.store.root if self.store is not None else Path(".")
+            raise StorageFull(where, exc, CACHE_ELSEWHERE + "; the chunks already saved are kept and the next run "
+                                          "resumes") from None
 
     def _compute(self, call: _Call, missing: list[int]) -> int:
         """Encode the ``missing`` chunks, saving each to the cache as soon as it is complete.

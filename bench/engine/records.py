@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from bench.core.errors import UserError, short_reason
-from bench.core.store import atomic_write_bytes, atomic_write_json
+from bench.core.errors import StorageFull, UserError, short_reason
+from bench.core.store import atomic_write_bytes, atomic_write_json, make_folder
 from bench.engine.record_schema import (REQUIRED, SECTIONS, ModelInfo, NewerRecord, RecordConfig, RunRecord, TaskInfo,
                                         Timings, Versions, predictions_beside)
 
@@ -100,10 +100,15 @@ def with_keys(predictions: dict | None, task: "OpenedTask") -> dict | None:
     return {**predictions, "keys": sample_keys(task.source, predictions["indices"])}
 
 
+#: what a full results folder's message offers instead
+OUT_ELSEWHERE = "pass --out a folder with room (the finished figures are printed above)"
+
+
 def save_record(record: RunRecord, out_dir: Path, predictions: dict[str, np.ndarray] | None = None) -> Path:
-    """Write the record (and its predictions) atomically; returns the JSON path."""
+    """Write the record (and its predictions) atomically; returns the JSON path. A disk that refuses either file
+    is a :class:`StorageFull`, and no file of the record is left behind."""
     runs = Path(out_dir) / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
+    make_folder(runs, OUT_ELSEWHERE)
     if not record.created:
         record.created = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"{time.time() % 1:.6f}"[1:]
     path = runs / f"{record.stem}.json"
@@ -111,9 +116,15 @@ def save_record(record: RunRecord, out_dir: Path, predictions: dict[str, np.ndar
         buf = io.BytesIO()
         np.savez_compressed(buf, **predictions)
         pred_path = path.with_suffix(".preds.npz")
-        atomic_write_bytes(pred_path, buf.getvalue())
+        atomic_write_bytes(pred_path, buf.getvalue(), OUT_ELSEWHERE)
         record.predictions_file = pred_path.name
-    atomic_write_json(path, record.to_dict())
+    try:
+        atomic_write_json(path, record.to_dict(), OUT_ELSEWHERE)
+    except StorageFull:
+        if predictions is not None:  # no predictions file without its record
+            pred_path.unlink(missing_ok=True)
+            record.predictions_file = None
+        raise
     return path
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.engine.classifiers import attach_classifier_cache
 from bench.engine.config import RunConfig
 from bench.core.profiles import CLIP
-from bench.core.errors import UserError
+from bench.core.errors import StorageFull, UserError
 from bench.core.paths import default_cache_dir, default_data_dir, ensure_writable_dir
 from bench.core.store import Store
 from bench.engine.evaluation import Evaluation, OpenedTask, open_task
@@ -71,6 +71,8 @@ class Runner:
                               progress=config.progress and is_main())
         self.skipped: list[str] = []
         self.records: list[RunRecord] = []
+        #: a disk that refused a write (records, cache): the run stopped there; what finished is in ``records``
+        self.storage_error: StorageFull | None = None
 
     def plan(self) -> list[Step]:
         """The steps: each requested task (suites expanded) under each protocol asked for, or the
@@ -168,6 +170,14 @@ class Runner:
             self.records = run_top_k(config, load_backend, steps, opened, ctx)
             return self.records
         work = list(plan_work(steps, config))
+        try:
+            self._evaluate_all(work, done, opened, ctx)
+        except StorageFull as exc:  # a disk that takes no more: what finished is kept (printed, saved where it fit)
+            self.storage_error = exc
+        return self.records
+
+    def _evaluate_all(self, work: list, done: set, opened: dict, ctx: DataContext) -> None:
+        config = self.config
         for model_name, pretrained in config.models:
             todo = [(w, k) for w in work for k in [w.key(model_name, pretrained)] if k not in done]
             if not todo:
@@ -183,12 +193,17 @@ class Runner:
                 for outcome in self.evaluate(item.step, ev, item.templates):
                     record = build_record(config, model_name, backend, load_seconds, task, item.step.protocol.name,
                                           outcome, key)
+                    self.records.append(record)  # finished: shown even if the disk takes no record
                     if config.save:
                         save_record(record, Path(config.out_dir), with_keys(outcome.predictions, task))
-                    self.records.append(record)
-        return self.records
 
 
 def run(config: RunConfig) -> list[RunRecord]:
-    """Evaluate every model on every task under each protocol; records saved under ``out_dir``."""
-    return Runner(config).run()
+    """Evaluate every model on every task under each protocol; records saved under ``out_dir``. A disk that takes
+    no more raises :class:`StorageFull` (``exc.records``: what finished before)."""
+    runner = Runner(config)
+    records = runner.run()
+    if runner.storage_error is not None:
+        runner.storage_error.records = records
+        raise runner.storage_error
+    return records

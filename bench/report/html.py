@@ -99,5 +99,5 @@ def build_report(runs: pd.DataFrame, out: Path, title: str = "zsbench report", e
     page = (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
             f"<style>{STYLE}</style></head><body>{''.join(parts)}{READY}{blocks}</body></html>")
     out = Path(out)
-    atomic_write_bytes(out, page.encode("utf-8"))
+    atomic_write_bytes(out, page.encode("utf-8"), "pass --out a file on a disk with room")
     return out

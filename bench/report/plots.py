@@ -30,13 +30,19 @@ def pyplot():
 
 
 def _save(fig, out_dir: Path, name: str) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """The figure as PNG and SVG, each drawn in memory and written atomically (a full disk: StorageFull)."""
+    import io
+
+    from bench.core.store import atomic_write_bytes, make_folder
+
+    elsewhere = "pass --out a folder with room"
+    make_folder(out_dir, elsewhere)
     paths = []
     for ext, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
         path = out_dir / f"{name}.{ext}"
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.savefig(tmp, format=ext, metadata=meta, bbox_inches="tight")
-        tmp.replace(path)
+        buf = io.BytesIO()
+        fig.savefig(buf, format=ext, metadata=meta, bbox_inches="tight")
+        atomic_write_bytes(path, buf.getvalue(), elsewhere)
         paths.append(path)
     import matplotlib.pyplot as plt
 

@@ -70,5 +70,5 @@ def draw_grid(samples: TaskSamples, positions: np.ndarray, suggested: np.ndarray
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    atomic_write_bytes(out, buf.getvalue())
+    atomic_write_bytes(out, buf.getvalue(), "pass --grid a file on a disk with room")
     return out
