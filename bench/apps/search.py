@@ -170,7 +170,7 @@ def search(features, describe, query: np.ndarray, k: int, index: str = "exact", 
 
 def _cached_norms(features, path: Path | None) -> np.ndarray:
     """The rows' inverse norms, read from ``path`` when saved there by an earlier search of this collection."""
-    from bench.core.store import load_array, save_array
+    from bench.core.store import CACHE_ELSEWHERE, load_array, save_array
 
     got = load_array(path) if path is not None and path.exists() else None
     if got is not None and len(got) == len(features):
@@ -178,7 +178,7 @@ def _cached_norms(features, path: Path | None) -> np.ndarray:
     norms = inverse_norms(features)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_array(path, norms)
+        save_array(path, norms, CACHE_ELSEWHERE)
     return norms
 
 

@@ -165,7 +165,8 @@ def fit_from_runs(results: Path, min_models: int = 3) -> dict[str, BaselineFit]:
     if not fits:
         raise UserError(f"no shift has robustness records of at least {min_models} models in {results}: "
                         "run `zsbench robustness` for more models first")
-    atomic_write_json(user_fits_path(results), {k: vars(v) for k, v in fits.items()})
+    atomic_write_json(user_fits_path(results), {k: vars(v) for k, v in fits.items()},
+                      "pass --out a folder with room")
     return fits
 
 

@@ -54,7 +54,7 @@ def open_clip_catalog() -> dict[str, Any]:
     from importlib import metadata
 
     from bench.core.paths import default_cache_dir
-    from bench.core.store import atomic_write_json
+    from bench.core.store import CACHE_ELSEWHERE, atomic_write_json
 
     try:
         version = metadata.version("open_clip_torch")
@@ -82,7 +82,7 @@ def open_clip_catalog() -> dict[str, Any]:
                            for m, c in configs.items() if c.get("vision_cfg") is not None},
     }
     try:
-        atomic_write_json(path, catalog)
+        atomic_write_json(path, catalog, CACHE_ELSEWHERE)
     except OSError:  # a read-only cache: the catalog is rebuilt next time, nothing else changes
         pass
     return catalog

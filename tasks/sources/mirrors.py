@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from bench.core.store import Store, atomic_write_bytes, atomic_write_json, load_array, save_array
+from bench.core.store import CACHE_ELSEWHERE, Store, atomic_write_bytes, atomic_write_json, load_array, save_array
 from bench.core.errors import UserError
 from tasks.sources.base import ArraySource, FileListSource, ImageSource
 from tasks.sources.packages import (DebianPackage, NpmPackage, Package, PypiWheel, deb_member, npm_member,
@@ -276,12 +276,12 @@ def load_mirror(mirror: Mirror, split: str, store: Store, fetch: bool = True):
     stamp = {"origin": mirror.origin, "n": int(len(labels)), "sha256": mirror.splits[split].images_sha256}
     if mirror.shape is None:
         for name, blob in images:
-            atomic_write_bytes(folder / split / name, blob)
+            atomic_write_bytes(folder / split / name, blob, CACHE_ELSEWHERE)
         stamp.update(files=[name for name, _ in images], labels=labels.tolist())
     else:
-        save_array(folder / f"{split}_images.npy", images)
-        save_array(folder / f"{split}_labels.npy", labels)
-    atomic_write_json(folder / f"{split}.verified.json", stamp)
+        save_array(folder / f"{split}_images.npy", images, CACHE_ELSEWHERE)
+        save_array(folder / f"{split}_labels.npy", labels, CACHE_ELSEWHERE)
+    atomic_write_json(folder / f"{split}.verified.json", stamp, CACHE_ELSEWHERE)
     return _cached(mirror, split, store)
 
 

@@ -218,7 +218,8 @@ def test_shared_memory_too_small_falls_back_to_decoding_in_process(tmp_path):
 @pytest.mark.slow
 def test_a_full_cache_disk_is_one_line_and_the_next_run_resumes(tmp_path):
     """The cache's files cannot be written (here: a 20 KB file-size limit, as a full disk would refuse them):
-    one line naming the cache folder and the fixes, exit 2, and a later run with room gives the answer."""
+    one line naming the cache folder and the fixes, exit 1 (a full disk, not a mistake: issue 37), and a later run
+    with room gives the answer."""
     import json
     import subprocess
     import sys
@@ -232,8 +233,8 @@ def test_a_full_cache_disk_is_one_line_and_the_next_run_resumes(tmp_path):
     full = subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path,
                           preexec_fn=_limited(20_000), timeout=600)
     lines = [ln for ln in full.stderr.splitlines() if ln.strip() and "warning" not in ln and "%" not in ln]
-    assert full.returncode == 2 and len(lines) == 1 and "Traceback" not in full.stderr, full.stderr[-2000:]
-    assert f"cannot write the feature cache under {tmp_path / 'c'}" in lines[0] and "--cache-dir" in lines[0]
+    assert full.returncode == 1 and len(lines) == 1 and "Traceback" not in full.stderr, full.stderr[-2000:]
+    assert f"cannot write to {tmp_path / 'c'}" in lines[0] and "--cache-dir" in lines[0]
     from helpers.cli import run_cli
 
     again = run_cli(*args[2:], cache=tmp_path / "c", cwd=tmp_path)  # with room (in this process): it resumes
