@@ -151,6 +151,12 @@ def perf_lines(result: dict[str, Any]) -> list[str]:
                 f"  sklearn lbfgs, warm start {p['sklearn_warm_seconds']:8.2f} s   ratio {p['speedup_vs_sklearn_warm']:.2f}x",
                 f"  chosen C: ours {p['best_C']['ours']:.4g}, sklearn {p['best_C']['sklearn']:.4g}; test accuracy: "
                 f"ours {100 * p['test_accuracy']['ours']:.2f}, sklearn {100 * p['test_accuracy']['sklearn']:.2f}"]
+        if "single_fit" in p:
+            f = p["single_fit"]
+            out += [f"linear-probe single fit at C={f['problem']['C']:g} (median of 3): zsbench {f['ours_seconds']:.2f} s, "
+                    f"sklearn lbfgs {f['sklearn_seconds']:.2f} s, ratio {f['speedup']:.2f}x; objective ours "
+                    f"{f['objective']['ours']:.6f}, sklearn {f['objective']['sklearn']:.6f}; train accuracy ours "
+                    f"{100 * f['train_accuracy']['ours']:.2f}, sklearn {100 * f['train_accuracy']['sklearn']:.2f}"]
     if "probe_memory" in result:
         m = result["probe_memory"]
         prob, gib = m["problem"], 2.0 ** 30

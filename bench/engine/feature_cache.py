@@ -33,7 +33,7 @@ def indices_digest(indices: np.ndarray) -> str:
 
 def feature_key(backend: "ModelBackend", source: ImageSource, split: str, indices: np.ndarray,
                 kind: str = "embedding", decode: str = "pil") -> str:
-    parts = ["features-v1", backend.fingerprint, source.identity, split, backend.preprocess_id,
+    parts = ["features-v1", backend.features_fingerprint(kind), source.identity, split, backend.preprocess_id,
              indices_digest(indices)]
     return stable_hash(parts + ([] if kind == "embedding" else [kind]) + decode_part(decode))
 
@@ -47,7 +47,8 @@ def rows_key(backend: "ModelBackend", source: ImageSource, split: str, kind: str
              decode: str = "pil") -> str:
     """What every feature entry of one model on one split shares whatever its samples: the folder under
     ``feature-rows/`` that lists those entries, so one extraction can reuse another's rows."""
-    return stable_hash(["feature-rows-v1", backend.fingerprint, source.identity, split, backend.preprocess_id, kind]
+    return stable_hash(["feature-rows-v1", backend.features_fingerprint(kind), source.identity, split, backend.preprocess_id,
+                        kind]
                        + decode_part(decode))
 
 

@@ -31,7 +31,7 @@ from bench.models.base import device_type
 from tasks.sources.base import BAD_IMAGE, ImageSource, PreprocessedDataset
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bench.models.base import ModelBackend
+    from bench.models.base import ImageStage, ModelBackend
 
 torch = lazy_module("torch")  # imported by the first forward pass: a cache hit never needs it
 
@@ -173,21 +173,23 @@ class FeatureExtractor:
             raise UserError(f"--decode must be one of {', '.join(DECODES)}, not '{self.decode}'")
 
     def __call__(self, source: ImageSource, split: str, indices: np.ndarray | None = None,
-                 kind: str = "embedding", lazy: bool = False) -> FeatureSet:
+                 kind: str = "embedding", lazy: bool = False, keep_bad: bool = False) -> FeatureSet:
         """Features for ``source[indices]`` (all samples by default), from the cache where possible.
 
         ``kind``: ``"embedding"`` (the joint image-text space) or ``"pre-projection"``.
         ``lazy``: leave the features in the cache's chunk files (checked, then memory-mapped) and
         return them as :class:`FeatureChunks`, for training splits too big to hold in memory.
         """
-        if kind not in FEATURE_KINDS:
+        stage = self.backend.image_stage()
+        if kind not in FEATURE_KINDS and (stage is None or kind != stage.kind):
             raise ValueError(f"kind must be one of {FEATURE_KINDS}")
         indices = np.arange(len(source)) if indices is None else np.asarray(indices, dtype=np.int64)
-        key = feature_key(self.backend, source, split, indices, kind, self.decode)
-        if self.chunk_size != CHUNK_SIZE:  # another chunking is another layout on disk: its own entry
-            key = stable_hash([key, "chunk-rows", self.chunk_size])
-        entry = self.store.chunked("features", key, {"model": self.backend.fingerprint, "data": source.identity,
-                                                     "split": split, "n": len(indices)}) if self.store else None
+        key = self._key(source, split, indices, kind)
+        if kind == "embedding" and stage is not None and not self._complete(key):
+            return self._through_stage(stage, source, split, indices)
+        entry = self.store.chunked("features", key, {"model": self.backend.features_fingerprint(kind),
+                                                     "data": source.identity, "split": split, "n": len(indices)}) \
+            if self.store else None
         lazy = lazy and entry is not None
         keep = ("labels", "indices") if lazy else ARRAYS
         spans = [indices[c * self.chunk_size:(c + 1) * self.chunk_size]
@@ -208,8 +210,9 @@ class FeatureExtractor:
         t0 = time.perf_counter()
         fitting = None
         if mine:  # a forward pass to run (naming the backend's device, or its encoders, loads torch)
-            fitting = FittingEncoder(self.backend.encode_images if kind == "embedding" else
-                                     self.backend.encode_pre_projection,
+            encode = {"embedding": self.backend.encode_images,
+                      "pre-projection": self.backend.encode_pre_projection}.get(kind) or stage.encode
+            fitting = FittingEncoder(encode,
                                      self.batch_size or default_batch_size(self.backend.device), self.backend.device)
         call = _Call(source, split, kind, spans, entry, chunks, keep, known, fitting,
                      pixel_state="off" if self.pixels is None else "not needed")
@@ -230,13 +233,47 @@ class FeatureExtractor:
             raise RuntimeError(f"feature cache entry {key} held the wrong samples; it was cleared, run again")
         if entry is not None and all_missing and rank == 0:
             entry.mark_complete({"dim": int(out.features.shape[1])})
-        out, skipped = self._drop_bad(out, source, lazy)
+        out, skipped = (out, []) if keep_bad else self._drop_bad(out, source, lazy)
         out.info = {"cache": "hit" if not all_missing else ("resumed" if len(all_missing) < len(spans) else "miss"),
                     "key": key, "computed": n_new, "reused_rows": len(known.get("indices", ())), "seconds": seconds,
                     "forward_seconds": fitting.seconds if fitting else 0.0, "pixel_cache": call.pixel_state,
                     "skipped": skipped, "images_per_second": n_new / seconds if n_new and seconds > 0 else None,
                     "batch_size": fitting.limit if n_new else None,
                     "image_forward": self.backend.image_forward if n_new else None, "decode": call.decoded}
+        return out
+
+    def _key(self, source: ImageSource, split: str, indices: np.ndarray, kind: str) -> str:
+        key = feature_key(self.backend, source, split, indices, kind, self.decode)
+        if self.chunk_size != CHUNK_SIZE:  # another chunking is another layout on disk: its own entry
+            key = stable_hash([key, "chunk-rows", self.chunk_size])
+        return key
+
+    def _complete(self, key: str) -> bool:
+        """Whether the cache holds this whole entry (embeddings cached before their backend had a stage stay valid)."""
+        return self.store is not None and self.store.chunked("features", key, {}).is_complete()
+
+    def _through_stage(self, stage: "ImageStage", source: ImageSource, split: str, indices: np.ndarray) -> FeatureSet:
+        """Embeddings made from the backend's cached intermediate (:class:`bench.models.base.ImageStage`): only the
+        intermediate is extracted (once for every request that shares it), the rest is ``stage.finish``. The
+        embeddings are then cached as any others, so the next run of this request is a plain hit (no torch)."""
+        inner = self(source, split, indices, kind=stage.kind, keep_bad=True)
+        t0 = time.perf_counter()
+        good = inner.labels != BAD_IMAGE
+        rows = np.asarray(stage.finish(np.asarray(inner.features)[good]), dtype=np.float32)
+        features = np.zeros((len(inner.labels), rows.shape[1]), dtype=np.float32)
+        features[good] = rows
+        out = FeatureSet(features, inner.labels, inner.indices)
+        if self.store is not None:
+            key = self._key(source, split, indices, "embedding")
+            entry = self.store.chunked("features", key, {"model": self.backend.fingerprint, "data": source.identity,
+                                                         "split": split, "n": len(indices), "stage": stage.kind})
+            size = self.chunk_size
+            for c, start in enumerate(range(0, max(len(indices), 1), size)):
+                entry.save_chunk(c, {a: getattr(out, a)[start:start + size] for a in ARRAYS})
+            entry.mark_complete({"dim": int(features.shape[1])})
+        out, skipped = self._drop_bad(out, source, lazy=False)
+        out.info = {**inner.info, "skipped": skipped, "stage": stage.kind, "stage_seconds": time.perf_counter() - t0,
+                    "seconds": inner.info["seconds"] + time.perf_counter() - t0}
         return out
 
     def _compute_or_fall_back(self, call: _Call, mine: list[int]) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import re
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, ContextManager
 
 from bench.models.options import PRECISIONS, BackendOptions
@@ -87,6 +88,19 @@ def describe_transform(transform: Any) -> str:
     return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(transform))
 
 
+@dataclass(frozen=True)
+class ImageStage:
+    """Where a backend's image embeddings are a cheap function of an intermediate that depends on less of the model
+    request (ConSE: EfficientNet's ImageNet probabilities, the same for every top-T). The feature cache keeps the
+    intermediate under ``fingerprint`` and the embeddings are made from it, so a change of what ``finish`` reads
+    (another T) extracts no image again."""
+
+    kind: str                                 # the intermediate's name in the cache, e.g. "imagenet-probs"
+    fingerprint: str                          # what determines it (the image tower's weights and precision)
+    encode: Callable[[Any], Any]              # pixels -> intermediate (the forward pass)
+    finish: Callable[[Any], Any]              # intermediate rows (numpy) -> embedding rows (cheap, no images)
+
+
 class ModelBackend(ABC):
     """Image and text encoders of one checkpoint, with its own preprocessing and tokenizer."""
 
@@ -120,6 +134,17 @@ class ModelBackend(ABC):
     @device.setter
     def device(self, value: "torch.device | str") -> None:
         self._device = value
+
+    def image_stage(self) -> ImageStage | None:
+        """The intermediate its embeddings are made from, when that is cached apart (:class:`ImageStage`); None:
+        embeddings are computed directly. Cheap: a cached run calls it."""
+        return None
+
+    def features_fingerprint(self, kind: str) -> str:
+        """What identifies this backend's features of ``kind`` in the cache: the stage's own fingerprint for its
+        intermediate, the whole model's for embeddings and pre-projection features."""
+        stage = self.image_stage()
+        return stage.fingerprint if stage is not None and kind == stage.kind else self.fingerprint
 
     # -- requests: what the model string and --pretrained ask for -----------------------------
     @classmethod

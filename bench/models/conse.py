@@ -21,8 +21,8 @@ from bench.core.lazy_import import lazy_module
 from bench.core.store import Store, cached_file_hash
 from bench.core.hashing import stable_hash
 from bench.core.errors import UserError
-from bench.models.base import (BackendOptions, ModelBackend, check_precision, describe_transform, device_type,
-                               inference_mode, options_fingerprint, remembered)
+from bench.models.base import (BackendOptions, ImageStage, ModelBackend, check_precision, describe_transform,
+                               device_type, inference_mode, options_fingerprint, remembered)
 
 # imported on first use: a run served from the cache (features and classifiers) never loads torch or torchvision
 torch = lazy_module("torch")
@@ -78,6 +78,8 @@ class ConSEBackend(ModelBackend):
         self._fingerprint = options_fingerprint(stable_hash(["conse-v1", weights, top_t, label_templates, *pooling]),
                                                 precision)
         self._text_fingerprint = stable_hash(["conse-text-v1", weights[1], *pooling])
+        # the ImageNet probabilities depend on EfficientNet's weights and precision only: shared by every T
+        self._probs_fingerprint = options_fingerprint(stable_hash(["conse-imagenet-probs-v1", weights[0]]), precision)
         self._image_model: torch.nn.Module | None = None
         self._text_model: Any = None
         self._tokenizer: Any = None
@@ -227,10 +229,28 @@ class ConSEBackend(ModelBackend):
 
     @inference_mode
     def encode_images(self, pixels: torch.Tensor) -> torch.Tensor:
-        probs = self.imagenet_probs(pixels)
+        return self._combine(self.imagenet_probs(pixels))
+
+    def _combine(self, probs: torch.Tensor) -> torch.Tensor:
+        """ConSE's map: the top-T ImageNet probabilities, renormalised, weighting those classes' label embeddings."""
         top_p, top_i = probs.topk(self.top_t, dim=-1)
         weights = top_p / top_p.sum(dim=-1, keepdim=True)
         return torch.einsum("bt,btd->bd", weights, self.label_embeddings()[top_i])
+
+    def image_stage(self) -> ImageStage:
+        """The ImageNet probabilities are cached (for every T at once); the embeddings of any T are made from them."""
+        return ImageStage("imagenet-probs", self._probs_fingerprint, self.imagenet_probs, self.embeddings_from_probs)
+
+    @inference_mode
+    def embeddings_from_probs(self, probs: Any) -> Any:
+        """``[N, 1000]`` ImageNet probabilities -> ``[N, 384]`` ConSE embeddings (numpy), as :meth:`encode_images`
+        maps them (in blocks: the same arithmetic per row)."""
+        import numpy as np
+
+        self.prepare()
+        out = [self._combine(torch.from_numpy(np.ascontiguousarray(probs[s:s + 4096], dtype=np.float32))).numpy()
+               for s in range(0, len(probs), 4096)]
+        return np.concatenate(out) if out else np.zeros((0, self.embed_dim), dtype=np.float32)
 
     @inference_mode
     def encode_texts(self, texts: list[str]) -> torch.Tensor:

@@ -99,6 +99,8 @@ def feature_facts(feats) -> dict:
         facts["image_forward"], facts["decode"] = feats.info["image_forward"], feats.info["decode"]
     if feats.info.get("reused_rows"):  # rows another cache entry of this model held (e.g. an adaptive run's)
         facts["feature_rows_reused"] = feats.info["reused_rows"]
+    if feats.info.get("stage"):  # made from the backend's cached intermediate (ConSE: probabilities shared by every T)
+        facts["feature_stage"], facts["features_computed"] = feats.info["stage"], int(feats.info["computed"])
     return facts
 
 

@@ -92,3 +92,35 @@ def test_a_cached_conse_run_imports_no_torch_and_repeats_every_number(tiny_folde
     assert done.returncode == 0, done.stderr[-2000:]
     (cached,) = json.loads(done.stdout)
     assert cached["task_info"]["feature_cache"] == "hit" and cached["metrics"] == first.metrics.to_dict()
+
+
+@pytest.mark.slow
+def test_a_top_t_sweep_extracts_the_images_once(tiny_folder, tmp_path, monkeypatch):
+    """T only changes how the ImageNet probabilities are combined, so the features cache the probabilities (the
+    backend's image stage) once for every T: T=1, 5 and 20 run the image tower once in all. The embeddings made
+    from the cached probabilities are ConSE's forward."""
+    import numpy as np
+    import torch.nn.functional as F
+    from PIL import Image
+
+    from bench.core.store import Store
+    from bench.engine.runner import RunConfig, run
+    from bench.models.conse import NAME
+
+    labels = F.normalize(torch.randn(1000, 384, generator=torch.Generator().manual_seed(0)), dim=-1)
+    monkeypatch.setattr(ConSEBackend, "label_embeddings", lambda self: labels)
+    records = run(RunConfig(models=[(NAME, "T=1"), (NAME, "T=5"), (NAME, "T=20")], tasks=[str(tiny_folder)],
+                            templates=["single"], num_workers=0, cache_dir=tmp_path / "cache", no_save=True,
+                            progress=False))
+    facts = [r.task_info for r in records]
+    assert [f["feature_cache"] for f in facts] == ["miss", "hit", "hit"]
+    assert all(f["feature_stage"] == "imagenet-probs" for f in facts)
+    assert facts[0]["features_computed"] == records[0].n_samples and facts[1]["features_computed"] == 0
+    assert len({r.model_info.fingerprint for r in records}) == 3        # three models, one image pass
+
+    backend = ConSEBackend(top_t=5, store=Store(tmp_path / "cache"))
+    images = sorted(p for p in tiny_folder.rglob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))[:4]
+    pixels = torch.stack([backend.preprocess(Image.open(p)) for p in images])
+    direct = backend.encode_images(pixels).numpy()
+    staged = backend.embeddings_from_probs(backend.imagenet_probs(pixels).numpy())
+    assert np.allclose(direct, staged, atol=1e-6) and (direct.argmax(1) == staged.argmax(1)).all()
