@@ -86,6 +86,11 @@ def perf_lines(result: dict[str, Any]) -> list[str]:
                    f"{100 * z['top1']['ours']:.2f} / CLIP_benchmark {100 * z['top1']['clip_benchmark']:.2f}; "
                    f"CLIP_benchmark with its default autocast {z['clip_benchmark_amp_seconds']:.2f} s, top-1 "
                    f"{100 * z['top1']['clip_benchmark_amp']:.2f}")
+        if "breakdown" in z:
+            out.append(f"  zsbench --profile clip_benchmark cold {z['ours_clip_benchmark_profile_seconds']:.2f} s -> "
+                       f"{z['speedup_profile_vs_amp']:.2f}x CLIP_benchmark's autocast run")
+            for label, parts in z["breakdown"].items():
+                out.append(f"  {label:28s} " + ", ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
     if "data" in result:
         d = result["data"]
         out.append(f"data: {d['images']} {d['image_size']}s, {d['model']}: decode + preprocess "

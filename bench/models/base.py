@@ -61,12 +61,21 @@ def inference_mode(method: Callable) -> Callable:
 
 
 def autocast(device: "torch.device | str", precision: str) -> ContextManager:
-    """``torch.autocast`` on ``device`` at ``precision`` (bf16 / fp16); a no-op for fp32."""
+    """``torch.autocast`` on ``device`` at ``precision`` (bf16 / fp16); a no-op for fp32.
+
+    Inside it, inference mode is off and gradients are off instead: autocast keeps each weight's reduced-precision
+    copy for the whole context only outside inference mode, and under it re-casts every weight at every call
+    (measured: CLIP_benchmark's per-class text batches of ViT-B/32 in bf16 on this CPU took 6.0 s under
+    ``inference_mode``, 1.6 s under ``no_grad``; the same numbers either way)."""
     if precision == "fp32":
         return contextlib.nullcontext()
     import torch
 
-    return torch.autocast(device_type(device), dtype=precision_dtype(precision))
+    stack = contextlib.ExitStack()
+    stack.enter_context(torch.inference_mode(False))
+    stack.enter_context(torch.no_grad())
+    stack.enter_context(torch.autocast(device_type(device), dtype=precision_dtype(precision)))
+    return stack
 
 
 def options_fingerprint(base: str, precision: str = "fp32", **options: Any) -> str:

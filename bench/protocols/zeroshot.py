@@ -48,7 +48,9 @@ class ZeroShot(Protocol):
             metrics, int(len(feats.labels)), templates=clf.name,
             config={"n_templates": len(clf.templates), "task_templates": templates is None},
             timings={"features": feats.info["seconds"], "classifier": clf.info["seconds"],
-                     "evaluate": time.perf_counter() - t0},
+                     "evaluate": time.perf_counter() - t0,
+                     # of "features": the image tower's own time (the rest: decoding, preprocessing, the cache)
+                     "image_forward": feats.info.get("forward_seconds", 0.0)},
             task_info=feature_facts(feats) | {"classifier_cache": clf.info["cache"], "templates_used": clf.templates},
             predictions={"indices": feats.indices, "labels": feats.labels, "top5": top5.astype(np.int32),
                          **zero_shot_scores(ev, logits, feats.labels)},
