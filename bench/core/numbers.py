@@ -42,13 +42,10 @@ class Bounds:
         return above and below
 
 
-def count(low: int = 1, high: int = MAX_COUNT, also: str = "") -> Callable[[str], int]:
-    """A whole number from ``low`` to ``high`` (``also``: what else the flag takes, said in the error)."""
-    bounds = Bounds(low, high, whole=True)
-
-    def parse(text: str) -> int:
+def _parser(bounds: Bounds, convert: Callable[[str], float], also: str, name: str) -> Callable[[str], float]:
+    def parse(text: str):
         try:
-            value = int(str(text).strip())
+            value = convert(str(text).strip())
         except ValueError:
             raise argparse.ArgumentTypeError(f"takes {bounds.says()}{also}, not '{text}'") from None
         if not bounds.holds(value):
@@ -56,27 +53,19 @@ def count(low: int = 1, high: int = MAX_COUNT, also: str = "") -> Callable[[str]
         return value
 
     parse.bounds = bounds  # type: ignore[attr-defined]
-    parse.__name__ = "count"
+    parse.__name__ = name
     return parse
+
+
+def count(low: int = 1, high: int = MAX_COUNT, also: str = "") -> Callable[[str], int]:
+    """A whole number from ``low`` to ``high`` (``also``: what else the flag takes, said in the error)."""
+    return _parser(Bounds(low, high, whole=True), int, also, "count")  # type: ignore[return-value]
 
 
 def real(low: float, high: float, *, low_open: bool = False, high_open: bool = False,
          also: str = "") -> Callable[[str], float]:
     """A finite number within [low, high] (either end open as asked)."""
-    bounds = Bounds(low, high, low_open, high_open)
-
-    def parse(text: str) -> float:
-        try:
-            value = float(str(text).strip())
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"takes {bounds.says()}{also}, not '{text}'") from None
-        if not bounds.holds(value):
-            raise argparse.ArgumentTypeError(f"takes {bounds.says()}{also}, not '{text}'")
-        return value
-
-    parse.bounds = bounds  # type: ignore[attr-defined]
-    parse.__name__ = "real"
-    return parse
+    return _parser(Bounds(low, high, low_open, high_open), float, also, "real")
 
 
 #: the parsers most flags use

@@ -92,26 +92,22 @@ def protocol_name(text: str) -> str:
     return text
 
 
-def points(text: str) -> float:
-    """``--target-ci``: a width in percentage points (range checked with the other options, NaN and infinity too)."""
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes a width in percentage points such as 2, not '{text}'") from None
+def checked_later(example: str, what: str) -> Callable[[str], float]:
+    """A number whose range :class:`RunConfig` checks with the other options (NaN and infinity too), so its
+    message can name the option's meaning; here only the text is parsed."""
+    def parse(text: str) -> float:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"takes {what} such as {example}, not '{text}'") from None
+
+    parse.checked_by = "RunConfig"  # type: ignore[attr-defined]
+    return parse
 
 
-points.checked_by = "RunConfig"  # type: ignore[attr-defined]
-
-
-def confidence_level(text: str) -> float:
-    """``--confidence``: a number (range checked with the other options, NaN and infinity too)."""
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"takes a confidence level such as 0.95, not '{text}'") from None
-
-
-confidence_level.checked_by = "RunConfig"  # type: ignore[attr-defined]
+#: ``--target-ci`` and ``--confidence``
+points = checked_later("2", "a width in percentage points")
+confidence_level = checked_later("0.95", "a confidence level")
 
 
 def int_list(text: str) -> tuple[int, ...]:
