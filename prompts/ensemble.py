@@ -58,7 +58,7 @@ def text_encoder(model: Any, tokenizer: Any | None, device: str | torch.device |
     return encode
 
 
-@torch.inference_mode()
+@torch.no_grad()  # not inference_mode: under it autocast re-casts every weight at every call (bench.models.base)
 def build_classifier(
     model: Any,
     tokenizer: Any | None,
