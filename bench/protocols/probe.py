@@ -155,8 +155,8 @@ def zeroshot_vs_probe(runs: "pd.DataFrame") -> "pd.DataFrame":
     if merged.empty:
         raise UserError("no task has both a zero-shot and a linear-probe record: run "
                         "`zsbench run ... --protocol zeroshot --protocol linear-probe`")
-    out = pd.DataFrame({"model": merged.label_zs, "task": merged.task, "zero-shot": 100 * merged.primary_zs,
-                        "linear probe": 100 * merged.primary_lp})
+    out = pd.DataFrame({"model": merged.label_zs, "task": merged.task, "probe": merged.features_lp,
+                        "zero-shot": 100 * merged.primary_zs, "linear probe": 100 * merged.primary_lp})
     out["delta"] = out["zero-shot"] - out["linear probe"]
     return out.sort_values("delta").reset_index(drop=True)
 

@@ -44,9 +44,14 @@ def load_runs(results: Path | str, strict: bool = False) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS).sort_values("created", ascending=False, kind="stable")
 
 
-def newest(runs: pd.DataFrame, keys=("model", "pretrained", "templates", "task", "protocol", "profile")) -> pd.DataFrame:
-    """The newest record for each key (a repeated run replaces the earlier one; a run under another
-    profile does not: it is another number)."""
+#: what makes two records the same classifier's number: a repeated run replaces the earlier one; another
+#: profile, template set or classifier variant (``Protocol.variant``: a probe's features and training subset)
+#: is another number and keeps its own row
+SAME_NUMBER = ("model", "pretrained", "templates", "task", "protocol", "features", "profile")
+
+
+def newest(runs: pd.DataFrame, keys=SAME_NUMBER) -> pd.DataFrame:
+    """The newest record for each key (see :data:`SAME_NUMBER`)."""
     return runs.drop_duplicates(list(keys), keep="first")
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.engine.metrics import wilson_interval
 from bench.report.collect import default_board, newest
-from bench.report.leaderboard import row_label as leaderboard_row_label
+from bench.report.leaderboard import model_label
 from bench.report.images import data_url, record_source, thumbnail_bytes
 from bench.report.samples import TaskSamples, find_issues, load_task_samples
 
@@ -53,7 +53,7 @@ class ExplorerData:
 def _row_label(r, headline: str) -> str:
     """One leaderboard row per classifier: a model (with its template set where it is not each task's
     own), and, off the headline board, the protocol and a probe's variant."""
-    label = leaderboard_row_label(r)
+    label = model_label(r)
     if r.board != headline:
         label += f" [{r.protocol}{'' if r.features in ('-', None) else ' ' + str(r.features)}]"
     return label
@@ -89,7 +89,7 @@ def board_data(runs: pd.DataFrame, title: str) -> tuple[dict[str, Any], pd.DataF
     variant, the headline board's first), tasks and cells (the newest record of each), and the records
     behind them."""
     board = default_board(runs)
-    rows = newest(runs, keys=("model", "pretrained", "templates", "task", "protocol", "features", "profile")).copy()
+    rows = newest(runs).copy()
     rows["row"] = [_row_label(r, board) for r in rows.itertuples()]
     rows["headline"] = rows.board == board
     rows = rows.sort_values(["headline", "model", "pretrained", "row"], ascending=[False, True, True, True],

@@ -52,9 +52,16 @@ def _published_file() -> pd.DataFrame:
 PUBLISHED_PROFILE = "datacomp"
 
 
-def row_label(r) -> str:
+def model_label(r) -> str:
     """Zero-shot runs with each task's own templates share the model's row; others get their own."""
     return r.label if not r.uses_templates or r.task_templates else f"{r.label} [{r.templates}]"
+
+
+def row_label(r) -> str:
+    """:func:`model_label`, and each classifier variant a protocol declares (a probe's features and training
+    subset) on a row of its own."""
+    variant = getattr(r, "features", "-")
+    return model_label(r) if variant in ("-", None) else f"{model_label(r)} [{variant}]"
 
 
 #: DataComp's group means (aggregate_scores.py) -> the suite of each; a leaderboard shows a group's mean

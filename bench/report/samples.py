@@ -96,8 +96,7 @@ def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = 
                       protocol: str | None = None) -> TaskSamples:
     """The task's records lined up sample by sample (see the module docstring); ``protocol``: only that
     protocol's records (e.g. linear-probe)."""
-    rows = newest(runs[runs.task == task], keys=("model", "pretrained", "templates", "protocol", "features",
-                                                         "profile"))
+    rows = newest(runs[runs.task == task])
     if protocol is not None:
         if not (rows.protocol == protocol).any():
             raise UserError(f"no {protocol} records of task {task} (protocols recorded: "

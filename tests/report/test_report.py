@@ -273,3 +273,23 @@ def test_compare_pairs_records_within_a_profile(tmp_path):
     add(out, "ViT-B-32", "openai", "cifar10", 0.85, extra={"profile": "datacomp"}, created="20260103T000000")
     pairs = compare(load_runs(out), "ViT-B-32:openai", "ViT-B-32:laion2b")
     assert sorted(c.task for c in pairs) == ["cifar10 [clip]", "cifar10 [datacomp]"]
+
+
+def test_two_probes_of_one_model_keep_their_own_rows(tmp_path):
+    """Issue 39: a probe on the whole training split and one on a 10,000-image subset are different classifiers of
+    the same model; the leaderboard and the zero-shot-vs-probe view keep both (the subset probe ran last and used
+    to hide the other)."""
+    out = tmp_path / "r"
+    add(out, "conse", "T=10", "cifar10", 0.55, templates="cifar10", created="20260101T000000")
+    add(out, "conse", "T=10", "cifar10", 0.91, protocol="linear-probe", templates="-", created="20260101T000001",
+        extra={"probe_features": "pre-projection"})
+    add(out, "conse", "T=10", "cifar10", 0.89, protocol="linear-probe", templates="-", created="20260101T000002",
+        extra={"probe_features": "pre-projection", "train_limit": 10000})
+    runs = load_runs(out)
+    board = leaderboard(runs, protocol="linear-probe")
+    rows = {name: round(v, 1) for name, v in board["cifar10"].items()}
+    assert len(rows) == 2 and sorted(rows.values()) == [round(100 * runs[runs.protocol == "linear-probe"].primary.min(), 1),
+                                                       round(100 * runs[runs.protocol == "linear-probe"].primary.max(), 1)]
+    assert any("train 10000" in name for name in rows) and any(name.endswith("[pre-projection]") for name in rows)
+    view = zeroshot_vs_probe(runs)
+    assert len(view) == 2 and set(view.probe) == {"pre-projection", "pre-projection train 10000"}
