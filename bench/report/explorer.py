@@ -102,8 +102,9 @@ def board_data(runs: pd.DataFrame, title: str) -> tuple[dict[str, Any], pd.DataF
     for r in rows.itertuples():
         lo, hi, how = _interval(r)
         cells.append([models.index(r.row), task_names.index(r.task), _pct(r.primary), _pct(lo, 1), _pct(hi, 1), how])
+    folders = {str(Path(str(p)).parent.parent) for p in rows.path if p}
     return {
-        "title": title, "board": board,
+        "title": title, "board": board, "results": folders.pop() if len(folders) == 1 else "RESULTS",
         "models": [{"label": m, "arch": str(first[m].model), "pretrained": str(first[m].pretrained),
                     "protocol": str(first[m].protocol)} for m in models],
         "tasks": [{"name": t, "groups": groups[t], "metric": str(rows[rows.task == t].metric.iloc[0] or "top1")}
@@ -144,8 +145,29 @@ def shown_samples(samples: TaskSamples, flagged: np.ndarray, budget: int) -> np.
     for j, c in enumerate(labels.tolist()):
         rank_in_class[j] = seen.get(c, 0)
         seen[c] = rank_in_class[j] + 1
-    picked = order[np.lexsort((np.arange(n), rank_in_class))][:budget]
-    return np.sort(picked)
+    ranked = order[np.lexsort((np.arange(n), rank_in_class))]
+    must = pair_sides(correct, ranked, budget)
+    rest = ranked[~np.isin(ranked, must)][:budget - len(must)]
+    return np.sort(np.concatenate([must, rest]).astype(np.int64))
+
+
+def pair_sides(correct: np.ndarray, ranked: np.ndarray, budget: int) -> np.ndarray:
+    """Samples kept for A vs B whatever else fills the budget: for every pair of models, the first (in the page's
+    priority order) of each side, A right and B wrong, B right and A wrong, both wrong; a quarter of the budget
+    at most, shared evenly (none when the budget is too small to give every side one)."""
+    m = len(correct)
+    pairs = [(i, j) for i in range(m) for j in range(i + 1, m)]
+    per = budget // (4 * 3 * len(pairs)) if pairs else 0
+    if per == 0:
+        return np.empty(0, dtype=np.int64)
+    rank = np.empty(len(ranked), dtype=np.int64)
+    rank[ranked] = np.arange(len(ranked))
+    out: list[int] = []
+    for i, j in pairs:
+        for side in (correct[i] & ~correct[j], correct[j] & ~correct[i], ~correct[i] & ~correct[j]):
+            where = np.flatnonzero(side)
+            out += where[np.argsort(rank[where], kind="stable")][:per].tolist()
+    return np.array(list(dict.fromkeys(out)), dtype=np.int64)
 
 
 def item_payload(samples: TaskSamples, model_index: dict[str, int], budget: int) -> tuple[dict[str, Any], np.ndarray]:

@@ -229,6 +229,10 @@ def _explorer_items_in_chromium(results, tmp_path, items):
         assert f"caption: {item['caption']}" in first and f"other: {item['negative_caption']}" in first
         page.click("#zs-ab")
         assert "right (both sides) A" in page.text_content("#zs-ab-test")
+        sides = page.locator("h3.ab-side").all_text_contents()   # A right/B wrong, B right/A wrong, both wrong
+        assert [t.split(" (")[0] for t in sides] == ["A right, B wrong", "B right, A wrong", "both wrong"]
+        shown = sum(int(t.split("(")[1].split(" of ")[0]) for t in sides)
+        assert shown == sum(int(t.split(" of ")[1].split(" ")[0]) for t in sides)  # all 14 items fit the budget
         browser.close()
     assert errors == []
 

@@ -148,3 +148,19 @@ def test_explorer_in_chromium_from_leaderboard_cell_to_image_grid(vit_s32_checkp
         page.wait_for_selector("#zs-grid")
         browser.close()
     assert errors == []
+
+
+def test_a_vs_b_keeps_samples_of_every_side_whatever_fills_the_budget():
+    """Issue 39: flagged label issues (on which both models are right) used to fill the page's budget, so A vs B
+    showed "B right, A wrong (0 of 1426 shown)". Every pair of models now keeps examples of each side."""
+    labels = np.arange(2000) % 10
+    a, b = labels.copy(), labels.copy()
+    a[100:130] = (labels[100:130] + 1) % 10                 # B right, A wrong
+    b[130:160] = (labels[130:160] + 1) % 10                 # A right, B wrong
+    a[160:170] = b[160:170] = (labels[160:170] + 1) % 10    # both wrong
+    s = _samples(labels, a, b)
+    got = set(shown_samples(s, np.arange(1000, 1240), 240).tolist())   # 240 flagged: the whole budget
+    assert len(got) == 240
+    per = 240 // 12   # a quarter of the budget over one pair's three sides
+    for side in (range(100, 130), range(130, 160), range(160, 170)):
+        assert len(got & set(side)) == min(per, len(side))

@@ -288,13 +288,23 @@
     root.appendChild(el("p", { id: "zs-ab-test", text: (T.items ? "right (both sides) A " : "top-1 A ") + (100 * ra / n).toFixed(2) + "%, B " + (100 * rb / n).toFixed(2) +
       "% on " + n + " samples; A right and B wrong: " + onlyA + ", B right and A wrong: " + onlyB +
       "; McNemar's exact test p = " + p.toPrecision(3) }));
-    [[true, "A right, B wrong"], [false, "B right, A wrong"]].forEach(function (side) {
+    var bothWrong = 0;
+    for (var q = 0; q < n; q++) if (!bit(T.correct[a], q) && !bit(T.correct[b], q)) bothWrong++;
+    function spec(m) { var M = B.models[T.models[m]]; return M.arch + ":" + M.pretrained; }
+    var models = " --models " + spec(a) + " --models " + spec(b);
+    [["a", "A right, B wrong", onlyA, "--disagree"], ["b", "B right, A wrong", onlyB, "--disagree"],
+     ["none", "both wrong", bothWrong, "--hard"]].forEach(function (side) {
       var grid = el("div", { cls: "grid" }), shown = 0;
       T.shown.pos.forEach(function (pos, s) {
         var x = bit(T.correct[a], pos), y = bit(T.correct[b], pos);
-        if (side[0] ? (x && !y) : (y && !x)) { grid.appendChild(figure(j, T, s, [a, b])); shown++; }
+        if (side[0] === "a" ? (x && !y) : side[0] === "b" ? (y && !x) : (!x && !y)) {
+          grid.appendChild(figure(j, T, s, [a, b])); shown++;
+        }
       });
-      root.appendChild(el("h3", { text: side[1] + " (" + shown + " of " + (side[0] ? onlyA : onlyB) + " shown)" }));
+      root.appendChild(el("h3", { cls: "ab-side", text: side[1] + " (" + shown + " of " + side[2] + " shown)" }));
+      if (shown < side[2]) root.appendChild(el("p", { cls: "muted more", text: "all of them: zsbench samples " +
+        B.results + " --task " + B.tasks[j].name + models + " " + side[3] + " (the report keeps " +
+        T.shown.pos.length + " images per task: zsbench report --samples-per-task N keeps more)" }));
       root.appendChild(grid);
     });
   }
