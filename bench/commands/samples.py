@@ -65,8 +65,12 @@ def execute(args: argparse.Namespace) -> int:
     if len(models) == 1:
         notes.append("one model's records: the ensemble is that one model")
     found = None
-    if "label_issues" in asked or "without_issues" in asked:
-        found, exact = s.find_issues(data)
+    if "label_issues" in asked or "without_issues" in asked or args.grid:
+        used, left = s.issue_models(data, explicit=bool(args.models))
+        found, exact = s.find_issues(data, used)
+        out["issue_models"] = [data.models[i].label for i in used]
+        notes.append("label issues from " + "; ".join(out["issue_models"]))
+        notes += [f"left out of label issues: {why}" for why in left]
         if "label_issues" in asked:
             out["issues"] = s.issue_rows(data, found)
         if "without_issues" in asked:

@@ -30,7 +30,7 @@ from bench.engine.metrics import wilson_interval
 from bench.report.collect import default_board, newest
 from bench.report.leaderboard import model_label
 from bench.report.images import data_url, record_source, thumbnail_bytes
-from bench.report.samples import TaskSamples, find_issues, load_task_samples
+from bench.report.samples import TaskSamples, find_issues, issue_models, load_task_samples
 
 #: samples shown as images per task, and their thumbnails' longer side in px
 SAMPLES_PER_TASK = 240
@@ -206,8 +206,11 @@ def task_payload(samples: TaskSamples, model_index: dict[str, int], budget: int)
     suggested = np.empty(0, dtype=np.int64)
     score = np.empty(0)
     try:
-        found, exact = find_issues(samples)
+        used, left = issue_models(samples)
+        found, exact = find_issues(samples, used)
         flagged, suggested, score = found.indices, found.suggested, found.score
+        notes.append("label issues from " + "; ".join(samples.models[i].label for i in used))
+        notes += [f"left out of label issues: {why}" for why in left]
         if not exact:
             notes.append("label issues from top-10 probabilities (classes outside spread evenly)")
     except UserError as exc:

@@ -129,6 +129,11 @@ def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = 
         loaded.append((fingerprint, ModelSamples(_label(r), record, preds, results)))
     if not loaded:
         raise UserError(f"task {task}: no record with per-sample predictions ({'; '.join(skipped)})")
+    for spec in models or ():  # a model named explicitly must take part: never silently left out
+        if not any(_matches(spec, r) for r in rows.itertuples() if any(m.record is r.record for _, m in loaded)):
+            why = "; ".join(x for x in skipped if spec in x) or "its records keep none"
+            raise UserError(f"--models {spec}: no per-sample results of task {task} ({why}): rerun it with "
+                            "this zsbench, or leave it out of --models")
     groups: dict[str, list[ModelSamples]] = {}
     for fingerprint, m in loaded:
         groups.setdefault(fingerprint, []).append(m)
@@ -153,26 +158,46 @@ def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = 
 
 # -- questions ---------------------------------------------------------------------------------------
 
-def mean_probabilities(samples: TaskSamples) -> tuple[np.ndarray, bool]:
-    """The mean of the models' probability matrices, and whether it is exact (see
-    :func:`bench.engine.sample_scores.probability_matrix`)."""
+#: label issues use the models whose top-1 on the task is within this many points of the best one's: a model far
+#: below the others adds its own confusions to the mean and dilutes the flags (six CIFAR-10 records with four
+#: 43-54% zero-shot heads beside two 89-91% probes flagged 481 images, the probes alone 162)
+ISSUE_MODEL_MARGIN = 10.0
+
+
+def issue_models(samples: TaskSamples, explicit: bool = False) -> tuple[list[int], list[str]]:
+    """The models label issues are computed from (positions in ``samples.models``) and, for each left out, why.
+    ``explicit``: the user named the models (``--models``): all of them are used."""
+    top1 = 100 * samples.correct.mean(axis=1)
+    best = float(top1.max())
+    keep = [i for i, a in enumerate(top1) if explicit or a >= best - ISSUE_MODEL_MARGIN]
+    why = [f"{m.label} (top-1 {top1[i]:.1f}%, {best - top1[i]:.1f} points below the best, {best:.1f}%; more than "
+           f"{ISSUE_MODEL_MARGIN:g} below: name it with --models to use it anyway)"
+           for i, m in enumerate(samples.models) if i not in keep]
+    return keep, why
+
+
+def mean_probabilities(samples: TaskSamples, models: list[int] | None = None) -> tuple[np.ndarray, bool]:
+    """The mean of the models' probability matrices (``models``: positions of those to use; default all), and
+    whether it is exact (see :func:`bench.engine.sample_scores.probability_matrix`)."""
     n_classes = max(len(samples.classnames), int(samples.labels.max()) + 1)
     total, exact = None, True
-    for m in samples.models:  # summed one model at a time: 100 models x 50,000 x 1,000 would not fit at once
+    chosen = samples.models if models is None else [samples.models[i] for i in models]
+    for m in chosen:  # summed one model at a time: 100 models x 50,000 x 1,000 would not fit at once
         if "topk_prob" not in m.preds and "probs" not in m.preds:
             raise UserError(f"{m.label}: its record has no per-sample probabilities (written before zsbench kept "
                             "them): rerun it to find label issues")
         mat, full = probability_matrix(m.preds, n_classes)
         total = mat if total is None else np.add(total, mat, out=total)
         exact &= full
-    return total / len(samples.models), exact
+    return total / len(chosen), exact
 
 
-def find_issues(samples: TaskSamples):
-    """Confident learning on the models' mean probabilities (:func:`bench.engine.label_issues.find_label_issues`;
-    positions in ``samples``), and whether the probabilities were exact."""
+def find_issues(samples: TaskSamples, models: list[int] | None = None):
+    """Confident learning on the mean probabilities of ``models`` (default: :func:`issue_models`'s choice)
+    (:func:`bench.engine.label_issues.find_label_issues`; positions in ``samples``), and whether the probabilities
+    were exact."""
     samples.require_classes("--label-issues")
-    probs, exact = mean_probabilities(samples)
+    probs, exact = mean_probabilities(samples, issue_models(samples)[0] if models is None else models)
     return find_label_issues(samples.labels, probs), exact
 
 

@@ -293,3 +293,56 @@ def test_two_probes_of_one_model_keep_their_own_rows(tmp_path):
     assert any("train 10000" in name for name in rows) and any(name.endswith("[pre-projection]") for name in rows)
     view = zeroshot_vs_probe(runs)
     assert len(view) == 2 and set(view.probe) == {"pre-projection", "pre-projection train 10000"}
+
+
+def _scored_record(out, model, probs, labels, created):
+    from bench.engine.records import RunRecord, save_record
+    from bench.engine.sample_scores import sample_scores
+
+    top5 = np.argsort(-probs, axis=1, kind="stable")[:, :5].astype(np.int32)
+    right = float((top5[:, 0] == labels).mean())
+    rec = RunRecord(model=model, pretrained="p", task="t", split="test", protocol="zeroshot",
+                    metrics={"top1": right, "primary": right}, n_samples=len(labels), templates="t", seed=0,
+                    config={"metric": "top1", "task_templates": True}, versions={"zsbench": "0.1.0"},
+                    task_info={"classnames": [f"c{i}" for i in range(probs.shape[1])]}, created=created)
+    save_record(rec, out, {"indices": np.arange(len(labels)), "labels": labels, "top5": top5,
+                           **sample_scores(probs, labels, keep_full=True)})
+
+
+def test_label_issues_leave_out_a_model_far_below_the_best_and_say_so(tmp_path):
+    """Issue 39: two strong models and a weak one; the flags come from the two strong models' mean (equal to
+    confident learning on it by hand), the weak one is named as left out and why; --models restores it."""
+    from bench.engine.label_issues import find_label_issues
+
+    rng = np.random.default_rng(0)
+    n, k = 600, 6
+    labels = np.arange(n) % k
+    probs = {}
+    for model, strength in (("strong-a", 5.0), ("strong-b", 4.5), ("weak", 0.4)):
+        logits = rng.normal(size=(n, k)) + strength * np.eye(k)[labels]
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs[model] = e / e.sum(axis=1, keepdims=True)
+    out = tmp_path / "r"
+    for j, (model, p) in enumerate(probs.items()):
+        _scored_record(out, model, p, labels, f"2026010{j + 1}T000000")
+    r = zsbench("samples", out, "--task", "t", "--label-issues", "--json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout)
+    assert sorted(m.split(" / ")[0] for m in got["issue_models"]) == ["strong-a", "strong-b"]
+    assert any(note.startswith("left out of label issues: weak / p") and "points below the best" in note
+               for note in got["notes"])
+    mean = (probs["strong-a"] + probs["strong-b"]) / 2
+    assert [x["index"] for x in got["issues"]] == find_label_issues(labels, mean).indices.tolist()
+    every = json.loads(zsbench("samples", out, "--task", "t", "--label-issues", "--json", "--models", "strong-a",
+                               "--models", "strong-b", "--models", "weak", cwd=tmp_path).stdout)
+    assert len(every["issue_models"]) == 3
+
+
+def test_models_naming_a_model_without_per_sample_results_is_one_line(tmp_path):
+    out = tmp_path / "r"
+    add(out, "A", "p", "cifar10", 0.6)
+    add(out, "B", "p", "cifar10", 0.7)
+    for preds in (out / "runs").glob("B__*.preds.npz"):
+        preds.unlink()
+    r = zsbench("samples", out, "--task", "cifar10", "--hard", "--models", "A", "--models", "B", cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--models B" in r.stderr, r.stderr
