@@ -346,3 +346,20 @@ def test_models_naming_a_model_without_per_sample_results_is_one_line(tmp_path):
         preds.unlink()
     r = zsbench("samples", out, "--task", "cifar10", "--hard", "--models", "A", "--models", "B", cwd=tmp_path)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--models B" in r.stderr, r.stderr
+
+
+def test_the_explorer_says_which_models_the_flags_come_from(tmp_path):
+    """Issue 39: the explorer's task page names the models behind its label-issue flags and the ones left out."""
+    from bench.report.explorer import explorer_data
+
+    rng = np.random.default_rng(1)
+    n, k = 300, 5
+    labels = np.arange(n) % k
+    out = tmp_path / "r"
+    for j, (model, strength) in enumerate((("strong", 5.0), ("weak", 0.3))):
+        logits = rng.normal(size=(n, k)) + strength * np.eye(k)[labels]
+        e = np.exp(logits - logits.max(axis=1, keepdims=True))
+        _scored_record(out, model, e / e.sum(axis=1, keepdims=True), labels, f"2026010{j + 1}T000000")
+    (payload,) = [p for p in explorer_data(load_runs(out), "t").tasks if p is not None]
+    assert "label issues from strong / p" in payload["notes"]
+    assert any(x.startswith("left out of label issues: weak / p") for x in payload["notes"])
