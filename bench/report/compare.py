@@ -141,6 +141,11 @@ def _select(runs: pd.DataFrame, spec: str | tuple[str, str], protocol: str) -> p
     if sel.pretrained.nunique() > 1:
         raise UserError(f"'{spec}' matches several checkpoints ({', '.join(sorted(sel.pretrained.unique()))}): "
                         "add :PRETRAINED")
+    for task, group in sel.groupby("task"):  # two classifiers of one model (a probe's variants): never pick one silently
+        variants = sorted(set(str(v) for v in group.features))
+        if len(variants) > 1:
+            raise UserError(f"'{spec}' has {len(variants)} {protocol} classifiers on {task} ({'; '.join(variants)}): "
+                            "compare one record of each side (give the record .json files)")
     return newest(sel, keys=("task", "profile"))
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from bench.core.errors import UserError
 from bench.engine.metrics import wilson_interval
-from bench.report.collect import default_board, newest
+from bench.report.collect import SAME_NUMBER, default_board, newest
 from bench.report.leaderboard import model_label
 from bench.report.images import data_url, record_source, thumbnail_bytes
 from bench.report.samples import TaskSamples, find_issues, issue_models, load_task_samples
@@ -89,7 +89,10 @@ def board_data(runs: pd.DataFrame, title: str) -> tuple[dict[str, Any], pd.DataF
     variant, the headline board's first), tasks and cells (the newest record of each), and the records
     behind them."""
     board = default_board(runs)
+    # how many records stand behind each cell (the newest is shown; the rest are repeats of the same number)
+    behind = runs.groupby(list(SAME_NUMBER), dropna=False)["path"].transform("size")
     rows = newest(runs).copy()
+    rows["records"] = behind.loc[rows.index].to_numpy()
     rows["row"] = [_row_label(r, board) for r in rows.itertuples()]
     rows["headline"] = rows.board == board
     rows = rows.sort_values(["headline", "model", "pretrained", "row"], ascending=[False, True, True, True],
@@ -101,7 +104,8 @@ def board_data(runs: pd.DataFrame, title: str) -> tuple[dict[str, Any], pd.DataF
     cells = []
     for r in rows.itertuples():
         lo, hi, how = _interval(r)
-        cells.append([models.index(r.row), task_names.index(r.task), _pct(r.primary), _pct(lo, 1), _pct(hi, 1), how])
+        cells.append([models.index(r.row), task_names.index(r.task), _pct(r.primary), _pct(lo, 1), _pct(hi, 1), how,
+                      int(r.records)])
     folders = {str(Path(str(p)).parent.parent) for p in rows.path if p}
     return {
         "title": title, "board": board, "results": folders.pop() if len(folders) == 1 else "RESULTS",

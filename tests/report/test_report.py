@@ -363,3 +363,30 @@ def test_the_explorer_says_which_models_the_flags_come_from(tmp_path):
     (payload,) = [p for p in explorer_data(load_runs(out), "t").tasks if p is not None]
     assert "label issues from strong / p" in payload["notes"]
     assert any(x.startswith("left out of label issues: weak / p") for x in payload["notes"])
+
+
+def test_the_explorer_board_says_how_many_records_stand_behind_each_cell(tmp_path):
+    """Issue 39: a cell shows the newest record of its classifier and says how many stand behind it."""
+    from bench.report.explorer import explorer_data
+
+    out = tmp_path / "r"
+    add(out, "A", "p", "cifar10", 0.60, created="20260101T000000")
+    add(out, "A", "p", "cifar10", 0.65, created="20260102T000000")   # the same classifier, run again
+    add(out, "B", "p", "cifar10", 0.70, created="20260101T000000")
+    board = explorer_data(load_runs(out), "t").board
+    by_model = {board["models"][c[0]]["arch"]: c for c in board["cells"]}
+    assert by_model["A"][6] == 2 and by_model["B"][6] == 1
+    runs = load_runs(out)
+    newest_a = runs[(runs.model == "A")].sort_values("created").primary.iloc[-1]
+    assert by_model["A"][2] == round(100 * newest_a, 2)
+
+
+def test_compare_refuses_to_pick_one_of_two_probe_variants_silently(tmp_path):
+    out = tmp_path / "r"
+    add(out, "A", "p", "cifar10", 0.91, protocol="linear-probe", templates="-", extra={"probe_features": "embedding"})
+    add(out, "A", "p", "cifar10", 0.89, protocol="linear-probe", templates="-", created="20260101T000001",
+        extra={"probe_features": "embedding", "train_limit": 10000})
+    add(out, "B", "p", "cifar10", 0.80, protocol="linear-probe", templates="-", extra={"probe_features": "embedding"})
+    r = zsbench("compare", "A", "B", "--protocol", "linear-probe", "--results", out, cwd=tmp_path)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "2 linear-probe classifiers on cifar10 (embedding; embedding train 10000)" in r.stderr

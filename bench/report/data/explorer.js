@@ -77,7 +77,8 @@
     clear();
     root.appendChild(el("h2", { text: "Explorer: leaderboard" }));
     root.appendChild(el("p", { cls: "muted", text: "Click a column to sort, a cell to open the task's classes; bars: 95% interval. " +
-      "Mean: over the tasks shown, for rows that have all of them." }));
+      "Mean: over the tasks shown, for rows that have all of them. A row is one classifier (a model, its template set " +
+      "and, for probes, its features and training subset); ×N: N records of it on that task, the newest shown." }));
     var q = el("input", { type: "search", placeholder: "filter models", "aria-label": "filter models", value: state.filter });
     var arch = options(uniq(B.models.map(function (m) { return m.arch; })), "architectures");
     var data = options(uniq(B.models.map(function (m) { return m.pretrained; })), "pretrained data");
@@ -132,8 +133,10 @@
         cols.forEach(function (j) {
           var c = cellAt[i + "," + j];
           if (!c) { tr.appendChild(el("td")); return; }
-          var td = el("td", { cls: "cell", "data-model": String(i), "data-task": String(j), title: c[5] ? c[5] + ": " + fmt(c[3]) + "–" + fmt(c[4]) : "" },
-            [fmt(c[2])]);
+          var behind = c[6] > 1 ? c[6] + " records of this classifier on this task; the newest is shown" : "1 record";
+          var td = el("td", { cls: "cell", "data-model": String(i), "data-task": String(j), "data-records": String(c[6] || 1),
+            title: (c[5] ? c[5] + ": " + fmt(c[3]) + "–" + fmt(c[4]) + "; " : "") + behind },
+            [fmt(c[2]), c[6] > 1 ? el("sup", { cls: "muted", text: "\u00d7" + c[6] }) : null]);
           if (c[3] != null) {
             var bar = el("span", { cls: "ci" });
             var lo = Math.max(0, c[3]), hi = Math.min(100, c[4]);
