@@ -16,7 +16,8 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Iterable
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -33,32 +34,40 @@ def atomic_write_bytes(path: Path, data: bytes, elsewhere: str = "") -> None:
     path = Path(path)
     tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
+        with refused_writes(path.parent, elsewhere, need=len(data)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+    except BaseException:
         if tmp is not None:
             try:
                 Path(tmp).unlink(missing_ok=True)
             except OSError:
                 pass
-        if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
-            raise StorageFull(path.parent, exc, elsewhere, need=len(data)) from None
+        raise
+
+
+@contextmanager
+def refused_writes(folder: Path, elsewhere: str = "", need: int = 0) -> Iterator[None]:
+    """Inside it, a write the disk refuses (full, a quota, a size limit, read-only: ``STORAGE_ERRNOS``) is a
+    :class:`StorageFull` naming ``folder`` (``elsewhere``: the option that writes somewhere else; ``need``: the bytes
+    it was writing); any other error is left as it is."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in STORAGE_ERRNOS:
+            raise StorageFull(folder, exc, elsewhere, need=need) from None
         raise
 
 
 def make_folder(path: Path, elsewhere: str = "") -> None:
     """``mkdir -p``; a disk that refuses it is a :class:`StorageFull`."""
-    try:
+    with refused_writes(Path(path).parent, elsewhere):
         Path(path).mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        if exc.errno in STORAGE_ERRNOS:
-            raise StorageFull(Path(path).parent, exc, elsewhere) from None
-        raise
 
 
 def atomic_write_json(path: Path, obj: Any, elsewhere: str = "") -> None:

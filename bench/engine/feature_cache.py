@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bench.core.hashing import stable_hash
-from bench.core.store import Store
+from bench.core.store import CACHE_ELSEWHERE, Store, refused_writes
 from bench.engine.distributed import barrier
 from tasks.sources.base import ImageSource
 
@@ -66,8 +66,9 @@ class RowDonors:
         self.store, self.own = store, own
 
     def register(self) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / self.own).touch()
+        with refused_writes(self.folder, CACHE_ELSEWHERE):
+            self.folder.mkdir(parents=True, exist_ok=True)
+            (self.folder / self.own).touch()
 
     def lookup(self, wanted: np.ndarray) -> dict[str, np.ndarray]:
         """``{"indices", "labels", "features"}`` of the wanted samples found in other entries (any order)."""

@@ -176,3 +176,11 @@ def test_a_full_sweep_folder_is_one_line(colour, tiny_folder, small_disk, tmp_pa
     line = _one_line_exit_1(out)
     assert f"cannot write to {disk}" in line and "--out" in line
     assert [p for p in disk.rglob("*") if p.name.endswith(".tmp")] == []
+
+
+def test_a_read_only_cache_is_one_line(colour, tiny_folder, small_disk, tmp_path):
+    cache = small_disk("ro-cache", read_only=True)
+    out = run_cli("run", "--model", "colour:v1", "--task", tiny_folder, "--templates", "single", "--workers", "0",
+                  "--quiet", "--cache-dir", cache, "--out", tmp_path / "r", cwd=tmp_path)
+    line = _one_line_exit_1(out)
+    assert f"cannot write to {cache}" in line and "read-only" in line and "--cache-dir" in line
