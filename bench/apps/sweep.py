@@ -305,8 +305,7 @@ def run_job(config: RunConfig, job: Job, sweep_dir: Path) -> dict[str, Any]:
                       skip_existing=True, progress=False, quiet=True)
         runner = Runner(cfg)
         records = runner.run()
-        if runner.storage_error is not None:  # the records that fit are written; the job failed there
-            raise runner.storage_error
+        runner.raise_storage_error()  # the records that fit are written; the job failed there
     except BaseException as exc:  # noqa: BLE001 - record why, then let the executor see the failure
         reason = short_reason(exc) or type(exc).__name__
         if not isinstance(exc, UserError):

@@ -23,9 +23,7 @@ def run_robustness(config, suite: str, subset_mode: str | None = None, probe: bo
     no more raises StorageFull (``exc.records``: what finished)."""
     runner = _robustness_runner(config, suite, subset_mode, probe)
     records = runner.run()
-    if runner.storage_error is not None:
-        runner.storage_error.records = records
-        raise runner.storage_error
+    runner.raise_storage_error()
     return records, _scores(records), runner.skipped
 
 
@@ -65,8 +63,7 @@ def execute(args: argparse.Namespace) -> int:
         print_json([r.to_dict() for r in records])
     elif records or runner.storage_error is None:
         print("\n".join(robustness_lines(_scores(records), runner.skipped)))
-    if runner.storage_error is not None:  # what finished is printed above; exit 1 with the one line
-        raise runner.storage_error
+    runner.raise_storage_error()  # what finished is printed above; a full disk: exit 1 with the one line
     return 0
 
 

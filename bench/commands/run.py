@@ -24,15 +24,13 @@ def execute(args: argparse.Namespace) -> int:
         return 0
     if config.json:
         print_json([r.to_dict() for r in records])
-        if runner.storage_error is not None:
-            raise runner.storage_error
+        runner.raise_storage_error()
         if config.output_format == "clip_benchmark":
             write_clip_benchmark_results(records, Path(config.out_dir) / "clip_benchmark")
         return 0
     if records or runner.storage_error is None:
         print("\n".join(run_lines(records, runner.skipped, config.seed)))
-    if runner.storage_error is not None:  # the finished figures are above; exit 1 with the one line
-        raise runner.storage_error
+    runner.raise_storage_error()  # the finished figures are above; a full disk: exit 1 with the one line
     if config.save and not config.quiet:
         print(f"records: {Path(config.out_dir) / 'runs'}")
     if config.output_format == "clip_benchmark":

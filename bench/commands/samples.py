@@ -41,8 +41,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    pass
-
     from bench.report.collect import load_runs
     from bench.report import samples as s
 

@@ -10,7 +10,7 @@ from bench.core.errors import UserError
 from bench.core.paths import ensure_writable_dir, user_path
 from bench.engine.config import SWEEP, add_run_options, config_from_args
 from bench.report.text import format_table
-from bench.core.numbers import count, real
+from bench.core.numbers import Bounds, count, real
 
 
 def _minutes(text: str) -> int:
@@ -30,7 +30,7 @@ def _minutes(text: str) -> int:
 
 #: --time: up to a year of minutes
 MAX_MINUTES = 366 * 24 * 60
-_minutes.bounds = count(1, MAX_MINUTES).bounds  # type: ignore[attr-defined]
+_minutes.bounds = Bounds(1, MAX_MINUTES, whole=True)  # type: ignore[attr-defined]
 
 
 def _pair(text: str) -> tuple[str, str]:

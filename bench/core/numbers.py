@@ -72,4 +72,3 @@ def real(low: float, high: float, *, low_open: bool = False, high_open: bool = F
 positive_count = count(1)
 seed_value = count(0, 2 ** 32 - 1)
 fraction = real(0.0, 1.0, low_open=True, high_open=True)   # a probability or a confidence level
-positive_real = real(0.0, 1e9, low_open=True)

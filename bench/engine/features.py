@@ -192,8 +192,7 @@ class FeatureExtractor:
             if self.store else None
         lazy = lazy and entry is not None
         keep = ("labels", "indices") if lazy else ARRAYS
-        spans = [indices[c * self.chunk_size:(c + 1) * self.chunk_size]
-                 for c in range(max(1, -(-len(indices) // self.chunk_size)))]
+        spans = self._spans(indices)
         chunks = cached_chunks(entry, spans, keep, lazy)
         all_missing = [c for c in range(len(spans)) if c not in chunks]
         rank, size = world()
@@ -248,6 +247,11 @@ class FeatureExtractor:
             key = stable_hash([key, "chunk-rows", self.chunk_size])
         return key
 
+    def _spans(self, indices: np.ndarray) -> list[np.ndarray]:
+        """The samples of each cache chunk of an entry (one chunk at least, empty for no samples)."""
+        return [indices[c * self.chunk_size:(c + 1) * self.chunk_size]
+                for c in range(max(1, -(-len(indices) // self.chunk_size)))]
+
     def _complete(self, key: str) -> bool:
         """Whether the cache holds this whole entry (embeddings cached before their backend had a stage stay valid)."""
         return self.store is not None and self.store.chunked("features", key, {}).is_complete()
@@ -267,9 +271,10 @@ class FeatureExtractor:
             key = self._key(source, split, indices, "embedding")
             entry = self.store.chunked("features", key, {"model": self.backend.fingerprint, "data": source.identity,
                                                          "split": split, "n": len(indices), "stage": stage.kind})
-            size = self.chunk_size
-            for c, start in enumerate(range(0, max(len(indices), 1), size)):
-                entry.save_chunk(c, {a: getattr(out, a)[start:start + size] for a in ARRAYS})
+            start = 0
+            for c, span in enumerate(self._spans(indices)):  # the layout any entry of these samples has
+                entry.save_chunk(c, {a: getattr(out, a)[start:start + len(span)] for a in ARRAYS})
+                start += len(span)
             entry.mark_complete({"dim": int(features.shape[1])})
         out, skipped = self._drop_bad(out, source, lazy=False)
         out.info = {**inner.info, "skipped": skipped, "stage": stage.kind, "stage_seconds": time.perf_counter() - t0,

@@ -176,6 +176,13 @@ class Runner:
             self.storage_error = exc
         return self.records
 
+    def raise_storage_error(self) -> None:
+        """Raise the disk error that stopped the run, if one did, carrying what finished before it
+        (``exc.records``); callers that print call it after printing."""
+        if self.storage_error is not None:
+            self.storage_error.records = self.records
+            raise self.storage_error
+
     def _evaluate_all(self, work: list, done: set, opened: dict, ctx: DataContext) -> None:
         config = self.config
         for model_name, pretrained in config.models:
@@ -203,7 +210,5 @@ def run(config: RunConfig) -> list[RunRecord]:
     no more raises :class:`StorageFull` (``exc.records``: what finished before)."""
     runner = Runner(config)
     records = runner.run()
-    if runner.storage_error is not None:
-        runner.storage_error.records = records
-        raise runner.storage_error
+    runner.raise_storage_error()
     return records

@@ -247,7 +247,6 @@ class ConSEBackend(ModelBackend):
         maps them (in blocks: the same arithmetic per row)."""
         import numpy as np
 
-        self.prepare()
         out = [self._combine(torch.from_numpy(np.ascontiguousarray(probs[s:s + 4096], dtype=np.float32))).numpy()
                for s in range(0, len(probs), 4096)]
         return np.concatenate(out) if out else np.zeros((0, self.embed_dim), dtype=np.float32)

@@ -114,7 +114,6 @@ class CaptionSelection(Protocol):
         both = text_ok & image_ok
         metrics = {"text_acc": float(text_ok.mean()), "image_acc": float(image_ok.mean()), "acc": float(both.mean())}
         metrics["primary"] = metrics[ev.spec.metric]
-        width = max(len(d["text_choice"]) for d in decisions)
         return [Outcome(
             metrics, len(items), templates="captions",
             config={"n_items": len(items), "n_captions": sum(len(item.captions) for item in items),
@@ -122,18 +121,19 @@ class CaptionSelection(Protocol):
             timings={"features": feats.info["seconds"], "classifier": info["seconds"],
                      "evaluate": time.perf_counter() - t0},
             task_info={**feature_facts(feats), "text_cache": info["cache"], "n_images": int(len(source))},
-            # per item: 'top5'[:, 0] == 'labels' when it is right on both sides (compare: McNemar per item)
+            # per item: 'top5'[:, 0] == 'labels' when it is right on both sides (the classification reading that
+            # the contract checks; samples, the explorer and compare read sample_results below)
             predictions={"indices": groups.numbers, "labels": np.zeros(len(items), dtype=np.int64),
                          "top5": (~both).astype(np.int32)[:, None],
                          "text_correct": text_ok, "image_correct": image_ok,
-                         "text_choice": _padded([d["text_choice"] for d in decisions], width),
-                         "image_choice": _padded([d["image_choice"] for d in decisions], width),
+                         "text_choice": _padded([d["text_choice"] for d in decisions], -1).astype(np.int32),
+                         "image_choice": _padded([d["image_choice"] for d in decisions], -1).astype(np.int32),
                          "text_margin": np.array([d["text_margin"] for d in decisions], dtype=np.float32),
                          "image_margin": np.array([d["image_margin"] for d in decisions], dtype=np.float32),
                          # what samples and the explorer show: the item, its first image, its captions (own first)
                          "keys": np.array([item.key for item in items]),
                          "image_start": np.array([item.start for item in items], dtype=np.int64),
-                         "captions": _texts([item.captions for item in items])},
+                         "captions": _padded([item.captions for item in items], "")},
         )]
 
     @classmethod
@@ -158,14 +158,7 @@ class CaptionSelection(Protocol):
                              answers=predictions.get("captions"), images=predictions.get("image_start"), per_item=True)
 
 
-def _texts(rows: list[list[str]]) -> np.ndarray:
-    """Captions per item as a ``[items, most captions]`` text array, "" where an item has fewer."""
+def _padded(rows: list, fill) -> np.ndarray:
+    """Rows of unequal length as one array, ``fill`` after each row's end (choices: -1; captions: "")."""
     width = max(len(row) for row in rows)
-    return np.array([list(row) + [""] * (width - len(row)) for row in rows])
-
-
-def _padded(rows: list[np.ndarray], width: int) -> np.ndarray:
-    out = np.full((len(rows), width), -1, dtype=np.int32)
-    for k, row in enumerate(rows):
-        out[k, :len(row)] = row
-    return out
+    return np.array([list(row) + [fill] * (width - len(row)) for row in rows])

@@ -24,6 +24,7 @@ from bench.core.errors import UserError
 from bench.engine.records import load_predictions, read_record
 from bench.engine.sampling import stratified_order
 from bench.engine.sequential import betting_interval, hedged_capital
+from bench.report.protocols import describe
 
 #: pairs read between two looks at the test (any schedule is valid; a batch is what a run would add)
 BATCH = 64
@@ -80,12 +81,14 @@ def sequential_compare(path_a: str, path_b: str, task: str, label_a: str, label_
     except OSError:
         raise UserError(f"task {task}: a record has no per-sample predictions (.preds.npz), which --sequential "
                         "reads") from None
-    if "top5" not in pa or "top5" not in pb:
+    protocol = describe(ra.protocol)
+    sa, sb = protocol.sample_results(pa), protocol.sample_results(pb)   # right as the protocol counts it
+    if sa is None or sb is None:
         raise UserError(f"task {task}: {ra.protocol} records hold no per-sample top-1 predictions; --sequential "
                         "compares classification records")
-    oa, ob, labels, N = _shared_order(ra, rb, pa, pb, task, seed)
-    ca = (pa["top5"][oa, 0] == labels).astype(float)
-    cb = (pb["top5"][ob, 0] == labels).astype(float)
+    oa, ob, _, N = _shared_order(ra, rb, pa, pb, task, seed)
+    ca = sa.correct[oa].astype(float)
+    cb = sb.correct[ob].astype(float)
     x = (ca - cb + 1) / 2
     if not len(x):
         raise UserError(f"task {task}: the two records share no sample to compare")

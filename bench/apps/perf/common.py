@@ -70,6 +70,17 @@ def best_seconds(fn, repeats: int) -> float:
     return best
 
 
+def median_seconds(fn, repeats: int):
+    """The median wall seconds of ``repeats`` calls of ``fn`` (no warm-up call: the caller's), and the last call's
+    result."""
+    times, result = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t)
+    return sorted(times)[len(times) // 2], result
+
+
 def jpeg_folder(root, n: int, n_classes: int = 4, seed: int = 0):
     from PIL import Image
 

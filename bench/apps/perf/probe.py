@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from bench.engine.linear_probe import LogisticProbe, paper_lambda_search, stratified_split
-from bench.apps.perf.common import synthetic_features
+from bench.apps.perf.common import median_seconds, synthetic_features
 
 
 def probe_sweep(n: int = 10000, dim: int = 512, n_classes: int = 100, seed: int = 0, tol: float = 1e-4,
@@ -69,16 +69,8 @@ def probe_single_fit(n: int = 10000, dim: int = 512, n_classes: int = 100, seed:
     LogisticProbe(C=1.0, tol=tol, max_iter=20).fit(X[:500], y[:500])     # warm-ups outside the timings
     LogisticRegression(C=1.0, tol=tol, max_iter=20).fit(X[:500], y[:500])
 
-    def timed(make):
-        times, model = [], None
-        for _ in range(repeats):
-            t = time.perf_counter()
-            model = make().fit(X, y)
-            times.append(time.perf_counter() - t)
-        return sorted(times)[len(times) // 2], model
-
-    ours_s, ours = timed(lambda: LogisticProbe(C=C, tol=tol, max_iter=max_iter))
-    theirs_s, theirs = timed(lambda: LogisticRegression(C=C, tol=tol, max_iter=max_iter))
+    ours_s, ours = median_seconds(lambda: LogisticProbe(C=C, tol=tol, max_iter=max_iter).fit(X, y), repeats)
+    theirs_s, theirs = median_seconds(lambda: LogisticRegression(C=C, tol=tol, max_iter=max_iter).fit(X, y), repeats)
 
     def objective(coef: np.ndarray, intercept: np.ndarray) -> float:
         logits = X.astype(np.float64) @ coef.T + intercept

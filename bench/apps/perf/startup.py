@@ -5,7 +5,7 @@ import sys
 import time
 from typing import Any
 
-from bench.apps.perf.common import jpeg_folder
+from bench.apps.perf.common import jpeg_folder, median_seconds
 
 #: ``zsbench`` in a fresh process, from a checkout or an installed wheel alike (the console script's module)
 ZSBENCH = [sys.executable, "-c", "import sys; from cli import main; sys.exit(main())"]
@@ -21,14 +21,12 @@ def startup_section(commands: list[str], repeats: int = 3) -> dict[str, Any]:
     from pathlib import Path
 
     def timed(args, env) -> float:
-        times = []
-        for _ in range(repeats):
-            t = time.perf_counter()
+        def once() -> None:
             done = subprocess.run([*ZSBENCH, *args], capture_output=True, text=True, env=env)
-            times.append(time.perf_counter() - t)
             if done.returncode != 0:
                 raise RuntimeError(f"zsbench {' '.join(args)} failed: {done.stderr.strip()[-300:]}")
-        return sorted(times)[len(times) // 2]
+
+        return median_seconds(once, repeats)[0]
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
