@@ -162,6 +162,12 @@ def perf_lines(result: dict[str, Any]) -> list[str]:
                     f"sklearn lbfgs {f['sklearn_seconds']:.2f} s, ratio {f['speedup']:.2f}x; objective ours "
                     f"{f['objective']['ours']:.6f}, sklearn {f['objective']['sklearn']:.6f}; train accuracy ours "
                     f"{100 * f['train_accuracy']['ours']:.2f}, sklearn {100 * f['train_accuracy']['sklearn']:.2f}"]
+        if "small_fresh" in p:
+            f = p["small_fresh"]
+            out += [f"linear-probe on a small problem in a fresh process ({f['problem']['n']} x {f['problem']['dim']}, "
+                    f"{f['problem']['classes']} classes, imports included, median of 3): zsbench's whole C search "
+                    f"{f['ours']['seconds']:.2f} s ({f['ours']['solver']} engine, torch imported: "
+                    f"{'yes' if f['ours']['torch_imported'] else 'no'}), one sklearn fit {f['sklearn']['seconds']:.2f} s"]
     if "probe_memory" in result:
         m = result["probe_memory"]
         prob, gib = m["problem"], 2.0 ** 30

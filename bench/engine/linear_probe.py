@@ -1,7 +1,8 @@
 """Linear probes on frozen features, as in the CLIP paper (appendix A.3).
 
 :class:`LogisticProbe` is L2-regularized multinomial logistic regression fitted with full-batch
-L-BFGS in torch (CPU or GPU). Its objective is scikit-learn's ``LogisticRegression`` objective
+L-BFGS (scipy's in numpy for small problems, torch's on CPU or GPU otherwise: :mod:`bench.engine.probe_solvers`,
+so a small probe never imports torch). Its objective is scikit-learn's ``LogisticRegression`` objective
 (``mean cross-entropy + ||W||^2 / (2 C n)``, intercept not penalized), so at the same ``C`` both
 reach the same optimum. With ``C=None`` it runs the paper's search for the regularization
 strength on a validation split: lambda = 1/C starts at {1e-6, 1e-4, ..., 1e6}, then the
@@ -15,15 +16,14 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from bench.engine.config import STREAM_MODES
 from bench.core.errors import UserError
 from bench.engine.feature_chunks import FeatureChunks
+from bench.engine.probe_solvers import ENGINES, SolverSettings, choose_solver, non_finite
 
 #: log10(lambda) of the paper's first grid: 1e-6 ... 1e6 in steps of two decades
 START_LOG_LAMBDAS = (-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0)
@@ -40,17 +40,13 @@ def validate_xy(X, y=None, name: str = "X") -> tuple[np.ndarray | FeatureChunks,
     if X.shape[0] == 0:
         raise UserError(f"{name} has no samples")
     if not isinstance(X, FeatureChunks) and not np.isfinite(X).all():
-        raise _non_finite(name)
+        raise non_finite(name)
     if y is None:
         return X, None
     y = np.asarray(y)
     if y.ndim != 1 or len(y) != len(X):
         raise UserError(f"y must be 1-D with one label per row of {name}: {y.shape} vs {X.shape}")
     return X, y
-
-
-def _non_finite(name: str) -> UserError:
-    return UserError(f"{name} contains NaN or infinite values: check the feature extraction")
 
 
 def _rows(X, idx: np.ndarray):
@@ -125,11 +121,11 @@ class LogisticProbe:
         the same objective). Default 1e-4, scikit-learn's default, which the CLIP paper's probe
         (scikit-learn's L-BFGS logistic regression) ran with; 1e-6 (``--probe-tol``) goes further
         where weak regularization leaves the objective flat.
-    device : where to fit ("cpu", "cuda").
-    dtype : the optimizer's precision (weights, loss, L-BFGS history): float64, because the
-        objective is flat near the optimum and float32 L-BFGS stops early there.
-    gemm_dtype : precision of the two big matrix products per step (features x weights):
-        float32, measured 2.5-3x faster on CPU with the same iterations and accuracy.
+    solver : ``auto`` (numpy for small in-memory problems on the CPU, torch otherwise), ``numpy`` or
+        ``torch``: see :mod:`bench.engine.probe_solvers`. ``solver_`` says which one ran.
+    device : where the torch engine fits ("cpu", "cuda").
+    dtype, gemm_dtype : the torch engine's precision of the optimizer and of its two big products
+        (:class:`~bench.engine.probe_solvers.SolverSettings`).
     val_fraction, seed : the class-balanced validation split used when no validation set is
         given to :meth:`fit`.
     stream_block_rows : with ``X`` a :class:`~bench.engine.feature_chunks.FeatureChunks` (features left
@@ -138,148 +134,30 @@ class LogisticProbe:
     """
 
     def __init__(self, C: float | None = None, max_iter: int = 1000, tol: float = 1e-4, device: str = "cpu",
-                 dtype: torch.dtype = torch.float64, val_fraction: float = 0.2, seed: int = 0,
-                 history_size: int = 10, gemm_dtype: torch.dtype = torch.float32, progress: bool = False,
-                 search_limit: int | None = None, stream_block_rows: int = 16384):
+                 dtype: str = "float64", val_fraction: float = 0.2, seed: int = 0,
+                 history_size: int = 10, gemm_dtype: str = "float32", progress: bool = False,
+                 search_limit: int | None = None, stream_block_rows: int = 16384, solver: str = "auto"):
         self.C, self.max_iter, self.tol = C, max_iter, tol
         self.progress = progress
         # search C on a class-stratified subset of at most this many training samples, then refit on
         # everything (a deviation from the paper, for problems too big to sweep; None: the paper's way)
         self.search_limit = search_limit
-        self.device, self.dtype = torch.device(device), dtype
+        self.device, self.dtype, self.gemm_dtype = device, dtype, gemm_dtype
         self.val_fraction, self.seed, self.history_size = val_fraction, seed, history_size
-        self.gemm_dtype = gemm_dtype
         self.stream_block_rows = stream_block_rows
+        self.solver = solver
 
-    # -- the solver ---------------------------------------------------------------------------------
-    def _solve(self, X: torch.Tensor | FeatureChunks, y: torch.Tensor, C: float, W0: torch.Tensor | None,
-               b0: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """Minimize ``mean CE(X W + b, y) + ||W||^2 / (2 C n)``; returns (W, b, iterations).
+    def _settings(self) -> SolverSettings:
+        return SolverSettings(max_iter=self.max_iter, tol=self.tol, history_size=self.history_size,
+                              device=str(self.device), dtype=self.dtype, gemm_dtype=self.gemm_dtype,
+                              stream_block_rows=self.stream_block_rows)
 
-        L-BFGS runs in standardized coordinates — ``X' = (X - mu) / s``, ``W = W' / s``,
-        ``b = b' - mu W`` — an exact change of variables (the penalty is still on ``W``), so the
-        optimum is the same but the problem is better conditioned: a large common feature mean
-        (CLIP's) or unequal scales slow it down less (measured: half the iterations on the
-        `zsbench perf` problem). ``s`` is ``sd``, floored for features that barely vary: see
-        :meth:`_scale`.
-        """
-        n, d = X.shape
-        k = len(self.classes_)
-        reg = 1.0 / (2.0 * C * n)
-        mu, sd = self._moments(X)
-        sd = self._scale(sd)
-        mu_g, sd_g = mu.to(self.gemm_dtype), sd.to(self.gemm_dtype)
-
-        def standardized():  # blocks of (X - mu) / sd in gemm precision, with their labels
-            start = 0
-            for B in self._blocks(X):
-                yield (B.to(self.gemm_dtype) - mu_g) / sd_g, y[start:start + len(B)]
-                start += len(B)
-
-        if isinstance(X, FeatureChunks):  # one pass over the chunk files per function evaluation
-            blocks = standardized
-        else:  # standardized once, block by block: no full-size float64 temporaries
-            Xs = torch.empty(n, d, dtype=self.gemm_dtype, device=self.device)
-            start = 0
-            for B, _ in standardized():
-                Xs[start:start + len(B)] = B
-                start += len(B)
-            rows = self.stream_block_rows  # the loss in row blocks too: n x classes logits never all at once
-            in_memory = [(Xs[i:i + rows], y[i:i + rows]) for i in range(0, n, rows)]
-
-            def blocks():
-                return in_memory
-        if W0 is None:
-            W0 = torch.zeros(d, k, dtype=self.dtype, device=self.device)
-        if b0 is None:  # the optimum as lambda -> infinity: W = 0, b = log class priors
-            b0 = torch.log(torch.bincount(y, minlength=k).to(self.dtype).clamp(min=1) / n)
-        V = (W0 * sd[:, None]).clone().requires_grad_(True)
-        c = (b0 + mu @ W0).clone().requires_grad_(True)
-        inv_sd2 = (1.0 / sd ** 2)[:, None]
-        opt = torch.optim.LBFGS([V, c], lr=1, max_iter=self.max_iter, tolerance_grad=self.tol,
-                                tolerance_change=64 * torch.finfo(self.dtype).eps,
-                                history_size=self.history_size, line_search_fn="strong_wolfe")
-
-        def closure():
-            opt.zero_grad()
-            total = 0.0
-            for i, (Xb, yb) in enumerate(blocks()):  # gradients accumulate block by block: the full-batch gradient
-                logits = torch.addmm(c.to(self.gemm_dtype), Xb, V.to(self.gemm_dtype)).to(self.dtype)
-                part = F.cross_entropy(logits, yb, reduction="sum") / n
-                if i == 0:  # the penalty rides with the first block: one backward pass per block
-                    part = part + reg * (V * V * inv_sd2).sum()
-                part.backward()
-                total = total + part.detach()
-            return total
-
-        opt.step(closure)
-        n_iter = opt.state[opt._params[0]].get("n_iter", 0)
-        W = (V.detach() / sd[:, None])
-        return W, c.detach() - mu @ W, int(n_iter)
-
-    @staticmethod
-    def _scale(sd: torch.Tensor) -> torch.Tensor:
-        """Per-feature scale of the change of variables: ``max(sd, mean(sd))``.
-
-        Any positive scale gives the same optimum; this one decides how fast L-BFGS gets there.
-        Dividing by ``sd`` alone conditions the data term but puts ``1/sd^2`` on the penalty,
-        and features that barely vary (common in few-shot draws and in post-ReLU features)
-        then make the penalty so stiff that the first line search fails and the fit stops at
-        W = 0. Measured on EfficientNet-Lite0 CIFAR-10 features, 16 shots, C = 0.01: ``sd`` alone
-        ended at objective 1.315 after 1,000 iterations; with this floor it reaches the optimum
-        (1.1396, scikit-learn's) in 41. Evenly scaled features (all sd near their mean) keep
-        ``sd``, the scale that suits them.
-        """
-        if float(sd.max()) <= 0:  # every feature constant
-            return torch.ones_like(sd)
-        return torch.maximum(sd, sd.mean())
-
-    def _moments(self, X) -> tuple[torch.Tensor, torch.Tensor]:
-        """Feature means and (unbiased) standard deviations in one pass, merging per-block
-        moments (Chan et al.); streamed features are checked for NaN and infinities here (in-memory
-        ones were checked on input). Remembered for the last ``X``: a C sweep refits the same one."""
-        cached = getattr(self, "_moments_of", None)
-        if cached is not None and cached[0] is X:
-            return cached[1], cached[2]
-        streamed = isinstance(X, FeatureChunks)
-        n, mean, m2 = 0, None, None
-        for Bt in self._blocks(X):
-            Bt = Bt.to(self.dtype)
-            if streamed and not bool(torch.isfinite(Bt).all()):
-                raise _non_finite("X")
-            nb, mb = len(Bt), Bt.mean(0)
-            m2b = ((Bt - mb) ** 2).sum(0)
-            if mean is None:
-                n, mean, m2 = nb, mb, m2b
-            else:
-                delta = mb - mean
-                mean = mean + delta * (nb / (n + nb))
-                m2 = m2 + m2b + delta ** 2 * (n * nb / (n + nb))
-                n += nb
-        sd = (m2 / max(n - 1, 1)).sqrt()
-        self._moments_of = (X, mean, sd)
-        return mean, sd
-
-    def _blocks(self, X) -> Iterator[torch.Tensor]:
-        """Row blocks of ``X`` (an in-memory float32 tensor, or chunks streamed from disk), float32."""
-        if isinstance(X, FeatureChunks):
-            for B in X.blocks(self.stream_block_rows):
-                yield torch.from_numpy(B).to(self.device)
-        else:
-            for start in range(0, len(X), self.stream_block_rows):
-                yield X[start:start + self.stream_block_rows]
-
-    def _tensors(self, X, y: np.ndarray | None = None):
-        """Features as a float32 tensor on the fitting device (sharing the caller's memory where it
-        can: the solver works in blocks, so the full matrix is never copied to float64); features
-        kept on disk stay there and are streamed at every pass."""
+    def _engine(self, X, y: np.ndarray):
+        """The chosen engine, prepared for ``X`` (labels as class indices)."""
         if isinstance(X, FeatureChunks) and len(X) <= self.stream_block_rows:
             X = X.to_array()  # a single block: streaming would hold as much and re-read it each pass
-        Xt = X if isinstance(X, FeatureChunks) else torch.as_tensor(X, dtype=torch.float32, device=self.device)
-        if y is None:
-            return Xt
-        yt = torch.as_tensor(np.searchsorted(self.classes_, y), dtype=torch.long, device=self.device)
-        return Xt, yt
+        self.solver_ = choose_solver(self.solver, X, len(self.classes_), str(self.device))
+        return ENGINES[self.solver_](X, np.searchsorted(self.classes_, y), len(self.classes_), self._settings())
 
     # -- sklearn-like API -----------------------------------------------------------------------------
     def _fit_classes(self, y: np.ndarray) -> "LogisticProbe":
@@ -296,8 +174,7 @@ class LogisticProbe:
         if self.C is not None:
             if self.C <= 0:
                 raise UserError(f"C must be positive (got {self.C})")
-            Xt, yt = self._tensors(X, y)
-            self.W_, self.b_, self.n_iter_ = self._solve(Xt, yt, float(self.C), None, None)
+            self.W_, self.b_, self.n_iter_ = self._engine(X, y).solve(float(self.C))
             self.best_C_ = float(self.C)
             self.sweep_ = None
         else:
@@ -316,10 +193,8 @@ class LogisticProbe:
                 self.search_n_, self.search_subsampled_ = len(keep), True
             self.best_C_, warm = self._search(X_tr, y_tr, X_va, y_va)
             X_all, y_all = (X, y) if X_val is None else (_concat(X, X_va), np.concatenate([y, y_va]))
-            Xt, yt = self._tensors(X_all, y_all)
-            self.W_, self.b_, self.n_iter_ = self._solve(Xt, yt, self.best_C_, *warm)
+            self.W_, self.b_, self.n_iter_ = self._engine(X_all, y_all).solve(self.best_C_, *warm)
         self.fit_seconds_ = time.perf_counter() - t0
-        self._moments_of = None  # don't keep the training matrix alive
         return self
 
     def search_C(self, X_tr, y_tr, X_va, y_va) -> float:
@@ -332,12 +207,11 @@ class LogisticProbe:
         best, _ = self._search(X_tr, y_tr, X_va, y_va)
         return best
 
-    def _search(self, X_tr, y_tr, X_va, y_va) -> tuple[float, tuple[torch.Tensor, torch.Tensor]]:
-        Xt, yt = self._tensors(X_tr, y_tr)
-        Xv = self._tensors(X_va)
-        yv = torch.as_tensor(np.searchsorted(self.classes_, y_va), device=self.device)
+    def _search(self, X_tr, y_tr, X_va, y_va) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
+        engine = self._engine(X_tr, y_tr)
+        yv = np.searchsorted(self.classes_, y_va)
         known = np.isin(y_va, self.classes_)
-        fits: dict[float, tuple[float, torch.Tensor, torch.Tensor]] = {}
+        fits: dict[float, tuple[float, np.ndarray, np.ndarray]] = {}
         sweep = SweepResult()
         from tqdm.auto import tqdm
 
@@ -348,9 +222,9 @@ class LogisticProbe:
             C = 10.0 ** (-log_lam)
             nearest = min(fits, key=lambda v: abs(v - log_lam), default=None)
             W0, b0 = (fits[nearest][1], fits[nearest][2]) if nearest is not None else (None, None)
-            W, b, it = self._solve(Xt, yt, C, W0, b0)
-            pred = self._logits(Xv, W, b).argmax(1)
-            acc = float(((pred == yv).cpu().numpy() & known).mean())
+            W, b, it = engine.solve(C, W0, b0)
+            pred = engine.logits(X_va, W, b, engine.settings).argmax(1)
+            acc = float(((pred == yv) & known).mean())
             fits[log_lam] = (acc, W, b)
             sweep.Cs.append(C)
             sweep.scores.append(acc)
@@ -368,15 +242,10 @@ class LogisticProbe:
         X, _ = validate_xy(X)
         if X.shape[1] != self.n_features_in_:
             raise UserError(f"X has {X.shape[1]} features; the probe was fitted on {self.n_features_in_}")
-        with torch.no_grad():
-            return self._logits(self._tensors(X), self.W_, self.b_).cpu().numpy()
-
-    def _logits(self, X, W: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        return torch.cat([torch.addmm(b, B.to(self.dtype), W) for B in self._blocks(X)])
+        return ENGINES[self.solver_].logits(X, self.W_, self.b_, self._settings())
 
     def predict_proba(self, X) -> np.ndarray:
-        logits = torch.as_tensor(self.decision_function(X))
-        return logits.softmax(dim=1).numpy()
+        return softmax(self.decision_function(X))
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[self.decision_function(X).argmax(1)]
@@ -387,11 +256,18 @@ class LogisticProbe:
     @property
     def coef_(self) -> np.ndarray:
         """``[n_classes, n_features]`` as in scikit-learn."""
-        return self.W_.T.cpu().numpy()
+        return self.W_.T
 
     @property
     def intercept_(self) -> np.ndarray:
-        return self.b_.cpu().numpy()
+        return self.b_
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (``-inf`` logits, classes a probe never saw, get probability 0)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
 
 
 # -- protocols: features in, metrics out ---------------------------------------------------------------
@@ -439,18 +315,16 @@ def full_probe(X_train, y_train, X_test, y_test, X_val=None, y_val=None, seed: i
 
     probe = LogisticProbe(C=None, max_iter=max_iter, device=device, seed=seed, progress=progress,
                           search_limit=search_limit, tol=tol).fit(X_train, y_train, X_val, y_val)
-    logits = torch.as_tensor(probe.decision_function(X_test))
-    full_logits = torch.full((len(X_test), int(max(probe.classes_.max(), np.max(y_test))) + 1), -torch.inf,
-                             dtype=logits.dtype)
-    full_logits[:, torch.as_tensor(probe.classes_)] = logits
+    full_logits = np.full((len(X_test), int(max(probe.classes_.max(), np.max(y_test))) + 1), -np.inf)
+    full_logits[:, probe.classes_] = probe.decision_function(X_test)
     metrics, top5 = classification_metrics(full_logits, np.asarray(y_test))
     details = {
-        "test_probabilities": torch.softmax(full_logits.double(), dim=1).numpy(),
+        "test_probabilities": softmax(full_logits),
         "best_C": probe.best_C_,
         "validation": "given split" if X_val is not None else f"class-balanced {probe.val_fraction:.0%} of train (seed {seed})",
         "sweep_C": probe.sweep_.Cs, "sweep_val_acc": probe.sweep_.scores, "sweep_iterations": probe.sweep_.iterations,
         "n_train": int(len(y_train)) + (0 if y_val is None else int(len(y_val))),
-        "fit_seconds": probe.fit_seconds_, "final_iterations": probe.n_iter_,
+        "fit_seconds": probe.fit_seconds_, "final_iterations": probe.n_iter_, "solver": probe.solver_,
         "search_train_samples": probe.search_n_,
         "search": (f"C chosen on a class-stratified subset of {probe.search_n_} training samples, refit on all"
                    if probe.search_subsampled_ else "the paper's: sweep on the whole training split"),

@@ -180,6 +180,8 @@ def test_perf_probe_section_reports_ratios():
                 "speedup_vs_sklearn_warm", "best_C", "test_accuracy"):
         assert key in out
     assert out["speedup_vs_sklearn_cold"] > 0 and out["problem"]["fits"] >= 7
+    small = out["small_fresh"]["ours"]   # digits in a fresh process: the numpy engine, no torch import
+    assert small["solver"] == "numpy" and small["torch_imported"] is False and small["seconds"] > 0
 
 
 @pytest.mark.slow
@@ -236,11 +238,12 @@ def test_feature_chunks_select_rows_lazily_in_order(tmp_path):
 @pytest.mark.slow
 def test_streamed_fit_is_the_in_memory_fit(tmp_path):
     """Chunks of 128 rows read in blocks of 256 partition the rows exactly as the in-memory
-    solver's blocks do, so every operation is the same: the weights must be identical."""
+    solver's blocks do, so every operation is the same: the weights must be identical. (Streamed features are
+    fitted by the torch engine, so the in-memory side is asked for it: by size these would go to numpy.)"""
     X, y = _digits()
     X = X.astype(np.float32)
     fc = _chunk_files(X, tmp_path, 128)
-    ours = LogisticProbe(C=0.5, max_iter=150, stream_block_rows=256).fit(X, y)
+    ours = LogisticProbe(C=0.5, max_iter=150, stream_block_rows=256, solver="torch").fit(X, y)
     streamed = LogisticProbe(C=0.5, max_iter=150, stream_block_rows=256).fit(fc, y)
     assert streamed.n_iter_ == ours.n_iter_
     assert np.array_equal(streamed.coef_, ours.coef_) and np.array_equal(streamed.intercept_, ours.intercept_)
@@ -248,7 +251,7 @@ def test_streamed_fit_is_the_in_memory_fit(tmp_path):
     # another partition (blocks of 300 rows, the C search on a lazy split): the same choice of C
     Xw, yw = _wine()
     Xw = Xw.astype(np.float32)
-    a = LogisticProbe(C=None, seed=0).fit(Xw, yw)
+    a = LogisticProbe(C=None, seed=0, solver="torch").fit(Xw, yw)
     b = LogisticProbe(C=None, seed=0, stream_block_rows=50).fit(_chunk_files(Xw, tmp_path / "b", 40), yw)
     assert b.best_C_ == a.best_C_ and np.allclose(b.sweep_.scores, a.sweep_.scores)
     assert np.abs(b.predict_proba(Xw) - a.predict_proba(Xw)).max() < 1e-4
@@ -335,3 +338,71 @@ def test_probe_hygiene_validation_is_never_test_and_k_shot_sees_k_per_class(monk
     lp.few_shot(X_train, y_train, X_test, y_test, shots=(1, 2, 4, 8), seeds=(0, 1), max_iter=30)
     per_fit = [np.bincount(y, minlength=6) for y in fits]
     assert [int(c[0]) for c in per_fit] == [1, 1, 2, 2, 4, 4, 8, 8] and all((c == c[0]).all() for c in per_fit)
+
+
+@pytest.mark.parametrize("data", [_digits, _wine, _many_classes], ids=["digits", "wine", "120-classes"])
+@pytest.mark.parametrize("C", [0.01, 1.0])
+def test_numpy_and_torch_engines_reach_the_same_optimum(data, C):
+    """Small problems are fitted with scipy's L-BFGS-B in numpy (no torch import), bigger ones with torch's
+    L-BFGS: the same objective in the same coordinates, so both reach scikit-learn's optimum at the same C."""
+    X, y = data()
+    X = X.astype(np.float32)
+    fits = {s: LogisticProbe(C=C, tol=1e-6, solver=s).fit(X, y) for s in ("numpy", "torch")}
+    assert {s: p.solver_ for s, p in fits.items()} == {"numpy": "numpy", "torch": "torch"}
+    from bench.engine.probe_solvers import NUMPY_MAX_WORK
+
+    small = X.shape[0] * X.shape[1] * len(np.unique(y)) <= NUMPY_MAX_WORK      # auto: small, in memory, CPU
+    assert LogisticProbe(C=C).fit(X, y).solver_ == ("numpy" if small else "torch")
+    ref = LogisticRegression(C=C, max_iter=5000, tol=1e-10).fit(X.astype(np.float64), y)
+    best = _objective(ref, X.astype(np.float64), y, C)
+    for probe in fits.values():
+        assert _objective(probe, X.astype(np.float64), y, C) <= best + 1e-5
+    assert (fits["numpy"].predict(X) == fits["torch"].predict(X)).mean() >= 0.99
+    assert np.abs(fits["numpy"].predict_proba(X) - fits["torch"].predict_proba(X)).max() < 0.02
+
+
+def test_the_solver_choice_is_checked():
+    X, y = _digits()
+    with pytest.raises(UserError, match="auto, numpy, torch"):
+        LogisticProbe(C=1.0, solver="newton").fit(X, y)
+    with pytest.raises(UserError, match="in-memory features on the CPU"):
+        LogisticProbe(C=1.0, solver="numpy", device="cuda").fit(X, y)
+
+
+@pytest.mark.slow
+def test_a_small_probe_run_from_the_cache_imports_no_torch(tmp_path, vit_s32_checkpoint):
+    """The probe module pays no torch import on problems numpy solves: a linear-probe and few-shot run whose
+    features are cached runs in a process where importing torch fails, and repeats the first run's numbers."""
+    import json
+    import subprocess
+    import sys
+
+    from PIL import Image
+    from helpers.cli import REPO
+    from helpers.startup import NO_TORCH
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 12), ("test", 6)):
+        for c, colour in enumerate(((200, 30, 30), (30, 30, 200), (30, 200, 30))):
+            folder = tmp_path / "data" / split / f"class{c}"
+            folder.mkdir(parents=True)
+            for i in range(n):
+                pixels = np.clip(np.array(colour) + rng.normal(0, 25, size=(32, 32, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / f"{i}.png")
+    (tmp_path / "task.toml").write_text('name = "colours-probe"\nsplit = "test"\ntrain_split = "train"\n'
+                                        '[source]\ntype = "imagefolder"\npath = "data/{split}/"\n')
+    env = {**__import__("os").environ, "ZSBENCH_CACHE": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
+    base = ["run", "--model", "ViT-S-32", "--pretrained", str(vit_s32_checkpoint), "--task", str(tmp_path / "task.toml"),
+            "--protocol", "linear-probe", "--protocol", "few-shot", "--shots", "1", "--shots", "4", "--quiet"]
+    records = []
+    for name, prefix in (("first", []), ("cached", ["-c", NO_TORCH])):  # the second cannot import torch
+        done = subprocess.run([sys.executable, *prefix, str(REPO / "cli.py"), *base, "--out", str(tmp_path / name)],
+                              capture_output=True, text=True, env=env, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        records.append({json.loads(p.read_text())["protocol"]: json.loads(p.read_text())
+                        for p in (tmp_path / name / "runs").rglob("*.json")})
+    first, cached = records
+    assert set(first) == set(cached) == {"linear-probe", "few-shot"}
+    assert cached["linear-probe"]["config"]["solver"] == "numpy"
+    for protocol in first:
+        assert first[protocol]["metrics"] == cached[protocol]["metrics"]

@@ -46,7 +46,7 @@ def run_perf(sections: list[str] | None, model: str = "ViT-B-32", pretrained: st
     from bench.apps.perf.data import data_section
     from bench.apps.perf.forward import forward_section
     from bench.apps.perf.images import images_section
-    from bench.apps.perf.probe import probe_memory, probe_single_fit, probe_sweep
+    from bench.apps.perf.probe import probe_memory, probe_single_fit, probe_small_fresh, probe_sweep
     from bench.apps.perf.search import search_section
     from bench.apps.perf.startup import startup_section
     from bench.apps.perf.text import text_section, transformers_text_section
@@ -72,6 +72,7 @@ def run_perf(sections: list[str] | None, model: str = "ViT-B-32", pretrained: st
     if "probe" in sections:
         out["probe"] = probe_sweep(n=n, dim=dim, n_classes=classes, seed=seed, tol=tol)
         out["probe"]["single_fit"] = probe_single_fit(n=n, dim=dim, n_classes=classes, seed=seed, tol=tol)
+        out["probe"]["small_fresh"] = probe_small_fresh()
     if "probe-memory" in sections:
         out["probe_memory"] = probe_memory(n=memory_n, dim=memory_dim, n_classes=classes, seed=seed)
     if "data" in sections:
