@@ -56,16 +56,18 @@ class ModelEntry:
 
 
 def parse_models_file(path: Path) -> list[ModelEntry]:
-    """One model per line: the --model value and optionally the --pretrained value; ``#`` comments.
+    """One model per line: the --model value and optionally the --pretrained value, separated by white space
+    or by a comma (CLIP_benchmark's ``--pretrained_model`` files: ``model,pretrained``); ``#`` comments.
     A --pretrained value with glob characters expands to every matching checkpoint file."""
     entries: list[ModelEntry] = []
     for n, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        parts = line.split()
-        if len(parts) > 2:
-            raise UserError(f"{path}:{n}: '{line}' has {len(parts)} fields; a line is MODEL [PRETRAINED]")
+        parts = [p.strip() for p in line.split(",")] if "," in line else line.split()
+        if len(parts) > 2 or not all(parts):
+            raise UserError(f"{path}:{n}: '{line}' is not MODEL [PRETRAINED] (or CLIP_benchmark's MODEL,PRETRAINED); "
+                            "fix the line")
         model, pretrained = parts[0], parts[1] if len(parts) == 2 else None
         if pretrained and any(c in pretrained for c in "*?["):
             matches = checkpoint_glob(pretrained, base=Path(path).parent)

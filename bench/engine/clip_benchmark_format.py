@@ -36,17 +36,42 @@ def is_clip_benchmark_result(data: dict[str, Any]) -> bool:
         and "protocol" not in data
 
 
+#: the Hugging Face repositories of CLIP_benchmark's webdataset exports: ``clip-benchmark/wds_<export>``
+EXPORT_REPO = "clip-benchmark/wds_"
+
+
+def clip_benchmark_dataset(record: RunRecord) -> str:
+    """The ``--dataset`` CLIP_benchmark is given to read the images this record read, as its result files
+    write it: ``wds/<name>`` when the record read one of its webdataset exports (``vtab-eurosat`` is
+    ``wds/vtab/eurosat``), else its name for our task (``cars`` for ``stanford_cars``); our own name for a task
+    CLIP_benchmark does not have."""
+    from tasks.reference_names import CLIP_BENCHMARK
+    from tasks.registry import TASKS
+
+    read = str(record.task_info.get("data_identity", "")).split(":", 1)[0]
+    if read == "wds" and record.task in TASKS:
+        for source in TASKS.get(record.task).sources:
+            repo = str(source.options.get("hf_repo", ""))
+            if source.type == "webdataset" and repo.startswith(EXPORT_REPO):
+                export = repo[len(EXPORT_REPO):]
+                return "wds/" + (export.replace("-", "/", 1) if export.startswith(("vtab-", "tfds-")) else export)
+    theirs = [name for name, ours in CLIP_BENCHMARK.items() if ours == record.task]
+    return theirs[0] if theirs else record.task
+
+
 def result_file_name(record: RunRecord, task: str) -> str:
-    """CLIP_benchmark's default ``--output``, ``{dataset}_{pretrained}_{model}_{language}_{task}.json``."""
+    """CLIP_benchmark's default ``--output``, ``{dataset}_{pretrained}_{model}_{language}_{task}.json``, its
+    ``{dataset}`` being the dataset name without ``wds/`` and with ``/`` read as ``_``."""
     pretrained = Path(record.pretrained).name if Path(record.pretrained).is_file() else record.pretrained
     language = record.config.get("language", "en")
-    return f"{record.task.replace('/', '_')}_{pretrained}_{record.model}_{language}_{task}.json"
+    dataset = clip_benchmark_dataset(record).removeprefix("wds/").replace("/", "_")
+    return f"{dataset}_{pretrained}_{record.model}_{language}_{task}.json"
 
 
 def write_result(record: RunRecord, task: str, out_dir: Path) -> Path:
     """The record as CLIP_benchmark writes a result (its metrics under its keys), in ``out_dir``."""
     keys = TO_CLIP_BENCHMARK[task]
-    dump = {"dataset": record.task, "model": record.model, "pretrained": record.pretrained, "task": task,
+    dump = {"dataset": clip_benchmark_dataset(record), "model": record.model, "pretrained": record.pretrained, "task": task,
             "metrics": {theirs: record.metrics.get(ours) for theirs, ours in keys.items()},
             "language": record.config.get("language", "en")}
     path = Path(out_dir) / result_file_name(record, task)
@@ -63,7 +88,10 @@ def record_from_result(data: dict[str, Any], path: Path) -> RunRecord:
         (metrics["image_retrieval_recall@1"] + metrics["text_retrieval_recall@1"]) / 2
         if metrics.get("image_retrieval_recall@1") is not None else None)
     created = time.strftime("%Y%m%dT%H%M%S", time.gmtime(path.stat().st_mtime))
-    return RunRecord(model=str(data["model"]), pretrained=str(data["pretrained"]), task=str(data["dataset"]),
+    from tasks.reference_names import reference_task
+
+    dataset = str(data["dataset"])  # their name for one of our tasks counts as ours
+    return RunRecord(model=str(data["model"]), pretrained=str(data["pretrained"]), task=reference_task(dataset) or dataset,
                      split="-", protocol=protocol_for(task), metrics={**metrics, "primary": primary},
                      n_samples=0, templates="clip_benchmark", seed=0,
                      config={"metric": "top1" if task == "zeroshot_classification" else "mean_recall@1",

@@ -57,6 +57,22 @@ def test_models_file_lines_comments_and_globs(tmp_path, checkpoints):
         resolve_models(f"{checkpoints}/epoch_*.pt", None)
 
 
+def test_clip_benchmark_model_files_read_as_clip_benchmark_reads_them(tmp_path):
+    """CLIP_benchmark's --pretrained_model files hold ``model,pretrained`` per line (its
+    get_model_collection_from_file); the same file gives the same pairs here."""
+    from clip_benchmark.model_collection import get_model_collection_from_file
+
+    from bench.apps.sweep import ModelEntry, parse_models_file
+
+    f = tmp_path / "models.txt"
+    f.write_text("ViT-B-32-quickgelu,laion400m_e32\nViT-B-32,openai\nxlm-roberta-base-ViT-B-32,laion5b_s13b_b90k\n")
+    theirs = [ModelEntry(m, p) for m, p in get_model_collection_from_file(str(f))]
+    assert parse_models_file(f) == theirs and len(theirs) == 3
+    f.write_text("ViT-B-32,openai,extra\n")
+    with pytest.raises(UserError, match="models.txt:1: 'ViT-B-32,openai,extra' is not MODEL"):
+        parse_models_file(f)
+
+
 def test_a_broken_model_fails_alone_and_a_rerun_does_only_what_is_missing(tmp_path, checkpoints, two_tasks):
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint")

@@ -158,3 +158,29 @@ def test_options_that_moved_into_their_protocols_keep_every_work_key():
     # and they are still recorded where earlier records have them: at the top of config
     recorded = RunConfig(protocol_options=options["few-shot"]).recorded()
     assert recorded["shots"] == (1, 2) and recorded["few_shot_seeds"] == 2 and recorded["class_subset"] == "restrict"
+
+
+@pytest.mark.parametrize("task, identity, theirs, file_part", [
+    ("stanford_cars", "files:1", "cars", "cars"),                       # their name for our task, not ours
+    ("eurosat", "wds:1", "wds/vtab/eurosat", "vtab_eurosat"),            # read from their VTAB export
+    ("eurosat", "torchvision:1", "eurosat", "eurosat"),                  # torchvision's copy: their plain eurosat
+    ("caltech101", "wds:1", "wds/vtab/caltech101", "vtab_caltech101"),
+    ("cifar10", "wds:1", "wds/cifar10", "cifar10"),
+    ("digits", "files:1", "digits", "digits"),                           # no CLIP_benchmark name: ours
+])
+def test_clip_benchmark_results_carry_clip_benchmark_dataset_names(tmp_path, task, identity, theirs, file_part):
+    """``--format clip_benchmark`` writes the ``--dataset`` CLIP_benchmark is given for the images the record read
+    (its ``dataset`` field and file name), and reading such a file back gives our task again."""
+    import json
+
+    from bench.engine.clip_benchmark_format import record_from_result, write_result
+    from bench.engine.record_schema import RunRecord
+
+    record = RunRecord(model="ViT-B-32", pretrained="openai", task=task, split="test", protocol="zeroshot",
+                       metrics={"top1": 0.5, "top5": 0.9, "mean_per_class_recall": 0.5}, n_samples=10,
+                       templates="openai_imagenet", seed=0, task_info={"data_identity": identity})
+    path = write_result(record, "zeroshot_classification", tmp_path)
+    assert path.name == f"{file_part}_openai_ViT-B-32_en_zeroshot_classification.json"
+    dump = json.loads(path.read_text())
+    assert dump["dataset"] == theirs
+    assert record_from_result(dump, path).task == task
