@@ -222,7 +222,31 @@ def resolve_templates(task: TaskSpec, override: str | None, source: ImageSource 
         if prompts.language != "en":  # CLIP_benchmark falls back to its ImageNet set
             return get_templates(cb_templates("imagenet", prompts.language), verbatim=True), \
                 f"clip_benchmark:{prompts.language}:imagenet"
+    if key is None:
+        key = _template_file_key(path, task.name)
+        if key is not None:
+            return get_templates(path, dataset_key=key), f"{chosen}#{key}"
     return get_templates(path, dataset_key=key or task.name), str(chosen)
+
+
+def _template_file_key(path: str, task: str) -> str | None:
+    """For a JSON template file keyed by dataset (CLIP_benchmark's --custom_template_file layout): the key that
+    holds ``task``'s templates, with CLIP_benchmark's fallback to ``imagenet1k``; None for any other file (read
+    and checked by ``get_templates``)."""
+    import json
+
+    from tasks.reference_names import TEMPLATE_FALLBACK_KEY
+
+    file = user_path(path)
+    if file.suffix.lower() != ".json" or not file.is_file():
+        return None
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None  # get_templates says what is wrong with it
+    if not isinstance(data, dict) or "templates" in data or len(data) < 2:
+        return None
+    return keyed_entry(data, task, f"--templates {path}", fallback=TEMPLATE_FALLBACK_KEY)
 
 
 def reference_differences(name: str) -> list[str]:
@@ -264,9 +288,34 @@ def task_classnames(name: str, ctx, templates: str | None = None,
     return resolve_classnames(spec, source, prompts), resolve_templates(spec, templates, source, prompts)[0]
 
 
+def keyed_entry(data: dict, task: str, where: str, fallback: str | None = None) -> str | None:
+    """The key of ``data`` (a file keyed by dataset) that holds ``task``'s entry: our task name or a
+    CLIP_benchmark name of it (``pets`` or ``vtab/pets`` for oxford_pets; :func:`tasks.reference_names.file_keys`),
+    else ``fallback`` if the file has it (CLIP_benchmark's templates fall back to ``imagenet1k``), else None.
+    A key that names no dataset zsbench or CLIP_benchmark knows is refused in one line: a typo would
+    otherwise leave its task on its default names without a word."""
+    from tasks.reference_names import clip_benchmark_key, file_keys
+    from tasks.registry import TASKS
+
+    for key in data:
+        if not isinstance(key, str) or not (key in TASKS or clip_benchmark_key(key)):
+            import difflib
+
+            close = difflib.get_close_matches(str(key), [*TASKS.names(), *file_keys(task)], n=2)
+            hint = f"did you mean {' or '.join(close)}? " if close else ""
+            raise UserError(f"{where}: key '{key}' names no task of zsbench's and no CLIP_benchmark dataset; {hint}"
+                            "use a task name (`zsbench tasks`) or CLIP_benchmark's dataset name")
+    for key in (*file_keys(task), *([fallback] if fallback else [])):
+        if key in data:
+            return key
+    return None
+
+
 def override_classnames(task: TaskSpec, names: list[ClassName], path) -> list[ClassName]:
-    """``--classnames FILE``: a JSON list, a JSON object of task -> list (a task it does not name keeps
-    its own names), or one name per line; exactly one name per class, in the task's label order."""
+    """``--classnames FILE``: a JSON list, a JSON object keyed by dataset (our task names or CLIP_benchmark's,
+    as its --custom_classname_file: ``pets``, ``cars``, ``vtab/flowers``; a task it does not name keeps its own
+    names; a key naming no dataset is refused), or one name per line; exactly one name per class, in the task's
+    label order."""
     import json
 
     path = user_path(path)
@@ -280,9 +329,10 @@ def override_classnames(task: TaskSpec, names: list[ClassName], path) -> list[Cl
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise UserError(f"--classnames {path} is not readable JSON ({exc}); fix the file") from None
         if isinstance(data, dict):
-            if task.name not in data:
+            key = keyed_entry(data, task.name, f"--classnames {path}")
+            if key is None:  # a multi-task file that leaves this task out: the task keeps its own names
                 return names
-            items = data[task.name]
+            items = data[key]
         else:
             items = data
         if not isinstance(items, list):

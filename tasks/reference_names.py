@@ -40,6 +40,38 @@ DATACOMP: dict[str, str] = {
     "fairness/dollar_street": "dollar_street", "fairness/geode": "geode",
 }
 ALIASES: dict[str, str] = {**CLIP_BENCHMARK, **DATACOMP}
+#: CLIP_benchmark dataset names zsbench has no task for (besides its ``vtab/``, ``tfds/`` and ``fairness/`` ones)
+CLIP_BENCHMARK_ONLY = ("caltech101", "voc2007_multilabel", "flickr8k", "imagenet-w", "babel_imagenet",
+                       "imagenet1k-unverified", "multilingual_mscoco_captions", "crossmodal3600", "xtd10", "xtd200",
+                       "flickr30k-200", "dummy")
+#: where CLIP_benchmark's --custom_template_file falls back to for a dataset it does not name
+TEMPLATE_FALLBACK_KEY = "imagenet1k"
+
+
+def _short(name: str) -> str | None:
+    """CLIP_benchmark's short form of a prefixed name (``vtab/pets`` -> ``pets``), which its keyed files may use."""
+    return name.split("/", 1)[1] if name.startswith(("vtab/", "tfds/", "wds/")) else None
+
+
+def file_keys(task: str) -> list[str]:
+    """The keys a file keyed by dataset (CLIP_benchmark's --custom_classname_file / --custom_template_file
+    layout, or ours) may hold for our ``task``, in the order they are looked up: our name, then each
+    CLIP_benchmark name of it, each followed by its short form (``vtab/flowers``, ``flowers``)."""
+    keys = [task]
+    for name, ours in CLIP_BENCHMARK.items():
+        if ours == task:
+            keys += [name, _short(name)]
+    return [k for k in dict.fromkeys(keys) if k]
+
+
+def clip_benchmark_key(key: str) -> bool:
+    """Whether ``key`` is a dataset name of CLIP_benchmark's, prefixed or short, mapped to a task of ours or not."""
+    from prompts.references import cb_file
+
+    bare = key[len("wds/"):] if key.startswith("wds/") else key
+    return (bare in CLIP_BENCHMARK or bare in CLIP_BENCHMARK_ONLY or bare.startswith(("vtab/", "tfds/", "fairness/"))
+            or any(_short(name) == bare for name in CLIP_BENCHMARK)
+            or any(bare in cb_file(kind, "en") for kind in ("classnames", "zeroshot_classification_templates")))
 
 
 def reference_task(name: str) -> str | None:
@@ -54,9 +86,7 @@ def unmapped_hint(name: str) -> str | None:
     if bare == "caltech101":
         return ("CLIP_benchmark's caltech101 is torchvision's Caltech-101; zsbench's caltech101 is its vtab/caltech101 "
                 "(--task vtab/caltech101 or caltech101), or give the export folder as --task")
-    if bare.startswith(("vtab/", "tfds/", "fairness/")) or bare in (
-            "voc2007_multilabel", "flickr8k", "imagenet-w", "babel_imagenet", "imagenet1k-unverified",
-            "multilingual_mscoco_captions", "crossmodal3600", "xtd10", "xtd200", "flickr30k-200", "dummy"):
+    if bare.startswith(("vtab/", "tfds/", "fairness/")) or bare in CLIP_BENCHMARK_ONLY:
         folder = "wds_" + bare.replace("/", "-")
         return (f"'{name}' is a CLIP_benchmark/DataComp dataset zsbench has no task for: download its export "
                 f"(clip-benchmark/{folder} on the Hugging Face hub) and give the folder as --task")

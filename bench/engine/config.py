@@ -147,8 +147,9 @@ class RunConfig:
     # data
     split: str | None = option("--split", "dataset split (default: the task's evaluation split)")
     classnames_file: Path | None = option(
-        "--classnames", "replace the tasks' class names: a JSON list, a JSON object of task -> list (tasks it does "
-        "not name keep theirs), or one name per line; one name per class in label order (recorded)", parse=Path,
+        "--classnames", "replace the tasks' class names: a JSON list, a JSON object of dataset -> list (keyed by our "
+        "task names or CLIP_benchmark's, as its --custom_classname_file; tasks it does not name keep theirs, a key "
+        "naming no dataset is refused), or one name per line; one name per class in label order (recorded)", parse=Path,
         metavar="FILE")
     profile: str | None = option(
         "--profile", "whose protocol to follow to the letter, quirks included (docs/reference/profiles.md): clip "

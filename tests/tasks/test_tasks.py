@@ -155,6 +155,46 @@ def test_classnames_file_replaces_a_tasks_names(tmp_path):
         override_classnames(spec, own, tmp_path / "short.json")
 
 
+def test_clip_benchmark_keyed_files_are_read_as_clip_benchmark_reads_them(tmp_path):
+    """CLIP_benchmark's --custom_classname_file / --custom_template_file are keyed by its dataset names (``pets``,
+    ``cars``, ``vtab/flowers`` or ``flowers``); its templates fall back to ``imagenet1k``. Such files were silently
+    ignored (class names) or refused (templates); a key that names no dataset is refused, never ignored."""
+    from bench.core.errors import UserError
+    from tasks.classes import override_classnames, resolve_templates
+    from tasks.registry import get_task
+
+    pets, cars, flowers = (get_task(n) for n in ("oxford_pets", "stanford_cars", "flowers102"))
+    names = {"pets": [f"pet {i}" for i in range(37)], "cars": [f"car {i}" for i in range(196)],
+             "vtab/flowers": [f"flower {i}" for i in range(102)]}
+    f = tmp_path / "custom_classnames.json"
+    f.write_text(json.dumps(names), encoding="utf-8")
+    assert override_classnames(pets, ["x"] * 37, f) == names["pets"]
+    assert override_classnames(cars, ["x"] * 196, f) == names["cars"]
+    assert override_classnames(flowers, ["x"] * 102, f) == names["vtab/flowers"]
+    f.write_text(json.dumps({**names, "petz": names["pets"]}), encoding="utf-8")
+    with pytest.raises(UserError, match="key 'petz' names no task.*did you mean.*pets"):
+        override_classnames(pets, ["x"] * 37, f)
+
+    t = tmp_path / "custom_templates.json"
+    t.write_text(json.dumps({"imagenet1k": ["a photo of a {c}.", "itap of a {c}."], "cars": ["a photo of a {c}, a car."]}))
+    assert resolve_templates(cars, str(t)) == (["a photo of a {}, a car."], f"{t}#cars")
+    assert resolve_templates(get_task("cifar10"), str(t)) == (["a photo of a {}.", "itap of a {}."], f"{t}#imagenet1k")
+    t.write_text(json.dumps({"imagenet1k": ["a photo of a {c}."], "carz": ["a photo of a {c}, a car."]}))
+    with pytest.raises(UserError, match="key 'carz' names no task"):
+        resolve_templates(cars, str(t))
+    # CLIP_benchmark's own files, given as custom files, are keyed by its names, all of which are known keys
+    assert resolve_templates(get_task("resisc45"), str(_cb_data("en_zeroshot_classification_templates.json")))[1] \
+        .endswith("#resisc45")
+    cb_names = _cb_data("en_classnames.json")
+    assert override_classnames(pets, ["x"] * 37, cb_names) == json.loads(cb_names.read_text())["pets"]
+
+
+def _cb_data(name: str):
+    from prompts.templates import DATA
+
+    return DATA / "clip_benchmark" / name
+
+
 @pytest.mark.slow
 def test_classnames_option_reaches_the_run_and_the_record(tiny_folder, tmp_path):
     from bench.engine.runner import RunConfig, run
