@@ -70,6 +70,7 @@ def build_classifier(
     desc: str = "text prompts",
     truncate: bool = True,
     per_class: bool = False,
+    allow_empty: bool = False,
 ) -> torch.Tensor:
     """Zero-shot classifier weights ``[embed_dim, n_classes]`` (float32, on CPU).
 
@@ -78,11 +79,15 @@ def build_classifier(
     depend on the batch they are computed in (oneDNN's bf16 kernels on CPUs with AMX, for one), so a
     profile that follows CLIP_benchmark to the letter batches as it does.
 
+    ``allow_empty``: a blank class name is prompted like any other ("a photo of a ."), as CLIP_benchmark
+    1.6.2 does with the blank line of CLEVR distance's published list; refused otherwise (a user's list).
+
     ``model`` is an open_clip model with its ``tokenizer``, or a zsbench model backend (pass
     ``tokenizer=None``; the backend tokenizes with its own tokenizer). Identical prompts are
     embedded once. Equal to ``open_clip.build_zero_shot_classifier`` within float noise.
     """
-    classnames = validate_classnames(list(classnames), source="build_classifier classnames", allow_duplicates=True)
+    classnames = validate_classnames(list(classnames), source="build_classifier classnames", allow_duplicates=True,
+                                     allow_empty=allow_empty)
     templates = validate_templates(list(templates), source="build_classifier templates", allow_duplicates=True)
     texts, owners = class_prompts(classnames, templates)
     if per_class:

@@ -115,6 +115,66 @@ def test_datacomp_profile_gives_datacomps_numbers(clevr_export, vit_s32_checkpoi
 
 
 @pytest.mark.slow
+def test_clip_benchmark_profile_keeps_the_blank_clevr_class_and_equals_its_logits(clevr_export, vit_s32_checkpoint,
+                                                                                   tmp_path):
+    """CLIP_benchmark 1.6.2 keeps CLEVR distance's blank class name (``[line.strip() for line in ...]``: six
+    classes, one of them ""), prompts it like any other ("a photo of  objects.") and scores it; under
+    ``--profile clip_benchmark`` zsbench does the same, logit for logit with its autocast (bf16 on the CPU)."""
+    import open_clip
+    from clip_benchmark.datasets.builder import build_dataset
+    from clip_benchmark.metrics import zeroshot_classification as zsc
+
+    from bench.core.store import Store
+    from bench.engine.classifiers import cached_classifier
+    from bench.engine.records import load_predictions
+    from bench.engine.runner import run
+    from bench.engine.zeroshot import zeroshot_logits
+    from bench.models import load_model
+
+    model, _, transform = open_clip.create_model_and_transforms("ViT-S-32", pretrained=str(vit_s32_checkpoint))
+    model.eval()
+    dataset = build_dataset("wds/vtab/clevr_closest_object_distance", root=str(clevr_export), transform=transform,
+                            split="test", download=False)
+    assert dataset.classes == CLEVR_DISTANCE
+    loader = torch.utils.data.DataLoader(dataset.batched(8), batch_size=None, shuffle=False, num_workers=0)
+    tokenizer = open_clip.get_tokenizer("ViT-S-32")
+    classifier = zsc.zero_shot_classifier(model, tokenizer, dataset.classes, dataset.templates, "cpu", amp=True)
+    logits, target = zsc.run_classification(model, classifier, loader, "cpu", amp=True)
+
+    out, cache = tmp_path / "results", tmp_path / "cache"
+    (record,) = run(RunConfig(models=[("ViT-S-32", str(vit_s32_checkpoint))], tasks=["clevr_distance"],
+                              profile="clip_benchmark", data_dir=clevr_export.parent.parent, out_dir=out,
+                              cache_dir=cache, num_workers=0, progress=False, batch_size=8))  # its batch above
+    assert record.task_info["classnames"] == CLEVR_DISTANCE and record.task_info["n_classes"] == 6
+    preds = load_predictions(next((out / "runs").glob("*.json")))
+    assert np.array_equal(preds["labels"], target.numpy())
+    assert np.array_equal(preds["top5"][:, 0], logits.argmax(axis=1).numpy())
+    # the classifier (blank class included) and the logits, from the run's cache, bit for bit
+    backend = load_model("ViT-S-32", str(vit_s32_checkpoint), store=Store(cache), precision="bf16")
+    backend.text_precision = "bf16"
+    weights, info = cached_classifier(backend, CLEVR_DISTANCE, [t.replace("{c}", "{}") for t in dataset.templates],
+                                      Store(cache))
+    assert info["cache"] == "hit" and np.array_equal(weights, classifier.float().numpy())
+    feats = _cached_clevr_features(backend, clevr_export, cache)
+    assert np.array_equal(zeroshot_logits(feats.features, weights, precision="bf16"), logits.float().numpy())
+    assert record.metrics["top1"] == pytest.approx((logits.argmax(1) == target).float().mean().item())
+
+
+def _cached_clevr_features(backend, clevr_export, cache):
+    """The run's cached image features of the CLEVR export (a cache hit: nothing is computed again)."""
+    from bench.core.store import Store
+    from bench.engine.features import extract_features
+    from tasks.registry import get_task
+    from tasks.sources import DataContext, open_source
+
+    source = open_source(get_task("clevr_distance"), "test", DataContext(clevr_export.parent.parent, None,
+                                                                        "clip_benchmark"))
+    feats = extract_features(backend, source, "test", store=Store(cache), num_workers=0, progress=False)
+    assert feats.info["cache"] == "hit"
+    return feats
+
+
+@pytest.mark.slow
 def test_clip_benchmark_profile_equals_clip_benchmark_with_its_autocast(tiny_folder, vit_s32_checkpoint, tmp_path):
     """``clip_benchmark eval``'s default (amp on: torch.autocast('cpu'), bf16) logit for logit: the
     classifier averaged in bf16 over the full-context text forward, the image tower and 100 * f @ W in
