@@ -57,6 +57,8 @@ def _source_names(task: TaskSpec, source: ImageSource, prompts: PromptChoice = D
     names = [c for c in source.classes if c.strip()] if published and rules.drop_blank_lines else list(source.classes)
     if rules.underscores_to_spaces:
         names = [c.replace("_", " ") for c in names]
+    for old, new in (getattr(source, "spec_options", None) or {}).get("name_replace", ()):
+        names = [c.replace(old, new) for c in names]  # a reference's own reading (CLIP_benchmark's SUN397)
     return validate_classnames(names, source=f"class names of {source.origin}",
                                allow_duplicates=published, allow_empty=published)
 
@@ -117,6 +119,8 @@ def resolve_classnames_with_origin(task: TaskSpec, source: ImageSource | None,
                                    prompts: PromptChoice = DEFAULT) -> tuple[list[ClassName], str]:
     """The class names and where they come from (recorded: ``clip``, ``clip_benchmark (cn)``, ``data``...)."""
     options = getattr(source, "spec_options", {}) or {}
+    if options.get("clip_benchmark_names") is not None:
+        return _positional(task, source, options["clip_benchmark_names"], prompts)
     policy = options.get("classnames", task.classnames)
     if source is None and (isinstance(policy, dict) or (isinstance(policy, str) and policy in SOURCE_NAMES)):
         raise UserError(f"task {task.name} takes its class names from its data, which is not on disk: fetch it "
@@ -169,6 +173,27 @@ def resolve_classnames_with_origin(task: TaskSpec, source: ImageSource | None,
         renames = {(k if k in current else k.replace("_", " ")): v for k, v in task.renames.items()}
         names = apply_renames(names, renames, source=f"task {task.name}")
     return _checked(task, source, names), origin
+
+
+def _positional(task: TaskSpec, source: ImageSource, key: str, prompts: PromptChoice) -> tuple[list[ClassName], str]:
+    """CLIP_benchmark's list ``key`` given to the data's labels by position, as its builder sets ``ds.classes``
+    on a dataset it reads whole (EuroSAT, Caltech-101)."""
+    from prompts.references import cb_file
+
+    table = cb_file("classnames", prompts.language)
+    if key not in table:
+        raise UserError(f"task {task.name}: CLIP_benchmark has no {prompts.language} names for its {key} (its "
+                        f"{prompts.language} file covers {', '.join(table)}); give --classnames FILE")
+    names = validate_classnames(list(table[key]), source=f"CLIP_benchmark's {prompts.language} names for {key}",
+                                allow_duplicates=True)
+    top_label = int(source.targets.max()) if len(source.targets) else -1
+    if top_label >= len(names):
+        raise UserError(f"task {task.name}: label {top_label} in {source.origin} has no name in CLIP_benchmark's "
+                        f"{len(names)}-name {key} list; point it at the complete dataset")
+    if source.classes and len(source.classes) != len(names):
+        raise UserError(f"task {task.name}: {source.origin} has {len(source.classes)} classes, CLIP_benchmark's {key} "
+                        f"list {len(names)}; point it at the complete dataset")
+    return names, f"clip_benchmark ({prompts.language}): its {key} list, by position, as it names {source.origin}"
 
 
 def _checked(task: TaskSpec, source: ImageSource | None, names: list[ClassName],

@@ -106,6 +106,14 @@ DIFFERENCES: tuple[Difference, ...] = (
                {CLIP: "'_' becomes a space", CLIP_BENCHMARK: "verbatim", DATACOMP: "verbatim"},
                (f"{CB} clip_benchmark/datasets/builder.py:793 — names used as read",
                 f"{CB} clip_benchmark/metrics/zeroshot_classification.py:48 — template.format(c=classname)")),
+    Difference("SUN397, EuroSAT and Caltech-101 images", "(task sources marked exclusive for clip_benchmark)",
+               {CLIP: "CLIP_benchmark's exports: SUN397's test split, VTAB's EuroSAT (5,400) and Caltech-101 (6,085) "
+                "tests", CLIP_BENCHMARK: "every image of torchvision's SUN397 and EuroSAT and of Caltech-101's "
+                "102 folders, no split, named as it names them", DATACOMP: "the exports, as clip"},
+               (f"{CB} clip_benchmark/datasets/builder.py:383-388 — SUN397 whole, '_' and '/' as spaces",
+                f"{CB} clip_benchmark/datasets/builder.py:401-407 — its own Caltech101 class, whole, its name list",
+                f"{CB} clip_benchmark/datasets/caltech101.py:62 — the BACKGROUND_Google folder kept (commented out)",
+                f"{CB} clip_benchmark/datasets/builder.py:424-427 — EuroSAT whole, its name list")),
     Difference("ObjectNet's 2-px border", "task_transforms",
                {CLIP: "cropped (the robustness testbed, wise-ft)", CLIP_BENCHMARK: "kept",
                 DATACOMP: "kept (its export holds the uncropped images)"},

@@ -49,12 +49,14 @@ def clip_benchmark_dataset(record: RunRecord) -> str:
     from tasks.registry import TASKS
 
     read = str(record.task_info.get("data_identity", "")).split(":", 1)[0]
-    if read == "wds" and record.task in TASKS:
-        for source in TASKS.get(record.task).sources:
-            repo = str(source.options.get("hf_repo", ""))
-            if source.type == "webdataset" and repo.startswith(EXPORT_REPO):
-                export = repo[len(EXPORT_REPO):]
-                return "wds/" + (export.replace("-", "/", 1) if export.startswith(("vtab-", "tfds-")) else export)
+    for source in TASKS.get(record.task).sources if record.task in TASKS else ():
+        repo = str(source.options.get("hf_repo", ""))
+        if read == "wds" and source.type == "webdataset" and repo.startswith(EXPORT_REPO):
+            export = repo[len(EXPORT_REPO):]
+            return "wds/" + (export.replace("-", "/", 1) if export.startswith(("vtab-", "tfds-")) else export)
+        if read != "wds" and source.options.get("exclusive") and source.options.get("profile") == \
+                record.config.get("profile"):  # the only data of the task under that profile: its name
+            return str(source.options["clip_benchmark_name"])
     theirs = [name for name, ours in CLIP_BENCHMARK.items() if ours == record.task]
     return theirs[0] if theirs else record.task
 

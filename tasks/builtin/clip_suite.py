@@ -7,7 +7,7 @@ Table 9: mean per-class recall for FGVC Aircraft, Oxford Pets, Caltech-101 and F
 top-1 elsewhere. Hateful Memes (ROC AUC) and Pascal VOC (11-point mAP) need metrics this suite
 does not compute yet and are not registered.
 """
-from tasks.builtin.common import SPLIT_NAMES, local_folder, torchvision, wds
+from tasks.builtin.common import SPLIT_NAMES, clip_benchmark_copy, local_folder, torchvision, wds
 from tasks.spec import TaskSpec
 
 #: this family's specs; tasks.registry registers them (the registry imports us, never the reverse)
@@ -67,16 +67,25 @@ SUITE = [
              classnames="oxford_pets", templates="oxford_pets", metric=MPCR, n_classes=37, train_split="train",
              sizes={"test": 3669, "train": 3680}),
     TaskSpec(name="caltech101", paper="Caltech101", description="Caltech-101 (VTAB split, with a background class): 102 classes",
-             sources=(wds("vtab-caltech101"),), classnames="caltech101", templates="caltech101", metric=MPCR,
+             sources=(wds("vtab-caltech101"), clip_benchmark_copy(  # its own Caltech101 class keeps the background
+                 local_folder("caltech101/caltech101/101_ObjectCategories", clip_benchmark_names="caltech101",
+                              hint="Caltech-101 as CLIP_benchmark reads it: put its 101_ObjectCategories folder (all "
+                                   "102 sub-folders, BACKGROUND_Google included) in DATA/caltech101/caltech101/"),
+                 "caltech101", what="Caltech-101's 101_ObjectCategories: all 9,144 images of its 102 folders, "
+                                    "background included, no split")), classnames="caltech101", templates="caltech101", metric=MPCR,
              n_classes=102, train_split="train", sizes={"test": 6085, "train": 3060}),
     TaskSpec(name="flowers102", paper="Flowers102", description="Oxford Flowers-102",
              sources=(torchvision("Flowers102", splits("test", "train", "val")), wds("vtab-flowers")),
              classnames="flowers102", templates="flowers102", metric=MPCR, n_classes=102, train_split="train",
              val_split="val", sizes={"test": 6149, "train": 1020, "val": 1020}),
     TaskSpec(name="sun397", paper="SUN397", description="SUN397 scenes (CLIP_benchmark's split)",
-             sources=(wds("sun397"),), classnames="sun397", templates="sun397", n_classes=397, train_split="train"),
+             sources=(wds("sun397"), clip_benchmark_copy(
+                 torchvision("SUN397", classnames="source", name_replace=(("_", " "), ("/", " "))), "sun397",
+                 what="torchvision's SUN397: all 108,754 images, no split, its own class names")), classnames="sun397", templates="sun397", n_classes=397, train_split="train"),
     TaskSpec(name="eurosat", paper="EuroSAT", description="EuroSAT RGB satellite images: 10 land-use classes",
-             sources=(wds("vtab-eurosat"), torchvision("EuroSAT", {"all": {}}, classnames=EUROSAT_NAMES)),
+             sources=(wds("vtab-eurosat"), torchvision("EuroSAT", {"all": {}}, classnames=EUROSAT_NAMES),
+                      clip_benchmark_copy(torchvision("EuroSAT", clip_benchmark_names="eurosat"), "eurosat",
+                                          what="torchvision's EuroSAT: all 27,000 images, no split")),
              split="test",
              classnames="eurosat", templates="eurosat", n_classes=10, train_split="train",
              sizes={"test": 5400, "train": 16200}),

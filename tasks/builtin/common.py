@@ -5,12 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.core.profiles import CLIP_BENCHMARK
 from tasks.spec import SourceSpec
 
 
 def torchvision(dataset: str, splits: dict[str, dict] | None = None, **options: Any) -> SourceSpec:
     """A ``torchvision.datasets`` class; ``splits`` maps our split names to constructor keywords."""
     return SourceSpec("torchvision", {"dataset": dataset, **({"splits": splits} if splits else {}), **options})
+
+
+def clip_benchmark_copy(source: SourceSpec, name: str, what: str) -> SourceSpec:
+    """``source`` as what ``clip_benchmark eval --dataset NAME`` reads where it takes a dataset whole (no split:
+    "split argument ignored"): the only source of the task's test split under ``--profile clip_benchmark``, and
+    never read under another profile (its test split is every image). ``what`` says so in the records of other
+    profiles; ``name`` is CLIP_benchmark's dataset name (its result files')."""
+    return SourceSpec(source.type, {**source.options, "splits": {"test": {}}, "profile": CLIP_BENCHMARK,
+                                    "exclusive": True, "what": what, "clip_benchmark_name": name})
 
 
 def wds(name: str, **options: Any) -> SourceSpec:

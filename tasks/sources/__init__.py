@@ -166,12 +166,32 @@ def _choice_note(task: TaskSpec, spec: SourceSpec, source: ImageSource, ctx: Dat
                  first: SourceSpec) -> str | None:
     """When the data does not come from the task's first choice, one line saying where it came from
     instead (a run on another copy than the one meant, e.g. the torchvision set instead of an export
-    under --data-dir, has other images and another size: it must not pass unnoticed)."""
-    if spec is first:
-        return None
-    return (f"{task.name}: read from {source.origin} ({len(source)} samples), not from the first choice "
-            f"({_describe(first, ctx)}{'' if ctx.profile == CLIP else ' under --profile ' + ctx.profile}), "
-            "which is not on disk")
+    under --data-dir, has other images and another size: it must not pass unnoticed). Where another
+    profile reads other images for the task (an ``exclusive`` source of its own), the line says which
+    images this run read and what that profile reads instead."""
+    notes = []
+    if spec is not first:
+        notes.append(f"{task.name}: read from {source.origin} ({len(source)} samples), not from the first choice "
+                     f"({_describe(first, ctx)}{'' if ctx.profile == CLIP else ' under --profile ' + ctx.profile}), "
+                     "which is not on disk")
+    for other in task.sources:
+        if other.options.get("exclusive") and other.options.get("profile") != ctx.profile:
+            notes.append(f"{task.name}: this run read {source.origin} ({len(source)} samples); --profile "
+                         f"{other.options['profile']} reads {_describe(other, ctx)} instead "
+                         f"({other.options.get('what', 'other images')}), as that reference does")
+    return "; ".join(notes) or None
+
+
+def candidate_sources(task: TaskSpec, profile: str) -> list[SourceSpec]:
+    """The task's sources to try under ``profile``, in order. A source marked for one profile comes first under
+    it (DataComp's nlphuji retrieval sets); one marked ``exclusive`` is the only one tried under its profile
+    and is never tried under another (CLIP_benchmark's torchvision copies of SUN397, EuroSAT and Caltech-101:
+    all images, no split, so no other source may stand in for them, nor they for another)."""
+    own = [s for s in task.sources if s.options.get("profile") == profile]
+    if any(s.options.get("exclusive") for s in own):
+        return [s for s in own if s.options.get("exclusive")]
+    rest = [s for s in task.sources if s not in own and not s.options.get("exclusive")]
+    return own + rest
 
 
 def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True) -> ImageSource | None:
@@ -180,9 +200,7 @@ def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True
     With ``fetch=False`` only what is already on disk is considered (``None`` if nothing is).
     """
     problems: list[str] = []
-    # a source meant for one profile (DataComp's nlphuji retrieval sets) comes first under it
-    preferred = [s for s in task.sources if s.options.get("profile") == ctx.profile]
-    ordered = preferred + [s for s in task.sources if s not in preferred]
+    ordered = candidate_sources(task, ctx.profile)
     for attempt in ((False, True) if fetch else (False,)):
         for spec in ordered:
             if spec.type not in SOURCE_TYPES:
@@ -196,7 +214,7 @@ def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True
             except UserError as exc:
                 if not attempt:
                     continue  # probing the disk: a problem here is reported when fetching
-                if len(task.sources) == 1:
+                if len(ordered) == 1:
                     raise
                 problems.append(str(exc))
                 continue

@@ -167,6 +167,7 @@ def test_options_that_moved_into_their_protocols_keep_every_work_key():
     ("caltech101", "wds:1", "wds/vtab/caltech101", "vtab_caltech101"),
     ("cifar10", "wds:1", "wds/cifar10", "cifar10"),
     ("digits", "files:1", "digits", "digits"),                           # no CLIP_benchmark name: ours
+    ("caltech101", "files:1", "caltech101", "caltech101"),               # its whole Caltech-101 (--profile)
 ])
 def test_clip_benchmark_results_carry_clip_benchmark_dataset_names(tmp_path, task, identity, theirs, file_part):
     """``--format clip_benchmark`` writes the ``--dataset`` CLIP_benchmark is given for the images the record read
@@ -178,7 +179,8 @@ def test_clip_benchmark_results_carry_clip_benchmark_dataset_names(tmp_path, tas
 
     record = RunRecord(model="ViT-B-32", pretrained="openai", task=task, split="test", protocol="zeroshot",
                        metrics={"top1": 0.5, "top5": 0.9, "mean_per_class_recall": 0.5}, n_samples=10,
-                       templates="openai_imagenet", seed=0, task_info={"data_identity": identity})
+                       templates="openai_imagenet", seed=0, task_info={"data_identity": identity},
+                       config={"profile": "clip_benchmark" if identity == "files:1" else "clip"})
     path = write_result(record, "zeroshot_classification", tmp_path)
     assert path.name == f"{file_part}_openai_ViT-B-32_en_zeroshot_classification.json"
     dump = json.loads(path.read_text())
