@@ -74,6 +74,31 @@ def clip_benchmark_key(key: str) -> bool:
             or any(bare in cb_file(kind, "en") for kind in ("classnames", "zeroshot_classification_templates")))
 
 
+#: the Hugging Face repositories of CLIP_benchmark's webdataset exports: ``clip-benchmark/wds_<export>``
+EXPORT_REPO = "clip-benchmark/wds_"
+
+
+def export_dataset(options: dict) -> str | None:
+    """CLIP_benchmark's dataset name (without ``wds/``) of the export a webdataset source reads
+    (``clip-benchmark/wds_vtab-eurosat`` -> ``vtab/eurosat``), or None."""
+    repo = str(options.get("hf_repo", ""))
+    if not repo.startswith(EXPORT_REPO):
+        return None
+    export = repo[len(EXPORT_REPO):]
+    return export.replace("-", "/", 1) if export.startswith(("vtab-", "tfds-")) else export
+
+
+def clip_benchmark_name(task: str, options: dict | None = None) -> str:
+    """The dataset name CLIP_benchmark gives what our ``task`` reads through a source with ``options``: the export's
+    name for one of its exports, the name a whole-dataset copy stands for, else its name for the task (``cars``
+    for stanford_cars), else ours."""
+    options = options or {}
+    name = export_dataset(options) or options.get("clip_benchmark_name")
+    if name:
+        return str(name)
+    return next((theirs for theirs, ours in CLIP_BENCHMARK.items() if ours == task), task)
+
+
 def reference_task(name: str) -> str | None:
     """The zsbench task a CLIP_benchmark / DataComp dataset name stands for (``wds/`` stripped)."""
     bare = name[len("wds/"):] if name.startswith("wds/") else name

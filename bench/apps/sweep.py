@@ -82,7 +82,12 @@ def parse_models_file(path: Path) -> list[ModelEntry]:
 
 
 def resolve_models(models: str, arch: str | None = None) -> list[ModelEntry]:
-    """``--models``: a models file, or a glob of checkpoint files (with ``--arch``: their model)."""
+    """``--models``: a models file, one of CLIP_benchmark's collections (``@openai``), or a glob of checkpoint files
+    (with ``--arch``: their model)."""
+    if models.startswith("@"):
+        from bench.models.collections import collection
+
+        return [ModelEntry(m, p) for m, p in collection(models[1:])]
     path = user_path(models)
     if path.is_file() and path.suffix not in (".pt", ".pth", ".bin", ".safetensors", ".ckpt"):
         return parse_models_file(path)

@@ -43,8 +43,10 @@ def _pair(text: str) -> tuple[str, str]:
 def add_arguments(sw: argparse.ArgumentParser) -> None:
     sw.add_argument("action", nargs="?", default="run", choices=["run", "status"])
     sw.add_argument("results", nargs="?", help="status: the results folder (default: --out)")
-    sw.add_argument("--models", help="a models file (one `MODEL [PRETRAINED]` per line, # comments; PRETRAINED "
-                                     "may be a glob) or a glob of checkpoint files (with --arch)")
+    sw.add_argument("--models", help="a models file (one `MODEL [PRETRAINED]` or CLIP_benchmark's `MODEL,PRETRAINED` "
+                                     "per line, # comments; PRETRAINED may be a glob), one of CLIP_benchmark's "
+                                     "collections (@openai, @openclip_base, @openclip_multilingual, @openclip_all), "
+                                     "or a glob of checkpoint files (with --arch)")
     sw.add_argument("--arch", help="the model of the checkpoint files a glob or --watch names (e.g. ViT-B-32)")
     sw.add_argument("--executor", default="local", choices=["slurm", "local", "debug"],
                     help="slurm (a job array on the cluster), local (processes on this machine, default), debug "

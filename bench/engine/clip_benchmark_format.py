@@ -36,29 +36,22 @@ def is_clip_benchmark_result(data: dict[str, Any]) -> bool:
         and "protocol" not in data
 
 
-#: the Hugging Face repositories of CLIP_benchmark's webdataset exports: ``clip-benchmark/wds_<export>``
-EXPORT_REPO = "clip-benchmark/wds_"
-
-
 def clip_benchmark_dataset(record: RunRecord) -> str:
     """The ``--dataset`` CLIP_benchmark is given to read the images this record read, as its result files
     write it: ``wds/<name>`` when the record read one of its webdataset exports (``vtab-eurosat`` is
-    ``wds/vtab/eurosat``), else its name for our task (``cars`` for ``stanford_cars``); our own name for a task
-    CLIP_benchmark does not have."""
-    from tasks.reference_names import CLIP_BENCHMARK
+    ``wds/vtab/eurosat``), the whole-dataset copy a profile reads by its name, else its name for our task
+    (``cars`` for ``stanford_cars``); our own name for a task CLIP_benchmark does not have."""
+    from tasks.reference_names import clip_benchmark_name, export_dataset
     from tasks.registry import TASKS
 
     read = str(record.task_info.get("data_identity", "")).split(":", 1)[0]
     for source in TASKS.get(record.task).sources if record.task in TASKS else ():
-        repo = str(source.options.get("hf_repo", ""))
-        if read == "wds" and source.type == "webdataset" and repo.startswith(EXPORT_REPO):
-            export = repo[len(EXPORT_REPO):]
-            return "wds/" + (export.replace("-", "/", 1) if export.startswith(("vtab-", "tfds-")) else export)
+        if read == "wds" and source.type == "webdataset" and export_dataset(source.options):
+            return "wds/" + export_dataset(source.options)
         if read != "wds" and source.options.get("exclusive") and source.options.get("profile") == \
                 record.config.get("profile"):  # the only data of the task under that profile: its name
-            return str(source.options["clip_benchmark_name"])
-    theirs = [name for name, ours in CLIP_BENCHMARK.items() if ours == record.task]
-    return theirs[0] if theirs else record.task
+            return clip_benchmark_name(record.task, source.options)
+    return clip_benchmark_name(record.task)
 
 
 def result_file_name(record: RunRecord, task: str) -> str:

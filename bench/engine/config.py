@@ -236,7 +236,9 @@ class RunConfig:
                            result=False)
     cache_dir: Path | None = option("--cache-dir", "feature/classifier cache (default: $ZSBENCH_CACHE or "
                                     "~/.cache/zsbench)", parse=Path, result=False)
-    data_dir: Path | None = option("--data-dir", "dataset folder (default: $ZSBENCH_DATA or CACHE/datasets)",
+    data_dir: Path | None = option("--data-dir", "dataset folder (default: $ZSBENCH_DATA or CACHE/datasets); "
+                                   "{dataset} and {dataset_cleaned} are filled in with CLIP_benchmark's dataset name "
+                                   "for what each task reads, as its --dataset_root (e.g. /data/wds_{dataset_cleaned})",
                                    parse=Path, result=False)
     skip_existing: bool = option("--skip-existing", "skip work whose record is already in --out (same model and "
                                  "weights, task, protocol, templates and result-changing options; sweeps always "
@@ -471,9 +473,17 @@ def _add_field(parser: argparse.ArgumentParser, f, command: str | None, model_re
     if m["metavar"]:
         kwargs["metavar"] = m["metavar"]
     if m["kind"] == "models":
-        parser.add_argument("--model", action="append", required=model_required, dest="models", help=kwargs["help"])
+        which = parser.add_mutually_exclusive_group(required=model_required)
+        which.add_argument("--model", action="append", dest="models", help=kwargs["help"])
         parser.add_argument("--pretrained", action="append", dest="pretrained",
                             help="pretrained tag, checkpoint file, or 'none' (random init); one per --model, in order")
+        which.add_argument("--pretrained-model", action="append", dest="pretrained_models", metavar="MODEL,TAG",
+                            help="CLIP_benchmark's --pretrained_model: 'model,pretrained', a collection (openai, "
+                                 "openclip_base, openclip_multilingual, openclip_all) or a file of 'model,pretrained' "
+                                 "lines; repeatable; replaces --model/--pretrained")
+        parser.add_argument("--all-pairs", action="store_true", dest="all_pairs",
+                            help="every --model with every --pretrained (CLIP_benchmark's product) instead of one "
+                                 "--pretrained per --model in order")
         return
     if m["parse"] is not None:
         kwargs["type"] = m["parse"]
@@ -485,13 +495,13 @@ def _add_field(parser: argparse.ArgumentParser, f, command: str | None, model_re
     parser.add_argument(m["flag"], **kwargs)
 
 
-def pair_models(models: list[str] | None, pretrained: list[str] | None) -> list[tuple[str, str | None]]:
-    """``--model`` values with their ``--pretrained`` values, in order."""
-    models, pretrained = models or [], pretrained or []
-    if len(pretrained) > len(models):
-        raise UserError(f"{len(pretrained)} --pretrained values for {len(models)} --model flags: give one per "
-                        "model, in order")
-    return [(m, pretrained[i] if i < len(pretrained) else None) for i, m in enumerate(models)]
+def pair_models(args: argparse.Namespace) -> list[tuple[str, str | None]]:
+    """The run's (model, pretrained) pairs from ``--model``/``--pretrained`` (in order, ``@collection`` expanded, or
+    every pair with ``--all-pairs``) or ``--pretrained-model`` (:mod:`bench.models.collections`)."""
+    from bench.models.collections import model_pairs
+
+    return model_pairs(getattr(args, "models", None) or [], getattr(args, "pretrained", None) or [],
+                       getattr(args, "pretrained_models", None), getattr(args, "all_pairs", False))
 
 
 def config_from_args(args: argparse.Namespace, command: str = RUN, **overrides: Any) -> RunConfig:
@@ -499,7 +509,7 @@ def config_from_args(args: argparse.Namespace, command: str = RUN, **overrides: 
     values: dict[str, Any] = {}
     for f in _run_fields(command):
         if f.metadata["kind"] == "models":
-            values["models"] = pair_models(getattr(args, "models", None), getattr(args, "pretrained", None))
+            values["models"] = pair_models(args)
         elif f.metadata["kind"] == "list":
             given = getattr(args, f.name, None)
             if given:

@@ -6,7 +6,7 @@ means "not on disk" when ``fetch`` is false; with ``fetch`` true it downloads or
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.core.store import Store
@@ -31,6 +31,23 @@ class DataContext:
     @property
     def rules(self):
         return get_profile(self.profile)
+
+    def for_source(self, task: TaskSpec, spec: SourceSpec) -> "DataContext":
+        """``--data-dir`` with CLIP_benchmark's ``{dataset}`` / ``{dataset_cleaned}`` filled in for what this source
+        reads (its --dataset_root template: ``/data/{dataset}``, ``.../wds_{dataset_cleaned}``); as given otherwise."""
+        import re
+
+        text = str(self.data_dir)
+        if not re.search(r"\{[A-Za-z_]\w*\}", text):
+            return self
+        from tasks.reference_names import clip_benchmark_name
+
+        name = clip_benchmark_name(task.name, spec.options)
+        try:
+            formatted = text.format(dataset=name, dataset_cleaned=name.replace("/", "-"))
+        except (KeyError, IndexError, ValueError):
+            raise UserError(f"--data-dir {text}: only {{dataset}} and {{dataset_cleaned}} can be filled in") from None
+        return replace(self, data_dir=Path(formatted))
 
 
 def _path(options: dict, key: str, split: str, ctx: DataContext) -> Path:
@@ -210,7 +227,7 @@ def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True
             if "splits" in spec.options and split not in spec.options["splits"]:
                 continue  # this source does not carry the split
             try:
-                source = opener(spec.options, split, ctx, attempt)
+                source = opener(spec.options, split, ctx.for_source(task, spec), attempt)
             except UserError as exc:
                 if not attempt:
                     continue  # probing the disk: a problem here is reported when fetching

@@ -103,3 +103,24 @@ def test_other_profiles_never_read_those_copies_and_say_what_they_read(copies, t
     # and the clip_benchmark profile does not fall back to that export when its own copy is missing
     with pytest.raises(UserError, match="EuroSAT"):
         open_source(get_task("eurosat"), "test", DataContext(tmp_path, None, "clip_benchmark"))
+
+
+def test_data_dir_templates_fill_in_clip_benchmarks_dataset_names(copies, tmp_path):
+    """CLIP_benchmark's --dataset_root templates: ``{dataset}`` (its dataset name for what a source reads) and
+    ``{dataset_cleaned}`` (``/`` as ``-``), so one --data-dir serves per-dataset folders laid out for it."""
+    from bench.core.errors import UserError
+
+    # /data/{dataset}: its names for the whole copies under --profile clip_benchmark (sun397 -> per/sun397/...)
+    ctx = DataContext(tmp_path / "per" / "{dataset}", None, "clip_benchmark")
+    (tmp_path / "per").mkdir()
+    for name in ("eurosat", "sun397"):
+        (tmp_path / "per" / name).symlink_to(copies, target_is_directory=True)
+    source = open_source(get_task("sun397"), "test", ctx, fetch=False)
+    assert source is not None and len(source) == 6 and "per/sun397" in source.origin
+    # .../wds_{dataset_cleaned}: an export of its VTAB EuroSAT found as vtab-eurosat
+    spec = get_task("eurosat")
+    export = next(s for s in spec.sources if s.type == "webdataset")
+    ctx = DataContext(tmp_path / "exports" / "wds_{dataset_cleaned}", None, "clip")
+    assert ctx.for_source(spec, export).data_dir == tmp_path / "exports" / "wds_vtab-eurosat"
+    with pytest.raises(UserError, match="only {dataset} and {dataset_cleaned}"):
+        DataContext(tmp_path / "{model}", None, "clip").for_source(spec, export)
