@@ -4,7 +4,8 @@
 - ``tasks.md`` from the task registry (classes, metric, splits, sources, description);
 - ``records.md`` from the record's dataclasses and the recorded run options;
 - ``profiles.md`` from the evaluation profiles (``bench.core.profiles``): each difference between
-  the references, what each profile does, and the reference's file and line.
+  the references, what each profile does, and the reference's file and line;
+- ``clip_benchmark.md``, the parity table (``bench.apps.clip_benchmark_parity``), where clip-benchmark is installed.
 
 ``--check`` writes nothing and fails (exit 1) when a page on disk differs from what the code
 generates: the tests run it, so a stale reference fails the build.
@@ -142,13 +143,27 @@ def profiles_reference() -> str:
     return "".join(out)
 
 
+def clip_benchmark_reference() -> str:
+    from bench.apps.clip_benchmark_parity import render
+
+    return render()
+
+
 PAGES = {"cli.md": cli_reference, "tasks.md": tasks_reference, "records.md": records_reference,
-         "profiles.md": profiles_reference}
+         "profiles.md": profiles_reference, "clip_benchmark.md": clip_benchmark_reference}
+#: pages made from a package zsbench does not depend on: written and checked only where it is installed
+NEEDS = {"clip_benchmark.md": "clip_benchmark"}
+
+
+def _available() -> dict:
+    from importlib.util import find_spec
+
+    return {name: make for name, make in PAGES.items() if name not in NEEDS or find_spec(NEEDS[name]) is not None}
 
 
 def stale_pages(folder: Path) -> list[str]:
     """The reference pages under ``folder`` that differ from what the code generates."""
-    return [name for name, make in PAGES.items()
+    return [name for name, make in _available().items()
             if not (folder / name).is_file() or (folder / name).read_text(encoding="utf-8") != make()]
 
 
@@ -168,14 +183,17 @@ def execute(args: argparse.Namespace) -> int:
             print(f"stale: {folder / name} (regenerate with `zsbench docs --out {folder}`)")
         return 1 if stale else 0
     ensure_writable_dir(folder, "--out")
-    for name, make in PAGES.items():
+    for name, make in _available().items():
         atomic_write_bytes(folder / name, make().encode("utf-8"))
         print(folder / name)
+    for name in PAGES.keys() - _available().keys():
+        print(f"{folder / name}: not written ({NEEDS[name]} is not installed: pip install zsbench[perf])")
     return 0
 
 
 COMMAND = Command("docs", "write the reference pages generated from the code (CLI, tasks, record schema, profiles)",
                   "Generates docs/reference/cli.md from every command's parser, tasks.md from the task registry, "
-                  "records.md from the record's dataclasses and profiles.md from the evaluation profiles; --check "
+                  "records.md from the record's dataclasses, profiles.md from the evaluation profiles and clip_benchmark.md "
+                  "(what zsbench does with each thing CLIP_benchmark takes) from the installed clip-benchmark; --check "
                   "fails when a page is stale.",
                   add_arguments, execute)

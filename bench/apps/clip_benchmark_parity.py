@@ -1,0 +1,283 @@
+"""What zsbench does for each thing ``clip_benchmark eval`` 1.6.2 takes: every dataset name its builder accepts and
+its collections, every flag, task and metric, each with zsbench's equivalent or a refusal and its reason.
+
+The names are read from the installed clip-benchmark itself (its parser, its ``build_dataset`` and
+``build_vtab_dataset`` if-chains, its ``dataset_collection``, its metrics modules), so a name a new version adds
+shows up here unmapped and the test fails. Datasets and collections are answered by running zsbench's own
+resolution (``get_task``, the suite reader), not by a hand-written claim: a row says what a user who types that
+name gets, the one-line message included. Flags, tasks and metrics map through the tables below, whose zsbench
+flags the tests check against zsbench's parsers. ``render()`` writes ``docs/reference/clip_benchmark.md``.
+"""
+from __future__ import annotations
+
+import ast
+import inspect
+from dataclasses import dataclass
+
+#: CLIP_benchmark eval flag -> what zsbench takes for it (a flag of `zsbench run` first where there is one)
+FLAGS: dict[str, str] = {
+    "--dataset": "`--task` (its dataset names map to our tasks; its collections are suites: see the tables below)",
+    "--dataset_root": "`--data-dir` (`{dataset}` and `{dataset_cleaned}` filled in as there)",
+    "--split": "`--split`",
+    "--test_split": "`--split`",
+    "--train_split": "refused as a flag: a task's training split is part of its spec (`train_split` in a task file)",
+    "--val_split": "refused as a flag: a task's validation split is part of its spec (`val_split` in a task file)",
+    "--val_proportion": "refused as a flag: the linear probe takes a class-balanced 20% of train as the CLIP paper "
+                        "does when the task has no validation split",
+    "--model": "`--model` (also `@openai`, `@openclip_base`, ... for its collections)",
+    "--pretrained": "`--pretrained` (one per `--model`; `--all-pairs` for its product)",
+    "--pretrained_model": "`--pretrained-model`",
+    "--task": "`--protocol` (see the tasks table)",
+    "--no_amp": "`--profile clip_benchmark` runs its default autocast; without the profile zsbench runs fp32, as "
+                "`--no_amp` does",
+    "--num_workers": "`--workers`",
+    "--recall_k": "not yet: retrieval reports recall@1, 5 and 10",
+    "--fewshot_k": "`--shots` (few-shot linear probes; its SGD probe is not yet an option)",
+    "--fewshot_epochs": "not yet: its SGD linear probe (`--probe clip_benchmark`) is not built; zsbench's probe is the "
+                        "CLIP paper's L-BFGS logistic regression",
+    "--fewshot_lr": "not yet: as --fewshot_epochs",
+    "--skip_load": "automatic: a run whose features and classifiers are cached loads no model (and imports no torch)",
+    "--distributed": "`torchrun --nproc_per_node N $(which zsbench) run ...`: extraction split across ranks "
+                     "(equal to one process, tested)",
+    "--seed": "`--seed`",
+    "--batch_size": "`--batch-size`",
+    "--normalize": "not yet: as --fewshot_epochs (zsbench's probe standardizes features inside the solver)",
+    "--model_cache_dir": "refused as a flag: open_clip and Hugging Face downloads use their own caches (`HF_HOME`)",
+    "--feature_root": "`--cache-dir` (features cached by content, for every protocol)",
+    "--annotation_file": "not yet: retrieval reads CLIP_benchmark's exports and caption CSV/JSONL files",
+    "--custom_classname_file": "`--classnames FILE` (keyed by its dataset names, as there)",
+    "--custom_template_file": "`--templates FILE.json` (keyed by its dataset names, falling back to `imagenet1k`)",
+    "--dump_classnames": "automatic: every record holds the class names it used (`task_info.classnames`)",
+    "--dump_templates": "automatic: every record holds the templates it used (`task_info.templates_used`)",
+    "--language": "`--language` (its five languages)",
+    "--output": "`--format clip_benchmark` writes its result files (its file names) beside the records under `--out`",
+    "--quiet": "`--quiet`",
+    "--save_clf": "not yet: zsbench caches every classifier by content in `--cache-dir`",
+    "--load_clfs": "not yet",
+    "--skip_existing": "`--skip-existing`",
+    "--model_type": "open_clip: the default; ja_clip: refused, its `japanese_clip` package is not on PyPI "
+                    "(CLIP_benchmark installs it from GitHub); `transformers:` models run through the transformers "
+                    "backend",
+    "--wds_cache_dir": "not yet: exports are read from `--data-dir` or downloaded from the hub into it",
+}
+#: CLIP_benchmark task -> zsbench
+TASKS: dict[str, str] = {
+    "zeroshot_classification": "`--protocol zeroshot`",
+    "zeroshot_retrieval": "`--protocol retrieval`",
+    "linear_probe": "`--protocol linear-probe` (the CLIP paper's probe; its SGD probe is not yet an option)",
+    "captioning": "refused: zsbench evaluates contrastive image-text models, which caption nothing; captioning "
+                  "needs a generative model (CoCa's decoder) and the coco-caption scorers (Java)",
+    "image_caption_selection": "`--protocol caption-selection`",
+    "auto": "the default: a task's kind picks its protocol",
+}
+#: CLIP_benchmark metric key -> the key in a zsbench record's metrics (or config)
+METRICS: dict[str, str] = {
+    "acc1": "`top1`", "acc5": "`top5`", "mean_per_class_recall": "`mean_per_class_recall`",
+    "mean_average_precision": "not yet: no multilabel task (voc2007_multilabel)",
+    "image_retrieval_recall@K": "`image_retrieval_recall@K` for K in 1, 5, 10",
+    "text_retrieval_recall@K": "`text_retrieval_recall@K` for K in 1, 5, 10",
+    "lp_acc1": "`top1` of a `linear-probe` record", "lp_acc5": "`top5` of a `linear-probe` record",
+    "lp_mean_per_class_recall": "`mean_per_class_recall` of a `linear-probe` record",
+    "weight_decay": "a linear-probe record's `config.best_C` (the CLIP paper's L2 strength, 1/C)",
+    "epochs": "none: L-BFGS runs to its tolerance (`config.final_iterations`)",
+    "seed": "`seed`", "fewshot_k": "a few-shot record's `shots`",
+    "normalized": "none: features are standardized inside the solver",
+    "text_acc": "`text_acc`", "image_acc": "`image_acc`", "acc": "`acc`",
+    **{m: "refused: no captioning (see the tasks table)"
+       for m in ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr", "SPICE")},
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    theirs: str
+    ours: str
+    refused: bool = False
+
+
+def eval_flags() -> list[str]:
+    """Every option of ``clip_benchmark eval`` (its own parser)."""
+    import argparse
+    import sys
+
+    from clip_benchmark.cli import get_parser_args
+
+    argv, sys.argv = sys.argv, ["clip_benchmark", "eval"]
+    try:
+        parser, _ = get_parser_args()
+    finally:
+        sys.argv = argv
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return [a.option_strings[0] for a in sub.choices["eval"]._actions if a.option_strings and a.dest != "help"]
+
+
+def _compared_names(function, variable: str) -> tuple[list[str], list[str]]:
+    """The strings ``variable`` is compared with (``==``) and the prefixes it is tested for (``startswith``) in
+    ``function``'s source, in order."""
+    tree = ast.parse(inspect.getsource(function))
+    names, prefixes = [], []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Name) and node.left.id == variable:
+            for op, right in zip(node.ops, node.comparators):
+                if isinstance(op, ast.Eq) and isinstance(right, ast.Constant):
+                    names.append(right.value)
+                elif isinstance(op, ast.In) and isinstance(right, (ast.Tuple, ast.List)):
+                    names += [e.value for e in right.elts if isinstance(e, ast.Constant)]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "startswith" \
+                and isinstance(node.func.value, ast.Name) and node.func.value.id == variable:
+            prefixes += [a.value for a in node.args if isinstance(a, ast.Constant)]
+    return list(dict.fromkeys(names)), list(dict.fromkeys(prefixes))
+
+
+def dataset_names() -> list[str]:
+    """Every dataset name ``build_dataset`` accepts: its named datasets, its VTAB ones (``vtab/<name>``: the names
+    ``build_vtab_dataset`` takes, its families' members from the collections), the SugarCrepe subsets, and one
+    row for each open family (``tfds/<name>``, ``wds/<name>``)."""
+    from clip_benchmark.datasets import builder
+
+    named, prefixes = _compared_names(builder.build_dataset, "dataset_name")
+    vtab, vtab_families = _compared_names(builder.build_vtab_dataset, "dataset_name")
+    collected = [n for names in builder.dataset_collection.values() for n in names]
+    out = list(named)
+    out += [f"vtab/{n}" for n in vtab]
+    out += [n for n in collected if n.startswith("vtab/") and n.split("/", 1)[1].startswith(tuple(vtab_families))]
+    out += [n for n in collected if n.startswith("sugar_crepe/")]
+    out += [f"{p}<name>" for p in prefixes if p.endswith("/") and p != "vtab/"]
+    return list(dict.fromkeys(out))
+
+
+def collections() -> dict[str, list[str]]:
+    from clip_benchmark.datasets import builder
+
+    return {name: list(names) for name, names in builder.dataset_collection.items()}
+
+
+def metric_keys() -> list[str]:
+    """Every metric key CLIP_benchmark's metrics modules return (``{k}`` of an f-string read as ``K``)."""
+    from clip_benchmark.metrics import (captioning, image_caption_selection, linear_probe, zeroshot_classification,
+                                        zeroshot_retrieval)
+
+    keys: list[str] = []
+    for module in (zeroshot_classification, zeroshot_retrieval, linear_probe, image_caption_selection, captioning):
+        for node in ast.walk(ast.parse(inspect.getsource(module))):
+            if isinstance(node, ast.Return) and isinstance(node.value, ast.Dict):
+                keys += [k.value for k in node.value.keys if isinstance(k, ast.Constant)]
+            elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript) \
+                    and isinstance(node.targets[0].value, ast.Name) and node.targets[0].value.id == "metrics":
+                key = node.targets[0].slice
+                if isinstance(key, ast.Constant):
+                    keys.append(key.value)
+                elif isinstance(key, ast.JoinedStr):
+                    keys.append("".join(v.value if isinstance(v, ast.Constant) else "K" for v in key.values))
+            elif isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "scorers":
+                keys += [c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)]
+    return list(dict.fromkeys(keys))
+
+
+def task_names() -> list[str]:
+    import argparse
+    import sys
+
+    from clip_benchmark.cli import get_parser_args
+
+    argv, sys.argv = sys.argv, ["clip_benchmark", "eval"]
+    try:
+        parser, _ = get_parser_args()
+    finally:
+        sys.argv = argv
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return list(next(a for a in sub.choices["eval"]._actions if a.dest == "task").choices)
+
+
+def dataset_row(name: str) -> Row:
+    """What ``zsbench run --task NAME`` does with one of its names (run through our own resolution)."""
+    from bench.core.errors import UserError
+    from tasks.registry import get_task
+
+    if name.endswith("<name>"):
+        prefix = name[:-len("<name>")]
+        return Row(name, f"`--task {prefix}<name>` maps like `<name>`; any export folder is a task as it is"
+                   if prefix == "wds/" else get_task_message(f"{prefix}example"), refused=prefix != "wds/")
+    try:
+        spec = get_task(name)
+    except UserError as exc:
+        return Row(name, f"refused: {exc}", refused=True)
+    return Row(name, f"`{spec.name}`" + (f" ({spec.description})" if spec.description else "")
+               + "".join(f"; under `--profile {s.options['profile']}`: {s.options['what']}, as CLIP_benchmark reads it"
+                         for s in spec.sources if s.options.get("exclusive")))
+
+
+def get_task_message(name: str) -> str:
+    from bench.core.errors import UserError
+    from tasks.registry import get_task
+
+    try:
+        return f"`{get_task(name).name}`"
+    except UserError as exc:
+        return f"refused: {exc}"
+
+
+def collection_row(name: str, members: list[str]) -> Row:
+    """Served when zsbench has a suite of that name holding exactly the tasks its members stand for; otherwise
+    what the suite of that name is (if any) and which members have no task."""
+    from bench.core.errors import UserError
+    from tasks.registry import get_task
+    from tasks.suites import expand_task_names
+
+    theirs, missing = [], []
+    for member in members:
+        try:
+            theirs.append(get_task(member).name)
+        except UserError:
+            missing.append(member)
+    try:
+        ours = [get_task(t).name for t in expand_task_names([f"@{name}"])]
+    except UserError:
+        ours = None
+    if ours == theirs and not missing:
+        return Row(name, f"`--task @{name}`: its {len(members)} datasets")
+    said = (f"`@{name}` is another list ({len(ours)} tasks: {', '.join(ours)})" if ours is not None
+            else f"no suite `@{name}`")
+    return Row(name, f"not yet: {said}; of its {len(members)} datasets {len(theirs)} have tasks"
+               + (f", {len(missing)} have none ({', '.join(missing)})" if missing else ""), refused=True)
+
+
+def unmapped() -> dict[str, list[str]]:
+    """CLIP_benchmark names zsbench says nothing about: a flag, task or metric missing from the tables, a dataset
+    that gets the generic 'unknown task' answer, a collection that is no suite (with a reason it is a refusal)."""
+    return {"flags": [f for f in eval_flags() if f not in FLAGS],
+            "tasks": [t for t in task_names() if t not in TASKS],
+            "metrics": [m for m in metric_keys() if m not in METRICS],
+            "datasets": [n for n in dataset_names() if dataset_row(n).ours.startswith("refused: unknown task")]}
+
+
+def render() -> str:
+    """``docs/reference/clip_benchmark.md``."""
+    from importlib.metadata import version as dist_version
+
+    version = dist_version("clip-benchmark")  # the package's own __version__ says 0.1.0
+    out = ["<!-- generated by `zsbench docs` from the installed clip-benchmark and zsbench's code; edit the code -->\n\n",
+           "# CLIP_benchmark parity\n\n",
+           f"Everything `clip_benchmark eval` {version} takes, read from the installed package itself, and what zsbench "
+           "does with it. Dataset and collection rows are what zsbench's own name resolution answers (a refusal is "
+           "the one line a user sees); the test `tests/docs/test_clip_benchmark_parity.py` fails when CLIP_benchmark "
+           "has a name this page does not answer.\n"]
+
+    def table(title: str, header: str, rows: list[Row]) -> None:
+        done = sum(not r.refused for r in rows)
+        out.append(f"\n## {title} ({done} of {len(rows)} served)\n\n| {header} | zsbench |\n| --- | --- |\n")
+        out.extend(f"| `{r.theirs}` | {_cell(r.ours)} |\n" for r in rows)
+
+    def refused(text: str) -> bool:
+        return text.startswith(("refused", "not yet"))
+
+    table("Datasets (`--dataset`)", "CLIP_benchmark name", [dataset_row(n) for n in dataset_names()])
+    table("Dataset collections", "collection", [collection_row(n, m) for n, m in collections().items()])
+    table("Flags of `clip_benchmark eval`", "flag", [Row(f, FLAGS[f], refused(FLAGS[f])) for f in eval_flags()])
+    table("Tasks (`--task`)", "task", [Row(t, TASKS[t], refused(TASKS[t])) for t in task_names()])
+    table("Metrics", "metric key", [Row(m, METRICS[m], refused(METRICS[m])) for m in metric_keys()])
+    return "".join(out)
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
