@@ -31,7 +31,7 @@ FLAGS: dict[str, str] = {
     "--no_amp": "`--profile clip_benchmark` runs its default autocast; without the profile zsbench runs fp32, as "
                 "`--no_amp` does",
     "--num_workers": "`--workers`",
-    "--recall_k": "not yet: retrieval reports recall@1, 5 and 10",
+    "--recall_k": "`--recall-k` (recall@K at these K too, both ways; recall@1, 5 and 10 always)",
     "--fewshot_k": "`--shots` (few-shot linear probes; its SGD probe is not yet an option)",
     "--fewshot_epochs": "not yet: its SGD linear probe (`--probe clip_benchmark`) is not built; zsbench's probe is the "
                         "CLIP paper's L-BFGS logistic regression",
@@ -74,8 +74,8 @@ TASKS: dict[str, str] = {
 METRICS: dict[str, str] = {
     "acc1": "`top1`", "acc5": "`top5`", "mean_per_class_recall": "`mean_per_class_recall`",
     "mean_average_precision": "not yet: no multilabel task (voc2007_multilabel)",
-    "image_retrieval_recall@K": "`image_retrieval_recall@K` for K in 1, 5, 10",
-    "text_retrieval_recall@K": "`text_retrieval_recall@K` for K in 1, 5, 10",
+    "image_retrieval_recall@K": "`image_retrieval_recall@K` for K in 1, 5, 10 and `--recall-k`",
+    "text_retrieval_recall@K": "`text_retrieval_recall@K` for K in 1, 5, 10 and `--recall-k`",
     "lp_acc1": "`top1` of a `linear-probe` record", "lp_acc5": "`top5` of a `linear-probe` record",
     "lp_mean_per_class_recall": "`mean_per_class_recall` of a `linear-probe` record",
     "weight_decay": "a linear-probe record's `config.best_C` (the CLIP paper's L2 strength, 1/C)",

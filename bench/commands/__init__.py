@@ -29,7 +29,8 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         from bench.commands.base import clip_benchmark_hint
 
-        hint = clip_benchmark_hint(getattr(self, "argv", []))
+        ours = {o for a in self._actions for o in a.option_strings}
+        hint = clip_benchmark_hint([t for t in getattr(self, "argv", []) if t.split("=")[0] not in ours])
         sys.stderr.write(f"zsbench: error: {message}{hint} (see: {self.prog} --help)\n")
         raise SystemExit(2)
 

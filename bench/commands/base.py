@@ -40,18 +40,18 @@ def board(text: str) -> str:
     return text
 
 
-#: CLIP_benchmark's ``clip_benchmark eval`` flags -> ours (users of it type these first)
-CLIP_BENCHMARK_FLAGS = {"--dataset": "--task", "--dataset_root": "--data-dir", "--batch_size": "--batch-size",
-                        "--num_workers": "--workers", "--output": "--out (a folder of records)",
-                        "--model_cache_dir": "--cache-dir", "--custom_classname_file": "--classnames",
-                        "--custom_template_file": "--templates", "--recall_k": "(recall@1/5/10 are always computed)",
-                        "--fewshot_k": "--protocol few-shot --shots"}
-
-
 def clip_benchmark_hint(argv: list[str]) -> str:
-    """For flags in ``argv`` that are CLIP_benchmark's spelling: which of ours each is (else nothing)."""
+    """For flags in ``argv`` (those the command does not take) that are CLIP_benchmark's spelling: which of ours
+    each is, or why there is none (the parity table's answer, ``bench.apps.clip_benchmark_parity.FLAGS``)."""
+    import re
+
+    from bench.apps.clip_benchmark_parity import FLAGS
+
     said = [t.split("=")[0] for t in argv if t.startswith("--")]
-    pairs = [f"{flag} is {CLIP_BENCHMARK_FLAGS[flag]} here" for flag in said if flag in CLIP_BENCHMARK_FLAGS]
+    pairs = []
+    for flag in (f for f in said if f in FLAGS):
+        ours = re.match(r"`(--[a-z][a-z-]*)`", FLAGS[flag])
+        pairs.append(f"{flag} is {ours.group(1)} here" if ours else f"{flag}: {FLAGS[flag]}")
     return f" (CLIP_benchmark's spelling: {'; '.join(pairs)})" if pairs else ""
 
 

@@ -291,7 +291,8 @@ class RunConfig:
 
     def protocol_section(self, name: str) -> dict[str, Any] | None:
         """What a record of protocol ``name`` carries under ``config[name]``: its declared options but those kept at
-        the top level (None: the protocol declares no other, or is not installed). Part of its work key."""
+        the top level (None: the protocol declares no other, or is not installed). Its work key holds the ones not
+        at their default (:meth:`protocol_key_section`)."""
         if name not in PROTOCOLS:
             return None
         values = self.options_for(PROTOCOLS.get(name))
@@ -300,6 +301,17 @@ class RunConfig:
         section = {f.name: _as_recorded(getattr(values, f.name)) for f in fields(values)
                    if not f.metadata.get("top_level")}
         return section or None
+
+    def protocol_key_section(self, name: str) -> dict[str, Any] | None:
+        """The part of :meth:`protocol_section` a work key holds: the options set to something else than their
+        declared default. So a protocol that gains an option keeps the keys of the work already done (at that
+        option's default), and a record made with the option set is told apart."""
+        section = self.protocol_section(name)
+        if section is None:
+            return None
+        defaults = PROTOCOLS.get(name).options()
+        changed = {k: v for k, v in section.items() if v != _as_recorded(getattr(defaults, k))}
+        return changed or None
 
     def top_level_options(self) -> dict[str, Any]:
         """Every installed protocol's ``top_level`` options as this run sets them (recorded and keyed like run

@@ -8,11 +8,13 @@ caches; similarities are computed in blocks. Captions are embedded as written (n
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bench.core.errors import UserError
+from bench.engine.config import int_list, option
 from bench.engine.protocol import Column, Outcome, PlotKind, Protocol, Unit
 from bench.protocols.zeroshot import feature_facts
 
@@ -22,8 +24,18 @@ if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the protocol run
 RECALL_KS = (1, 5, 10)
 
 
+@dataclass
+class RetrievalOptions:
+    """``--recall-k``: CLIP_benchmark's ``--recall_k`` (any K; recall@1, 5 and 10 are always reported)."""
+
+    recall_k: tuple[int, ...] = option(
+        "--recall-k", "retrieval: recall@K for these K too, both ways, as CLIP_benchmark's --recall_k computes it "
+        "(recall@1, 5 and 10 are always reported; recorded)", RECALL_KS, parse=int_list, metavar="K,K,...")
+
+
 class Retrieval(Protocol):
     name = "retrieval"
+    options = RetrievalOptions
     summary = "captioned images: recall@1/5/10, image to text and text to image"
     kinds = ("retrieval",)
     metrics = tuple(f"{d}_retrieval_recall@{k}" for d in ("image", "text") for k in RECALL_KS) + ("mean_recall@1",)
@@ -70,11 +82,12 @@ class Retrieval(Protocol):
         dtype = precision_dtype(ev.config.pair_precision)  # the profile's autocast type, if any
         image_emb = F.normalize(torch.as_tensor(np.asarray(feats.features), dtype=torch.float32).to(dtype), dim=-1)
         ranks: dict = {}
-        metrics, top5 = retrieval_recalls(image_emb, text_emb, np.asarray(owner), RECALL_KS, dtype=dtype, ranks=ranks)
+        ks = tuple(sorted(set(RECALL_KS) | set(ev.config.options_for(self).recall_k)))
+        metrics, top5 = retrieval_recalls(image_emb, text_emb, np.asarray(owner), ks, dtype=dtype, ranks=ranks)
         metrics["primary"] = metrics[ev.spec.metric] if ev.spec.metric in metrics else metrics["mean_recall@1"]
         return [Outcome(
             metrics, int(len(keep)), templates="captions",
-            config={"recall_k": list(RECALL_KS), "n_captions": len(texts)},
+            config={"recall_k": list(ks), "n_captions": len(texts)},
             timings={"features": feats.info["seconds"], "classifier": info["seconds"],
                      "evaluate": time.perf_counter() - t0},
             task_info={**feature_facts(feats), "text_cache": info["cache"], "n_captions": len(texts)},

@@ -186,3 +186,20 @@ def test_clip_benchmark_results_carry_clip_benchmark_dataset_names(tmp_path, tas
     dump = json.loads(path.read_text())
     assert dump["dataset"] == theirs
     assert record_from_result(dump, path).task == task
+
+
+def test_a_protocol_that_gains_an_option_keeps_the_keys_of_work_done_at_its_default():
+    """Work keys hold a protocol's own options only where set off their declared defaults: retrieval's --recall-k
+    (added later) leaves the key of a default run as it was, and a run with other K is told apart."""
+    from bench.engine.config import RunConfig
+    from bench.engine.work import work_key
+    from bench.protocols.retrieval import RetrievalOptions
+
+    def key(**options):
+        config = RunConfig(protocol_options={"retrieval": RetrievalOptions(**options)} if options else {})
+        return work_key("ViT-B-32", "openai", "flickr30k", "retrieval", None, config)
+
+    assert key() == key(recall_k=(1, 5, 10)) != key(recall_k=(1, 5, 10, 50))
+    config = RunConfig(protocol_options={"retrieval": RetrievalOptions(recall_k=(20,))})
+    assert config.protocol_section("retrieval") == {"recall_k": (20,)}     # recorded whole
+    assert RunConfig().protocol_section("retrieval") == {"recall_k": (1, 5, 10)}

@@ -31,16 +31,19 @@ def captioned(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("profile", ["clip", "clip_benchmark"])
 def test_recalls_equal_clip_benchmark(captioned, vit_s32_checkpoint, tmp_path, profile):
-    """clip: CLIP_benchmark with --no_amp; clip_benchmark: with its default autocast (bf16 on CPU)."""
+    """clip: CLIP_benchmark with --no_amp; clip_benchmark: with its default autocast (bf16 on CPU). Recall@K at
+    any K (--recall-k 2,3,7 beside the 1, 5, 10 always reported), as its --recall_k."""
     import open_clip
     from clip_benchmark.metrics.zeroshot_retrieval import evaluate
 
     from bench.engine.runner import RunConfig, run
+    from bench.protocols.retrieval import RetrievalOptions
     from tasks.sources.captions import read_caption_table
 
     (rec,) = run(RunConfig(models=[("ViT-S-32", str(vit_s32_checkpoint))], tasks=[str(captioned)],
                            out_dir=tmp_path / "r", cache_dir=tmp_path / "c", num_workers=0, progress=False,
-                           profile=profile, batch_size=5))  # CLIP_benchmark's batch below: on CPUs with AMX,
+                           profile=profile, batch_size=5,
+                           protocol_options={"retrieval": RetrievalOptions(recall_k=(2, 3, 7))}))  # CLIP_benchmark's batch below: on CPUs with AMX,
     # bf16 autocast features depend on the batch they are computed in, and random-init scores tie often
     assert rec.protocol == "retrieval" and rec.config["metric"] == "mean_recall@1"  # the task's default protocol
 
@@ -58,7 +61,10 @@ def test_recalls_equal_clip_benchmark(captioned, vit_s32_checkpoint, tmp_path, p
 
     loader = torch.utils.data.DataLoader(Pairs(), batch_size=5, collate_fn=lambda b: (torch.stack([x for x, _ in b]),
                                                                                        [t for _, t in b]))
-    theirs = evaluate(model, loader, tokenizer, "cpu", amp=profile == "clip_benchmark", recall_k_list=[1, 5, 10])
+    theirs = evaluate(model, loader, tokenizer, "cpu", amp=profile == "clip_benchmark",
+                      recall_k_list=[1, 2, 3, 5, 7, 10])
+    assert len(theirs) == 12 and rec.config["recall_k"] == [1, 2, 3, 5, 7, 10]
+    assert list(rec.config["retrieval"]["recall_k"]) == [2, 3, 7]
     for key, value in theirs.items():
         assert rec.metrics[key] == pytest.approx(value, abs=1e-9), key
     assert rec.metrics["mean_recall@1"] == pytest.approx(
