@@ -8,11 +8,14 @@ of its datasets) maps like ``<name>``. The CLIP_benchmark keys are checked again
 the DataComp keys are ``tasklist.yml``'s at mlfoundations/datacomp@4a8df19.
 
 Names of theirs that zsbench has no task for get a one-line answer naming the way round (their
-export folder as ``--task``), never a silent substitute: CLIP_benchmark's plain ``caltech101`` is
-torchvision's Caltech-101 (another split and class list than VTAB's), so it is not mapped to ours,
-which is ``vtab/caltech101``.
+export folder as ``--task``), never a silent substitute. Where CLIP_benchmark has two datasets under two names
+(``eurosat`` and ``caltech101`` read whole, ``vtab/eurosat`` and ``vtab/caltech101`` on VTAB's split), zsbench
+has two tasks: the plain ones read the whole dataset under ``--profile clip_benchmark`` and VTAB's split otherwise
+(the record says which), the ``vtab/`` ones read VTAB's split always.
 """
 from __future__ import annotations
+
+from tasks.builtin.vtab import CLIP_BENCHMARK_NAMES as _VTAB_REST
 
 #: CLIP_benchmark's dataset name -> zsbench task
 CLIP_BENCHMARK: dict[str, str] = {
@@ -26,11 +29,11 @@ CLIP_BENCHMARK: dict[str, str] = {
     "country211": "country211", "renderedsst2": "rendered_sst2", "food101": "food101", "dtd": "dtd",
     "pets": "oxford_pets", "flowers": "flowers102", "eurosat": "eurosat", "pcam": "pcam",
     "mscoco_captions": "mscoco", "flickr30k": "flickr30k",
-    "vtab/caltech101": "caltech101", "vtab/cifar10": "cifar10", "vtab/cifar100": "cifar100",
+    "vtab/caltech101": "vtab/caltech101", "vtab/cifar10": "cifar10", "vtab/cifar100": "cifar100",
     "vtab/clevr_count_all": "clevr_counts", "vtab/clevr_closest_object_distance": "clevr_distance",
-    "vtab/dtd": "dtd", "vtab/eurosat": "eurosat", "vtab/kitti_closest_vehicle_distance": "kitti_distance",
+    "vtab/dtd": "dtd", "vtab/eurosat": "vtab/eurosat", "vtab/kitti_closest_vehicle_distance": "kitti_distance",
     "vtab/flowers": "flowers102", "vtab/pets": "oxford_pets", "vtab/pcam": "pcam", "vtab/resisc45": "resisc45",
-    "vtab/svhn": "svhn",
+    "vtab/svhn": "svhn", **_VTAB_REST,
 }
 #: DataComp's task keys (tasklist.yml) that CLIP_benchmark does not share -> zsbench task
 DATACOMP: dict[str, str] = {
@@ -109,8 +112,8 @@ def unmapped_hint(name: str) -> str | None:
     """For a name of theirs with no zsbench task: what to do instead (one clause)."""
     bare = name[len("wds/"):] if name.startswith("wds/") else name
     if bare == "caltech101":
-        return ("CLIP_benchmark's caltech101 is torchvision's Caltech-101; zsbench's caltech101 is its vtab/caltech101 "
-                "(--task vtab/caltech101 or caltech101), or give the export folder as --task")
+        return ("CLIP_benchmark's caltech101 is Caltech-101 read whole: --task caltech101 --profile clip_benchmark; "
+                "its vtab/caltech101 (VTAB's split) is --task vtab/caltech101; or give the export folder as --task")
     if bare.startswith(("vtab/", "tfds/", "fairness/")) or bare in CLIP_BENCHMARK_ONLY:
         folder = "wds_" + bare.replace("/", "-")
         return (f"'{name}' is a CLIP_benchmark/DataComp dataset zsbench has no task for: download its export "

@@ -66,7 +66,7 @@ def row_label(r) -> str:
 
 #: DataComp's group means (aggregate_scores.py) -> the suite of each; a leaderboard shows a group's mean
 #: as a column of its own, for rows that have all its tasks
-GROUPS = {"imagenet dist. shifts": "imagenet-dist-shifts", "vtab": "vtab", "retrieval": "retrieval"}
+GROUPS = {"imagenet dist. shifts": "imagenet-dist-shifts", "vtab": "datacomp-vtab", "retrieval": "datacomp-retrieval"}
 
 
 def leaderboard(runs: pd.DataFrame, protocol: str | None = None, metric: str = "primary", history: bool = False,

@@ -5,9 +5,10 @@ registry, so the two never form an import cycle).
 """
 from __future__ import annotations
 
-from tasks.builtin import cifar, clip_suite, compositionality, datacomp, digits, imagenet, retrieval
+from tasks.builtin import cifar, clip_suite, compositionality, datacomp, digits, imagenet, retrieval, vtab
 from tasks.spec import TaskSpec
 
 
 def builtin_specs() -> list[TaskSpec]:
-    return [*cifar.SPECS, *clip_suite.SPECS, *compositionality.SPECS, *datacomp.SPECS, *digits.SPECS, *imagenet.SPECS, *retrieval.SPECS]
+    return [*cifar.SPECS, *clip_suite.SPECS, *compositionality.SPECS, *datacomp.SPECS, *digits.SPECS, *imagenet.SPECS, *retrieval.SPECS,
+            *vtab.SPECS]

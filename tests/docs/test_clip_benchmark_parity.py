@@ -29,12 +29,14 @@ def test_the_checker_catches_an_unmapped_name(monkeypatch):
 
 def test_rows_say_what_a_user_gets():
     assert parity.dataset_row("cars").ours.startswith("`stanford_cars`")
-    row = parity.dataset_row("vtab/dmlab")
+    assert parity.dataset_row("vtab/dmlab").ours.startswith("`dmlab`")
+    row = parity.dataset_row("vtab/sun397")
     assert row.refused and "no task for" in row.ours                      # the one line zsbench prints
     assert "--profile clip_benchmark" in parity.dataset_row("eurosat").ours
     assert not parity.collection_row("sugar_crepe", parity.collections()["sugar_crepe"]).refused
-    vtab = parity.collection_row("vtab", parity.collections()["vtab"])
-    assert vtab.refused and "another list" in vtab.ours                     # ours is DataComp's 13
+    assert parity.collection_row("vtab", parity.collections()["vtab"]).ours == "`--task @vtab`: its 19 datasets"
+    retrieval = parity.collection_row("retrieval", parity.collections()["retrieval"])
+    assert retrieval.refused and "flickr8k" in retrieval.ours
 
 
 def test_the_zsbench_flags_the_table_names_exist():

@@ -225,14 +225,14 @@ def test_averages_only_for_rows_with_every_task(tmp_path):
     assert table.loc["A / x", "mean retrieval"] == pytest.approx(table.loc["A / x", retrieval].mean())
     assert np.isnan(table.loc["B / y", "mean retrieval"])
     assert missing_tasks(table) == {"B / y": ["mscoco"]}
-    suite = leaderboard(load_runs(out), suite="retrieval")
+    suite = leaderboard(load_runs(out), suite="datacomp-retrieval")
     assert list(suite.columns[:3]) == retrieval and "cifar10" not in suite.columns
     assert np.isnan(suite.loc["B / y", "average"]) and suite.loc["A / x", "tasks"] == 3
 
 
 @pytest.mark.slow
 def test_tasks_suite_lists_the_suite_with_metrics(tmp_path):
-    out = zsbench("tasks", "--suite", "retrieval", cache=tmp_path, cwd=tmp_path)
+    out = zsbench("tasks", "--suite", "datacomp-retrieval", cache=tmp_path, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     rows = [ln.split() for ln in out.stdout.splitlines()[2:] if ln.strip()]
     assert [r[0] for r in rows] == ["flickr30k", "mscoco", "winogavil"]

@@ -33,8 +33,8 @@ def test_datacomp_suite_is_the_38_tasks_with_their_metrics():
     suite = read_suite("@datacomp")
     assert len(suite) == 38 and set(suite) == set(DATACOMP_METRICS)
     assert {t: get_task(t).metric for t in suite} == DATACOMP_METRICS
-    assert len(read_suite("@vtab")) == 13 and set(read_suite("@vtab")) <= set(suite)
-    assert read_suite("@retrieval") == ["flickr30k", "mscoco", "winogavil"]
+    assert len(read_suite("@datacomp-vtab")) == 13 and set(read_suite("@datacomp-vtab")) <= set(suite)
+    assert read_suite("@datacomp-retrieval") == ["flickr30k", "mscoco", "winogavil"]
 
 
 @pytest.mark.slow
