@@ -95,20 +95,25 @@ class Row:
     refused: bool = False
 
 
-def eval_flags() -> list[str]:
-    """Every option of ``clip_benchmark eval`` (its own parser)."""
+def _eval_actions() -> list:
+    """The options of ``clip_benchmark eval``, from its own parser."""
     import argparse
     import sys
 
     from clip_benchmark.cli import get_parser_args
 
-    argv, sys.argv = sys.argv, ["clip_benchmark", "eval"]
+    argv, sys.argv = sys.argv, ["clip_benchmark", "eval"]  # its parser parses sys.argv as it is built
     try:
         parser, _ = get_parser_args()
     finally:
         sys.argv = argv
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return [a.option_strings[0] for a in sub.choices["eval"]._actions if a.option_strings and a.dest != "help"]
+    return list(sub.choices["eval"]._actions)
+
+
+def eval_flags() -> list[str]:
+    """Every option of ``clip_benchmark eval``."""
+    return [a.option_strings[0] for a in _eval_actions() if a.option_strings and a.dest != "help"]
 
 
 def _compared_names(function, variable: str) -> tuple[list[str], list[str]]:
@@ -175,18 +180,7 @@ def metric_keys() -> list[str]:
 
 
 def task_names() -> list[str]:
-    import argparse
-    import sys
-
-    from clip_benchmark.cli import get_parser_args
-
-    argv, sys.argv = sys.argv, ["clip_benchmark", "eval"]
-    try:
-        parser, _ = get_parser_args()
-    finally:
-        sys.argv = argv
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return list(next(a for a in sub.choices["eval"]._actions if a.dest == "task").choices)
+    return list(next(a for a in _eval_actions() if a.dest == "task").choices)
 
 
 def dataset_row(name: str) -> Row:

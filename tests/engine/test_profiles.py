@@ -3,9 +3,6 @@ clip-benchmark 1.4.0 drops the blank class name), CLIP_benchmark 1.6.2's autocas
 the switches in between (defaults per suite, ObjectNet's border, legacy work keys)."""
 from __future__ import annotations
 
-import io
-import tarfile
-
 import numpy as np
 import pytest
 import torch
@@ -14,6 +11,7 @@ from PIL import Image
 from bench.core.profiles import DIFFERENCES, PROFILES, default_profile
 from bench.engine.config import RunConfig
 from conftest import make_image
+from helpers.wds import png, write_export
 
 #: CLIP_benchmark's class names for VTAB's CLEVR closest-object distance, blank class included
 CLEVR_DISTANCE = ["very nearby", "nearby", "near", "", "distant", "very distant"]
@@ -24,25 +22,16 @@ EXPORT = "djghosh__wds_vtab-clevr_closest_object_distance_test"
 def clevr_export(tmp_path):
     """DataComp's layout for clevr_distance, where a download lands under --data-dir: 18 images,
     3 per label 0..5, with CLIP_benchmark's six names (one blank) and two templates."""
-    root = tmp_path / "data" / "wds" / EXPORT
-    (root / "test").mkdir(parents=True)
-    (root / "classnames.txt").write_text("\n".join(CLEVR_DISTANCE) + "\n")
-    (root / "zeroshot_classification_templates.txt").write_text("{c} shapes.\na photo of {c} objects.\n")
-    (root / "test" / "nshards.txt").write_text("1\n")
     rng = np.random.default_rng(7)
-    with tarfile.open(root / "test" / "0.tar", "w") as tar:
-        for n in range(18):
-            buf = io.BytesIO()
-            make_image(rng, tuple(int(v) for v in rng.integers(0, 255, 3)), ("square", "circle")[n % 2]).save(buf, "PNG")
-            for ext, data in (("png", buf.getvalue()), ("cls", str(n % 6).encode())):
-                info = tarfile.TarInfo(f"{n:05d}.{ext}")
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
+    images = [png(make_image(rng, tuple(int(v) for v in rng.integers(0, 255, 3)), ("square", "circle")[n % 2]))
+              for n in range(18)]
+    root = write_export(tmp_path / "data" / "wds" / EXPORT, CLEVR_DISTANCE, images, [n % 6 for n in range(18)],
+                        templates=["{c} shapes.", "a photo of {c} objects."])
     return root
 
 
 def _names(profile: str, data_dir):
-    from tasks.classes import PromptChoice, resolve_classnames_with_origin, resolve_templates
+    from tasks.classes import resolve_classnames_with_origin, resolve_templates
     from tasks.registry import get_task
     from tasks.sources import DataContext, open_source
 

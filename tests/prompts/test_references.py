@@ -3,9 +3,7 @@ clip-benchmark package is the independent copy), and webdataset exports that ali
 instead of replacing them."""
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ from prompts.references import CB_KEYS, LANGUAGES
 from prompts.templates import named_sets
 from tasks.classes import PromptChoice, resolve_classnames, resolve_templates
 from tasks.registry import get_task
+from helpers.wds import png, write_export
 
 CB_DIR = Path(__import__("clip_benchmark").__file__).parent / "datasets"
 SHIPPED = Path(__file__).resolve().parents[2] / "prompts" / "data" / "clip_benchmark"
@@ -128,16 +127,8 @@ def test_a_repeated_template_weighs_twice_as_in_clip_benchmark():
 
 
 def _export(root: Path, classnames: list[str], labels: list[int]) -> None:
-    (root / "test").mkdir(parents=True)
-    (root / "classnames.txt").write_text("\n".join(classnames) + "\n")
-    with tarfile.open(root / "test" / "0.tar", "w") as tar:
-        for n, label in enumerate(labels):
-            buf = io.BytesIO()
-            Image.new("RGB", (8, 8), (n * 20 % 255, 0, 0)).save(buf, "PNG")
-            for ext, data in (("png", buf.getvalue()), ("cls", str(label).encode())):
-                info = tarfile.TarInfo(f"{n:04d}.{ext}")
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
+    write_export(root, classnames, [png(Image.new("RGB", (8, 8), (n * 20 % 255, 0, 0))) for n in range(len(labels))],
+                 labels)
 
 
 def test_a_webdataset_export_aligns_the_tasks_names_never_replaces_them(tmp_path, store):

@@ -6,14 +6,12 @@ read and what the clip_benchmark profile reads instead. Checked against CLIP_ben
 generated copies in torchvision's layouts: same images in the same order, same labels, same class names."""
 from __future__ import annotations
 
-import io
-import tarfile
-
 import numpy as np
 import pytest
 from PIL import Image
 
 from bench.engine.config import RunConfig
+from helpers.wds import noise_png, write_export
 from tasks.classes import resolve_classnames_with_origin
 from tasks.registry import get_task
 from tasks.sources import DataContext, open_source
@@ -81,20 +79,9 @@ def test_other_profiles_never_read_those_copies_and_say_what_they_read(copies, t
     for task in ("sun397", "eurosat", "caltech101"):
         assert open_source(get_task(task), "test", DataContext(copies, None, "clip"), fetch=False) is None
     # with CLIP_benchmark's VTAB export of EuroSAT there, the clip profile reads it and says what it read
-    export = tmp_path / "wds_vtab-eurosat"
-    (export / "test").mkdir(parents=True)
-    (export / "classnames.txt").write_text("\n".join(f"class {i}" for i in range(10)) + "\n")
-    (export / "zeroshot_classification_templates.txt").write_text("a photo of {c}.\n")
-    (export / "test" / "nshards.txt").write_text("1\n")
     rng = np.random.default_rng(1)
-    with tarfile.open(export / "test" / "0.tar", "w") as tar:
-        for n in range(4):
-            buf = io.BytesIO()
-            Image.fromarray(rng.integers(0, 255, size=(8, 8, 3), dtype=np.uint8)).save(buf, "PNG")
-            for ext, data in (("png", buf.getvalue()), ("cls", str(n).encode())):
-                info = tarfile.TarInfo(f"{n:05d}.{ext}")
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
+    write_export(tmp_path / "wds_vtab-eurosat", [f"class {i}" for i in range(10)], [noise_png(rng) for _ in range(4)],
+                 list(range(4)), templates=["a photo of {c}."])
     source = open_source(get_task("eurosat"), "test", DataContext(tmp_path, None, "clip"), fetch=False)
     assert len(source) == 4 and "wds_vtab-eurosat" in source.origin
     assert "eurosat: this run read" in source.choice_note

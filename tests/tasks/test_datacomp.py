@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-import tarfile
 
 import numpy as np
 import pytest
 
 from conftest import make_image
+from helpers.wds import write_shard
 
 # DataComp's tasklist.yml (github.com/mlfoundations/datacomp): task -> main metric (acc1 where it names none)
 DATACOMP_METRICS = {
@@ -86,12 +86,8 @@ def test_worst_group_accuracy_by_hand():
 
 def _shard(path, samples):
     """A webdataset tar: KEY.png + KEY.cls + KEY.npy per sample."""
-    with tarfile.open(path, "w") as tar:
-        for key, image, label, meta in samples:
-            for ext, data in (("png", image), ("cls", str(label).encode()), ("npy", meta)):
-                info = tarfile.TarInfo(f"{key}.{ext}")
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
+    write_shard(path, ((key, {"png": image, "cls": str(label).encode(), "npy": meta})
+                       for key, image, label, meta in samples))
 
 
 @pytest.fixture

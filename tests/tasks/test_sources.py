@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import struct
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from tasks.sources.base import to_rgb
 from tasks.sources.torchvision import open_torchvision
 from tasks.sources.webdataset import WebDatasetSource
 from tasks.spec import SourceSpec, TaskSpec
+from helpers.wds import write_shard as shard
 
 
 def png_bytes(colour, size=(12, 10), mode="RGB") -> bytes:
@@ -61,13 +61,8 @@ def test_manifest_errors_name_the_row(tmp_path):
 
 
 def write_shard(path: Path, items, templates=True) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w") as tar:
-        for key, (blob, label) in items.items():
-            for ext, data in (("webp" if key.endswith("w") else "png", blob), ("cls", str(label).encode())):
-                info = tarfile.TarInfo(f"{key}.{ext}")
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
+    shard(path, ((key, {"webp" if key.endswith("w") else "png": blob, "cls": str(label).encode()})
+                 for key, (blob, label) in items.items()))
 
 
 def test_webdataset_clip_benchmark_layout(tmp_path):
@@ -198,22 +193,11 @@ def test_local_only_dataset_says_what_to_put_where(tmp_path, store):
 
 def test_imagenet_webdataset_val_is_clip_benchmarks_test_folder(tmp_path):
     """CLIP_benchmark exports ImageNet's validation images as the split 'test'."""
-    import io
-    import tarfile
-
     from tasks.registry import get_task
     from tasks.sources import DataContext, open_source
 
     root = tmp_path / "wds" / "clip-benchmark__wds_imagenet1k" / "test"
-    root.mkdir(parents=True)
-    with tarfile.open(root / "0.tar", "w") as tar:
-        for i in range(2):
-            buf = io.BytesIO()
-            Image.new("RGB", (8, 8), (i * 100, 0, 0)).save(buf, format="PNG")
-            for name, data in ((f"s{i}.png", buf.getvalue()), (f"s{i}.cls", str(i).encode())):
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
+    write_shard(root / "0.tar", {f"s{i}": (png_bytes((i * 100, 0, 0)), i) for i in range(2)})
     src = open_source(get_task("imagenet"), "val", DataContext(tmp_path, None))
     assert len(src) == 2 and src.origin.endswith("/test")
 
