@@ -311,13 +311,9 @@ def full_probe(X_train, y_train, X_test, y_test, X_val=None, y_val=None, seed: i
     Returns (metrics, top-5 predictions, details for the record); ``details["test_probabilities"]`` holds
     the probe's softmax on the test samples (taken out before the details are recorded).
     """
-    from bench.engine.metrics import classification_metrics
-
     probe = LogisticProbe(C=None, max_iter=max_iter, device=device, seed=seed, progress=progress,
                           search_limit=search_limit, tol=tol).fit(X_train, y_train, X_val, y_val)
-    full_logits = np.full((len(X_test), int(max(probe.classes_.max(), np.max(y_test))) + 1), -np.inf)
-    full_logits[:, probe.classes_] = probe.decision_function(X_test)
-    metrics, top5 = classification_metrics(full_logits, np.asarray(y_test))
+    metrics, top5, full_logits = test_metrics(probe, X_test, y_test)
     details = {
         "test_probabilities": softmax(full_logits),
         "best_C": probe.best_C_,
@@ -332,10 +328,27 @@ def full_probe(X_train, y_train, X_test, y_test, X_val=None, y_val=None, seed: i
     return metrics, top5, details
 
 
+def test_metrics(probe: LogisticProbe, X_test, y_test) -> tuple[dict, np.ndarray, np.ndarray]:
+    """A fitted probe's test metrics (top-1, top-5, mean per-class recall, ...), top-5 predictions and logits over
+    every class of the test labels (``-inf`` for a class the probe never saw)."""
+    from bench.engine.metrics import classification_metrics
+
+    y_test = np.asarray(y_test)
+    full_logits = np.full((len(X_test), int(max(probe.classes_.max(), y_test.max())) + 1), -np.inf)
+    full_logits[:, probe.classes_] = probe.decision_function(X_test)
+    metrics, top5 = classification_metrics(full_logits, y_test)
+    return metrics, top5, full_logits
+
+
+#: the metrics a few-shot curve keeps per k (mean and sd over seeds): CLIP_benchmark's linear probe reports these
+FEW_SHOT_METRICS = ("top1", "top5", "mean_per_class_recall")
+
+
 def few_shot(X_train, y_train, X_test, y_test, shots=(1, 2, 4, 8, 16), seeds=(0, 1, 2), device: str = "cpu",
              max_iter: int = 1000, class_names: list[str] | None = None, tol: float = 1e-4,
              probabilities: dict | None = None) -> dict:
-    """k-shot probes: for each k and seed, k examples per class, a probe, test accuracy.
+    """k-shot probes: for each k and seed, k examples per class, a probe, and its test top-1 (``mean``, ``std``,
+    ``per_seed``), top-5 and mean per-class recall (each ``{"mean", "std", "per_seed"}``; top-5 from 6 classes on).
 
     ``probabilities`` (a dict) receives the test probabilities ``[N, C]`` of one real classifier, the
     largest k's probe of the first seed (``"test"``), and which one it is (``"what"``): per-sample
@@ -349,7 +362,8 @@ def few_shot(X_train, y_train, X_test, y_test, shots=(1, 2, 4, 8, 16), seeds=(0,
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     out: dict = {}
     for k in shots:
-        accs, Cs = [], []
+        scores: dict[str, list] = {m: [] for m in FEW_SHOT_METRICS}
+        Cs = []
         for seed in seeds:
             idx = few_shot_indices(y_train, k, seed, class_names)
             if k >= MIN_SHOTS_FOR_SEARCH:
@@ -357,17 +371,25 @@ def few_shot(X_train, y_train, X_test, y_test, shots=(1, 2, 4, 8, 16), seeds=(0,
             else:
                 probe = LogisticProbe(C=FEW_SHOT_FALLBACK_C, max_iter=max_iter, device=device, tol=tol)
             probe.fit(X_train[idx], y_train[idx])
-            accs.append(probe.score(X_test, y_test))
+            metrics, _, full_logits = test_metrics(probe, X_test, y_test)
+            for m in FEW_SHOT_METRICS:
+                scores[m].append(metrics[m])
             Cs.append(probe.best_C_)
             if probabilities is not None and k == max(shots) and seed == seeds[0]:
                 full = np.zeros((len(y_test), int(max(y_train.max(), y_test.max())) + 1))
-                full[:, np.asarray(probe.classes_, dtype=np.int64)] = probe.predict_proba(X_test)
+                full[:, : full_logits.shape[1]] = softmax(full_logits)
                 probabilities.update(test=full, what=f"the k={k} probe of seed {seed}")
-        out[str(k)] = {"mean": float(np.mean(accs)), "std": float(np.std(accs, ddof=1)) if len(accs) > 1 else 0.0,
-                       "per_seed": accs, "C": Cs, "seeds": list(seeds),
+        accs = scores["top1"]
+        out[str(k)] = {"mean": float(np.mean(accs)), "std": _sd(accs), "per_seed": accs, "C": Cs, "seeds": list(seeds),
+                       **{m: {"mean": float(np.mean(v)), "std": _sd(v), "per_seed": v}
+                          for m, v in scores.items() if m != "top1" and None not in v},
                        "C_selection": "validation search on 25% of the shots" if k >= MIN_SHOTS_FOR_SEARCH
                        else f"fixed C={FEW_SHOT_FALLBACK_C} (k<{MIN_SHOTS_FOR_SEARCH}: no validation split)"}
     return out
+
+
+def _sd(values: list[float]) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
 def shots_to_match(zeroshot_acc: float, curve: dict[str, dict]) -> float | None:

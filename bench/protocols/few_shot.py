@@ -91,7 +91,8 @@ class FewShot(Protocol):
                          class_names=[display_name(c) for c in ev.task.classnames], probabilities=kept)
         top_k = str(max(own.shots))
         metrics = {"top1": curve[top_k]["mean"], "top1_std": curve[top_k]["std"], "shots": curve,
-                   "primary": curve[top_k]["mean"]}
+                   "primary": curve[top_k]["mean"],  # the largest k's mean over seeds, as top-1:
+                   **{m: curve[top_k][m]["mean"] for m in ("top5", "mean_per_class_recall") if m in curve[top_k]}}
         return [Outcome(metrics, int(len(data.test.labels)),
                         config={**data.config, "shots": list(own.shots), "few_shot_seeds": list(seeds)},
                         timings={"features": data.feature_seconds, "probe": time.perf_counter() - t0},

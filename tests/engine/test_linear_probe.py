@@ -105,6 +105,27 @@ def test_few_shot_curve_records_seeds_and_C():
     assert curve["1"]["mean"] < curve["16"]["mean"]
 
 
+def test_few_shot_reports_top5_and_mean_per_class_recall_as_scikit_learn_scores_them():
+    """Each draw's top-5 and mean per-class recall (CLIP_benchmark's linear probe reports both), checked by refitting
+    the same draw and scoring it with scikit-learn."""
+    from sklearn.metrics import balanced_accuracy_score, top_k_accuracy_score
+
+    from bench.engine.linear_probe import FEW_SHOT_FALLBACK_C
+
+    X, y = _digits()
+    X_tr, y_tr, X_te, y_te = X[:1200], y[:1200], X[1200:], y[1200:]
+    curve = few_shot(X_tr, y_tr, X_te, y_te, shots=(2,), seeds=(0, 1), max_iter=200)
+    for i, seed in enumerate((0, 1)):
+        probe = LogisticProbe(C=FEW_SHOT_FALLBACK_C, max_iter=200).fit(*(a[few_shot_indices(y_tr, 2, seed)]
+                                                                           for a in (X_tr, y_tr)))
+        probs = probe.predict_proba(X_te)
+        assert curve["2"]["per_seed"][i] == pytest.approx(float((probe.predict(X_te) == y_te).mean()))
+        assert curve["2"]["top5"]["per_seed"][i] == pytest.approx(top_k_accuracy_score(y_te, probs, k=5))
+        assert curve["2"]["mean_per_class_recall"]["per_seed"][i] == \
+            pytest.approx(balanced_accuracy_score(y_te, probe.predict(X_te)))
+    assert curve["2"]["top5"]["mean"] == pytest.approx(np.mean(curve["2"]["top5"]["per_seed"]))
+
+
 def test_shots_to_match_hand_computed():
     curve = {"1": {"mean": 0.2}, "2": {"mean": 0.4}, "4": {"mean": 0.6}}
     assert shots_to_match(0.5, curve) == pytest.approx(2 ** 1.5)
