@@ -52,8 +52,9 @@ FLAGS: dict[str, str] = {
     "--language": "`--language` (its five languages)",
     "--output": "`--format clip_benchmark` writes its result files (its file names) beside the records under `--out`",
     "--quiet": "`--quiet`",
-    "--save_clf": "not yet: zsbench caches every classifier by content in `--cache-dir`",
-    "--load_clfs": "not yet",
+    "--save_clf": "`--save-classifier` (its torch.save format; `{dataset}`, `{model}`, `{pretrained}`, `{templates}` "
+                  "filled in; every classifier is also cached by content in `--cache-dir`)",
+    "--load_clfs": "`--load-classifiers` (their plain mean, as there; each file's SHA-256 recorded)",
     "--skip_existing": "`--skip-existing`",
     "--model_type": "open_clip: the default; ja_clip: refused, its `japanese_clip` package is not on PyPI "
                     "(CLIP_benchmark installs it from GitHub); `transformers:` models run through the transformers "

@@ -303,14 +303,16 @@ class RunConfig:
         return section or None
 
     def protocol_key_section(self, name: str) -> dict[str, Any] | None:
-        """The part of :meth:`protocol_section` a work key holds: the options set to something else than their
-        declared default. So a protocol that gains an option keeps the keys of the work already done (at that
+        """The part of :meth:`protocol_section` a work key holds: the options that can change a number, set to
+        something else than their declared default. So a protocol that gains an option keeps the keys of the work already done (at that
         option's default), and a record made with the option set is told apart."""
         section = self.protocol_section(name)
         if section is None:
             return None
-        defaults = PROTOCOLS.get(name).options()
-        changed = {k: v for k, v in section.items() if v != _as_recorded(getattr(defaults, k))}
+        declared = PROTOCOLS.get(name).options
+        defaults = declared()
+        result = {f.name for f in fields(declared) if f.metadata.get("result", True)}
+        changed = {k: v for k, v in section.items() if k in result and v != _as_recorded(getattr(defaults, k))}
         return changed or None
 
     def top_level_options(self) -> dict[str, Any]:

@@ -3,20 +3,41 @@ classifier of the task's class names, once per template set."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bench.core.errors import UserError
+from bench.engine.config import option
 from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, PlotKind, Protocol, Unit
 
 if TYPE_CHECKING:  # pragma: no cover - the engine's heavy modules load when a protocol evaluates, not when
     import pandas as pd
 
+    from bench.engine.config import RunConfig
+
     from bench.engine.evaluation import Evaluation  # a report asks how its results are shown
+
+
+@dataclass
+class ZeroShotOptions:
+    """CLIP_benchmark's ``--save_clf`` and ``--load_clfs``."""
+
+    save_classifier: str | None = option(
+        "--save-classifier", "zero-shot: also write each classifier as CLIP_benchmark's --save_clf does (torch.save of "
+        "the [dim, classes] float32 tensor) to this path; {dataset}, {model}, {pretrained} and {templates} are "
+        "filled in", None, metavar="PATH", result=False)
+    load_classifiers: list[str] = option(
+        "--load-classifiers", "zero-shot: score with the mean of these saved classifiers instead of building one from "
+        "prompts, as CLIP_benchmark's --load_clfs (each a [dim, classes] tensor saved by torch.save or numpy; their "
+        "SHA-256 recorded); repeatable", [], kind="list", metavar="PATH")
 
 
 class ZeroShot(Protocol):
     name = "zeroshot"
+    options = ZeroShotOptions
     summary = "zero-shot classification: a classifier of the class names' prompts, top-1/top-5/mean per-class recall"
     metrics = ("top1", "top5", "mean_per_class_recall", "top1_ci95")
     uses_templates = True
@@ -37,16 +58,34 @@ class ZeroShot(Protocol):
     def settings(self, record) -> str:
         return f"{record.templates} ({record.config['n_templates']})"
 
+    def template_sets(self, config: "RunConfig") -> list[str | None]:
+        """Loaded classifiers replace the prompts: one pass."""
+        return [None] if config.options_for(self).load_classifiers else super().template_sets(config)
+
+    def check(self, config: "RunConfig") -> None:
+        own = config.options_for(self)
+        if own.load_classifiers and (config.target_ci is not None or config.top_k is not None):
+            raise UserError("--load-classifiers scores the whole test set with the loaded classifiers: drop "
+                            "--target-ci / --top, which evaluate on a growing sample")
+        for path in own.load_classifiers:
+            if not Path(path).expanduser().is_file():
+                raise UserError(f"--load-classifiers {path}: file not found; give classifiers written by "
+                                "--save-classifier or CLIP_benchmark's --save_clf")
+
     def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
+        own = ev.config.options_for(self)
         feats = ev.features()
-        clf = ev.classifier(templates)
+        clf = loaded_classifier(own.load_classifiers, feats, ev) if own.load_classifiers else ev.classifier(templates)
+        if own.save_classifier:
+            save_classifier(own.save_classifier, clf.weights, ev, clf.name)
         t0 = time.perf_counter()
         metrics, top5, logits = score_zero_shot(ev, feats, clf.weights)
         metrics.update(task_metrics(ev.spec, ev.task.source, feats, top5))
         metrics["primary"] = metrics[ev.spec.metric]
         return [Outcome(
             metrics, int(len(feats.labels)), templates=clf.name,
-            config={"n_templates": len(clf.templates), "task_templates": templates is None},
+            config={"n_templates": len(clf.templates), "task_templates": templates is None,
+                    **({"classifiers_loaded": clf.info["loaded"]} if own.load_classifiers else {})},
             timings={"features": feats.info["seconds"], "classifier": clf.info["seconds"],
                      "evaluate": time.perf_counter() - t0,
                      # of "features": the image tower's own time (the rest: decoding, preprocessing, the cache)
@@ -55,6 +94,59 @@ class ZeroShot(Protocol):
             predictions={"indices": feats.indices, "labels": feats.labels, "top5": top5.astype(np.int32),
                          **zero_shot_scores(ev, logits, feats.labels)},
         )]
+
+
+def loaded_classifier(paths: list[str], feats, ev: "Evaluation"):
+    """The mean of saved classifiers, as CLIP_benchmark's ``--load_clfs`` averages them (a plain mean, no
+    normalisation after it); each must be ``[feature dim, the task's classes]``."""
+    import hashlib
+
+    from bench.engine.evaluation import Classifier
+
+    total, loaded = None, []
+    for path in map(lambda p: Path(p).expanduser(), paths):
+        weights = read_classifier(path)
+        want = (np.asarray(feats.features).shape[1], len(ev.task.classnames))
+        if weights.shape != want:
+            raise UserError(f"--load-classifiers {path}: a {weights.shape[0]} x {weights.shape[1]} classifier, but "
+                            f"{ev.spec.name} needs {want[0]} x {want[1]} (feature dim x classes) for this model")
+        total = weights / len(paths) if total is None else total + weights / len(paths)
+        loaded.append({"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+    return Classifier(total.astype(np.float32), [], f"loaded({len(paths)})",
+                      {"cache": "loaded", "seconds": 0.0, "loaded": loaded})
+
+
+def read_classifier(path: Path) -> np.ndarray:
+    try:
+        if path.suffix == ".npy":
+            return np.load(path).astype(np.float32)
+        import torch
+
+        return torch.load(path, map_location="cpu", weights_only=True).float().numpy()
+    except Exception as exc:  # a file that is no saved tensor: said in one line
+        raise UserError(f"--load-classifiers {path}: not a saved tensor ({type(exc).__name__}); give a file written "
+                        "by --save-classifier or torch.save") from None
+
+
+def save_classifier(template: str, weights: np.ndarray, ev: "Evaluation", templates: str) -> Path:
+    """``torch.save`` of the classifier (float32 ``[dim, classes]``), CLIP_benchmark's ``--save_clf`` format."""
+    import io
+
+    import torch
+
+    from bench.core.store import atomic_write_bytes
+
+    try:
+        path = Path(template.format(dataset=ev.spec.name.replace("/", "_"), model=ev.backend.name.replace("/", "_"),
+                                    pretrained=Path(str(ev.backend.pretrained)).name, templates=templates))
+    except (KeyError, IndexError, ValueError):
+        raise UserError(f"--save-classifier {template}: only {{dataset}}, {{model}}, {{pretrained}} and {{templates}} "
+                        "can be filled in") from None
+    buf = io.BytesIO()
+    torch.save(torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32)), buf)
+    path.expanduser().parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path.expanduser(), buf.getvalue(), "pass --save-classifier a path with room")
+    return path
 
 
 def score_zero_shot(ev: "Evaluation", feats, weights) -> tuple[dict, np.ndarray, np.ndarray]:
