@@ -28,7 +28,7 @@ CLIP_BENCHMARK: dict[str, str] = {
     "cars": "stanford_cars", "fgvc_aircraft": "fgvc_aircraft", "mnist": "mnist", "stl10": "stl10", "gtsrb": "gtsrb",
     "country211": "country211", "renderedsst2": "rendered_sst2", "food101": "food101", "dtd": "dtd",
     "pets": "oxford_pets", "flowers": "flowers102", "eurosat": "eurosat", "pcam": "pcam",
-    "mscoco_captions": "mscoco", "flickr30k": "flickr30k",
+    "mscoco_captions": "mscoco", "flickr30k": "flickr30k", "flickr8k": "flickr8k",
     "vtab/caltech101": "vtab/caltech101", "vtab/cifar10": "cifar10", "vtab/cifar100": "cifar100",
     "vtab/clevr_count_all": "clevr_counts", "vtab/clevr_closest_object_distance": "clevr_distance",
     "vtab/dtd": "dtd", "vtab/eurosat": "vtab/eurosat", "vtab/kitti_closest_vehicle_distance": "kitti_distance",
@@ -44,7 +44,7 @@ DATACOMP: dict[str, str] = {
 }
 ALIASES: dict[str, str] = {**CLIP_BENCHMARK, **DATACOMP}
 #: CLIP_benchmark dataset names zsbench has no task for (besides its ``vtab/``, ``tfds/`` and ``fairness/`` ones)
-CLIP_BENCHMARK_ONLY = ("caltech101", "voc2007_multilabel", "flickr8k", "imagenet-w", "babel_imagenet",
+CLIP_BENCHMARK_ONLY = ("caltech101", "voc2007_multilabel", "imagenet-w", "babel_imagenet",
                        "imagenet1k-unverified", "multilingual_mscoco_captions", "crossmodal3600", "xtd10", "xtd200",
                        "flickr30k-200", "dummy")
 #: where CLIP_benchmark's --custom_template_file falls back to for a dataset it does not name

@@ -44,7 +44,9 @@ FLAGS: dict[str, str] = {
     "--normalize": "not yet: as --fewshot_epochs (zsbench's probe standardizes features inside the solver)",
     "--model_cache_dir": "refused as a flag: open_clip and Hugging Face downloads use their own caches (`HF_HOME`)",
     "--feature_root": "`--cache-dir` (features cached by content, for every protocol)",
-    "--annotation_file": "not yet: retrieval reads CLIP_benchmark's exports and caption CSV/JSONL files",
+    "--annotation_file": "refused as a flag: each split's annotation file is read where its builder puts it "
+                         "(DATA/<name>/<name>_<split>_karpathy.txt, DATA/mscoco/coco_<split>_karpathy.json); any "
+                         "other captions: a CSV/JSONL file as `--task`",
     "--custom_classname_file": "`--classnames FILE` (keyed by its dataset names, as there)",
     "--custom_template_file": "`--templates FILE.json` (keyed by its dataset names, falling back to `imagenet1k`)",
     "--dump_classnames": "automatic: every record holds the class names it used (`task_info.classnames`)",

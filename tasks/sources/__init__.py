@@ -122,13 +122,18 @@ def _webdataset(options: dict, split: str, ctx: DataContext, fetch: bool) -> Ima
 
 
 def _captions(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
-    from tasks.sources.captions import read_caption_jsonl, read_caption_table
+    from tasks.sources.captions import read_caption_jsonl, read_caption_table, read_coco_captions, read_karpathy_txt
 
     path = _path(options, "path", split, ctx)
     if not path.is_file():
         if options.get("optional"):
             return _missing(options, path, fetch, "caption file")
         raise UserError(f"caption file not found: {path}; give a CSV/TSV (filepath,title columns) or a JSONL file")
+    layout = options.get("layout")
+    if layout in ("karpathy_txt", "coco_json"):  # CLIP_benchmark's annotation files, images in their own folder
+        folder = options.get("images_by_split", {}).get(split, options.get("images", "."))
+        images = user_path(str(folder).format(data_dir=ctx.data_dir, split=split))
+        return (read_karpathy_txt if layout == "karpathy_txt" else read_coco_captions)(path, images)
     if path.suffix.lower() == ".jsonl":
         return read_caption_jsonl(path)
     return read_caption_table(path, options.get("image_column"), options.get("caption_column"), options.get("separator"))

@@ -4,6 +4,11 @@
   default (comma for ``.csv``, tab for ``.tsv``; other column names as options). Several rows
   with the same image are one image with several captions.
 - JSONL: one object per image, ``{"image": path, "captions": [...]}`` (``"caption"``: one).
+- CLIP_benchmark's annotation files (its ``--annotation_file``): Flickr's Karpathy text files
+  (``flickr30k_test_karpathy.txt``: a header line, then ``IMAGE.jpg,caption`` per line, split at the first
+  ``.jpg,`` as its ``Flickr`` dataset splits them) and COCO's caption JSON (``coco_test_karpathy.json``:
+  ``images`` with ``id``/``file_name``, ``annotations`` with ``image_id``/``caption``; images in id order,
+  captions in file order, as torchvision's ``CocoCaptions`` reads them); paths relative to an image folder.
 
 Paths are relative to the file. The images are the source's samples (label = image index) and
 ``captions[i]`` are image i's captions, in file order.
@@ -38,8 +43,10 @@ class CaptionSource(FileListSource):
         return sum(len(c) for c in self.captions)
 
 
-def _group(rows: list[tuple[str, str, str]], file: Path) -> CaptionSource:
-    """(where, image, caption) rows -> one entry per image, captions in order."""
+def _group(rows: list[tuple[str, str, str]], file: Path, images: Path | None = None) -> CaptionSource:
+    """(where, image, caption) rows -> one entry per image, captions in order; image paths relative to ``images``
+    (default: the file's folder)."""
+    base = file.parent if images is None else images
     order: dict[str, list[str]] = {}
     for where, image, caption in rows:
         if not caption.strip():
@@ -48,14 +55,14 @@ def _group(rows: list[tuple[str, str, str]], file: Path) -> CaptionSource:
     paths = []
     for image in order:
         p = user_path(image)
-        p = p if p.is_absolute() else file.parent / p
+        p = p if p.is_absolute() else base / p
         if not p.is_file():
             where = next(w for w, i, _ in rows if i == image)
-            raise UserError(f"{where}: image file {p} does not exist; fix the path (paths are relative to {file.name})")
+            raise UserError(f"{where}: image file {p} does not exist; fix the path (paths are relative to {base})")
         paths.append(p)
     if not paths:
         raise UserError(f"{file} lists no captioned image")
-    return CaptionSource(paths, list(order.values()), origin=str(file), root=file.parent)
+    return CaptionSource(paths, list(order.values()), origin=str(file), root=base)
 
 
 def read_caption_table(file: Path, image_column: str | None = None, caption_column: str | None = None,
@@ -89,6 +96,39 @@ def read_caption_jsonl(file: Path) -> CaptionSource:
         for cap in ([caps] if isinstance(caps, str) else caps):
             rows.append((f"{file}:{n}", obj["image"], str(cap)))
     return _group(rows, file)
+
+
+def read_karpathy_txt(file: Path, images: Path) -> CaptionSource:
+    """CLIP_benchmark's Flickr8k/Flickr30k annotation file (``clip_benchmark/datasets/flickr.py``)."""
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()[1:]  # its reader skips the header line
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read annotation file {file}: {exc}") from None
+    rows = []
+    for n, line in enumerate(lines, start=2):
+        if line.strip():
+            image, sep, caption = line.strip().partition(".jpg,")
+            if not sep:
+                raise UserError(f"{file}:{n}: expected 'IMAGE.jpg,caption' (CLIP_benchmark's Flickr annotation lines)")
+            rows.append((f"{file}:{n}", image + ".jpg", caption))
+    return _group(rows, file, images)
+
+
+def read_coco_captions(file: Path, images: Path) -> CaptionSource:
+    """COCO's caption JSON, as torchvision's ``CocoCaptions`` (CLIP_benchmark's mscoco_captions) reads it."""
+    import json
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        names = {int(im["id"]): str(im["file_name"]) for im in data["images"]}
+        captions: dict[int, list[str]] = {i: [] for i in names}
+        for ann in data["annotations"]:
+            captions[int(ann["image_id"])].append(str(ann["caption"]))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise UserError(f"{file} is not COCO's caption JSON (images with id/file_name, annotations with "
+                        f"image_id/caption): {type(exc).__name__} {exc}") from None
+    rows = [(f"{file}: image {i}", names[i], c) for i in sorted(names) for c in captions[i]]
+    return _group(rows, file, images)
 
 
 def looks_like_captions(file: Path) -> bool:

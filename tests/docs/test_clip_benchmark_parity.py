@@ -35,8 +35,10 @@ def test_rows_say_what_a_user_gets():
     assert "--profile clip_benchmark" in parity.dataset_row("eurosat").ours
     assert not parity.collection_row("sugar_crepe", parity.collections()["sugar_crepe"]).refused
     assert parity.collection_row("vtab", parity.collections()["vtab"]).ours == "`--task @vtab`: its 19 datasets"
-    retrieval = parity.collection_row("retrieval", parity.collections()["retrieval"])
-    assert retrieval.refused and "flickr8k" in retrieval.ours
+    assert parity.collection_row("retrieval", parity.collections()["retrieval"]).ours == \
+        "`--task @retrieval`: its 3 datasets"
+    vtab_plus = parity.collection_row("vtab+", parity.collections()["vtab+"])
+    assert vtab_plus.refused and "voc2007_multilabel" in vtab_plus.ours
 
 
 def test_the_zsbench_flags_the_table_names_exist():
