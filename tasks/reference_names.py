@@ -25,6 +25,7 @@ CLIP_BENCHMARK: dict[str, str] = {
     "imagenet1k": "imagenet", "imagenetv2": "imagenet-v2", "imagenet_sketch": "imagenet-sketch",
     "imagenet-a": "imagenet-a", "imagenet-r": "imagenet-r", "imagenet-o": "imagenet-o", "objectnet": "objectnet",
     "cifar10": "cifar10", "cifar100": "cifar100", "voc2007": "voc2007", "fer2013": "fer2013", "sun397": "sun397",
+    "voc2007_multilabel": "voc2007_multilabel",
     "cars": "stanford_cars", "fgvc_aircraft": "fgvc_aircraft", "mnist": "mnist", "stl10": "stl10", "gtsrb": "gtsrb",
     "country211": "country211", "renderedsst2": "rendered_sst2", "food101": "food101", "dtd": "dtd",
     "pets": "oxford_pets", "flowers": "flowers102", "eurosat": "eurosat", "pcam": "pcam",
@@ -44,7 +45,7 @@ DATACOMP: dict[str, str] = {
 }
 ALIASES: dict[str, str] = {**CLIP_BENCHMARK, **DATACOMP}
 #: CLIP_benchmark dataset names zsbench has no task for (besides its ``vtab/``, ``tfds/`` and ``fairness/`` ones)
-CLIP_BENCHMARK_ONLY = ("caltech101", "voc2007_multilabel", "imagenet-w", "babel_imagenet",
+CLIP_BENCHMARK_ONLY = ("caltech101", "imagenet-w", "babel_imagenet",
                        "imagenet1k-unverified", "multilingual_mscoco_captions", "crossmodal3600", "xtd10", "xtd200",
                        "flickr30k-200", "dummy")
 #: where CLIP_benchmark's --custom_template_file falls back to for a dataset it does not name

@@ -22,6 +22,9 @@ from bench.core.errors import UserError
 from tasks.spec import CORE_KINDS, METRICS, SourceSpec, TaskSpec
 from bench.core.paths import user_path
 
+#: a task file's main metric by its kind where it names none (a multi-label task: CLIP_benchmark's mAP)
+DEFAULT_METRICS = {"retrieval": "mean_recall@1", "multilabel": "mean_average_precision"}
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -110,7 +113,7 @@ def load_task_file(path: Path) -> TaskSpec:
     kind = data.get("kind", "retrieval" if stype == "captions" else "classification")
     if not isinstance(kind, str) or not kind.strip():  # a protocol's own kind is checked by the run
         raise UserError(f"{path}: kind must be a task kind such as {', '.join(CORE_KINDS)}, not {kind!r}")
-    metric = data.get("metric", "mean_recall@1" if kind == "retrieval" else "top1")
+    metric = data.get("metric", DEFAULT_METRICS.get(kind, "top1"))
     if kind in CORE_KINDS and metric not in METRICS:
         raise UserError(f"{path}: metric must be one of {', '.join(METRICS)}, not '{metric}'")
     if not isinstance(metric, str) or not metric.strip():
@@ -122,7 +125,7 @@ def load_task_file(path: Path) -> TaskSpec:
         renames = raw
     elif raw is not None:
         classnames = _maybe_file(raw, base)
-    split = data.get("split", "all" if stype in ("imagefolder", "csv", "captions") else "test")
+    split = data.get("split", "all" if stype in ("imagefolder", "csv", "captions", "multilabel_csv") else "test")
     if stype == "hf":
         source.setdefault("local", False)
     return TaskSpec(

@@ -76,7 +76,8 @@ TASKS: dict[str, str] = {
 #: CLIP_benchmark metric key -> the key in a zsbench record's metrics (or config)
 METRICS: dict[str, str] = {
     "acc1": "`top1`", "acc5": "`top5`", "mean_per_class_recall": "`mean_per_class_recall`",
-    "mean_average_precision": "not yet: no multilabel task (voc2007_multilabel)",
+    "mean_average_precision": "`mean_average_precision` (`--protocol multilabel`, the default for multi-label tasks; "
+                              "each class's AP in `average_precision`)",
     "image_retrieval_recall@K": "`image_retrieval_recall@K` for K in 1, 5, 10 and `--recall-k`",
     "text_retrieval_recall@K": "`text_retrieval_recall@K` for K in 1, 5, 10 and `--recall-k`",
     "lp_acc1": "`top1` of a `linear-probe` record", "lp_acc5": "`top5` of a `linear-probe` record",

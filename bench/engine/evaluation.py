@@ -22,6 +22,7 @@ from bench.engine.features import FeatureExtractor, FeatureSet
 from bench.models.base import ModelBackend
 from bench.engine.sampling import stratified_subset
 from prompts.classnames import ClassName
+from bench.engine.protocol_registry import kind_names_classes
 from tasks.classes import override_classnames, profile_note, resolve_classnames_with_origin, resolve_templates
 from tasks.sources import DataContext, ImageSource, open_source
 from tasks.spec import TaskSpec
@@ -53,7 +54,7 @@ def open_task(spec: TaskSpec, config: RunConfig, ctx: DataContext, train: bool =
     split = config.split or spec.split
     source = open_source(spec, split, ctx)
     classnames, origin = resolve_classnames_with_origin(spec, source, config.prompt_choice) \
-        if spec.kind == "classification" else ([], "-")
+        if kind_names_classes(spec.kind) else ([], "-")
     if config.classnames_file and classnames:
         new = override_classnames(spec, classnames, config.classnames_file)
         origin = origin if new is classnames else f"--classnames {config.classnames_file}"

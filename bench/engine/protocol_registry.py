@@ -68,6 +68,12 @@ def installed() -> list[tuple[str, type]]:
     return out
 
 
+def kind_names_classes(kind: str) -> bool:
+    """Whether tasks of ``kind`` have class names to prompt (their protocol builds classifiers from templates:
+    classification, multi-label), as the protocol that evaluates the kind declares (``uses_templates``)."""
+    return bool(protocol_class(default_protocol(kind)).uses_templates)
+
+
 def default_protocol(kind: str) -> str:
     """The protocol that evaluates a task of ``kind`` when no --protocol is given."""
     from bench.core.errors import UserError

@@ -1,5 +1,5 @@
 """The built-in evaluation protocols, one module each (zeroshot, probe, few_shot, robustness,
-retrieval, association, caption_selection).
+retrieval, association, caption_selection, multilabel).
 
 They implement :class:`bench.engine.protocol.Protocol` and are registered by name from :data:`BUILTIN`
 (read by :data:`bench.engine.protocol_registry.PROTOCOLS` on first use; adding one is a module and a line
@@ -16,7 +16,8 @@ BUILTIN = (("zeroshot", "bench.protocols.zeroshot:ZeroShot"),
            ("robustness", "bench.protocols.robustness:Robustness"),
            ("retrieval", "bench.protocols.retrieval:Retrieval"),
            ("association", "bench.protocols.association:Association"),
-           ("caption-selection", "bench.protocols.caption_selection:CaptionSelection"))
+           ("caption-selection", "bench.protocols.caption_selection:CaptionSelection"),
+           ("multilabel", "bench.protocols.multilabel:Multilabel"))
 
 __all__ = ["BUILTIN", "PROTOCOLS", "Column", "Outcome", "Protocol", "Unit", "get_protocol", "protocol_names",
            "protocols_for",

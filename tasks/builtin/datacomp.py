@@ -23,6 +23,13 @@ def _from_export(name: str, export: str, description: str, n_classes: int, size:
                     n_classes=n_classes, sizes={"test": size}, **fields)
 
 
+SPECS.append(TaskSpec(
+    name="voc2007_multilabel", kind="multilabel", metric="mean_average_precision", split="test", n_classes=20,
+    description="Pascal VOC 2007 test, every label of each whole image (CLIP_benchmark's voc2007_multilabel): "
+                "20 classes, mean average precision", sizes={"test": 4952},
+    sources=(SourceSpec("voc2007", {"path": "{data_dir}/voc2007"}),), classnames="source",
+    templates=["a photo of a {}."]))  # CLIP_benchmark's en_zeroshot_classification_templates.json, voc2007_multilabel
+
 SPECS += [
     _from_export("imagenet-o", "imagenet-o", "ImageNet-O (Hendrycks et al. 2021): 2,000 adversarially filtered "
                  "out-of-distribution images, labelled with 200 ImageNet classes", 200, 2000, "imagenet-o"),

@@ -139,6 +139,24 @@ def _captions(options: dict, split: str, ctx: DataContext, fetch: bool) -> Image
     return read_caption_table(path, options.get("image_column"), options.get("caption_column"), options.get("separator"))
 
 
+def _voc2007(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
+    from tasks.sources.multilabel import open_voc2007
+
+    root = _path(options, "path", split, ctx)
+    if not fetch and not (root / "VOCdevkit").is_dir():
+        return None
+    return open_voc2007(root, split)
+
+
+def _multilabel_csv(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
+    from tasks.sources.multilabel import read_multilabel_csv
+
+    path = _path(options, "path", split, ctx)
+    if not path.is_file():
+        raise UserError(f"multilabel file not found: {path}; give a CSV with filepath,labels columns")
+    return read_multilabel_csv(path, options.get("classes"))
+
+
 def _association(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
     from tasks.sources.association import open_associations
 
@@ -174,7 +192,8 @@ def _corrupted(options: dict, split: str, ctx: DataContext, fetch: bool) -> Imag
 
 for _type, _opener in (("torchvision", _torchvision), ("mirror", _mirror), ("imagefolder", _imagefolder), ("csv", _csv),
                        ("hf", _hf), ("hf_captions", _hf_captions), ("webdataset", _webdataset), ("corrupted", _corrupted), ("captions", _captions),
-                       ("association", _association), ("sugar_crepe", _sugar_crepe), ("paired_images", _paired_images)):
+                       ("association", _association), ("sugar_crepe", _sugar_crepe), ("paired_images", _paired_images),
+                       ("voc2007", _voc2007), ("multilabel_csv", _multilabel_csv)):
     SOURCE_TYPES.register(_type, _opener)
 
 
