@@ -32,16 +32,17 @@ FLAGS: dict[str, str] = {
                 "`--no_amp` does",
     "--num_workers": "`--workers`",
     "--recall_k": "`--recall-k` (recall@K at these K too, both ways; recall@1, 5 and 10 always)",
-    "--fewshot_k": "`--shots` (few-shot linear probes; its SGD probe is not yet an option)",
-    "--fewshot_epochs": "not yet: its SGD linear probe (`--probe clip_benchmark`) is not built; zsbench's probe is the "
-                        "CLIP paper's L-BFGS logistic regression",
-    "--fewshot_lr": "not yet: as --fewshot_epochs",
+    "--fewshot_k": "`--fewshot-k` with `--probe-method clip_benchmark` (its probe, k per class; `--shots` runs the "
+                   "CLIP paper's few-shot curve)",
+    "--fewshot_epochs": "`--fewshot-epochs` (its AdamW probe: `--probe-method clip_benchmark`, implied by "
+                        "`--profile clip_benchmark`)",
+    "--fewshot_lr": "`--fewshot-lr` (its AdamW probe's peak learning rate)",
     "--skip_load": "automatic: a run whose features and classifiers are cached loads no model (and imports no torch)",
     "--distributed": "`torchrun --nproc_per_node N $(which zsbench) run ...`: extraction split across ranks "
                      "(equal to one process, tested)",
     "--seed": "`--seed`",
     "--batch_size": "`--batch-size`",
-    "--normalize": "not yet: as --fewshot_epochs (zsbench's probe standardizes features inside the solver)",
+    "--normalize": "`--probe-normalize on|off` (its probe; the CLIP paper's standardizes inside its solver)",
     "--model_cache_dir": "refused as a flag: open_clip and Hugging Face downloads use their own caches (`HF_HOME`)",
     "--feature_root": "`--cache-dir` (features cached by content, for every protocol)",
     "--annotation_file": "refused as a flag: each split's annotation file is read where its builder puts it "
@@ -67,7 +68,8 @@ FLAGS: dict[str, str] = {
 TASKS: dict[str, str] = {
     "zeroshot_classification": "`--protocol zeroshot`",
     "zeroshot_retrieval": "`--protocol retrieval`",
-    "linear_probe": "`--protocol linear-probe` (the CLIP paper's probe; its SGD probe is not yet an option)",
+    "linear_probe": "`--protocol linear-probe --probe-method clip_benchmark` (its AdamW probe, equal to its "
+                    "linear_probe.evaluate; `--probe-method paper`: the CLIP paper's L-BFGS probe)",
     "captioning": "refused: zsbench evaluates contrastive image-text models, which caption nothing; captioning "
                   "needs a generative model (CoCa's decoder) and the coco-caption scorers (Java)",
     "image_caption_selection": "`--protocol caption-selection`",
@@ -82,10 +84,11 @@ METRICS: dict[str, str] = {
     "text_retrieval_recall@K": "`text_retrieval_recall@K` for K in 1, 5, 10 and `--recall-k`",
     "lp_acc1": "`top1` of a `linear-probe` record", "lp_acc5": "`top5` of a `linear-probe` record",
     "lp_mean_per_class_recall": "`mean_per_class_recall` of a `linear-probe` record",
-    "weight_decay": "a linear-probe record's `config.best_C` (the CLIP paper's L2 strength, 1/C)",
-    "epochs": "none: L-BFGS runs to its tolerance (`config.final_iterations`)",
-    "seed": "`seed`", "fewshot_k": "a few-shot record's `shots`",
-    "normalized": "none: features are standardized inside the solver",
+    "weight_decay": "a clip_benchmark-method linear-probe record's `config.weight_decay` (the paper method's "
+                    "`config.best_C`)",
+    "epochs": "`config.epochs` of a clip_benchmark-method probe record",
+    "seed": "`seed`", "fewshot_k": "`config.fewshot_k` of a clip_benchmark-method probe record",
+    "normalized": "`config.normalized` of a clip_benchmark-method probe record",
     "text_acc": "`text_acc`", "image_acc": "`image_acc`", "acc": "`acc`",
     **{m: "refused: no captioning (see the tasks table)"
        for m in ("Bleu_1", "Bleu_2", "Bleu_3", "Bleu_4", "METEOR", "ROUGE_L", "CIDEr", "SPICE")},

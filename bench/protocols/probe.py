@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bench.core.numbers import count, real
+from bench.core.profiles import CLIP_BENCHMARK
 from bench.engine.config import option, positive_int
 from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, PlotKind, Protocol, ReportSection, Unit, View
 
@@ -19,6 +21,12 @@ if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the probe runs (
     from bench.engine.config import RunConfig
     from bench.engine.evaluation import Evaluation
     from bench.engine.features import FeatureSet
+
+
+#: --probe-method: the CLIP paper's probe, or CLIP_benchmark's (bench.engine.clip_benchmark_probe)
+PROBE_METHODS = ("paper", "clip_benchmark")
+#: CLIP_benchmark's --batch_size default, which its probe's feature loaders take
+CB_PROBE_BATCH = 64
 
 
 @dataclass
@@ -45,15 +53,16 @@ def probe_feature_kind(option: str, backend) -> str:
     return "pre-projection" if backend.has_pre_projection() else "embedding"
 
 
-def probe_inputs(ev: "Evaluation") -> ProbeInputs:
-    """Shared by the linear probe and few-shot (computed once per model and task)."""
+def probe_inputs(ev: "Evaluation", features: str | None = None) -> ProbeInputs:
+    """Shared by the linear probe and few-shot (computed once per model and task); ``features``: the kind to read
+    instead of ``--probe-features``'s (CLIP_benchmark's probe reads the embedding)."""
     from bench.engine.feature_chunks import FeatureChunks
     from bench.engine.features import FeatureSet
     from bench.engine.linear_probe import stream_probe
 
     def make() -> ProbeInputs:
         cfg, spec = ev.config, ev.spec
-        kind = probe_feature_kind(cfg.probe_features, ev.backend)
+        kind = probe_feature_kind(features or cfg.probe_features, ev.backend)
         train = ev.features("train", kind, lazy=True)
         if not stream_probe(cfg.probe_stream, train.features.shape):
             train = FeatureSet(train.features.to_array(), train.labels, train.indices, train.info)
@@ -67,7 +76,7 @@ def probe_inputs(ev: "Evaluation") -> ProbeInputs:
                                      if isinstance(train.features, FeatureChunks) else "in memory")}
         info = {"feature_cache": test.info["cache"], "train_feature_cache": train.info["cache"]}
         return ProbeInputs(train, test, val, config, info)
-    return ev.memo(("probe-inputs", ev.spec.name, ev.config.probe_features), make)
+    return ev.memo(("probe-inputs", ev.spec.name, features or ev.config.probe_features), make)
 
 
 @dataclass
@@ -80,6 +89,19 @@ class LinearProbeOptions:
         "--probe-search-limit", "linear probe: search C on a class-stratified subset of N training samples, then "
         "refit on the whole split (faster for big problems; recorded; default: the paper's full search)",
         parse=positive_int, metavar="N", top_level=True)
+    probe_method: str | None = option(
+        "--probe-method", "linear probe: paper (the CLIP paper's L-BFGS logistic regression, C searched on validation) "
+        "or clip_benchmark (CLIP_benchmark 1.6.2's AdamW linear layer on the L2-normalised embedding, weight decay "
+        "searched on the task's validation split, 0 without one; --fewshot-k/-lr/-epochs); default: clip_benchmark "
+        "under --profile clip_benchmark, else paper; recorded", None, choices=PROBE_METHODS)
+    fewshot_k: int = option("--fewshot-k", "linear probe, clip_benchmark method: training samples per class (0: all, "
+                            "its -1; its --fewshot_k)", 0, parse=count(0), metavar="K")
+    fewshot_lr: float = option("--fewshot-lr", "linear probe, clip_benchmark method: AdamW's peak learning rate (its "
+                               "--fewshot_lr)", 0.1, parse=real(0.0, 100.0, low_open=True), metavar="LR")
+    fewshot_epochs: int = option("--fewshot-epochs", "linear probe, clip_benchmark method: passes over the training "
+                                 "features (its --fewshot_epochs)", 10, parse=positive_int, metavar="N")
+    probe_normalize: str = option("--probe-normalize", "linear probe, clip_benchmark method: L2-normalise the "
+                                  "features first (its --normalize, on by default)", "on", choices=("on", "off"))
 
 
 class LinearProbe(Protocol):
@@ -108,6 +130,8 @@ class LinearProbe(Protocol):
         return probe_variant(config)
 
     def settings(self, record) -> str:
+        if record.config.get("probe_method") == CLIP_BENCHMARK:
+            return f"{record.config.get('probe_features')} clip_benchmark wd={record.config['weight_decay']:.3g}"
         return f"{record.config.get('probe_features')} C={record.config['best_C']:.3g}"
 
     def needs_train(self, config: "RunConfig") -> bool:
@@ -116,6 +140,10 @@ class LinearProbe(Protocol):
     def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
         from bench.engine.linear_probe import full_probe
 
+        own = ev.config.options_for(self)
+        method = own.probe_method or (CLIP_BENCHMARK if ev.config.profile == CLIP_BENCHMARK else "paper")
+        if method == CLIP_BENCHMARK:
+            return [self._clip_benchmark(ev, own)]
         data, cfg = probe_inputs(ev), ev.config
         t0 = time.perf_counter()
         metrics, top5, details = full_probe(
@@ -133,10 +161,49 @@ class LinearProbe(Protocol):
                         predictions={"indices": data.test.indices, "labels": data.test.labels,
                                      "top5": top5.astype(np.int32), **scores})]
 
+    def _clip_benchmark(self, ev: "Evaluation", own: LinearProbeOptions) -> Outcome:
+        """CLIP_benchmark's probe on the embedding (its Featurizer's), from ``torch.manual_seed(--seed)``."""
+        import torch
+
+        from bench.engine.clip_benchmark_probe import CBProbeSettings, evaluate
+        from bench.engine.metrics import classification_metrics
+        from bench.engine.sample_scores import sample_scores
+        from bench.engine.linear_probe import softmax
+
+        data, cfg = probe_inputs(ev, "embedding"), ev.config
+        settings = CBProbeSettings(fewshot_k=own.fewshot_k or -1, lr=own.fewshot_lr, epochs=own.fewshot_epochs,
+                                   batch_size=CB_PROBE_BATCH, seed=cfg.seed, normalize=own.probe_normalize == "on",
+                                   device=cfg.device)
+        t0 = time.perf_counter()
+        torch.manual_seed(cfg.seed)
+        train = np.asarray(data.train.features.to_array() if hasattr(data.train.features, "to_array")
+                           else data.train.features)
+        result = evaluate(train, data.train.labels, data.test.features, data.test.labels,
+                          None if data.val is None else data.val.features,
+                          None if data.val is None else data.val.labels, settings)
+        logits = result["logits"]
+        ours, top5 = classification_metrics(logits, data.test.labels)
+        metrics = {**ours, "top1": result["lp_acc1"], "mean_per_class_recall": result["lp_mean_per_class_recall"],
+                   "top5": None if np.isnan(result["lp_acc5"]) else result["lp_acc5"]}
+        metrics["primary"] = metrics[ev.spec.metric]
+        config = {**data.config, "probe_method": CLIP_BENCHMARK, "weight_decay": result["weight_decay"],
+                  "fewshot_k": settings.fewshot_k, "fewshot_lr": settings.lr, "epochs": settings.epochs,
+                  "normalized": settings.normalize, "batch_size": settings.batch_size,
+                  "validation": "the task's validation split" if data.val is not None else
+                  "none: weight decay 0, as CLIP_benchmark without a validation split"}
+        scores = sample_scores(softmax(logits), data.test.labels, keep_full=cfg.save_logits)
+        return Outcome(metrics, int(len(data.test.labels)), config=config,
+                       timings={"features": data.feature_seconds, "probe": time.perf_counter() - t0},
+                       task_info=data.task_info,
+                       predictions={"indices": data.test.indices, "labels": data.test.labels,
+                                    "top5": top5.astype(np.int32), **scores})
+
 
 def probe_variant(config) -> str:
-    """What tells two probes of one model apart: the features they read and their training subset."""
+    """What tells two probes of one model apart: the method, the features they read and their training subset."""
     features = str(config.get("probe_features") or "-")
+    if config.get("probe_method") == CLIP_BENCHMARK:
+        features = f"{features} clip_benchmark"
     limit = config.get("train_limit")
     return f"{features} train {limit}" if limit else features
 
