@@ -48,6 +48,12 @@ def get_task(name_or_path: str) -> TaskSpec:
     """A registered task by name, or a task made from a path (folder, manifest, TOML file)."""
     if name_or_path in TASKS:
         return TASKS.get(name_or_path)
+    from tasks.sources.wds_url import is_url
+
+    if is_url(name_or_path):
+        from tasks.taskfile import url_task
+
+        return url_task(name_or_path)
     path = user_path(name_or_path)
     if path.exists():
         from tasks.taskfile import path_task

@@ -152,6 +152,19 @@ def is_webdataset_export(folder: Path) -> bool:
     return has_meta and any(p.is_dir() and any(p.glob("*.tar")) for p in folder.iterdir())
 
 
+def url_task(url: str) -> TaskSpec:
+    """A webdataset export at a URL (CLIP_benchmark's layout), as a task: mirrored on first use."""
+    from tasks.sources.wds_url import base_url, export_kind
+
+    retrieval = export_kind(url) == "retrieval"
+    name = base_url(url).replace("/resolve/main", "").rstrip("/").rsplit("/", 1)[-1]
+    return TaskSpec(name=name, description=f"webdataset export at {url} (CLIP_benchmark's layout)",
+                    sources=(SourceSpec("webdataset", {"url": url}),),
+                    classnames=None if retrieval else "source", templates=None if retrieval else "source",
+                    kind="retrieval" if retrieval else "classification",
+                    metric="mean_recall@1" if retrieval else "top1", split="test")
+
+
 def path_task(path: Path) -> TaskSpec:
     """A folder (ImageFolder), a CSV/TSV manifest or a TOML task file, as a task."""
     path = user_path(path)

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 #: CLIP_benchmark eval flag -> what zsbench takes for it (a flag of `zsbench run` first where there is one)
 FLAGS: dict[str, str] = {
     "--dataset": "`--task` (its dataset names map to our tasks; its collections are suites: see the tables below)",
-    "--dataset_root": "`--data-dir` (`{dataset}` and `{dataset_cleaned}` filled in as there)",
+    "--dataset_root": "`--data-dir` (`{dataset}` and `{dataset_cleaned}` filled in as there); an export at a URL "
+                      "(its `https://huggingface.co/datasets/.../tree/main` form, `hf://`, any http server): "
+                      "`--task URL`",
     "--split": "`--split`",
     "--test_split": "`--split`",
     "--train_split": "refused as a flag: a task's training split is part of its spec (`train_split` in a task file)",
@@ -62,7 +64,8 @@ FLAGS: dict[str, str] = {
     "--model_type": "open_clip: the default; ja_clip: refused, its `japanese_clip` package is not on PyPI "
                     "(CLIP_benchmark installs it from GitHub); `transformers:` models run through the transformers "
                     "backend",
-    "--wds_cache_dir": "not yet: exports are read from `--data-dir` or downloaded from the hub into it",
+    "--wds_cache_dir": "`--wds-cache-dir` (where exports given by URL, `--task https://...` or `hf://...`, are "
+                       "mirrored and read from)",
 }
 #: CLIP_benchmark task -> zsbench
 TASKS: dict[str, str] = {

@@ -236,6 +236,10 @@ class RunConfig:
                            result=False)
     cache_dir: Path | None = option("--cache-dir", "feature/classifier cache (default: $ZSBENCH_CACHE or "
                                     "~/.cache/zsbench)", parse=Path, result=False)
+    wds_cache_dir: Path | None = option(
+        "--wds-cache-dir", "where webdataset exports given by URL (--task https://... or hf://...) are fetched to and "
+        "read from (default: CACHE/wds-urls; CLIP_benchmark's --wds_cache_dir)", parse=Path, result=False,
+        record=False)
     data_dir: Path | None = option("--data-dir", "dataset folder (default: $ZSBENCH_DATA or CACHE/datasets); "
                                    "{dataset} and {dataset_cleaned} are filled in with CLIP_benchmark's dataset name "
                                    "for what each task reads, as its --dataset_root (e.g. /data/wds_{dataset_cleaned})",

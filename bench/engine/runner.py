@@ -54,10 +54,12 @@ def load_backend(config: RunConfig, model_name: str, pretrained: str | None, sto
     return attach_classifier_cache(backend, store)
 
 
-def data_context(cache_dir: Path | None, data_dir: Path | None, profile: str = CLIP) -> DataContext:
+def data_context(cache_dir: Path | None, data_dir: Path | None, profile: str = CLIP,
+                 wds_cache_dir: Path | None = None) -> DataContext:
     """The cache and the dataset folder, as every command resolves them, read under ``profile``."""
     store = Store(cache_dir or default_cache_dir())
-    return DataContext(Path(data_dir) if data_dir else default_data_dir(store.root), store, profile)
+    return DataContext(Path(data_dir) if data_dir else default_data_dir(store.root), store, profile,
+                       Path(wds_cache_dir) if wds_cache_dir else None)
 
 
 class Runner:
@@ -159,7 +161,7 @@ class Runner:
         if config.save:
             ensure_writable_dir(Path(config.out_dir), "--out")
         steps = self.plan()
-        ctx = data_context(config.cache_dir, config.data_dir, config.profile)
+        ctx = data_context(config.cache_dir, config.data_dir, config.profile, config.wds_cache_dir)
         opened = self.open_tasks(steps, ctx)
         steps = [s for s in steps if s.unit.task in opened and (s.unit.parent is None or s.unit.parent in opened)]
         self.check_templates(steps, opened)

@@ -27,6 +27,7 @@ class DataContext:
     data_dir: Path  # where downloads and user datasets live
     store: Store    # the cache (mirrors are decoded into it)
     profile: str = CLIP  # the run's profile: which source comes first, which task transforms apply
+    wds_cache: Path | None = None  # where exports given by URL are mirrored (default: the cache's wds-urls/)
 
     @property
     def rules(self):
@@ -106,6 +107,14 @@ def _webdataset(options: dict, split: str, ctx: DataContext, fetch: bool) -> Ima
 
     split = options.get("splits", {}).get(split, split)  # our split name -> the export's folder
 
+    if "url" in options:  # an export at a URL: mirrored locally, then read as a folder
+        from tasks.sources.wds_url import fetch_split, is_mirrored, mirror_folder
+
+        cache = ctx.wds_cache or ctx.store.root / "wds-urls"
+        local = mirror_folder(options["url"], cache)
+        if is_mirrored(local, split):
+            return WebDatasetSource(local, split)
+        return WebDatasetSource(fetch_split(options["url"], split, cache), split) if fetch else None
     if "path" in options:
         path = _path(options, "path", split, ctx)
         if not (path / split).is_dir() and options.get("optional"):
