@@ -278,6 +278,11 @@ class Protocol(ABC):
         stays fast), None: the defaults."""
         return None
 
+    def key_options(self, config: "RunConfig") -> dict | None:
+        """What of its options goes into a work key: those set off their defaults (``protocol_key_section``). A
+        protocol whose default depends on the run (another profile's method) adds what it resolved to."""
+        return config.protocol_key_section(self.name)
+
     def variant(self, config: Any) -> str:
         """What tells two of its records of one model, task and template set apart (a probe's features and
         training subset): such records are different classifiers and keep their own rows. ``-``: nothing."""

@@ -37,7 +37,9 @@ def work_key(model: str, pretrained: str | None, task: str, protocol: str, templ
              config: "RunConfig", role: str = "task", parent: str | None = None) -> str:
     parts = ["work-v1", model, weights_identity(pretrained), task, protocol, templates, role, parent,
              config.result_options()]
-    section = config.protocol_key_section(protocol)
+    from bench.engine.protocol_registry import PROTOCOLS, get_protocol
+
+    section = get_protocol(protocol).key_options(config) if protocol in PROTOCOLS else None
     if section is not None:  # the protocol's own options set off their defaults (so adding one keeps old keys)
         parts.append(section)
     return stable_hash(parts)

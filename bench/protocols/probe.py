@@ -129,6 +129,21 @@ class LinearProbe(Protocol):
     def variant(self, config) -> str:
         return probe_variant(config)
 
+    @staticmethod
+    def method(config: "RunConfig") -> str:
+        """--probe-method as given, else CLIP_benchmark's under its profile, else the paper's."""
+        given = config.options_for(LinearProbe).probe_method
+        return given or (CLIP_BENCHMARK if config.profile == CLIP_BENCHMARK else "paper")
+
+    def key_options(self, config: "RunConfig") -> dict | None:
+        """Keyed by the method that runs, given or implied: the paper's keys stay as they were, and a probe record
+        made by the paper's method under the clip_benchmark profile before it implied CLIP_benchmark's is not taken
+        for this work."""
+        section = {k: v for k, v in (super().key_options(config) or {}).items() if k != "probe_method"}
+        if self.method(config) == CLIP_BENCHMARK:  # keyed by the method that runs, given or implied
+            section["probe_method"] = CLIP_BENCHMARK
+        return section or None
+
     def settings(self, record) -> str:
         if record.config.get("probe_method") == CLIP_BENCHMARK:
             return f"{record.config.get('probe_features')} clip_benchmark wd={record.config['weight_decay']:.3g}"
@@ -141,8 +156,7 @@ class LinearProbe(Protocol):
         from bench.engine.linear_probe import full_probe
 
         own = ev.config.options_for(self)
-        method = own.probe_method or (CLIP_BENCHMARK if ev.config.profile == CLIP_BENCHMARK else "paper")
-        if method == CLIP_BENCHMARK:
+        if self.method(ev.config) == CLIP_BENCHMARK:
             return [self._clip_benchmark(ev, own)]
         data, cfg = probe_inputs(ev), ev.config
         t0 = time.perf_counter()

@@ -204,3 +204,20 @@ def test_a_protocol_that_gains_an_option_keeps_the_keys_of_work_done_at_its_defa
     config = RunConfig(protocol_options={"retrieval": RetrievalOptions(recall_k=(20,))})
     assert config.protocol_section("retrieval") == {"recall_k": (20,)}     # recorded whole
     assert RunConfig().protocol_section("retrieval") == {"recall_k": (1, 5, 10)}
+
+
+def test_the_profiles_implied_probe_method_is_keyed():
+    """Under --profile clip_benchmark the linear probe is CLIP_benchmark's: its work key says so, so a paper-method
+    probe record made under that profile before is not taken for it; the paper's keys are unchanged."""
+    from bench.engine.config import RunConfig
+    from bench.engine.work import work_key
+    from bench.protocols.probe import LinearProbeOptions
+
+    def key(profile, **options):
+        config = RunConfig(profile=profile,
+                           protocol_options={"linear-probe": LinearProbeOptions(**options)} if options else {})
+        return work_key("ViT-B-32", "openai", "cifar10", "linear-probe", None, config)
+
+    assert key("clip_benchmark") == key("clip_benchmark", probe_method="clip_benchmark")
+    assert key("clip_benchmark") != key("clip_benchmark", probe_method="paper")
+    assert key("clip") == key("clip", probe_method="paper") != key("clip", probe_method="clip_benchmark")
