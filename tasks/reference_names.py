@@ -22,7 +22,8 @@ CLIP_BENCHMARK: dict[str, str] = {
     # image-caption selection: zsbench's tasks carry CLIP_benchmark's own names
     **{f"sugar_crepe/{s}": f"sugar_crepe/{s}" for s in ("add_att", "add_obj", "replace_att", "replace_obj",
                                                          "replace_rel", "swap_att", "swap_obj")},
-    "imagenet1k": "imagenet", "imagenetv2": "imagenet-v2", "imagenet_sketch": "imagenet-sketch",
+    "imagenet1k": "imagenet", "imagenet1k-unverified": "imagenet",  # its ImageFolder of val/: ours, read so
+    "imagenetv2": "imagenet-v2", "imagenet_sketch": "imagenet-sketch",
     "imagenet-a": "imagenet-a", "imagenet-r": "imagenet-r", "imagenet-o": "imagenet-o", "objectnet": "objectnet",
     "cifar10": "cifar10", "cifar100": "cifar100", "voc2007": "voc2007", "fer2013": "fer2013", "sun397": "sun397",
     "voc2007_multilabel": "voc2007_multilabel",
@@ -46,7 +47,7 @@ DATACOMP: dict[str, str] = {
 ALIASES: dict[str, str] = {**CLIP_BENCHMARK, **DATACOMP}
 #: CLIP_benchmark dataset names zsbench has no task for (besides its ``vtab/``, ``tfds/`` and ``fairness/`` ones)
 CLIP_BENCHMARK_ONLY = ("caltech101", "imagenet-w", "babel_imagenet",
-                       "imagenet1k-unverified", "multilingual_mscoco_captions", "crossmodal3600", "xtd10", "xtd200",
+                       "multilingual_mscoco_captions", "crossmodal3600", "xtd10", "xtd200",
                        "flickr30k-200", "dummy")
 #: where CLIP_benchmark's --custom_template_file falls back to for a dataset it does not name
 TEMPLATE_FALLBACK_KEY = "imagenet1k"

@@ -237,7 +237,7 @@ def test_clip_benchmark_and_datacomp_dataset_names_are_accepted():
                 with pytest.raises(UserError, match=r"zsbench has no task|torchvision's Caltech-101|export"):
                     get_task(spelled)
     assert set(CLIP_BENCHMARK) - theirs <= {"cifar10", "cifar100", "food101", "dtd", "pets", "flowers", "eurosat",
-                                            "pcam", "imagenet-o",  # names its builder takes outside the collections
+                                            "pcam", "imagenet-o", "imagenet1k-unverified",  # outside its collections
                                             *(f"vtab/{n}" for n in ("cub", "inaturalist", "dsprites_label_shape",
                                                                     "dsprites_label_scale", "dsprites_label_y_position",
                                                                     "smallnorb_label_category",
