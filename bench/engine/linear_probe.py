@@ -24,6 +24,7 @@ from bench.engine.config import STREAM_MODES
 from bench.core.errors import UserError
 from bench.engine.feature_chunks import FeatureChunks
 from bench.engine.probe_solvers import ENGINES, SolverSettings, choose_solver, non_finite
+from bench.engine.sample_scores import softmax
 
 #: log10(lambda) of the paper's first grid: 1e-6 ... 1e6 in steps of two decades
 START_LOG_LAMBDAS = (-6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0)
@@ -261,13 +262,6 @@ class LogisticProbe:
     @property
     def intercept_(self) -> np.ndarray:
         return self.b_
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax in float64 (``-inf`` logits, classes a probe never saw, get probability 0)."""
-    z = np.asarray(logits, dtype=np.float64)
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 # -- protocols: features in, metrics out ---------------------------------------------------------------

@@ -18,14 +18,19 @@ TOP_K = 10
 FULL_MAX_CLASSES = 1000
 
 
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (``-inf`` logits, classes a probe never saw, get probability 0)."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
 def zero_shot_probabilities(cosines: np.ndarray, scale: float, bias: float = 0.0, kind: str = "softmax") -> np.ndarray:
     """``[N, C]`` probabilities from cosines, as the model scores (see the module docstring)."""
     logits = scale * np.asarray(cosines, dtype=np.float64) + bias
     if kind == "sigmoid":
         return 1.0 / (1.0 + np.exp(-logits))
-    logits -= logits.max(axis=1, keepdims=True)
-    exp = np.exp(logits)
-    return exp / exp.sum(axis=1, keepdims=True)
+    return softmax(logits)
 
 
 def sample_scores(probs: np.ndarray, labels: np.ndarray, keep_full: bool = False) -> dict[str, np.ndarray]:

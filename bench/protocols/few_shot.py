@@ -102,9 +102,10 @@ class FewShot(Protocol):
 
 def per_sample_predictions(test, probs: np.ndarray, save_logits: bool) -> dict:
     """One probe's per-sample results: top-5 and the probabilities a record keeps."""
+    from bench.engine.metrics import topk_predictions
     from bench.engine.sample_scores import sample_scores
 
-    top5 = np.argsort(-probs, axis=1, kind="stable")[:, :5].astype(np.int32)
+    top5 = topk_predictions(probs, 5).astype(np.int32)
     return {"indices": test.indices, "labels": test.labels, "top5": top5,
             **sample_scores(probs, test.labels, keep_full=save_logits)}
 

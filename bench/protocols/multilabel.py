@@ -75,6 +75,7 @@ class Multilabel(Protocol):
         return str(folder / "task.toml")
 
     def evaluate(self, ev: "Evaluation", unit: Unit, templates: str | None) -> list[Outcome]:
+        from bench.engine.metrics import topk_predictions
         from bench.engine.zeroshot import zeroshot_logits
 
         feats = ev.features()
@@ -86,7 +87,7 @@ class Multilabel(Protocol):
         names = [str(c) for c in ev.task.classnames]
         metrics = {"mean_average_precision": float(ap.mean()), "average_precision": dict(zip(names, ap.tolist()))}
         metrics["primary"] = metrics["mean_average_precision"]
-        top5 = np.argsort(-np.asarray(logits), axis=1, kind="stable")[:, :5].astype(np.int32)
+        top5 = topk_predictions(logits, 5).astype(np.int32)
         return [Outcome(
             metrics, int(len(feats.indices)), templates=clf.name,
             config={"n_templates": len(clf.templates), "n_classes": len(names),

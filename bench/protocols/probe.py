@@ -25,10 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover - heavy modules load when the probe runs (
 
 #: --probe-method: the CLIP paper's probe, or CLIP_benchmark's (bench.engine.clip_benchmark_probe)
 PROBE_METHODS = ("paper", "clip_benchmark")
-#: CLIP_benchmark's --batch_size default, which its probe's feature loaders take
-CB_PROBE_BATCH = 64
-
-
 @dataclass
 class ProbeInputs:
     """Training, test and validation features of a task for the probes, and their record facts."""
@@ -180,18 +176,17 @@ class LinearProbe(Protocol):
         import torch
 
         from bench.engine.clip_benchmark_probe import CBProbeSettings, evaluate
+        from bench.engine.feature_chunks import FeatureChunks
         from bench.engine.metrics import classification_metrics
-        from bench.engine.sample_scores import sample_scores
-        from bench.engine.linear_probe import softmax
+        from bench.engine.sample_scores import sample_scores, softmax
 
         data, cfg = probe_inputs(ev, "embedding"), ev.config
         settings = CBProbeSettings(fewshot_k=own.fewshot_k or -1, lr=own.fewshot_lr, epochs=own.fewshot_epochs,
-                                   batch_size=CB_PROBE_BATCH, seed=cfg.seed, normalize=own.probe_normalize == "on",
-                                   device=cfg.device)
+                                   seed=cfg.seed, normalize=own.probe_normalize == "on", device=cfg.device)
         t0 = time.perf_counter()
         torch.manual_seed(cfg.seed)
-        train = np.asarray(data.train.features.to_array() if hasattr(data.train.features, "to_array")
-                           else data.train.features)
+        train = data.train.features
+        train = train.to_array() if isinstance(train, FeatureChunks) else train
         result = evaluate(train, data.train.labels, data.test.features, data.test.labels,
                           None if data.val is None else data.val.features,
                           None if data.val is None else data.val.labels, settings)

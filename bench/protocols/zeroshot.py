@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bench.core.errors import UserError
+from bench.core.paths import user_path
 from bench.engine.config import option
 from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, PlotKind, Protocol, Unit
 
@@ -68,7 +69,7 @@ class ZeroShot(Protocol):
             raise UserError("--load-classifiers scores the whole test set with the loaded classifiers: drop "
                             "--target-ci / --top, which evaluate on a growing sample")
         for path in own.load_classifiers:
-            if not Path(path).expanduser().is_file():
+            if not user_path(path).is_file():
                 raise UserError(f"--load-classifiers {path}: file not found; give classifiers written by "
                                 "--save-classifier or CLIP_benchmark's --save_clf")
 
@@ -104,7 +105,7 @@ def loaded_classifier(paths: list[str], feats, ev: "Evaluation"):
     from bench.engine.evaluation import Classifier
 
     total, loaded = None, []
-    for path in map(lambda p: Path(p).expanduser(), paths):
+    for path in map(user_path, paths):
         weights = read_classifier(path)
         want = (np.asarray(feats.features).shape[1], len(ev.task.classnames))
         if weights.shape != want:
@@ -144,8 +145,9 @@ def save_classifier(template: str, weights: np.ndarray, ev: "Evaluation", templa
                         "can be filled in") from None
     buf = io.BytesIO()
     torch.save(torch.from_numpy(np.ascontiguousarray(weights, dtype=np.float32)), buf)
-    path.expanduser().parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path.expanduser(), buf.getvalue(), "pass --save-classifier a path with room")
+    path = user_path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue(), "pass --save-classifier a path with room")
     return path
 
 
