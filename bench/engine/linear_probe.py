@@ -328,10 +328,17 @@ def test_metrics(probe: LogisticProbe, X_test, y_test) -> tuple[dict, np.ndarray
     from bench.engine.metrics import classification_metrics
 
     y_test = np.asarray(y_test)
-    full_logits = np.full((len(X_test), int(max(probe.classes_.max(), y_test.max())) + 1), -np.inf)
-    full_logits[:, probe.classes_] = probe.decision_function(X_test)
+    full_logits = over_classes(probe.decision_function(X_test), probe.classes_, y_test)
     metrics, top5 = classification_metrics(full_logits, y_test)
     return metrics, top5, full_logits
+
+
+def over_classes(logits: np.ndarray, columns: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """A probe's logits (one column per class it was trained on, ``columns``) widened to every class up to the
+    largest test label, ``-inf`` for a class it never saw, so per-sample results can index any test label."""
+    full = np.full((len(logits), int(max(np.max(columns), np.max(labels))) + 1), -np.inf)
+    full[:, np.asarray(columns)] = logits
+    return full
 
 
 #: the metrics a few-shot curve keeps per k (mean and sd over seeds): CLIP_benchmark's linear probe reports these

@@ -177,6 +177,7 @@ class LinearProbe(Protocol):
 
         from bench.engine.clip_benchmark_probe import CBProbeSettings, evaluate
         from bench.engine.feature_chunks import FeatureChunks
+        from bench.engine.linear_probe import over_classes
         from bench.engine.metrics import classification_metrics
         from bench.engine.sample_scores import sample_scores, softmax
 
@@ -190,7 +191,8 @@ class LinearProbe(Protocol):
         result = evaluate(train, data.train.labels, data.test.features, data.test.labels,
                           None if data.val is None else data.val.features,
                           None if data.val is None else data.val.labels, settings)
-        logits = result["logits"]
+        # its layer has a column per class up to the largest training label; a test label beyond is never predicted
+        logits = over_classes(result["logits"], np.arange(result["logits"].shape[1]), data.test.labels)
         ours, top5 = classification_metrics(logits, data.test.labels)
         metrics = {**ours, "top1": result["lp_acc1"], "mean_per_class_recall": result["lp_mean_per_class_recall"],
                    "top5": None if np.isnan(result["lp_acc5"]) else result["lp_acc5"]}

@@ -98,3 +98,15 @@ def test_the_probe_method_runs_through_the_linear_probe_protocol(tiny_folder, tm
     ours = evaluate(feats["train"].features, feats["train"].labels, feats["test"].features, feats["test"].labels,
                     settings=CBProbeSettings(epochs=4, seed=3))
     assert cb.metrics["top1"] == ours["lp_acc1"] and cb.config["weight_decay"] == 0.0  # no validation split
+
+
+def test_a_test_class_the_probe_never_trained_on_is_never_predicted():
+    """Its layer has a column per class up to the largest training label; a larger test label is padded with -inf
+    (as the paper's probe pads), so per-sample results can index it."""
+    from bench.engine.linear_probe import over_classes
+    from bench.engine.sample_scores import sample_scores, softmax
+
+    logits = over_classes(np.array([[1.0, 2.0], [3.0, 0.5]]), np.arange(2), np.array([0, 3]))
+    assert logits.shape == (2, 4) and np.isneginf(logits[:, 2:]).all()
+    scores = sample_scores(softmax(logits), np.array([0, 3]))
+    assert scores["true_prob"][1] == 0.0
