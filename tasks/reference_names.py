@@ -15,6 +15,7 @@ has two tasks: the plain ones read the whole dataset under ``--profile clip_benc
 """
 from __future__ import annotations
 
+from tasks.builtin.common import EXPORT_REPO
 from tasks.builtin.vtab import CLIP_BENCHMARK_NAMES as _VTAB_REST
 
 #: CLIP_benchmark's dataset name -> zsbench task
@@ -73,14 +74,12 @@ def clip_benchmark_key(key: str) -> bool:
     """Whether ``key`` is a dataset name of CLIP_benchmark's, prefixed or short, mapped to a task of ours or not."""
     from prompts.references import cb_file
 
-    bare = key[len("wds/"):] if key.startswith("wds/") else key
+    bare = key.removeprefix("wds/")  # its webdataset form of any of its names
     return (bare in CLIP_BENCHMARK or bare in CLIP_BENCHMARK_ONLY or bare.startswith(("vtab/", "tfds/", "fairness/"))
             or any(_short(name) == bare for name in CLIP_BENCHMARK)
             or any(bare in cb_file(kind, "en") for kind in ("classnames", "zeroshot_classification_templates")))
 
 
-#: the Hugging Face repositories of CLIP_benchmark's webdataset exports: ``clip-benchmark/wds_<export>``
-EXPORT_REPO = "clip-benchmark/wds_"
 
 
 def export_dataset(options: dict) -> str | None:
@@ -106,13 +105,13 @@ def clip_benchmark_name(task: str, options: dict | None = None) -> str:
 
 def reference_task(name: str) -> str | None:
     """The zsbench task a CLIP_benchmark / DataComp dataset name stands for (``wds/`` stripped)."""
-    bare = name[len("wds/"):] if name.startswith("wds/") else name
+    bare = name.removeprefix("wds/")
     return ALIASES.get(bare)
 
 
 def unmapped_hint(name: str) -> str | None:
     """For a name of theirs with no zsbench task: what to do instead (one clause)."""
-    bare = name[len("wds/"):] if name.startswith("wds/") else name
+    bare = name.removeprefix("wds/")
     if bare == "caltech101":
         return ("CLIP_benchmark's caltech101 is Caltech-101 read whole: --task caltech101 --profile clip_benchmark; "
                 "its vtab/caltech101 (VTAB's split) is --task vtab/caltech101; or give the export folder as --task")

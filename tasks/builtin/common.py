@@ -14,6 +14,10 @@ def torchvision(dataset: str, splits: dict[str, dict] | None = None, **options: 
     return SourceSpec("torchvision", {"dataset": dataset, **({"splits": splits} if splits else {}), **options})
 
 
+#: the Hugging Face repositories of CLIP_benchmark's webdataset exports: ``clip-benchmark/wds_<export>``
+EXPORT_REPO = "clip-benchmark/wds_"
+
+
 def clip_benchmark_copy(source: SourceSpec, name: str, what: str) -> SourceSpec:
     """``source`` as what ``clip_benchmark eval --dataset NAME`` reads where it takes a dataset whole (no split:
     "split argument ignored"): the only source of the task's test split under ``--profile clip_benchmark``, and
@@ -27,7 +31,7 @@ def wds(name: str, **options: Any) -> SourceSpec:
     """CLIP_benchmark's webdataset copy. Its classnames.txt (CLIP_benchmark's names, in the export's
     label order) aligns the task's own names to the labels by name (``aliases``: export name -> task
     name where the two spell a class differently); it never replaces them."""
-    return SourceSpec("webdataset", {"hf_repo": f"clip-benchmark/wds_{name}", "order_by_source": True, **options})
+    return SourceSpec("webdataset", {"hf_repo": f"{EXPORT_REPO}{name}", "order_by_source": True, **options})
 
 
 def local_folder(path: str, hint: str, **options: Any) -> SourceSpec:
