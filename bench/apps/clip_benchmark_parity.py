@@ -198,10 +198,11 @@ def dataset_row(name: str) -> Row:
     from bench.core.errors import UserError
     from tasks.registry import get_task
 
-    if name.endswith("<name>"):
+    if name.endswith("<name>"):  # an open family: what one of its members gets
         prefix = name[:-len("<name>")]
-        return Row(name, f"`--task {prefix}<name>` maps like `<name>`; any export folder is a task as it is"
-                   if prefix == "wds/" else get_task_message(f"{prefix}example"), refused=prefix != "wds/")
+        if prefix == "wds/":
+            return Row(name, f"`--task {prefix}<name>` maps like `<name>`; any export folder is a task as it is")
+        return Row(name, dataset_row(f"{prefix}example").ours, refused=True)
     try:
         spec = get_task(name)
     except UserError as exc:
@@ -209,16 +210,6 @@ def dataset_row(name: str) -> Row:
     return Row(name, f"`{spec.name}`" + (f" ({spec.description})" if spec.description else "")
                + "".join(f"; under `--profile {s.options['profile']}`: {s.options['what']}, as CLIP_benchmark reads it"
                          for s in spec.sources if s.options.get("exclusive")))
-
-
-def get_task_message(name: str) -> str:
-    from bench.core.errors import UserError
-    from tasks.registry import get_task
-
-    try:
-        return f"`{get_task(name).name}`"
-    except UserError as exc:
-        return f"refused: {exc}"
 
 
 def collection_row(name: str, members: list[str]) -> Row:

@@ -308,8 +308,8 @@ class RunConfig:
 
     def protocol_key_section(self, name: str) -> dict[str, Any] | None:
         """The part of :meth:`protocol_section` a work key holds: the options that can change a number, set to
-        something else than their declared default. So a protocol that gains an option keeps the keys of the work already done (at that
-        option's default), and a record made with the option set is told apart."""
+        something else than their declared default. So a protocol that gains an option keeps the keys of the work
+        already done (at that option's default), and a record made with the option set is told apart."""
         section = self.protocol_section(name)
         if section is None:
             return None
