@@ -105,25 +105,30 @@ def loaded_classifier(paths: list[str], feats, ev: "Evaluation"):
     from bench.engine.evaluation import Classifier
 
     total, loaded = None, []
+    want = (np.asarray(feats.features).shape[1], len(ev.task.classnames))
     for path in map(user_path, paths):
-        weights = read_classifier(path)
-        want = (np.asarray(feats.features).shape[1], len(ev.task.classnames))
+        data = path.read_bytes()  # read once: the tensor and its hash
+        weights = read_classifier(path, data)
         if weights.shape != want:
             raise UserError(f"--load-classifiers {path}: a {weights.shape[0]} x {weights.shape[1]} classifier, but "
                             f"{ev.spec.name} needs {want[0]} x {want[1]} (feature dim x classes) for this model")
         total = weights / len(paths) if total is None else total + weights / len(paths)
-        loaded.append({"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+        loaded.append({"path": str(path), "sha256": hashlib.sha256(data).hexdigest()})
     return Classifier(total.astype(np.float32), [], f"loaded({len(paths)})",
                       {"cache": "loaded", "seconds": 0.0, "loaded": loaded})
 
 
-def read_classifier(path: Path) -> np.ndarray:
+def read_classifier(path: Path, data: bytes | None = None) -> np.ndarray:
+    """A saved ``[dim, classes]`` classifier (``torch.save`` or ``.npy``), from ``data`` when the caller has read it."""
+    import io
+
     try:
+        buffer = io.BytesIO(path.read_bytes() if data is None else data)
         if path.suffix == ".npy":
-            return np.load(path).astype(np.float32)
+            return np.load(buffer).astype(np.float32)
         import torch
 
-        return torch.load(path, map_location="cpu", weights_only=True).float().numpy()
+        return torch.load(buffer, map_location="cpu", weights_only=True).float().numpy()
     except Exception as exc:  # a file that is no saved tensor: said in one line
         raise UserError(f"--load-classifiers {path}: not a saved tensor ({type(exc).__name__}); give a file written "
                         "by --save-classifier or torch.save") from None
