@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from prompts.classnames import ClassName, synonyms, validate_classnames
-from prompts.templates import fill, validate_templates
+from prompts.templates import ClassPrompts, fill, validate_templates
 
 #: encoder outputs in these types (under autocast) are normalised and averaged in their own type
 REDUCED = (torch.bfloat16, torch.float16)
@@ -26,8 +26,16 @@ def normalized(emb: torch.Tensor) -> torch.Tensor:
 
 
 def class_prompts(classnames: Sequence[ClassName], templates: Sequence[str]) -> tuple[list[str], list[int]]:
-    """All prompt texts, class-major (class 0's templates first), and the class of each."""
+    """All prompt texts, class-major (class 0's templates first), and the class of each. ``templates`` may be
+    :class:`ClassPrompts` (each class its own prompts, in label order, as many as it has)."""
     texts, owners = [], []
+    if isinstance(templates, ClassPrompts):
+        if len(templates) != len(classnames):
+            raise ValueError(f"{len(templates)} classes of prompts for {len(classnames)} class names")
+        for ci, prompts in enumerate(templates):
+            texts += prompts
+            owners += [ci] * len(prompts)
+        return texts, owners
     for ci, name in enumerate(classnames):
         for syn in synonyms(name):
             for t in templates:
@@ -63,7 +71,7 @@ def build_classifier(
     model: Any,
     tokenizer: Any | None,
     classnames: Sequence[ClassName],
-    templates: Sequence[str],
+    templates: Sequence[str] | ClassPrompts,
     batch_size: int = 256,
     device: str | torch.device | None = None,
     progress: bool = False,
@@ -88,7 +96,8 @@ def build_classifier(
     """
     classnames = validate_classnames(list(classnames), source="build_classifier classnames", allow_duplicates=True,
                                      allow_empty=allow_empty)
-    templates = validate_templates(list(templates), source="build_classifier templates", allow_duplicates=True)
+    if not isinstance(templates, ClassPrompts):
+        templates = validate_templates(list(templates), source="build_classifier templates", allow_duplicates=True)
     texts, owners = class_prompts(classnames, templates)
     if per_class:
         encode = text_encoder(model, tokenizer, device, truncate=truncate)

@@ -67,12 +67,13 @@ def implied_source(prompt_source: str | None, language: str) -> str:
 
 
 def check_choice(prompt_source: str, language: str) -> None:
+    """A prompt source that exists, and CLIP's only in English (the languages a task takes are checked per task:
+    ``tasks.languages``)."""
     if prompt_source not in PROMPT_SOURCES:
         raise UserError(f"--prompt-source {prompt_source}: use one of {', '.join(PROMPT_SOURCES)}")
     if language != "en" and prompt_source != "clip_benchmark":
         raise UserError(f"--language {language} with --prompt-source {prompt_source}: only CLIP_benchmark ships "
                         f"names and templates in {language}; drop --prompt-source (or give clip_benchmark)")
-    cb_file("classnames", language)
 
 
 def name_key(name: str) -> str:

@@ -176,3 +176,60 @@ def validate_templates(templates: list[str], source: str, allow_duplicates: bool
 def fill(template: str, classname: str) -> str:
     """Put a class name in a template's slot(s); ``str.format`` would choke on other braces."""
     return template.replace("{}", classname)
+
+
+class ClassPrompts(tuple):
+    """Class-specific prompts (CuPL's LLM-written descriptions, a task file's class -> prompts table): for each
+    class, in label order, its own full prompts (no slot to fill). Classes may have different numbers of prompts;
+    the ensemble averages each class over its own. ``name`` says where they come from (recorded)."""
+
+    name: str = "class prompts"
+
+    def __new__(cls, per_class, name: str = "class prompts") -> "ClassPrompts":
+        self = super().__new__(cls, (tuple(p) for p in per_class))
+        self.name = name
+        return self
+
+    @property
+    def n_prompts(self) -> int:
+        return sum(len(p) for p in self)
+
+    def digest(self) -> str:
+        """SHA-256 of the exact prompts, class by class (what a record keeps of a large table)."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for prompts in self:
+            h.update(("\x1e".join(prompts) + "\x1d").encode("utf-8"))
+        return h.hexdigest()
+
+    def recorded(self, verbatim_limit: int = 5000) -> Any:
+        """What a record carries: the prompts themselves, or for a table too large to copy into every record (CuPL's
+        149,700) its name, per-class counts and SHA-256, which identify the exact prompts in the named file."""
+        if self.n_prompts <= verbatim_limit:
+            return [list(p) for p in self]
+        return {"class_prompts": self.name, "sha256": self.digest(), "n_prompts": [len(p) for p in self]}
+
+
+def class_prompts_by_name(table: dict, classnames: list[str], where: str) -> ClassPrompts:
+    """A ``{class name: [prompts]}`` table in the task's label order, matched by name (case and spacing as
+    written); a class the table leaves out, or an entry with no prompt, is refused in one line."""
+    if not isinstance(table, dict) or not table:
+        raise UserError(f"{where}: a class -> prompts table must be a non-empty JSON object")
+    out = []
+    for name in classnames:
+        prompts = table.get(name)
+        if prompts is None:
+            known = ", ".join(list(table)[:3])
+            raise UserError(f"{where}: class '{name}' has no prompts (the table names {len(table)} classes: {known}, "
+                            "...); give one entry per class of the task, keyed by its class name")
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
+            raise UserError(f"{where}: the prompts of class '{name}' must be a non-empty list of non-empty strings")
+        out.append(prompts)
+    extra = [k for k in table if k not in set(classnames)]
+    if extra:
+        raise UserError(f"{where}: class '{extra[0]}' is not a class of the task ({len(extra)} such); key the table by "
+                        "the task's class names")
+    return ClassPrompts(out, where)

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from bench.core.errors import UserError
 from bench.core.profiles import CLIP, get_profile
 from prompts.classnames import ClassName, apply_renames, display_name, get_classnames, validate_classnames
+from prompts.languages import language_classes
 from prompts.references import cb_classnames, cb_templates, name_key
-from prompts.templates import get_templates, named_sets, split_key
+from prompts.templates import ClassPrompts, class_prompts_by_name, get_templates, named_sets, split_key
 from tasks.sources.base import ImageSource
 from tasks.spec import TaskSpec
 from tasks.subsets import class_subset
@@ -119,6 +120,10 @@ def resolve_classnames_with_origin(task: TaskSpec, source: ImageSource | None,
                                    prompts: PromptChoice = DEFAULT) -> tuple[list[ClassName], str]:
     """The class names and where they come from (recorded: ``clip``, ``clip_benchmark (cn)``, ``data``...)."""
     options = getattr(source, "spec_options", {}) or {}
+    if task.language_table:  # each language its own classes (Babel-ImageNet): names from its table
+        entry = language_classes(task.language_table, prompts.language, task.name)
+        _check_parent_labels(task, source, entry.classes)
+        return validate_classnames(list(entry.names), source=entry.origin, allow_duplicates=True), entry.origin
     if options.get("clip_benchmark_names") is not None:
         return _positional(task, source, options["clip_benchmark_names"], prompts)
     policy = options.get("classnames", task.classnames)
@@ -220,13 +225,24 @@ def _checked(task: TaskSpec, source: ImageSource | None, names: list[ClassName],
 
 
 def resolve_templates(task: TaskSpec, override: str | None, source: ImageSource | None = None,
-                      prompts: PromptChoice = DEFAULT) -> tuple[list[str], str]:
-    """The task's templates (or ``override``: a set name, file or ``source``) and a label for records.
+                      prompts: PromptChoice = DEFAULT, classnames: list | None = None) -> tuple[list[str], str]:
+    """The task's templates (or ``override``: a set name, file, ``source`` or ``cupl``) and a label for records.
 
     With CLIP_benchmark as the reference, a named set is CLIP_benchmark's set for that dataset in the
     chosen language, verbatim (a repeated template stays, so it weighs twice), labelled
-    ``clip_benchmark:<lang>:<set>``."""
+    ``clip_benchmark:<lang>:<set>``. Class-specific prompts (``cupl``; a class -> prompts table in a task file or
+    a JSON template file) come back as :class:`ClassPrompts` in the task's label order (``classnames``: the
+    opened task's names, which a table is matched against; resolved here when not given)."""
+    if override == CUPL:
+        return cupl_prompts(task, prompts), CUPL
+    if override is None and task.language_table:
+        entry = language_classes(task.language_table, prompts.language, task.name)
+        return get_templates(list(entry.templates), verbatim=True), f"{task.language_table}:{prompts.language}"
     chosen = override if override is not None else task.templates
+    if isinstance(chosen, dict):  # a task file's class -> prompts table
+        names = classnames if classnames is not None else resolve_classnames(task, source, prompts)
+        table = class_prompts_by_name(chosen, [display_name(n) for n in names], f"task {task.name}'s prompt table")
+        return table, f"class_prompts({table.n_prompts})"
     own = getattr(source, "templates", None) if source is not None else None
     if override is None and own and prompts.rules.export_prompts and getattr(source, "published", False):
         # CLIP_benchmark and DataComp take a wds/ dataset's templates from its file
@@ -250,8 +266,77 @@ def resolve_templates(task: TaskSpec, override: str | None, source: ImageSource 
     if key is None:
         key = _template_file_key(path, task.name)
         if key is not None:
+            table = _class_table(path, key)
+            if table is not None:  # CLIP_benchmark's --custom_template_file with class-specific prompts (CuPL's)
+                names = classnames if classnames is not None else resolve_classnames(task, source, prompts)
+                return class_prompts_by_name(table, [display_name(n) for n in names], f"--templates {path}#{key}"), \
+                    f"{chosen}#{key}"
             return get_templates(path, dataset_key=key), f"{chosen}#{key}"
     return get_templates(path, dataset_key=key or task.name), str(chosen)
+
+
+#: ``--templates cupl``: CLIP_benchmark's CuPL prompts for ImageNet-class tasks
+CUPL = "cupl"
+
+
+def _class_table(path: str, key: str) -> dict | None:
+    """The entry ``key`` of a JSON template file when it is a class -> prompts table (else None: a list)."""
+    import json
+
+    entry = json.loads(user_path(path).read_text(encoding="utf-8")).get(key)
+    return entry if isinstance(entry, dict) else None
+
+
+def imagenet_classes(task: TaskSpec, prompts: PromptChoice = DEFAULT) -> list[int] | None:
+    """For a task whose classes are ImageNet's (ImageNet, its one-to-one shifts and subsets, Babel-ImageNet in the
+    run's language), the ImageNet index of each class; None for any other task."""
+    if task.language_table:
+        return list(language_classes(task.language_table, prompts.language, task.name).classes)
+    if task.classnames != "imagenet":
+        return None
+    if task.class_subset:
+        subset = class_subset(task.class_subset)
+        return [ids[0] for ids in subset] if all(len(ids) == 1 for ids in subset) else None
+    return list(range(1000)) if task.n_classes == 1000 else None
+
+
+def cupl_prompts(task: TaskSpec, prompts: PromptChoice = DEFAULT) -> ClassPrompts:
+    """CuPL's prompts for each of the task's classes, looked up as CLIP_benchmark looks them up: by its English
+    ImageNet name (``--custom_template_file cupl_prompts.json``); the task's own names do not matter, the prompts
+    are full sentences."""
+    from prompts.languages import cupl_table
+    from prompts.references import cb_file
+
+    classes = imagenet_classes(task, prompts)
+    if classes is None:
+        raise UserError(f"--templates {CUPL}: CuPL's prompts are written for ImageNet's classes and task {task.name} "
+                        "is not an ImageNet-class task; use a template set, or a class -> prompts table in a task file")
+    english, table = cb_file("classnames", "en")["imagenet1k"], cupl_table()["imagenet1k"]
+    names = [english[i] for i in classes]
+    return ClassPrompts(class_prompts_by_name({n: table[n] for n in names if n in table}, names,
+                                              "clip-benchmark's cupl_prompts.json"),
+                        "clip-benchmark's cupl_prompts.json (imagenet1k)")
+
+
+def language_label_map(task: TaskSpec, prompts: PromptChoice) -> "np.ndarray | None":
+    """For a task whose classes depend on the language (Babel-ImageNet): the data's label -> this language's label
+    (-1: a class the language leaves out); None for any other task."""
+    if not task.language_table:
+        return None
+    import numpy as np
+
+    classes = language_classes(task.language_table, prompts.language, task.name).classes
+    out = np.full(max(classes) + 1, -1, dtype=np.int64)
+    out[list(classes)] = np.arange(len(classes))
+    return out
+
+
+def _check_parent_labels(task: TaskSpec, source: ImageSource | None, classes) -> None:
+    """A language table picks classes of the whole dataset by index: the data must be complete."""
+    if source is not None and source.classes is not None and len(source.classes) <= max(classes):
+        raise UserError(f"task {task.name}: {source.origin} has {len(source.classes)} classes, but the language's "
+                        f"classes go up to index {max(classes)}; point it at the complete dataset (ImageNet's "
+                        "1000 validation folders)")
 
 
 def _template_file_key(path: str, task: str) -> str | None:

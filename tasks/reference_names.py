@@ -32,6 +32,9 @@ CLIP_BENCHMARK: dict[str, str] = {
     "country211": "country211", "renderedsst2": "rendered_sst2", "food101": "food101", "dtd": "dtd",
     "pets": "oxford_pets", "flowers": "flowers102", "eurosat": "eurosat", "pcam": "pcam",
     "mscoco_captions": "mscoco", "flickr30k": "flickr30k", "flickr8k": "flickr8k",
+    # multilingual: zsbench's tasks carry CLIP_benchmark's own names
+    **{n: n for n in ("babel_imagenet", "xtd10", "xtd200", "crossmodal3600", "multilingual_mscoco_captions",
+                      "flickr30k-200")},
     "vtab/caltech101": "vtab/caltech101", "vtab/cifar10": "cifar10", "vtab/cifar100": "cifar100",
     "vtab/clevr_count_all": "clevr_counts", "vtab/clevr_closest_object_distance": "clevr_distance",
     "vtab/dtd": "dtd", "vtab/eurosat": "vtab/eurosat", "vtab/kitti_closest_vehicle_distance": "kitti_distance",
@@ -47,9 +50,7 @@ DATACOMP: dict[str, str] = {
 }
 ALIASES: dict[str, str] = {**CLIP_BENCHMARK, **DATACOMP}
 #: CLIP_benchmark dataset names zsbench has no task for (besides its ``vtab/``, ``tfds/`` and ``fairness/`` ones)
-CLIP_BENCHMARK_ONLY = ("caltech101", "imagenet-w", "babel_imagenet",
-                       "multilingual_mscoco_captions", "crossmodal3600", "xtd10", "xtd200",
-                       "flickr30k-200", "dummy")
+CLIP_BENCHMARK_ONLY = ("caltech101", "imagenet-w", "dummy")
 #: where CLIP_benchmark's --custom_template_file falls back to for a dataset it does not name
 TEMPLATE_FALLBACK_KEY = "imagenet1k"
 

@@ -61,6 +61,11 @@ class TaskSpec:
     kind: str = "classification"   # "retrieval" (images with captions), or any kind a protocol declares
     #: worst-group scoring from per-sample metadata: {"fields": [...], "by": field, "metric": key, "topk": k}
     groups: dict[str, Any] = field(default_factory=dict)
+    #: the ``--language`` codes it takes: a named set of ``prompts.languages`` (None: CLIP_benchmark's five where it
+    #: names the task's classes, else English only)
+    languages: str | None = None
+    #: a table giving each language its own subset of the data's classes, names and templates (Babel-ImageNet)
+    language_table: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.kind, str) or not self.kind.strip():

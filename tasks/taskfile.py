@@ -7,7 +7,7 @@ metric = "top1"                 # or "mean_per_class_recall"
 type = "imagefolder"            # imagefolder | csv | hf | torchvision | webdataset | mirror | captions
 path = "images/"                # relative to this file
 [prompts]
-templates = "openai_imagenet"   # a set name, a file, or an inline list
+templates = "openai_imagenet"   # a set name, a file, an inline list, or a table of class -> [prompts]
 classnames = { tabby = "tabby cat" }   # renames, a file, or a full list
 ```
 Every key is checked: an unknown key or a wrong type is an error naming the file and the key.
@@ -32,7 +32,7 @@ else:  # pragma: no cover
 
 TOP_KEYS = {"name": str, "description": str, "metric": str, "split": str, "train_split": str, "val_split": str,
             "n_classes": int, "parent": str, "source": dict, "prompts": dict, "kind": str}
-PROMPT_KEYS = {"templates": (str, list), "classnames": (str, list, dict)}
+PROMPT_KEYS = {"templates": (str, list, dict), "classnames": (str, list, dict)}
 #: source type -> allowed option keys and their types; "path"-like keys are resolved against the file
 SOURCE_KEYS: dict[str, dict[str, Any]] = {
     "imagefolder": {"path": str, "include": list},

@@ -51,10 +51,13 @@ FLAGS: dict[str, str] = {
                          "(DATA/<name>/<name>_<split>_karpathy.txt, DATA/mscoco/coco_<split>_karpathy.json); any "
                          "other captions: a CSV/JSONL file as `--task`",
     "--custom_classname_file": "`--classnames FILE` (keyed by its dataset names, as there)",
-    "--custom_template_file": "`--templates FILE.json` (keyed by its dataset names, falling back to `imagenet1k`)",
+    "--custom_template_file": "`--templates FILE.json` (keyed by its dataset names, falling back to `imagenet1k`; an "
+                              "entry of class -> prompts is class-specific, e.g. its cupl_prompts.json, also "
+                              "`--templates cupl`)",
     "--dump_classnames": "automatic: every record holds the class names it used (`task_info.classnames`)",
     "--dump_templates": "automatic: every record holds the templates it used (`task_info.templates_used`)",
-    "--language": "`--language` (its five languages)",
+    "--language": "`--language`, repeatable like its list, or `all` / `@SET` (its five languages, Babel-ImageNet's "
+                  "90, each retrieval set's codes; NLLB-CLIP's tokenizer set from it)",
     "--output": "`--format clip_benchmark` writes its result files (its file names) beside the records under `--out`",
     "--quiet": "`--quiet`",
     "--save_clf": "`--save-classifier` (its torch.save format; `{dataset}`, `{model}`, `{pretrained}`, `{templates}` "

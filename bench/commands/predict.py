@@ -22,12 +22,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--templates", help="template set name, file, or one template with {} (default: the task's "
                                        "own with --task, else the single template 'a photo of a {}.')")
     p.add_argument("--top", type=positive_count, default=5, help="classes shown per image (default 5)")
-    add_options(p, "profile", "prompt_source", "language", "device", "cache_dir", "quiet", "json",
+    p.add_argument("--language", default="en", metavar="CODE",
+                   help="with --task: language of names and templates (one of the task's: `zsbench tasks --languages "
+                        "TASK`; not en implies clip_benchmark's)")
+    add_options(p, "profile", "prompt_source", "device", "cache_dir", "quiet", "json",
                 profile="whose protocol: clip (default), clip_benchmark (the export's own names, its autocast) or "
                         "datacomp (docs/reference/profiles.md)",
                 prompt_source="with --task: whose names and templates (clip, the default in English, or "
                               "clip_benchmark, the default for another --language)",
-                language="with --task: language of names and templates (not en implies clip_benchmark's)",
                 cache_dir="classifier cache (default: $ZSBENCH_CACHE or ~/.cache/zsbench)",
                 quiet="no progress bars",
                 json='print [{"image": PATH, "top": [{"label": NAME, "prob": P}, ...]}, ...]')
@@ -56,7 +58,10 @@ def execute(args: argparse.Namespace) -> int:
         from tasks.classes import override_classnames, task_classnames
         from tasks.registry import get_task
 
+        from tasks.languages import languages_for
+
         check_choice(config.prompt_source, args.language)
+        languages_for(get_task(args.task), [args.language])
         classnames, templates = task_classnames(args.task, ctx, args.templates, config.prompt_choice)
         if args.classes_file:
             classnames = override_classnames(get_task(args.task), classnames, args.classes_file)
@@ -70,6 +75,9 @@ def execute(args: argparse.Namespace) -> int:
                                                  precision=config.precision), ctx.store)
     backend.progress = not (args.quiet or args.json)
     backend.text_precision = config.text_precision
+    from bench.models.base import prepare_language
+
+    prepare_language(backend, args.language, args.model)
     results = predict_images(backend, images, classnames, templates, top=args.top, store=ctx.store,
                              progress=backend.progress)
     if args.json:

@@ -19,7 +19,7 @@ from bench.core.numbers import MAX_COUNT, count, positive_count, real, seed_valu
 from bench.core.profiles import PROFILE_NAMES, default_profile, get_profile
 from bench.engine.protocol_registry import PROTOCOLS, installed
 from bench.models.options import PRECISIONS
-from prompts.references import LANGUAGES, PROMPT_SOURCES, implied_source
+from prompts.references import PROMPT_SOURCES, implied_source
 from tasks.spec import BAD_IMAGE_POLICIES
 
 #: --workers: decoding processes (0: in this process)
@@ -161,10 +161,14 @@ class RunConfig:
         "--prompt-source", "whose class names and templates: clip (the CLIP repository's data/prompts.md) or "
         "clip_benchmark (CLIP_benchmark's JSON files, which open_clip's published table used; the only source for "
         "another --language); default: the --profile's; recorded", None, choices=PROMPT_SOURCES)
-    language: str = option(
-        "--language", "language of class names and templates (CLIP_benchmark's: en, cn, it, jp, ar; not en "
-        "implies --prompt-source clip_benchmark and needs a task with names in that language, e.g. ImageNet); "
-        "recorded", "en", choices=LANGUAGES)
+    languages: list[str] = option(
+        "--language", "language(s) of class names, templates and captions; repeatable: CODE (CLIP_benchmark's: en, "
+        "cn, it, jp, ar for ImageNet-class tasks; Babel-ImageNet's 90 such as de, zh; a retrieval set's own, "
+        "`zsbench tasks --languages TASK`), all (every language each task has) or @SET (@babel, @xtd10, "
+        "@crossmodal3600, @flores200, ...); one record per task and language, image features computed once; "
+        "default: each task's English", [], kind="list", metavar="CODE|all|@SET", record=False, result=False)
+    language: str = option(None, "the language of this run's names, templates and captions (one of --language's)",
+                           "en", kind="internal")
     limit: int | None = option("--limit", "evaluate a seeded, class-stratified subset of N samples",
                                parse=positive_int, metavar="N")
     seed: int = option("--seed", "seed for subsets, few-shot draws and random-init models (0 to 4294967295; "
@@ -265,6 +269,8 @@ class RunConfig:
     sample_size: int | None = option(None, "evaluate the first N samples of the seeded class-stratified order (one "
                                      "round of `sweep --top`; the record's `adaptive` section has the interval)", None,
                                      kind="internal", legacy=None)
+    prompt_source_given: Any = option(None, "--prompt-source as given (None: implied per language)", NO_LEGACY,
+                                      kind="internal", record=False, result=False)
     #: protocol name -> its options (an instance of ``Protocol.options``), for protocols that declare some;
     #: recorded under the protocol's name in its own records (``protocol_section``)
     protocol_options: dict[str, Any] = option(None, "each protocol's own options", {}, kind="internal", record=False)
@@ -274,6 +280,10 @@ class RunConfig:
         # then what it decides unless given (--language alone picks the one reference that has it)
         self.profile = self.profile or default_profile(self.tasks)
         profile = get_profile(self.profile)
+        if self.languages and len(self.languages) == 1 and not self.languages[0].startswith(("@", "all")):
+            self.language = self.languages[0]  # one language: the run's, as before
+        if self.prompt_source_given is NO_LEGACY:  # what the user gave, kept for each language's own resolution
+            self.prompt_source_given = self.prompt_source
         self.prompt_source = implied_source(self.prompt_source or (profile.prompt_source if self.language == "en"
                                                                    else None), self.language)
         self.precision = self.precision or profile.autocast_dtype("image", self.device)
@@ -283,6 +293,14 @@ class RunConfig:
                             "0 and below 100, e.g. --target-ci 2")
         if not 0 < self.confidence < 1:
             raise UserError(f"--confidence {self.confidence:g} must be between 0 and 1, e.g. 0.95")
+
+    def for_language(self, language: str, tasks: list[str] | None = None) -> "RunConfig":
+        """This run in one of its languages (on ``tasks``): the prompt source implied for that language unless one
+        was given, as a single-language run would have it."""
+        from dataclasses import replace
+
+        return replace(self, language=language, languages=[language], prompt_source=self.prompt_source_given,
+                       tasks=self.tasks if tasks is None else list(tasks))
 
     def options_for(self, protocol: Any) -> Any:
         """The options a protocol declares (``Protocol.options``) as this run sets them; defaults where not given.

@@ -23,7 +23,8 @@ from bench.models.base import ModelBackend
 from bench.engine.sampling import stratified_subset
 from prompts.classnames import ClassName
 from bench.engine.protocol_registry import kind_names_classes
-from tasks.classes import override_classnames, profile_note, resolve_classnames_with_origin, resolve_templates
+from tasks.classes import (language_label_map, override_classnames, profile_note, resolve_classnames_with_origin,
+                           resolve_templates)
 from tasks.sources import DataContext, ImageSource, open_source
 from tasks.spec import TaskSpec
 
@@ -42,6 +43,22 @@ class OpenedTask:
     val: tuple[ImageSource, np.ndarray] | None = None
     names_origin: str = "-"   # which reference the class names come from (recorded)
     source_note: str | None = None  # the data is not the task's first choice: where it came from instead
+    #: the data's label -> the task's (-1: left out), where the run's language picks a subset of the data's classes
+    #: (Babel-ImageNet): the source stays the whole dataset, so every language shares one feature extraction
+    label_map: np.ndarray | None = None
+
+    def relabel(self, feats: FeatureSet) -> FeatureSet:
+        """Features with the data's labels as the task's (see ``label_map``); unchanged for other tasks."""
+        if self.label_map is None or not len(feats.labels):
+            return feats
+        labels = _mapped(self.label_map, feats.labels)
+        keep = labels >= 0
+        if keep.all():
+            return replace(feats, labels=labels)
+        if not isinstance(feats.features, np.ndarray):
+            raise UserError(f"task {self.spec.name}: its language's classes are a subset of the data's, which a "
+                            "streamed probe cannot select: run with --probe-stream off")
+        return replace(feats, features=feats.features[keep], labels=labels[keep], indices=feats.indices[keep])
 
     @property
     def subset(self) -> str:
@@ -59,10 +76,14 @@ def open_task(spec: TaskSpec, config: RunConfig, ctx: DataContext, train: bool =
         new = override_classnames(spec, classnames, config.classnames_file)
         origin = origin if new is classnames else f"--classnames {config.classnames_file}"
         classnames = new
-    indices = stratified_subset(source.targets, config.limit, config.seed) if config.limit else np.arange(len(source))
+    label_map = language_label_map(spec, config.prompt_choice)
+    rows = np.arange(len(source)) if label_map is None else np.flatnonzero(
+        _mapped(label_map, np.asarray(source.targets)) >= 0)  # the language's classes (in the data's order)
+    indices = rows[stratified_subset(np.asarray(source.targets)[rows], config.limit, config.seed)] if config.limit \
+        else rows
     notes = [getattr(source, "choice_note", None), profile_note(spec, source, config.prompt_choice)]
     opened = OpenedTask(spec, split, source, classnames, indices, 0.0, names_origin=origin,
-                        source_note="; ".join(n for n in notes if n) or None)
+                        source_note="; ".join(n for n in notes if n) or None, label_map=label_map)
     if train:
         if not spec.train_split:
             raise UserError(f"task {spec.name} has no training split, which probes need: use --protocol zeroshot")
@@ -75,6 +96,12 @@ def open_task(spec: TaskSpec, config: RunConfig, ctx: DataContext, train: bool =
             opened.val = (val, np.arange(len(val)))
     opened.seconds = time.perf_counter() - t0
     return opened
+
+
+def _mapped(label_map: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``label_map`` applied to labels that may lie beyond it or be negative (left out: -1)."""
+    inside = (labels >= 0) & (labels < len(label_map))
+    return np.where(inside, label_map[np.clip(labels, 0, len(label_map) - 1)], -1)
 
 
 @dataclass
@@ -109,19 +136,21 @@ class Evaluation:
         """Image features of the task's ``test`` split (the evaluation split), ``train`` or ``val``."""
         source, split, indices = self._split(role)
         return self.memo(self._features_key(role, kind, lazy),
-                         lambda: self._extract(source, split, indices, kind=kind, lazy=lazy))
+                         lambda: self.task.relabel(self._extract(source, split, indices, kind=kind, lazy=lazy)))
 
     def _features_key(self, role: str, kind: str, lazy: bool) -> tuple:
         from bench.engine.feature_cache import indices_digest
 
-        # the test role's sample is part of the key: a restricted view (adaptive) has its own features
+        # the test role's sample is part of the key: a restricted view (adaptive) has its own features; so are the
+        # data (another language's captions may list other images) and the labels (another language's classes)
         sample = indices_digest(self.task.indices) if role == "test" else None
-        return ("features", self.spec.name, role, kind, lazy, sample)
+        labels = None if self.task.label_map is None else indices_digest(self.task.label_map)
+        return ("features", self.spec.name, self._split(role)[0].identity, role, kind, lazy, sample, labels)
 
     def sample_features(self, indices: np.ndarray) -> FeatureSet:
         """Embeddings of some samples of the evaluation split (cached as their own entry; rows that an
         earlier extraction of this model on this data already holds are reused, not recomputed)."""
-        return self._extract(self.task.source, self.task.split, np.asarray(indices, dtype=np.int64))
+        return self.task.relabel(self._extract(self.task.source, self.task.split, np.asarray(indices, dtype=np.int64)))
 
     def restricted(self, indices: np.ndarray, features: FeatureSet) -> "Evaluation":
         """This evaluation on the evaluation split's ``indices`` only (adaptive evaluation's growing
@@ -143,11 +172,12 @@ class Evaluation:
     def classifier(self, override: str | None = None) -> Classifier:
         """The prompt-ensemble classifier for the task's classes under a template set."""
         def build() -> Classifier:
-            templates, name = resolve_templates(self.spec, override, self.task.source, self.config.prompt_choice)
+            templates, name = resolve_templates(self.spec, override, self.task.source, self.config.prompt_choice,
+                                                self.task.classnames)
             weights, info = cached_classifier(self.backend, self.task.classnames, templates, self.store,
                                               progress=self.config.progress)
             return Classifier(weights, templates, name, info)
-        return self.memo(("classifier", self.spec.name, override), build)
+        return self.memo(("classifier", self.spec.name, override, self.config.prompt_choice), build)
 
     def peer(self, task_name: str) -> "Evaluation":
         """The same model on another task of this run (robustness: the in-distribution task)."""

@@ -9,7 +9,7 @@ runner knows protocols and backends only through their interfaces (:mod:`bench.p
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.engine.classifiers import attach_classifier_cache
@@ -19,6 +19,7 @@ from bench.core.errors import StorageFull, UserError
 from bench.core.paths import default_cache_dir, default_data_dir, ensure_writable_dir
 from bench.core.store import Store
 from bench.engine.evaluation import Evaluation, OpenedTask, open_task
+from bench.models.base import check_language, prepare_language
 from bench.engine.features import extractor_for
 from bench.models import check_model, load_model
 from bench.models.base import ModelBackend, check_precision
@@ -55,11 +56,40 @@ def load_backend(config: RunConfig, model_name: str, pretrained: str | None, sto
 
 
 def data_context(cache_dir: Path | None, data_dir: Path | None, profile: str = CLIP,
-                 wds_cache_dir: Path | None = None) -> DataContext:
-    """The cache and the dataset folder, as every command resolves them, read under ``profile``."""
+                 wds_cache_dir: Path | None = None, language: str = "en") -> DataContext:
+    """The cache and the dataset folder, as every command resolves them, read under ``profile`` (captions in
+    ``language``)."""
     store = Store(cache_dir or default_cache_dir())
     return DataContext(Path(data_dir) if data_dir else default_data_dir(store.root), store, profile,
-                       Path(wds_cache_dir) if wds_cache_dir else None)
+                       Path(wds_cache_dir) if wds_cache_dir else None, language)
+
+
+@dataclass
+class LanguagePass:
+    """The run in one of its languages: the tasks that take it, planned and opened under that language's config."""
+
+    config: RunConfig
+    steps: list[Step]
+    opened: dict[str, OpenedTask]
+    ctx: DataContext
+
+
+def language_plan(config: RunConfig) -> list[tuple[str, list[str]]]:
+    """(language, task names) in order: every requested task (suites expanded) in each language ``--language`` asks
+    of it (codes, ``all``, ``@SET``), or in its own English without the flag."""
+    from tasks.languages import default_language, languages_for
+
+    plan: dict[str, list[str]] = {}
+    for name in expand_task_names(config.tasks):
+        try:
+            spec = get_task(name)
+        except UserError:  # a name a protocol expands into its own units (robustness's shift groups): its language
+            plan.setdefault(config.language, []).append(name)
+            continue
+        codes = languages_for(spec, config.languages) if config.languages else [default_language(spec)]
+        for code in codes:
+            plan.setdefault(code, []).append(name)
+    return list(plan.items())
 
 
 class Runner:
@@ -83,10 +113,10 @@ class Runner:
         self.check_adaptive(steps)
         return steps
 
-    def check_adaptive(self, steps: list[Step]) -> None:
+    def check_adaptive(self, steps: list[Step], config: RunConfig | None = None) -> None:
         """``--target-ci`` / ``--top``: a protocol asked for by name must support a growing sample, and some
         step must have a metric a confidence sequence bounds; the other steps run in full (and say so)."""
-        config = self.config
+        config = config or self.config
         flag = "--target-ci" if config.target_ci is not None else "--top" if config.top_k else None
         if flag is None:
             return
@@ -127,7 +157,7 @@ class Runner:
             outcome.task_info["adaptive_note"] = f"{flag}: ran in full, {reason}"
         return outcomes
 
-    def open_tasks(self, steps: list[Step], ctx: DataContext) -> dict[str, OpenedTask]:
+    def open_tasks(self, steps: list[Step], ctx: DataContext, config: RunConfig | None = None) -> dict[str, OpenedTask]:
         """Every task the steps need, opened once (with training splits where a step needs them)."""
         wanted: dict[str, bool] = {}
         optional: dict[str, bool] = {}
@@ -138,45 +168,60 @@ class Runner:
         opened: dict[str, OpenedTask] = {}
         for name, train in wanted.items():
             try:
-                opened[name] = open_task(get_task(name), self.config, ctx, train=train)
+                opened[name] = open_task(get_task(name), config or self.config, ctx, train=train)
             except UserError as exc:
                 if not optional[name]:
                     raise
                 self.skipped.append(f"{name}: {exc}")
         return opened
 
-    def check_templates(self, steps: list[Step], opened: dict[str, OpenedTask]) -> None:
+    def check_templates(self, steps: list[Step], opened: dict[str, OpenedTask], config: RunConfig | None = None) -> None:
         """Resolve every template set now: a bad name or file fails before any model loads."""
+        config = config or self.config
         for step in steps:
             if step.protocol.uses_templates:
                 task = opened[step.unit.task]
-                for templates in step.protocol.template_sets(self.config):
-                    resolve_templates(task.spec, templates, task.source, self.config.prompt_choice)
+                for templates in step.protocol.template_sets(config):
+                    resolve_templates(task.spec, templates, task.source, config.prompt_choice, task.classnames)
 
     def run(self) -> list[RunRecord]:
         """Evaluate every model on every planned step; records saved under ``out_dir``."""
         config = self.config
         check_models(config)  # a bad model option or name fails before any slow step
-        check_choice(config.prompt_source, config.language)
+        check_choice(config.prompt_source_given or "clip", "en")
         if config.save:
             ensure_writable_dir(Path(config.out_dir), "--out")
-        steps = self.plan()
-        ctx = data_context(config.cache_dir, config.data_dir, config.profile, config.wds_cache_dir)
-        opened = self.open_tasks(steps, ctx)
-        steps = [s for s in steps if s.unit.task in opened and (s.unit.parent is None or s.unit.parent in opened)]
-        self.check_templates(steps, opened)
-        done = work_keys_of(read_records_if_any(config.out_dir)) if config.skip_existing else set()
+        plan = language_plan(config)
+        for code, _ in plan:  # every language each model's tokenizer must take, before any data opens
+            for model_name, _ in config.models:
+                check_language(model_name, code)
+        passes = [self.language_pass(config.for_language(code, tasks)) for code, tasks in plan]
         if config.top_k is not None:
+            if len(passes) != 1:
+                raise UserError("--top finds the best models in one language: give one --language per run")
             from bench.engine.selection import run_top_k
 
-            self.records = run_top_k(config, load_backend, steps, opened, ctx)
+            one = passes[0]
+            self.records = run_top_k(one.config, load_backend, one.steps, one.opened, one.ctx)
             return self.records
-        work = list(plan_work(steps, config))
+        done = work_keys_of(read_records_if_any(config.out_dir)) if config.skip_existing else set()
         try:
-            self._evaluate_all(work, done, opened, ctx)
+            self._evaluate_all(passes, done)
         except StorageFull as exc:  # a disk that takes no more: what finished is kept (printed, saved where it fit)
             self.storage_error = exc
         return self.records
+
+    def language_pass(self, config: RunConfig) -> LanguagePass:
+        """One language's steps, every task opened (a data mistake costs seconds, not a model load) and every
+        template set resolved."""
+        check_choice(config.prompt_source, config.language)
+        steps = plan_steps(config.tasks, config)
+        self.check_adaptive(steps, config)
+        ctx = data_context(config.cache_dir, config.data_dir, config.profile, config.wds_cache_dir, config.language)
+        opened = self.open_tasks(steps, ctx, config)
+        steps = [s for s in steps if s.unit.task in opened and (s.unit.parent is None or s.unit.parent in opened)]
+        self.check_templates(steps, opened, config)
+        return LanguagePass(config, steps, opened, ctx)
 
     def raise_storage_error(self) -> None:
         """Raise the disk error that stopped the run, if one did, carrying what finished before it
@@ -185,26 +230,32 @@ class Runner:
             self.storage_error.records = self.records
             raise self.storage_error
 
-    def _evaluate_all(self, work: list, done: set, opened: dict, ctx: DataContext) -> None:
+    def _evaluate_all(self, passes: list[LanguagePass], done: set) -> None:
+        """Each model loaded once for all its languages; its features and classifiers shared across them (one
+        extraction of the images that several languages' tasks read)."""
         config = self.config
+        store = passes[0].ctx.store if passes else None
         for model_name, pretrained in config.models:
-            todo = [(w, k) for w in work for k in [w.key(model_name, pretrained)] if k not in done]
-            if not todo:
+            todo = [(p, [(w, k) for w in plan_work(p.steps, p.config) for k in [w.key(model_name, pretrained)]
+                         if k not in done]) for p in passes]
+            if not any(items for _, items in todo):
                 continue  # everything of this model is recorded: not even loaded
             t0 = time.perf_counter()
-            backend = load_backend(config, model_name, pretrained, ctx.store)
+            backend = load_backend(config, model_name, pretrained, store)
             load_seconds = time.perf_counter() - t0
-            extract = extractor_for(config, backend, ctx.store)
+            extract = extractor_for(config, backend, store)
             memo: dict = {}
-            for item, key in todo:
-                task = opened[item.step.unit.task]
-                ev = Evaluation(config, backend, task, ctx.store, extract, opened, memo)
-                for outcome in self.evaluate(item.step, ev, item.templates):
-                    record = build_record(config, model_name, backend, load_seconds, task, item.step.protocol.name,
-                                          outcome, key)
-                    self.records.append(record)  # finished: shown even if the disk takes no record
-                    if config.save:
-                        save_record(record, Path(config.out_dir), with_keys(outcome.predictions, task))
+            for one, items in todo:
+                prepare_language(backend, one.config.language, model_name)
+                for item, key in items:
+                    task = one.opened[item.step.unit.task]
+                    ev = Evaluation(one.config, backend, task, store, extract, one.opened, memo)
+                    for outcome in self.evaluate(item.step, ev, item.templates):
+                        record = build_record(one.config, model_name, backend, load_seconds, task,
+                                              item.step.protocol.name, outcome, key)
+                        self.records.append(record)  # finished: shown even if the disk takes no record
+                        if config.save:
+                            save_record(record, Path(config.out_dir), with_keys(outcome.predictions, task))
 
 
 def run(config: RunConfig) -> list[RunRecord]:

@@ -243,6 +243,10 @@ class ModelBackend(ABC):
         """Facts about the loaded model worth keeping in a run record."""
         return {}
 
+    def set_language(self, language: str) -> None:
+        """Prepare the text side for ``--language`` (a tokenizer that must be told the language: NLLB-CLIP's);
+        nothing for most models. A language the model cannot take is refused in one line."""
+
     def attach_store(self, store: Any) -> None:
         """Give the backend the run's cache (backends that precompute embeddings use it)."""
         self.store = store
@@ -296,3 +300,27 @@ class LearnedTemperature:
     @property
     def logit_bias(self) -> float:
         return self._scores()["logit_bias"]
+
+def is_nllb_clip(model_name: str) -> bool:
+    """NLLB-CLIP models (open_clip's ``nllb-clip-base``, ...), whose tokenizer takes the text's language, matched as
+    CLIP_benchmark matches them (the name contains ``nllb-clip``)."""
+    return "nllb-clip" in model_name
+
+
+def check_language(model_name: str, language: str) -> None:
+    """Refuse, before any model loads, a language a model's tokenizer cannot take (NLLB-CLIP: CLIP_benchmark's
+    language table)."""
+    if is_nllb_clip(model_name):
+        from bench.core.errors import UserError
+        from prompts.languages import nllb_language, nllb_languages
+
+        if nllb_language(language) is None:
+            raise UserError(f"--language {language}: NLLB-CLIP ({model_name}) has no tokenizer code for it in "
+                            f"CLIP_benchmark's table; use one of {', '.join(nllb_languages()[:12])}, ... (or a "
+                            "FLORES-200 code such as deu_Latn)")
+
+
+def prepare_language(backend: "ModelBackend", language: str, model_name: str) -> None:
+    """Set the model up for one language of a run (see :meth:`ModelBackend.set_language`)."""
+    check_language(model_name, language)
+    backend.set_language(language)

@@ -253,6 +253,7 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
                     device=self.device, **kwargs
                 )
                 self._tokenizer = open_clip.get_tokenizer(self.name)
+                self._apply_language()
         except UserError:
             raise
         except Exception as exc:  # translate loading failures into one actionable line
@@ -342,7 +343,10 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
 
     @property
     def text_fingerprint(self) -> str:
-        """The text path always runs in float32: classifiers are shared across image options."""
+        """The text path always runs in float32: classifiers are shared across image options; NLLB-CLIP's text
+        embeddings also depend on the language its tokenizer is set to."""
+        if self.tokenizer_language:
+            return stable_hash([self._card["fingerprint"], "tokenizer language", self.tokenizer_language])
         return self._card["fingerprint"]
 
     @property
@@ -408,7 +412,29 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
     def info(self) -> dict[str, Any]:
         resolved = {"open_clip_model": self.name, "open_clip_pretrained": self.pretrained} \
             if getattr(self, "requested", self.name) != self.name else {}
-        return {**self._card["info"], "precision": self.precision, "channels_last": self.channels_last, **resolved}
+        language = {"tokenizer_language": self.tokenizer_language} if self.tokenizer_language else {}
+        return {**self._card["info"], "precision": self.precision, "channels_last": self.channels_last, **resolved,
+                **language}
+
+    #: NLLB-CLIP: the NLLB code its tokenizer is set to (recorded; part of the text fingerprint)
+    tokenizer_language: str | None = None
+
+    def set_language(self, language: str) -> None:
+        """NLLB-CLIP's tokenizer marks each text with its language: set it from ``--language`` through CLIP_benchmark's
+        table (``en`` -> ``eng_Latn``), as its ``set_language`` does, when the tokenizer is (or will be) loaded."""
+        from bench.models.base import is_nllb_clip
+
+        if not is_nllb_clip(self.name):
+            return
+        from prompts.languages import nllb_language
+
+        self.tokenizer_language = nllb_language(language)
+        if self._model is not None:
+            self._apply_language()
+
+    def _apply_language(self) -> None:
+        if self.tokenizer_language:
+            self._tokenizer.tokenizer.set_src_lang_special_tokens(self.tokenizer_language)
 
     @property
     def probability(self) -> str:

@@ -12,7 +12,7 @@ import numpy as np
 from bench.core.errors import UserError
 from bench.core.paths import user_path
 from bench.engine.config import option
-from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, PlotKind, Protocol, Unit
+from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, PlotKind, Protocol, Unit, View
 
 if TYPE_CHECKING:  # pragma: no cover - the engine's heavy modules load when a protocol evaluates, not when
     import pandas as pd
@@ -49,11 +49,22 @@ class ZeroShot(Protocol):
     default_for = ("classification",)
 
     @classmethod
+    def views(cls) -> tuple[View, ...]:
+        return (View("languages", "per model and multilingual task: each language's figure (the task's own "
+                     "templates), the mean over the languages the model has and how many", 
+                     "bench.protocols.zeroshot:language_table", index_name="model, task"),)
+
+    @classmethod
     def plots(cls) -> tuple[PlotKind, ...]:
         from bench.report.formats import CHECKPOINTS_PLOT, LEADERBOARD_PLOT
 
         return (PlotKind("prompt-ensemble", "each template set's accuracy for one model and task (CLIP paper Fig. 4 "
-                         "idea)", "bench.protocols.zeroshot:plot_prompt_ensemble"), LEADERBOARD_PLOT, CHECKPOINTS_PLOT)
+                         "idea)", "bench.protocols.zeroshot:plot_prompt_ensemble"), LEADERBOARD_PLOT, CHECKPOINTS_PLOT,
+                PlotKind("languages", "language x model heat map of a multilingual task, languages sorted by the gap "
+                         "to English (largest last)", "bench.protocols.zeroshot:plot_languages_by_english_gap"),
+                PlotKind("languages-by-resource", "the same heat map, languages sorted by resource level (Babel-"
+                         "ImageNet's class count, BabelNet's coverage of the language, as the proxy; other tasks: the "
+                         "mean figure)", "bench.protocols.zeroshot:plot_languages_by_resource"))
     clip_benchmark_task = "zeroshot_classification"
 
     def settings(self, record) -> str:
@@ -227,3 +238,90 @@ def plot_prompt_ensemble(runs: "pd.DataFrame", plt):
         lo = float(100 * g.primary.min())
         ax.set_xlim(max(0.0, lo - 10), min(100.0, float(100 * g.primary.max()) + 8))
     return fig
+
+
+def language_records(runs: "pd.DataFrame") -> "pd.DataFrame":
+    """The newest zero-shot record (classification or retrieval, the task's own templates) per model, task and
+    language, of the tasks recorded in two languages or more."""
+    from bench.report.collect import zero_shot_records
+
+    zs = zero_shot_records(runs)
+    zs = zs[zs.task_templates.astype(bool)].drop_duplicates(["label", "task", "language", "profile"])
+    multi = zs.groupby("task").language.nunique()
+    out = zs[zs.task.isin(multi[multi > 1].index)]
+    if out.empty:
+        raise UserError("no task has zero-shot records in two languages or more: run e.g. `zsbench run --task "
+                        "babel_imagenet --language de --language zh ...` (or --language all)")
+    return out
+
+
+def language_table(runs: "pd.DataFrame") -> "pd.DataFrame":
+    """Rows: model and task; columns: languages (in %, the task's main metric), then ``mean`` over the languages the
+    row has and ``languages``, how many (a mean over different language sets is not comparable: compare rows with
+    the same count)."""
+    recs = language_records(runs)
+    table = recs.assign(value=100 * recs.primary).pivot_table(index=["label", "task"], columns="language",
+                                                              values="value", aggfunc="first")
+    table = table.reindex(sorted(table.columns, key=lambda c: (c not in ("en", "eng_Latn"), c)), axis=1)
+    languages = list(table.columns)
+    table["mean"] = table[languages].mean(axis=1)
+    table["languages"] = table[languages].notna().sum(axis=1)
+    table.index.names = ["model", "task"]
+    table.columns.name = None
+    return table.sort_values("mean", ascending=False)
+
+
+def _heat_task(runs: "pd.DataFrame") -> tuple[str, "pd.DataFrame"]:
+    """The multilingual task with the most languages, as a language x model table in %."""
+    recs = language_records(runs)
+    task = recs.groupby("task").language.nunique().sort_values(ascending=False, kind="stable").index[0]
+    one = recs[recs.task == task]
+    grid = one.assign(value=100 * one.primary).pivot_table(index="language", columns="label", values="value",
+                                                           aggfunc="first")
+    return task, grid
+
+
+def _english_gap_order(grid: "pd.DataFrame") -> list[str]:
+    """Languages by the mean gap to the English figure of the same model (smallest gap first); without an English
+    record, by the mean figure (highest first)."""
+    english = next((c for c in ("en", "eng_Latn") if c in grid.index), None)
+    key = (grid.loc[english] - grid).mean(axis=1) if english else -grid.mean(axis=1)
+    return list(key.sort_values(kind="stable").index)
+
+
+def _resource_order(task: str, grid: "pd.DataFrame") -> list[str]:
+    """Languages by resource level, highest first: Babel-ImageNet's class count for the language where the task is
+    Babel-ImageNet (how many ImageNet classes BabelNet could name in it), else the mean figure."""
+    from tasks.registry import get_task
+
+    spec = get_task(task)
+    if spec.language_table:
+        from prompts.languages import language_classes
+
+        size = {lang: len(language_classes(spec.language_table, lang, task).classes) for lang in grid.index}
+        return sorted(grid.index, key=lambda lang: (-size[lang], lang))
+    return list(grid.mean(axis=1).sort_values(ascending=False, kind="stable").index)
+
+
+def _heat_map(task: str, grid: "pd.DataFrame", order: list[str], how: str, plt):
+    grid = grid.loc[order]
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * grid.shape[1], 0.8 + 0.28 * grid.shape[0]))
+    image = ax.imshow(grid.to_numpy(dtype=float), aspect="auto", cmap="viridis")
+    ax.set_yticks(range(len(grid.index)), grid.index, fontsize=7)
+    ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=30, ha="right", fontsize=7)
+    for (y, x), v in np.ndenumerate(grid.to_numpy(dtype=float)):
+        if not np.isnan(v):
+            ax.text(x, y, f"{v:.1f}", ha="center", va="center", fontsize=6, color="white" if v < np.nanmean(grid) else "black")
+    fig.colorbar(image, ax=ax, label="%")
+    ax.set_title(f"{task}: languages sorted by {how}", fontsize=9)
+    return fig
+
+
+def plot_languages_by_english_gap(runs: "pd.DataFrame", plt):
+    task, grid = _heat_task(runs)
+    return _heat_map(task, grid, _english_gap_order(grid), "the gap to English", plt)
+
+
+def plot_languages_by_resource(runs: "pd.DataFrame", plt):
+    task, grid = _heat_task(runs)
+    return _heat_map(task, grid, _resource_order(task, grid), "resource level", plt)

@@ -46,8 +46,18 @@ def load_runs(results: Path | str, strict: bool = False) -> pd.DataFrame:
 
 #: what makes two records the same classifier's number: a repeated run replaces the earlier one; another
 #: profile, template set or classifier variant (``Protocol.variant``: a probe's features and training subset)
-#: is another number and keeps its own row
-SAME_NUMBER = ("model", "pretrained", "templates", "task", "protocol", "features", "profile")
+#: is another number and keeps its own row; so is another language
+SAME_NUMBER = ("model", "pretrained", "templates", "task", "protocol", "features", "profile", "language")
+
+
+#: the languages a task's column needs no tag for (English; ``eng_Latn`` in the FLORES-200 sets)
+ENGLISH = ("en", "eng_Latn")
+
+
+def task_column(task: str, language: str | None) -> str:
+    """A task's column in a table: its name, tagged with the language where it is not English (``babel_imagenet
+    (de)``), so each language of a multilingual task keeps its own column."""
+    return task if language in (None, *ENGLISH) else f"{task} ({language})"
 
 
 def newest(runs: pd.DataFrame, keys=SAME_NUMBER) -> pd.DataFrame:

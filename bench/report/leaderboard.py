@@ -20,7 +20,7 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.core.paths import package_file
 from bench.report.formats import FORMATS, METRICS
-from bench.report.collect import default_board, newest, of_protocol, zero_shot_classifiers
+from bench.report.collect import default_board, newest, of_protocol, task_column, zero_shot_classifiers
 
 PUBLISHED = package_file("bench.report", "data", "published_openclip.csv")
 FLAG_CAUSES = ("templates (use the task's own set: --templates omitted)", "class names (CLIP's list for the task)",
@@ -91,8 +91,9 @@ def leaderboard(runs: pd.DataFrame, protocol: str | None = None, metric: str = "
     mixed = sel.profile.nunique() > 1
     sel = sel.assign(row=[(row_label(r) + (f" [{r.profile}]" if mixed else "") + (f" @{r.created}" if history else ""))
                           for r in sel.itertuples()],
-                     value=pd.to_numeric(sel[metric], errors="coerce") * 100)
-    table = sel.pivot_table(index="row", columns="task", values="value", aggfunc="first")
+                     value=pd.to_numeric(sel[metric], errors="coerce") * 100,
+                     column=[task_column(t, lang) for t, lang in zip(sel.task, sel.language)])
+    table = sel.pivot_table(index="row", columns="column", values="value", aggfunc="first")
     profiles = sel.groupby("row").profile.first()
     columns = suite_tasks(suite) if suite else sorted(table.columns)
     if with_published:  # the published row of each model shown, on every column (a suite's: all of it)
@@ -134,7 +135,8 @@ def missing_tasks(table: pd.DataFrame) -> dict[str, list[str]]:
 def own_templates_first(runs: pd.DataFrame) -> pd.DataFrame:
     """Newest zero-shot record per model and task, preferring the task's own template set."""
     zs = newest(zero_shot_classifiers(runs))
-    return zs.sort_values("task_templates", ascending=False, kind="stable").drop_duplicates(["label", "task"])
+    return zs.sort_values("task_templates", ascending=False, kind="stable").drop_duplicates(["label", "task",
+                                                                                              "language"])
 
 
 def below_published(runs: pd.DataFrame, tolerance: float = 0.01) -> list[str]:

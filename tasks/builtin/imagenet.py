@@ -13,14 +13,26 @@ from tasks.subsets import IMAGENETTE_WNIDS, objectnet_classes, subset_wnids
 #: this family's specs; tasks.registry registers them (the registry imports us, never the reverse)
 SPECS: list[TaskSpec] = []
 
+#: ImageNet's validation images, where every ImageNet-class task over them reads them (one feature cache entry)
+IMAGENET_SOURCES = (local_folder("imagenet/{split}", "ImageNet is not on disk: put the 50,000 validation images in "
+                                 "ImageFolder layout at DATA_DIR/imagenet/val/<wnid>/*.JPEG (1000 wnid folders, e.g. "
+                                 "n01440764)"),
+                    wds("imagenet1k", splits={"val": "test"}))  # CLIP_benchmark's export names the val split "test"
+
 SPECS.append(TaskSpec(
     name="imagenet", paper="ImageNet",
     description="ImageNet-1k (ILSVRC 2012): 1000 classes; zero-shot on the validation set",
-    sources=(local_folder("imagenet/{split}", "ImageNet is not on disk: put the 50,000 validation images in ImageFolder "
-                          "layout at DATA_DIR/imagenet/val/<wnid>/*.JPEG (1000 wnid folders, e.g. n01440764)"),
-             wds("imagenet1k", splits={"val": "test"})),  # CLIP_benchmark's export names the val split "test"
+    sources=IMAGENET_SOURCES,
     classnames="imagenet", templates="openai_imagenet", split="val", train_split="train", n_classes=1000,
     sizes={"val": 50000, "train": 1281167},
+))
+SPECS.append(TaskSpec(
+    name="babel_imagenet",
+    description="Babel-ImageNet (Geigle et al. 2023): ImageNet's validation images in 90 languages, each the classes "
+                "with a translation (18-1000), NLLB-translated templates (CLIP_benchmark's tables; --language CODE, "
+                "all or @babel)",
+    sources=IMAGENET_SOURCES, classnames="imagenet", templates="openai_imagenet", split="val", train_split="train",
+    languages="babel", language_table="babel_imagenet", sizes={"val": 50000, "train": 1281167},
 ))
 
 SHIFT = dict(classnames="imagenet", templates="openai_imagenet", split="test", parent="imagenet")

@@ -28,6 +28,7 @@ class DataContext:
     store: Store    # the cache (mirrors are decoded into it)
     profile: str = CLIP  # the run's profile: which source comes first, which task transforms apply
     wds_cache: Path | None = None  # where exports given by URL are mirrored (default: the cache's wds-urls/)
+    language: str = "en"  # the run's --language (a multilingual caption set reads that language's file)
 
     @property
     def rules(self):
@@ -52,7 +53,7 @@ class DataContext:
 
 
 def _path(options: dict, key: str, split: str, ctx: DataContext) -> Path:
-    return user_path(str(options[key]).format(data_dir=ctx.data_dir, split=split))
+    return user_path(str(options[key]).format(data_dir=ctx.data_dir, split=split, language=ctx.language))
 
 
 def _missing(options: dict, path: Path, fetch: bool, what: str) -> None:
@@ -133,7 +134,8 @@ def _webdataset(options: dict, split: str, ctx: DataContext, fetch: bool) -> Ima
 def _captions(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
     from tasks.sources.captions import read_caption_jsonl, read_caption_table, read_coco_captions, read_karpathy_txt
 
-    path = _path(options, "path", split, ctx)
+    path = _path(options, "path_by_language" if ctx.language != "en" and "path_by_language" in options else "path",
+                 split, ctx)
     if not path.is_file():
         if options.get("optional"):
             return _missing(options, path, fetch, "caption file")
@@ -146,6 +148,21 @@ def _captions(options: dict, split: str, ctx: DataContext, fetch: bool) -> Image
     if path.suffix.lower() == ".jsonl":
         return read_caption_jsonl(path)
     return read_caption_table(path, options.get("image_column"), options.get("caption_column"), options.get("separator"))
+
+
+def _multilingual_captions(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
+    """A multilingual retrieval set in CLIP_benchmark's layout: its annotation file for the run's language under the
+    dataset folder (its --dataset_root), or for Crossmodal-3600 the set's own captions.jsonl read as it reads it."""
+    from tasks.sources.captions import read_multilingual_annotations, read_xm3600
+
+    root = _path(options, "root", split, ctx)
+    file = root / str(options["file"]).format(language=ctx.language)
+    if file.is_file():
+        return read_multilingual_annotations(file, root)
+    if options.get("xm3600") and (root / "xm3600" / "captions.jsonl").is_file():
+        return read_xm3600(root / "xm3600", ctx.language)
+    hint = str(options.get("missing_hint", "{path} not found")).replace("{language}", ctx.language)
+    return _missing({"missing_hint": hint.replace("{root}", str(root))}, file, fetch, "annotation file")
 
 
 def _voc2007(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
@@ -201,6 +218,7 @@ def _corrupted(options: dict, split: str, ctx: DataContext, fetch: bool) -> Imag
 
 for _type, _opener in (("torchvision", _torchvision), ("mirror", _mirror), ("imagefolder", _imagefolder), ("csv", _csv),
                        ("hf", _hf), ("hf_captions", _hf_captions), ("webdataset", _webdataset), ("corrupted", _corrupted), ("captions", _captions),
+                       ("multilingual_captions", _multilingual_captions),
                        ("association", _association), ("sugar_crepe", _sugar_crepe), ("paired_images", _paired_images),
                        ("voc2007", _voc2007), ("multilabel_csv", _multilabel_csv)):
     SOURCE_TYPES.register(_type, _opener)
@@ -259,6 +277,8 @@ def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True
             opener = SOURCE_TYPES.get(spec.type)
             if "splits" in spec.options and split not in spec.options["splits"]:
                 continue  # this source does not carry the split
+            if ctx.language not in spec.options.get("languages", (ctx.language,)):
+                continue  # captions in other languages than the run's (Flickr30k's English exports for --language zh)
             try:
                 source = opener(spec.options, split, ctx.for_source(task, spec), attempt)
             except UserError as exc:

@@ -28,7 +28,10 @@ CAPTION_KEYS = ("title", "caption", "captions", "text", "txt")
 
 
 class CaptionSource(FileListSource):
-    """Images with their captions; ``targets`` are the image indices (each image its own 'class')."""
+    """Images with their captions; ``targets`` are the image indices (each image its own 'class').
+
+    ``identity`` names the images only (the feature cache's key): the captions of another language over the same
+    images (XTD10's 11, Flickr30k's Chinese) reuse one extraction. ``captions_identity`` adds the captions."""
 
     def __init__(self, images: list[Path], captions: list[list[str]], origin: str, root: Path):
         super().__init__(images, list(range(len(images))), origin=origin, root=root)
@@ -36,7 +39,7 @@ class CaptionSource(FileListSource):
         h = hashlib.sha256(self.identity.encode())
         for caps in captions:
             h.update(("\x1e".join(caps) + "\x1d").encode("utf-8"))
-        self.identity = "captions:" + h.hexdigest()[:32]
+        self.captions_identity = "captions:" + h.hexdigest()[:32]
 
     @property
     def n_captions(self) -> int:
@@ -141,3 +144,59 @@ def looks_like_captions(file: Path) -> bool:
         return False
     sep = "\t" if file.suffix.lower() == ".tsv" else ","
     return any(c.strip().lower() in CAPTION_KEYS for c in first.split(sep))
+
+
+def _image_path(text: str, root: Path) -> Path:
+    """An image path as CLIP_benchmark wrote it into an annotation file: absolute, or relative to where it ran
+    (its ``--dataset_root`` joined as given); found relative to the dataset folder when not there."""
+    p = user_path(text)
+    if p.is_absolute() or p.is_file():
+        return p
+    return root / p
+
+
+def read_multilingual_annotations(file: Path, root: Path) -> CaptionSource:
+    """CLIP_benchmark's annotation file of a multilingual retrieval set (``xtd10-de.json``, ``xtd200-deu_Latn.json``,
+    ``crossmodal3600_captions-de.json``, ...): ``image_paths`` and ``annotations``, one caption per image, each entry
+    its own sample in file order, as its XTD10 / XTD200 / Crossmodal3600 / Multilingual_MSCOCO / Flickr30k_200
+    datasets read it."""
+    import json
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        paths, captions = list(data["image_paths"]), [str(c) for c in data["annotations"]]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise UserError(f"{file} is not CLIP_benchmark's annotation file (image_paths and annotations lists): "
+                        f"{type(exc).__name__} {exc}") from None
+    return _one_caption_each(paths, captions, file, root)
+
+
+def _one_caption_each(paths: list, captions: list[str], where: Path, root: Path) -> CaptionSource:
+    images = []
+    for i, text in enumerate(paths):
+        p = _image_path(str(text), root)
+        if not p.is_file():
+            raise UserError(f"{where}: image {i} ({text}) does not exist; fix the path or rebuild the file")
+        images.append(p)
+    if not images:
+        raise UserError(f"{where} lists no captioned image")
+    return CaptionSource(images, [[c] for c in captions[:len(images)]], origin=str(where), root=root)
+
+
+def read_xm3600(folder: Path, language: str) -> CaptionSource:
+    """Crossmodal-3600 from its own files (``xm3600/captions.jsonl``, ``xm3600/images/KEY.jpg``), read as
+    CLIP_benchmark's ``create_annotation_file`` reads them: each line's first caption in ``language``, images
+    missing from the folder left out."""
+    file = folder / "captions.jsonl"
+    paths, captions = [], []
+    for n, obj in json_lines(file):
+        try:
+            key, caption = obj["image/key"], obj[language]["caption"][0]
+        except (KeyError, TypeError, IndexError):
+            raise UserError(f"{file}:{n}: no {language} caption (Crossmodal-3600's image/key and "
+                            f"{language}.caption)") from None
+        image = folder / "images" / f"{key}.jpg"
+        if image.is_file():
+            paths.append(image)
+            captions.append(str(caption))
+    return _one_caption_each(paths, captions, file, folder)
