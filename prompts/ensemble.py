@@ -44,6 +44,13 @@ def class_prompts(classnames: Sequence[ClassName], templates: Sequence[str]) -> 
     return texts, owners
 
 
+def length_order(texts: Sequence[str]) -> list[int]:
+    """Indices of ``texts`` from the shortest to the longest in UTF-8 bytes, the closer measure of a byte-level BPE's
+    token count (a CJK character is three bytes and one or two tokens, a Latin letter one byte and a fraction of one):
+    batched in this order, a multilingual set's prompts are padded to a near neighbour's length, not a long script's."""
+    return sorted(range(len(texts)), key=lambda i: len(texts[i].encode("utf-8")))
+
+
 def text_encoder(model: Any, tokenizer: Any | None, device: str | torch.device | None,
                  truncate: bool = True) -> Callable[[list[str]], torch.Tensor]:
     """A ``list[str] -> [n, dim]`` function for an open_clip model + tokenizer, or a zsbench backend.
@@ -111,7 +118,7 @@ def build_classifier(
 
     # Batch prompts of similar length together: encoders that pad to the batch's longest
     # prompt do less work; the order is restored afterwards.
-    order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
+    order = length_order(unique)
     chunks = []
     starts = range(0, len(unique), batch_size)
     for s in tqdm(starts, desc=desc, unit="batch", disable=not progress, leave=False):

@@ -56,14 +56,17 @@ def end_positions(tower: Any, tokens: torch.Tensor) -> torch.Tensor:
     return (tokens == _eos_id(tower)).int().argmax(dim=-1)
 
 
-def encode_text_truncated(tower: Any, tokens: torch.Tensor) -> torch.Tensor:
-    """``tower.encode_text(tokens)`` computed on ``tokens[:, :longest]`` only."""
+def encode_text_truncated(tower: Any, tokens: torch.Tensor, blocks: Any = None) -> torch.Tensor:
+    """``tower.encode_text(tokens)`` computed on ``tokens[:, :longest]`` only. ``blocks(x)``, where given, computes
+    the transformer's causal blocks on ``x`` ([batch, length, width]) in place of ``tower.transformer`` (returning
+    None where it does not apply)."""
     ends = end_positions(tower, tokens)
     length = int(ends.max()) + 1
     t = tokens[:, :length]
     cast = tower.transformer.get_cast_dtype()
     x = tower.token_embedding(t).to(cast) + tower.positional_embedding[:length].to(cast)
-    x = tower.transformer(x, attn_mask=tower.attn_mask[:length, :length])
+    fast = blocks(x) if blocks is not None else None
+    x = fast if fast is not None else tower.transformer(x, attn_mask=tower.attn_mask[:length, :length])
     x = tower.ln_final(x)
     x = x[torch.arange(x.shape[0], device=x.device), ends]
     proj = tower.text_projection
@@ -72,9 +75,11 @@ def encode_text_truncated(tower: Any, tokens: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def fast_text_encoder(model: Any):
-    """``tokens -> embeddings``: the truncated path when exact for ``model``, else its encode_text."""
+def fast_text_encoder(model: Any, blocks: Any = None):
+    """``tokens -> embeddings``: the truncated path when exact for ``model``, else its encode_text. ``blocks``: a
+    faster computation of the tower's causal blocks (see :func:`encode_text_truncated`), made from the tower."""
     tower = truncatable_tower(model)
     if tower is None:
         return model.encode_text, False
-    return (lambda tokens: encode_text_truncated(tower, tokens)), True
+    run = blocks(tower) if blocks is not None else None
+    return (lambda tokens: encode_text_truncated(tower, tokens, run)), True

@@ -11,6 +11,7 @@ renames apply (not to CLIP_benchmark's names, which it never renames).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bench.core.errors import UserError
 from bench.core.profiles import CLIP, get_profile
@@ -22,6 +23,9 @@ from tasks.sources.base import ImageSource
 from tasks.spec import TaskSpec
 from tasks.subsets import class_subset
 from bench.core.paths import user_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 SOURCE_NAMES = ("source", "folder")
 
@@ -318,7 +322,7 @@ def cupl_prompts(task: TaskSpec, prompts: PromptChoice = DEFAULT) -> ClassPrompt
                         "clip-benchmark's cupl_prompts.json (imagenet1k)")
 
 
-def language_label_map(task: TaskSpec, prompts: PromptChoice) -> "np.ndarray | None":
+def language_label_map(task: TaskSpec, prompts: PromptChoice) -> np.ndarray | None:
     """For a task whose classes depend on the language (Babel-ImageNet): the data's label -> this language's label
     (-1: a class the language leaves out); None for any other task."""
     if not task.language_table:

@@ -116,8 +116,32 @@ def unmapped_hint(name: str) -> str | None:
     if bare == "caltech101":
         return ("CLIP_benchmark's caltech101 is Caltech-101 read whole: --task caltech101 --profile clip_benchmark; "
                 "its vtab/caltech101 (VTAB's split) is --task vtab/caltech101; or give the export folder as --task")
+    if bare == "dummy":
+        return ("CLIP_benchmark's dummy is its smoke test (one zero tensor fed past the model's preprocessing, two "
+                "class names); zsbench's offline smoke test is --task foolbox-imagenet (or --task @offline)")
+    if bare.startswith("tfds/"):
+        folder = "wds_" + bare.replace("/", "-")
+        return (f"CLIP_benchmark reads '{name}' through timm's TensorFlow Datasets reader, and TensorFlow is not a "
+                f"dependency of zsbench: give its webdataset export (clip-benchmark/{folder}, or one written by "
+                "CLIP_benchmark's clip_benchmark_export_wds) as --task")
     if bare.startswith(("vtab/", "tfds/", "fairness/")) or bare in CLIP_BENCHMARK_ONLY:
         folder = "wds_" + bare.replace("/", "-")
         return (f"'{name}' is a CLIP_benchmark/DataComp dataset zsbench has no task for: download its export "
                 f"(clip-benchmark/{folder} on the Hugging Face hub) and give the folder as --task")
     return None
+
+
+def fill_dataset(template: str, task: str, flag: str, options: dict | None = None) -> str:
+    """A folder template with CLIP_benchmark's ``{dataset}`` / ``{dataset_cleaned}`` (its --dataset_root and
+    --output templates) filled in with its name of what ``task`` reads; as given without a placeholder."""
+    import re
+
+    from bench.core.errors import UserError
+
+    if not re.search(r"\{[A-Za-z_]\w*\}", template):
+        return template
+    name = clip_benchmark_name(task, options)
+    try:
+        return template.format(dataset=name, dataset_cleaned=name.replace("/", "-"))
+    except (KeyError, IndexError, ValueError):
+        raise UserError(f"{flag} {template}: only {{dataset}} and {{dataset_cleaned}} can be filled in") from None

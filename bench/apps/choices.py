@@ -3,4 +3,4 @@
 #: the doctor's variant groups (``zsbench doctor --only``)
 DOCTOR_GROUPS = ("class names", "templates", "text", "preprocessing", "model", "profile")
 #: what ``zsbench perf --section`` measures
-PERF_SECTIONS = ("text", "images", "zeroshot", "probe", "probe-memory", "data", "search", "startup", "forward")
+PERF_SECTIONS = ("text", "multilingual", "images", "zeroshot", "probe", "probe-memory", "data", "search", "startup", "forward")

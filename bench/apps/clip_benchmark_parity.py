@@ -58,7 +58,8 @@ FLAGS: dict[str, str] = {
     "--dump_templates": "automatic: every record holds the templates it used (`task_info.templates_used`)",
     "--language": "`--language`, repeatable like its list, or `all` / `@SET` (its five languages, Babel-ImageNet's "
                   "90, each retrieval set's codes; NLLB-CLIP's tokenizer set from it)",
-    "--output": "`--format clip_benchmark` writes its result files (its file names) beside the records under `--out`",
+    "--output": "`--format clip_benchmark` writes its result files (its file names) beside the records under `--out`, "
+                "which takes `{dataset}` and `{dataset_cleaned}` as its template does",
     "--quiet": "`--quiet`",
     "--save_clf": "`--save-classifier` (its torch.save format; `{dataset}`, `{model}`, `{pretrained}`, `{templates}` "
                   "filled in; every classifier is also cached by content in `--cache-dir`)",

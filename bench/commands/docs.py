@@ -5,7 +5,8 @@
 - ``records.md`` from the record's dataclasses and the recorded run options;
 - ``profiles.md`` from the evaluation profiles (``bench.core.profiles``): each difference between
   the references, what each profile does, and the reference's file and line;
-- ``clip_benchmark.md``, the parity table (``bench.apps.clip_benchmark_parity``), where clip-benchmark is installed.
+- ``clip_benchmark.md``, the parity table (``bench.apps.clip_benchmark_parity``), where clip-benchmark is installed;
+- ``languages.md``, every multilingual task's languages and class counts (also from clip-benchmark's tables).
 
 ``--check`` writes nothing and fails (exit 1) when a page on disk differs from what the code
 generates: the tests run it, so a stale reference fails the build.
@@ -149,10 +150,38 @@ def clip_benchmark_reference() -> str:
     return render()
 
 
+def languages_reference() -> str:
+    """Every multilingual task's languages: Babel-ImageNet's with their class counts (from the installed
+    clip-benchmark's tables), the retrieval sets' codes, NLLB-CLIP's tokenizer codes."""
+    from bench.commands.tasks import language_rows
+    from prompts.languages import babel_table, babel_templates, nllb_language
+    from tasks.registry import list_tasks
+
+    out = [HEADER, "# Languages\n\n",
+           "The `--language` codes each multilingual task takes (CLIP_benchmark 1.6.2's codes), read from the installed "
+           "clip-benchmark package and `prompts/data/languages.json`. How to use them: "
+           "[docs/multilingual.md](../multilingual.md).\n\n## Babel-ImageNet\n\n",
+           "Each language covers the ImageNet classes BabelNet names in it (`babel_imagenet.json`), with 80 "
+           "NLLB-translated templates (`nllb_dist13b_prompts.json`); `tokenizer` is NLLB-CLIP's code for it "
+           "(CLIP_benchmark's table; `-`: NLLB-CLIP refuses the language).\n\n",
+           "| language | classes | validation images | NLLB-CLIP tokenizer |\n| --- | --- | --- | --- |\n"]
+    for code, n in language_rows(next(t for t in list_tasks() if t.language_table)):
+        out.append(f"| `{code}` | {n} | {50 * n:,} | {nllb_language(code) or '-'} |\n")
+    missing = sorted(k.lower() for k in babel_table() if k not in babel_templates())
+    out.append(f"\nClass names but no templates (refused): {', '.join(f'`{c}`' for c in missing)}.\n")
+    out.append("\n## Other multilingual tasks\n\n| task | languages | codes |\n| --- | --- | --- |\n")
+    for spec in list_tasks():
+        if spec.languages and not spec.language_table:
+            codes = [code for code, _ in language_rows(spec)]
+            out.append(f"| `{spec.name}` | {len(codes)} | {_cell(', '.join(codes))} |\n")
+    return "".join(out)
+
+
 PAGES = {"cli.md": cli_reference, "tasks.md": tasks_reference, "records.md": records_reference,
-         "profiles.md": profiles_reference, "clip_benchmark.md": clip_benchmark_reference}
+         "profiles.md": profiles_reference, "clip_benchmark.md": clip_benchmark_reference,
+         "languages.md": languages_reference}
 #: pages made from a package zsbench does not depend on: written and checked only where it is installed
-NEEDS = {"clip_benchmark.md": "clip_benchmark"}
+NEEDS = {"clip_benchmark.md": "clip_benchmark", "languages.md": "clip_benchmark"}
 
 
 def _available() -> dict:

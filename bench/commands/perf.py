@@ -65,6 +65,17 @@ def perf_lines(result: dict[str, Any]) -> list[str]:
                 f"  {t['gflops_per_prompt_full']:.2f} GFLOP per 77-token prompt; open_clip runs at "
                 f"{t['open_clip_gflops_per_s']:.0f} GFLOP/s; full ImageNet classifier "
                 f"~{t['imagenet_estimate_seconds']['ours']:.0f} s vs ~{t['imagenet_estimate_seconds']['open_clip']:.0f} s"]
+    if "multilingual" in result:
+        t = result["multilingual"]
+        out += [f"multilingual: {t['model']}, {len(t['languages'])} Babel-ImageNet languages ({', '.join(t['languages'])}) "
+                f"x {t['classes_per_language']} classes x 80 NLLB templates ({t['prompts']} prompts):",
+                f"  zsbench {t['ours_prompts_per_s']:.0f} prompts/s vs open_clip.build_zero_shot_classifier "
+                f"{t['open_clip_prompts_per_s']:.0f} prompts/s -> {t['speedup']:.2f}x (max |diff| {t['max_abs_diff']:.1e})",
+                f"  mean tokens per prompt: " + ", ".join(f"{k} {v:.0f}" for k, v in t["mean_tokens"].items()) +
+                f" of 77 (CLIP's BPE splits other scripts finely): truncation alone can give at most "
+                f"{t['truncation_bound']:.2f}x",
+                f"  images: the ten languages' test sets hold {t['images_per_language_sum']:,} images, "
+                f"{t['images_forwarded']:,} distinct ones, each forwarded once"]
     if "images" in result:
         i = result["images"]
         out.append(f"images: {i['model']}, {i['images']} JPEGs (400x300), batch {i['batch_size']}: end to end "

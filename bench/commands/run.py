@@ -26,23 +26,24 @@ def execute(args: argparse.Namespace) -> int:
         print_json([r.to_dict() for r in records])
         runner.raise_storage_error()
         if config.output_format == "clip_benchmark":
-            write_clip_benchmark_results(records, Path(config.out_dir) / "clip_benchmark")
+            write_clip_benchmark_results(records, config)
         return 0
     if records or runner.storage_error is None:
         print("\n".join(run_lines(records, runner.skipped, config.seed)))
     runner.raise_storage_error()  # the finished figures are above; a full disk: exit 1 with the one line
     if config.save and not config.quiet:
-        print(f"records: {Path(config.out_dir) / 'runs'}")
+        print("records: " + ", ".join(str(f / "runs") for f in config.out_dirs([r.task for r in records])))
     if config.output_format == "clip_benchmark":
-        written = write_clip_benchmark_results(records, Path(config.out_dir) / "clip_benchmark")
+        written = write_clip_benchmark_results(records, config)
         if written and not config.quiet:
             print(f"CLIP_benchmark result files: {len(written)} in {written[0].parent}")
     compare_checkpoints(records, config)
     return 0
 
 
-def write_clip_benchmark_results(records, folder: Path) -> list[Path]:
-    """Each record whose protocol is a CLIP_benchmark task, as CLIP_benchmark's result file."""
+def write_clip_benchmark_results(records, config) -> list[Path]:
+    """Each record whose protocol is a CLIP_benchmark task, as CLIP_benchmark's result file, under
+    OUT/clip_benchmark/ (OUT with ``{dataset}`` filled in for the record's task)."""
     from bench.engine.clip_benchmark_format import write_result
     from bench.report.protocols import describe
 
@@ -50,7 +51,7 @@ def write_clip_benchmark_results(records, folder: Path) -> list[Path]:
     for r in records:
         task = describe(r.protocol).clip_benchmark_task
         if task is not None:
-            out.append(write_result(r, task, folder))
+            out.append(write_result(r, task, config.out_for(r.task) / "clip_benchmark"))
     return out
 
 
@@ -62,6 +63,8 @@ def compare_checkpoints(records, config) -> None:
         return
     if len({(r.model, r.pretrained) for r in records}) < 2:  # one checkpoint: nothing to compare (nor to import)
         return
+    import pandas as pd
+
     from bench.report.collect import load_runs
     from bench.report.compare import compare, comparison_lines
     from bench.report.protocols import describe
@@ -75,8 +78,8 @@ def compare_checkpoints(records, config) -> None:
         checkpoints = list(dict.fromkeys((r.model, r.pretrained) for r in group))
         if len(checkpoints) < 2:
             continue
-        runs = load_runs(config.out_dir)
         tasks = sorted({r.task for r in group})
+        runs = pd.concat([load_runs(folder) for folder in config.out_dirs(tasks)])
         for other in checkpoints[1:]:
             print()
             print("\n".join(comparison_lines(compare(runs, checkpoints[0], other, tasks=tasks, protocol=board,

@@ -14,6 +14,8 @@ def add_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("action", nargs="?", default="list", choices=["list", "show"])
     t.add_argument("name", nargs="?", help="task name or path (for show)")
     t.add_argument("--local", action="store_true", help="also check which splits are on disk (no downloads)")
+    t.add_argument("--languages", metavar="TASK", help="the --language codes TASK takes (with each language's class "
+                                                       "count where its classes depend on the language: Babel-ImageNet)")
     t.add_argument("--suite", help="list one suite's tasks (clip, imagenet-shifts, retrieval, offline, or a file) "
                                    "with their metrics and what is on disk")
     add_options(t, "cache_dir", "data_dir", "json", cache_dir="cache folder (offline mirrors live there)",
@@ -26,6 +28,13 @@ def execute(args: argparse.Namespace) -> int:
     from tasks.registry import get_task, list_tasks
 
     ctx = data_context(path_or_none(args.cache_dir), path_or_none(args.data_dir))
+    if args.languages:
+        rows = language_rows(get_task(args.languages))
+        if args.json:
+            print_json([{"language": code, "classes": n} for code, n in rows])
+        else:
+            print(format_table([[code, "-" if n is None else str(n)] for code, n in rows], ["language", "classes"]))
+        return 0
     if args.action == "show":
         if not args.name:
             raise UserError("`zsbench tasks show` needs a task name or path, e.g. `zsbench tasks show cifar10`")
@@ -48,6 +57,18 @@ def execute(args: argparse.Namespace) -> int:
         return 0
     print("\n".join(tasks_table(specs, status)))
     return 0
+
+
+def language_rows(spec) -> list[tuple[str, int | None]]:
+    """(code, class count) for each language a task takes; the count where the language decides the classes."""
+    from tasks.languages import task_languages
+
+    codes = task_languages(spec)
+    if not spec.language_table:
+        return [(code, spec.n_classes) for code in codes]
+    from prompts.languages import language_classes
+
+    return [(code, len(language_classes(spec.language_table, code, spec.name).classes)) for code in codes]
 
 
 def tasks_table(specs, status: dict[str, dict[str, str]]) -> list[str]:

@@ -86,7 +86,7 @@ def cached_text_embeddings(backend: ModelBackend, texts: Sequence[str], store: S
     import torch
     from tqdm.auto import tqdm
 
-    from prompts.ensemble import normalized
+    from prompts.ensemble import length_order, normalized
 
     texts = list(texts)
     key = stable_hash(["texts-v1", text_identity(backend), texts])
@@ -95,7 +95,7 @@ def cached_text_embeddings(backend: ModelBackend, texts: Sequence[str], store: S
         if hit is not None:
             return torch.from_numpy(hit), {"cache": "hit", "key": key, "seconds": 0.0}
     t0 = time.perf_counter()
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    order = length_order(texts)
     out = torch.empty(len(texts), backend.embed_dim)
     size = backend.text_batch_size
     with torch.inference_mode(), backend.text_autocast():

@@ -236,7 +236,9 @@ class RunConfig:
         "loaded whole (auto: when an in-memory fit would need over half the RAM, e.g. ImageNet-train-size "
         "features; same optimum, slower per iteration)", "auto", choices=STREAM_MODES, result=False)
     # where things go
-    out_dir: Path = option("--out", "output folder for run records (default: results/)", Path("results"), parse=Path,
+    out_dir: Path = option("--out", "output folder for run records (default: results/); {dataset} and "
+                           "{dataset_cleaned} are filled in with CLIP_benchmark's name of each task, as in --data-dir "
+                           "(e.g. results/{dataset_cleaned}: one folder per dataset)", Path("results"), parse=Path,
                            result=False)
     cache_dir: Path | None = option("--cache-dir", "feature/classifier cache (default: $ZSBENCH_CACHE or "
                                     "~/.cache/zsbench)", parse=Path, result=False)
@@ -301,6 +303,26 @@ class RunConfig:
 
         return replace(self, language=language, languages=[language], prompt_source=self.prompt_source_given,
                        tasks=self.tasks if tasks is None else list(tasks))
+
+    def out_for(self, task: str) -> Path:
+        """``--out`` for one task: CLIP_benchmark's ``{dataset}`` / ``{dataset_cleaned}`` filled in (as given when it
+        names neither)."""
+        from tasks.reference_names import fill_dataset
+
+        text = str(self.out_dir)
+        if "{" not in text:
+            return self.out_dir
+        from tasks.registry import get_task
+
+        try:
+            task = get_task(task).name  # a path given as --task: the task's name
+        except UserError:
+            pass
+        return Path(fill_dataset(text, task, "--out"))
+
+    def out_dirs(self, tasks: Sequence[str]) -> list[Path]:
+        """Every folder the run's records go to (one per dataset with ``{dataset}`` in ``--out``)."""
+        return list(dict.fromkeys(self.out_for(t) for t in tasks)) or [self.out_dir]
 
     def options_for(self, protocol: Any) -> Any:
         """The options a protocol declares (``Protocol.options``) as this run sets them; defaults where not given.

@@ -22,6 +22,7 @@ from bench.engine.features import FeatureExtractor, FeatureSet
 from bench.models.base import ModelBackend
 from bench.engine.sampling import stratified_subset
 from prompts.classnames import ClassName
+from prompts.templates import ClassPrompts
 from bench.engine.protocol_registry import kind_names_classes
 from tasks.classes import (language_label_map, override_classnames, profile_note, resolve_classnames_with_origin,
                            resolve_templates)
@@ -112,6 +113,18 @@ class Classifier:
     templates: list[str]
     name: str                    # the template set's name (recorded)
     info: dict[str, Any]         # cache hit/miss, seconds
+
+    @property
+    def n_templates(self) -> int:
+        """Templates in the ensemble; for class-specific prompts, prompts per class (rounded mean)."""
+        if isinstance(self.templates, ClassPrompts):
+            return round(self.templates.n_prompts / max(1, len(self.templates)))
+        return len(self.templates)
+
+    @property
+    def recorded_templates(self) -> Any:
+        """The prompts as a record keeps them (see :meth:`ClassPrompts.recorded`)."""
+        return self.templates.recorded() if isinstance(self.templates, ClassPrompts) else self.templates
 
 
 class Evaluation:

@@ -189,9 +189,11 @@ class Runner:
         config = self.config
         check_models(config)  # a bad model option or name fails before any slow step
         check_choice(config.prompt_source_given or "clip", "en")
-        if config.save:
-            ensure_writable_dir(Path(config.out_dir), "--out")
         plan = language_plan(config)
+        out_dirs = config.out_dirs([t for _, tasks in plan for t in tasks])
+        if config.save:
+            for folder in out_dirs:
+                ensure_writable_dir(folder, "--out")
         for code, _ in plan:  # every language each model's tokenizer must take, before any data opens
             for model_name, _ in config.models:
                 check_language(model_name, code)
@@ -204,7 +206,8 @@ class Runner:
             one = passes[0]
             self.records = run_top_k(one.config, load_backend, one.steps, one.opened, one.ctx)
             return self.records
-        done = work_keys_of(read_records_if_any(config.out_dir)) if config.skip_existing else set()
+        done = {k for folder in out_dirs for k in work_keys_of(read_records_if_any(folder))} \
+            if config.skip_existing else set()
         try:
             self._evaluate_all(passes, done)
         except StorageFull as exc:  # a disk that takes no more: what finished is kept (printed, saved where it fit)
@@ -255,7 +258,7 @@ class Runner:
                                               item.step.protocol.name, outcome, key)
                         self.records.append(record)  # finished: shown even if the disk takes no record
                         if config.save:
-                            save_record(record, Path(config.out_dir), with_keys(outcome.predictions, task))
+                            save_record(record, config.out_for(task.spec.name), with_keys(outcome.predictions, task))
 
 
 def run(config: RunConfig) -> list[RunRecord]:

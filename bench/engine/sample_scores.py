@@ -35,7 +35,8 @@ def zero_shot_probabilities(cosines: np.ndarray, scale: float, bias: float = 0.0
 
 def sample_scores(probs: np.ndarray, labels: np.ndarray, keep_full: bool = False) -> dict[str, np.ndarray]:
     """The per-sample arrays a record's ``.preds.npz`` gains: ``topk``, ``topk_prob``, ``true_prob``,
-    ``margin`` and, with ``keep_full`` (at most 1,000 classes), ``probs`` as float16."""
+    ``margin``, ``prob_sq_sum`` (for the Brier score) and, with ``keep_full`` (at most 1,000 classes), ``probs`` as
+    float16."""
     probs = np.asarray(probs, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
     n, c = probs.shape
@@ -47,7 +48,9 @@ def sample_scores(probs: np.ndarray, labels: np.ndarray, keep_full: bool = False
     others = probs.copy()
     others[rows[inside], labels[inside]] = -np.inf
     out = {"topk": order.astype(np.int32), "topk_prob": np.take_along_axis(probs, order, 1).astype(np.float32),
-           "true_prob": true.astype(np.float32), "margin": (true - others.max(axis=1)).astype(np.float32)}
+           "true_prob": true.astype(np.float32), "margin": (true - others.max(axis=1)).astype(np.float32),
+           # each sample's sum of squared probabilities: the Brier score without the whole matrix
+           "prob_sq_sum": (probs ** 2).sum(axis=1).astype(np.float32)}
     if keep_full and c <= FULL_MAX_CLASSES:
         out["probs"] = probs.astype(np.float16)
     return out

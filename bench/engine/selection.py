@@ -53,7 +53,7 @@ def run_top_k(config, load: Callable[..., Any], steps: list, opened, ctx) -> lis
         record = build_record(config, loaded.model, loaded.backend, loaded.load_seconds, opened[step.unit.task],
                               step.protocol.name, outcome, work.key(loaded.model, loaded.pretrained))
         if config.save:
-            save_record(record, Path(config.out_dir), with_keys(outcome.predictions, opened[step.unit.task]))
+            save_record(record, config.out_for(step.unit.task), with_keys(outcome.predictions, opened[step.unit.task]))
         records.append(record)
 
     for work in plan_work(steps, config):

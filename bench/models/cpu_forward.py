@@ -137,3 +137,41 @@ def speed_up_image_tower(tower: nn.Module, device: torch.device, precision: str)
                     setattr(parent, after[0], nn.Identity())
                 swapped += 1
     return ONEDNN if swapped else EAGER
+
+
+def onednn_text_blocks(tower: Any):
+    """For a causal open_clip text tower of plain pre-norm blocks (``ResidualAttentionBlock``: LayerNorm, packed
+    q/k/v self-attention, a Linear-activation-Linear MLP, optional LayerScale): a function that computes its blocks on
+    batch-first float32 CPU input with every product through oneDNN and the attention by
+    ``F.scaled_dot_product_attention(is_causal=True)``, which is the tower's -inf upper-triangle mask. The tower's
+    modules are not changed (open_clip's own ``encode_text`` keeps PyTorch's path). None where it does not apply; the
+    function returns None for input it does not cover (CUDA, autocast, another dtype)."""
+    from open_clip.transformer import LayerScale, ResidualAttentionBlock
+
+    if cpu_forward_mode() == EAGER or not onednn_works():
+        return None
+    blocks = list(getattr(getattr(tower, "transformer", None), "resblocks", []))
+    plain = (lambda m: type(m) in (nn.Identity, LayerScale))
+    if not blocks or not all(type(b) is ResidualAttentionBlock and not hasattr(b, "ln_1_kv")
+                             and _plain_self_attention(b.attn) and plain(b.ls_1) and plain(b.ls_2)
+                             and type(b.mlp.c_fc) is nn.Linear and type(b.mlp.c_proj) is nn.Linear for b in blocks):
+        return None
+
+    def run(x: torch.Tensor) -> torch.Tensor | None:
+        if not _covered(x) or x.dim() != 3:
+            return None
+        batch, length, dim = x.shape
+        for b in blocks:
+            heads = b.attn.num_heads
+            qkv = onednn_linear(b.ln_1(x).reshape(-1, dim), b.attn.in_proj_weight, b.attn.in_proj_bias)
+            q, k, v = qkv.reshape(batch, length, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)
+            out = F.scaled_dot_product_attention(q, k, v, is_causal=True).transpose(1, 2).reshape(-1, dim)
+            x = x + b.ls_1(onednn_linear(out, b.attn.out_proj.weight, b.attn.out_proj.bias).reshape(batch, length, dim))
+            act = b.mlp.gelu
+            exact = type(act) is nn.GELU and act.approximate == "none"
+            h = onednn_linear(b.ln_2(x).reshape(-1, dim), b.mlp.c_fc.weight, b.mlp.c_fc.bias, gelu=exact)
+            h = h if exact else act(h)
+            x = x + b.ls_2(onednn_linear(h, b.mlp.c_proj.weight, b.mlp.c_proj.bias).reshape(batch, length, dim))
+        return x
+
+    return run

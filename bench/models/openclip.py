@@ -404,9 +404,12 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
             # under autocast the truncated forward rounds differently: the whole context, as CLIP_benchmark runs it
             return self.model.encode_text(self.tokenizer(texts).to(self.device))
         if not hasattr(self, "_text_forward"):
+            from bench.models.cpu_forward import onednn_text_blocks
             from prompts.text_tower import fast_text_encoder
 
-            self._text_forward, self.text_truncated = fast_text_encoder(self.model)
+            # float32 on the CPU: the causal blocks' products through oneDNN, as the image tower's (exact float32)
+            self._text_forward, self.text_truncated = fast_text_encoder(
+                self.model, onednn_text_blocks if self.device.type == "cpu" else None)
         return self._text_forward(self.tokenizer(texts).to(self.device))
 
     def info(self) -> dict[str, Any]:
@@ -415,6 +418,12 @@ class OpenCLIPBackend(LearnedTemperature, ModelBackend):
         language = {"tokenizer_language": self.tokenizer_language} if self.tokenizer_language else {}
         return {**self._card["info"], "precision": self.precision, "channels_last": self.channels_last, **resolved,
                 **language}
+
+    @property
+    def text_batch_size(self) -> int:
+        """Prompts per text forward: 64 on the CPU, where smaller length-sorted batches stay in cache (ten Babel
+        languages on ViT-B-32: 94 prompts/s against 78 at 256; English ImageNet prompts alike), 256 elsewhere."""
+        return 64 if self.device.type == "cpu" else 256
 
     #: NLLB-CLIP: the NLLB code its tokenizer is set to (recorded; part of the text fingerprint)
     tokenizer_language: str | None = None

@@ -90,10 +90,11 @@ class Multilabel(Protocol):
         top5 = topk_predictions(logits, 5).astype(np.int32)
         return [Outcome(
             metrics, int(len(feats.indices)), templates=clf.name,
-            config={"n_templates": len(clf.templates), "n_classes": len(names),
+            config={"n_templates": clf.n_templates, "n_classes": len(names),
                     "positives_per_class": dict(zip(names, targets.sum(axis=0).astype(int).tolist()))},
             timings={"features": feats.info["seconds"], "classifier": clf.info["seconds"],
                      "evaluate": time.perf_counter() - t0},
-            task_info=feature_facts(feats) | {"classifier_cache": clf.info["cache"], "templates_used": clf.templates},
+            task_info=feature_facts(feats) | {"classifier_cache": clf.info["cache"],
+                                              "templates_used": clf.recorded_templates},
             predictions={"indices": feats.indices, "labels": feats.labels, "top5": top5},
         )]

@@ -96,13 +96,14 @@ class ZeroShot(Protocol):
         metrics["primary"] = metrics[ev.spec.metric]
         return [Outcome(
             metrics, int(len(feats.labels)), templates=clf.name,
-            config={"n_templates": len(clf.templates), "task_templates": templates is None,
+            config={"n_templates": clf.n_templates, "task_templates": templates is None,
                     **({"classifiers_loaded": clf.info["loaded"]} if own.load_classifiers else {})},
             timings={"features": feats.info["seconds"], "classifier": clf.info["seconds"],
                      "evaluate": time.perf_counter() - t0,
                      # of "features": the image tower's own time (the rest: decoding, preprocessing, the cache)
                      "image_forward": feats.info.get("forward_seconds", 0.0)},
-            task_info=feature_facts(feats) | {"classifier_cache": clf.info["cache"], "templates_used": clf.templates},
+            task_info=feature_facts(feats) | {"classifier_cache": clf.info["cache"],
+                                              "templates_used": clf.recorded_templates},
             predictions={"indices": feats.indices, "labels": feats.labels, "top5": top5.astype(np.int32),
                          **zero_shot_scores(ev, logits, feats.labels)},
         )]

@@ -32,6 +32,14 @@ _VTAB = (
     ("smallnorb_lighting", "smallnorb_label_lighting", "SmallNORB (VTAB structured): the lighting", 6),
     ("cub", "cub", "CUB-200-2011 birds (VTAB's split): 200 species", 200),
     ("inaturalist2017", "inaturalist", "iNaturalist 2017 (VTAB's split): 5,089 species", 5089),
+    # three CLIP tasks as CLIP_benchmark's vtab/ names read them (TFDS's splits, its export's lists): twins of
+    # stanford_cars, food101 and sun397, which read the original datasets
+    ("vtab/cars", "cars", "Stanford Cars as CLIP_benchmark's vtab/cars reads it (TFDS cars196's test split, its "
+     "export); stanford_cars reads the original", 196),
+    ("vtab/food101", "food101", "Food-101 as CLIP_benchmark's vtab/food101 reads it (TFDS's validation split as "
+     "test, its export); food101 reads the original", 101),
+    ("vtab/sun397", "sun397", "SUN397 as CLIP_benchmark's vtab/sun397 reads it (TFDS's split, its export); sun397 "
+     "reads the original", 397),
 )
 #: CLIP_benchmark's dataset name -> ours (tasks.reference_names takes these)
 CLIP_BENCHMARK_NAMES = {f"vtab/{theirs}": ours for ours, theirs, _, _ in _VTAB}

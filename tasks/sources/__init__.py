@@ -37,18 +37,11 @@ class DataContext:
     def for_source(self, task: TaskSpec, spec: SourceSpec) -> "DataContext":
         """``--data-dir`` with CLIP_benchmark's ``{dataset}`` / ``{dataset_cleaned}`` filled in for what this source
         reads (its --dataset_root template: ``/data/{dataset}``, ``.../wds_{dataset_cleaned}``); as given otherwise."""
-        import re
+        from tasks.reference_names import fill_dataset
 
-        text = str(self.data_dir)
-        if not re.search(r"\{[A-Za-z_]\w*\}", text):
+        formatted = fill_dataset(str(self.data_dir), task.name, "--data-dir", spec.options)
+        if formatted == str(self.data_dir):
             return self
-        from tasks.reference_names import clip_benchmark_name
-
-        name = clip_benchmark_name(task.name, spec.options)
-        try:
-            formatted = text.format(dataset=name, dataset_cleaned=name.replace("/", "-"))
-        except (KeyError, IndexError, ValueError):
-            raise UserError(f"--data-dir {text}: only {{dataset}} and {{dataset_cleaned}} can be filled in") from None
         return replace(self, data_dir=Path(formatted))
 
 

@@ -69,6 +69,30 @@ def test_plot_all_draws_what_the_records_allow_and_lists_the_rest(tmp_path):
     assert (results / "plots" / "leaderboard.png").exists()
     skipped = [ln for ln in out.stdout.splitlines() if ln.startswith("skipped ")]
     assert {ln.split()[1].rstrip(":") for ln in skipped} == {"prompt-ensemble", "zeroshot-vs-probe", "few-shot",
-                                                              "robustness", "checkpoints"}
+                                                              "robustness", "checkpoints", "languages",
+                                                              "languages-by-resource"}
     out = zsbench("plot", "robustness", "--results", str(results), cache=tmp_path, cwd=tmp_path)
     assert out.returncode == 2 and out.stderr.count("\n") == 1
+
+
+def test_dataset_in_out_gives_each_dataset_its_folder(tiny_folder, tmp_path):
+    """``--out 'res/{dataset}'`` (CLIP_benchmark's --output template): each task's records in its own folder,
+    found there again by --skip-existing; CLIP_benchmark's result files beside them."""
+    import shutil
+
+    from helpers.cli import run_cli
+
+    other = tmp_path / "shapes2"
+    shutil.copytree(tiny_folder, other)
+    args = ["run", "--model", "ViT-S-32", "--pretrained", "none", "--task", str(tiny_folder), "--task", str(other),
+            "--out", str(tmp_path / "res" / "{dataset}"), "--quiet", "--format", "clip_benchmark", "--workers", "0"]
+    first = run_cli(*args, cache=tmp_path / "c")
+    assert first.returncode == 0, first.stderr
+    for name in (tiny_folder.name, "shapes2"):
+        assert len(list((tmp_path / "res" / name / "runs").glob("*.json"))) == 1
+        assert len(list((tmp_path / "res" / name / "clip_benchmark").glob("*.json"))) == 1
+    again = run_cli(*args, "--skip-existing", "--json", cache=tmp_path / "c")
+    assert again.returncode == 0 and again.stdout.strip() == "[]", again.stdout
+    assert not (tmp_path / "res" / "{dataset}").exists()
+    bad = run_cli(*args[:-7], "--out", str(tmp_path / "{model}"), cache=tmp_path / "c")
+    assert bad.returncode == 2 and "only {dataset} and {dataset_cleaned}" in bad.stderr

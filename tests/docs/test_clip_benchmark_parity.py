@@ -30,8 +30,10 @@ def test_the_checker_catches_an_unmapped_name(monkeypatch):
 def test_rows_say_what_a_user_gets():
     assert parity.dataset_row("cars").ours.startswith("`stanford_cars`")
     assert parity.dataset_row("vtab/dmlab").ours.startswith("`dmlab`")
-    row = parity.dataset_row("vtab/sun397")
+    assert parity.dataset_row("vtab/sun397").ours.startswith("`vtab/sun397`")
+    row = parity.dataset_row("imagenet-w")
     assert row.refused and "no task for" in row.ours                      # the one line zsbench prints
+    assert parity.dataset_row("dummy").refused and "smoke test" in parity.dataset_row("dummy").ours
     assert "--profile clip_benchmark" in parity.dataset_row("eurosat").ours
     assert not parity.collection_row("sugar_crepe", parity.collections()["sugar_crepe"]).refused
     assert parity.collection_row("vtab", parity.collections()["vtab"]).ours == "`--task @vtab`: its 19 datasets"

@@ -303,3 +303,24 @@ def test_language_heat_maps_sort_by_english_gap_and_by_resource(tmp_path):
     plt.close("all")
     with pytest.raises(Exception, match="no task has zero-shot records in two languages"):
         zeroshot.language_table(runs[runs.task == "cifar10"])
+
+
+def test_the_ensemble_averages_each_class_over_its_own_prompts():
+    """Three classes with 3, 1 and 2 prompts: each column is the normalised mean of its own prompts' normalised
+    embeddings (computed by hand), whatever batches the prompts were encoded in."""
+    from prompts.ensemble import build_classifier
+    from prompts.templates import ClassPrompts
+
+    g = torch.Generator().manual_seed(3)
+    table = {f"p{i}": torch.randn(8, generator=g) for i in range(6)}
+
+    class Encoder:
+        def encode_texts(self, texts):
+            return torch.stack([table[t] for t in texts])
+
+    prompts = ClassPrompts([["p0", "p1", "p2"], ["p3"], ["p4", "p5"]])
+    for batch in (1, 2, 64):
+        got = build_classifier(Encoder(), None, ["a", "b", "c"], prompts, batch_size=batch)
+        for column, owned in enumerate(prompts):
+            mean = torch.stack([torch.nn.functional.normalize(table[p], dim=0) for p in owned]).mean(dim=0)
+            assert torch.allclose(got[:, column], mean / mean.norm(), atol=1e-6)

@@ -23,6 +23,8 @@ from bench.report.protocols import all_plot_kinds
 
 #: every plot kind the built-in protocols declare
 KINDS = tuple(all_plot_kinds())
+#: the kinds drawn from records of one task in several languages
+LANGUAGE_KINDS = ("languages", "languages-by-resource")
 from helpers.cli import run_cli as zsbench
 from helpers.records import add, two_checkpoints
 
@@ -142,6 +144,11 @@ def test_every_plot_kind_renders_deterministically(kind, results, tmp_path):
     if kind == "checkpoints":  # a training run's checkpoints as records of their own
         for step, acc in ((1, 0.3), (2, 0.5), (5, 0.6)):
             add(results, "ViT-B-32", f"/runs/a/epoch_{step}.pt", "cifar10", acc)
+    if kind in LANGUAGE_KINDS:  # one task in several languages
+        for model, base in (("ViT-B-32", 0.6), ("RN50", 0.5)):
+            for i, language in enumerate(("en", "de", "zh", "om")):
+                add(results, model, "openai", "babel_imagenet", base - 0.1 * i, extra={"language": language},
+                    created=f"2026020{i + 1}T000000")
     runs = load_runs(results)
     first = make_plot(kind, runs, tmp_path / "a")
     second = make_plot(kind, runs, tmp_path / "b")
@@ -174,7 +181,7 @@ def test_cli_leaderboard_compare_plot_report(results, tmp_path):
     out = zsbench("plot", "all", "--results", str(results), cache=tmp_path, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     # every kind the fixture records allow (no training-run checkpoints among them)
-    assert {p.stem for p in (results / "plots").glob("*.png")} == set(KINDS) - {"checkpoints"}
+    assert {p.stem for p in (results / "plots").glob("*.png")} == set(KINDS) - {"checkpoints", *LANGUAGE_KINDS}
 
 
 @pytest.mark.slow

@@ -54,7 +54,7 @@ def test_every_builtin_resolves_names_and_templates(spec):
     if spec.kind != "classification" and not kind_names_classes(spec.kind):  # caption-selection: its own data
         assert default_protocol(spec.kind) and spec.classnames is None and spec.templates is None
         return
-    data = NoData(spec.n_classes)  # classification, and a protocol's own kind that prompts class names (multilabel)
+    data = NoData(spec.n_classes or 1000)  # classification, and a protocol's own kind that prompts class names (multilabel)
     if spec.classnames == "source":  # DataComp's own exports: names and templates ship with the data
         data.classes = [f"class {i}" for i in range(spec.n_classes)]
         data.templates = ["a photo of {c}.", "{c}."]
@@ -246,6 +246,7 @@ def test_clip_benchmark_and_datacomp_dataset_names_are_accepted():
                                             "babel_imagenet", "xtd10", "xtd200", "crossmodal3600", "flickr30k-200",
                                             "multilingual_mscoco_captions",
                                             *(f"vtab/{n}" for n in ("cub", "inaturalist", "dsprites_label_shape",
+                                                                    "cars", "food101", "sun397",
                                                                     "dsprites_label_scale", "dsprites_label_y_position",
                                                                     "smallnorb_label_category",
                                                                     "smallnorb_label_lighting"))}

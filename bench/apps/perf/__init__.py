@@ -49,20 +49,23 @@ def run_perf(sections: list[str] | None, model: str = "ViT-B-32", pretrained: st
     from bench.apps.perf.probe import probe_memory, probe_single_fit, probe_small_fresh, probe_sweep
     from bench.apps.perf.search import search_section
     from bench.apps.perf.startup import startup_section
-    from bench.apps.perf.text import text_section, transformers_text_section
+    from bench.apps.perf.text import multilingual_section, text_section, transformers_text_section
     from bench.apps.perf.zeroshot import zeroshot_section
 
     skipped = []
-    if sections is not None and "zeroshot" in sections and not clip_benchmark_available():
+    needs_cb = ("zeroshot", "multilingual")  # CLIP_benchmark as the reference; Babel-ImageNet's tables from it
+    if sections is not None and set(needs_cb) & set(sections) and not clip_benchmark_available():
         raise UserError(CLIP_BENCHMARK_MISSING)  # said before any other section spends its minutes
     if sections is None:
-        sections = [s for s in SECTIONS if s != "zeroshot" or clip_benchmark_available()]
+        sections = [s for s in SECTIONS if s not in needs_cb or clip_benchmark_available()]
         skipped = [s for s in SECTIONS if s not in sections]
 
     out: dict[str, Any] = {"device": device, "torch_threads": torch.get_num_threads()}
     if "text" in sections:
         out["text"] = (transformers_text_section(model, device, text_classes) if model.startswith("transformers:")
                        else text_section(model, pretrained, device, text_classes))
+    if "multilingual" in sections and not model.startswith("transformers:"):
+        out["multilingual"] = multilingual_section(model, pretrained, device)
     if "images" in sections:
         out["images"] = images_section(model, pretrained, device, images, workers=workers)
     if "zeroshot" in sections:
