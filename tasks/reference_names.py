@@ -24,6 +24,7 @@ CLIP_BENCHMARK: dict[str, str] = {
     **{f"sugar_crepe/{s}": f"sugar_crepe/{s}" for s in ("add_att", "add_obj", "replace_att", "replace_obj",
                                                          "replace_rel", "swap_att", "swap_obj")},
     "imagenet1k": "imagenet", "imagenet1k-unverified": "imagenet",  # its ImageFolder of val/: ours, read so
+    "imagenet-w": "imagenet-w", "dummy": "dummy",
     "imagenetv2": "imagenet-v2", "imagenet_sketch": "imagenet-sketch",
     "imagenet-a": "imagenet-a", "imagenet-r": "imagenet-r", "imagenet-o": "imagenet-o", "objectnet": "objectnet",
     "cifar10": "cifar10", "cifar100": "cifar100", "voc2007": "voc2007", "fer2013": "fer2013", "sun397": "sun397",
@@ -50,7 +51,7 @@ DATACOMP: dict[str, str] = {
 }
 ALIASES: dict[str, str] = {**CLIP_BENCHMARK, **DATACOMP}
 #: CLIP_benchmark dataset names zsbench has no task for (besides its ``vtab/``, ``tfds/`` and ``fairness/`` ones)
-CLIP_BENCHMARK_ONLY = ("caltech101", "imagenet-w", "dummy")
+CLIP_BENCHMARK_ONLY = ("caltech101",)
 #: where CLIP_benchmark's --custom_template_file falls back to for a dataset it does not name
 TEMPLATE_FALLBACK_KEY = "imagenet1k"
 
@@ -116,9 +117,6 @@ def unmapped_hint(name: str) -> str | None:
     if bare == "caltech101":
         return ("CLIP_benchmark's caltech101 is Caltech-101 read whole: --task caltech101 --profile clip_benchmark; "
                 "its vtab/caltech101 (VTAB's split) is --task vtab/caltech101; or give the export folder as --task")
-    if bare == "dummy":
-        return ("CLIP_benchmark's dummy is its smoke test (one zero tensor fed past the model's preprocessing, two "
-                "class names); zsbench's offline smoke test is --task foolbox-imagenet (or --task @offline)")
     if bare.startswith("tfds/"):
         folder = "wds_" + bare.replace("/", "-")
         return (f"CLIP_benchmark reads '{name}' through timm's TensorFlow Datasets reader, and TensorFlow is not a "

@@ -71,7 +71,7 @@ def perf_lines(result: dict[str, Any]) -> list[str]:
                 f"x {t['classes_per_language']} classes x 80 NLLB templates ({t['prompts']} prompts):",
                 f"  zsbench {t['ours_prompts_per_s']:.0f} prompts/s vs open_clip.build_zero_shot_classifier "
                 f"{t['open_clip_prompts_per_s']:.0f} prompts/s -> {t['speedup']:.2f}x (max |diff| {t['max_abs_diff']:.1e})",
-                f"  mean tokens per prompt: " + ", ".join(f"{k} {v:.0f}" for k, v in t["mean_tokens"].items()) +
+                "  mean tokens per prompt: " + ", ".join(f"{k} {v:.0f}" for k, v in t["mean_tokens"].items()) +
                 f" of 77 (CLIP's BPE splits other scripts finely): truncation alone can give at most "
                 f"{t['truncation_bound']:.2f}x",
                 f"  images: the ten languages' test sets hold {t['images_per_language_sum']:,} images, "

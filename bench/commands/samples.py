@@ -19,6 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label-issues", action="store_true",
                    help="likely label errors by confident learning on the mean of the models' probabilities, most "
                         "likely first, with a suggested label and a score (normalized margin)")
+    p.add_argument("--rank-by", choices=("margin", "ensemble"), default="margin",
+                   help="rank the flagged samples by the normalized margin of the mean probabilities (default) or by "
+                        "cleanlab's weighted-ensemble score (each model's margin weighted by its own accuracy, so a "
+                        "weak model counts less)")
     p.add_argument("--without-issues", action="store_true",
                    help="every model's top-1 recomputed without the flagged samples, with its Wilson 95%% interval "
                         "and its rank change")
@@ -65,7 +69,7 @@ def execute(args: argparse.Namespace) -> int:
     found = None
     if "label_issues" in asked or "without_issues" in asked or args.grid:
         used, left = s.issue_models(data, explicit=bool(args.models))
-        found, exact = s.find_issues(data, used)
+        found, exact = s.find_issues(data, used, args.rank_by)
         out["issue_models"] = [data.models[i].label for i in used]
         notes.append("label issues from " + "; ".join(out["issue_models"]))
         notes += [f"left out of label issues: {why}" for why in left]

@@ -27,6 +27,7 @@ from bench.engine.feature_cache import (ARRAYS, RowDonors, cached_chunks, comple
                                         gather_chunks, indices_digest, rows_key)
 from bench.engine.feature_chunks import FeatureChunks
 from bench.engine.pixel_cache import CropImage, PixelCache, PixelSplit, split_preprocess
+from bench.models.model_transforms import preprocess_for
 from bench.models.base import device_type
 from tasks.sources.base import BAD_IMAGE, ImageSource, PreprocessedDataset
 
@@ -342,7 +343,8 @@ class FeatureExtractor:
             loader = self._pixel_batches(call, missing, need, split_at, fitting.limit, workers)
         else:
             loader = torch.utils.data.DataLoader(
-                PreprocessedDataset(source, todo, self.backend.preprocess), batch_size=fitting.limit, shuffle=False,
+                PreprocessedDataset(source, todo, preprocess_for(self.backend, source)), batch_size=fitting.limit,
+                shuffle=False,
                 num_workers=workers, pin_memory=self.backend.device.type == "cuda",
                 persistent_workers=False, prefetch_factor=4 if workers else None,
             )
@@ -394,6 +396,8 @@ class FeatureExtractor:
             return None
         from bench.engine.tensor_decode import tensor_geometry
 
+        if getattr(call.source, "model_transform", None):
+            return None  # a transform inside the model's preprocessing (ImageNet-W's watermark): the PIL path
         split_at = split_preprocess(self.backend.preprocess)
         geometry = tensor_geometry(split_at)
         if geometry is None:
@@ -409,6 +413,9 @@ class FeatureExtractor:
         """The model's preprocessing split for the pixel cache, when one is in use, the preprocessing allows it
         and the crops fit under the cap."""
         if self.pixels is None:
+            return None
+        if getattr(call.source, "model_transform", None):
+            call.pixel_state = "unsupported"  # the model's crops get the task's own transform before Normalize
             return None
         split_at = split_preprocess(self.backend.preprocess)
         if split_at is None:

@@ -65,3 +65,26 @@ def find_label_issues(labels, probs) -> LabelIssues:
     where = np.flatnonzero(flagged)
     order = where[np.argsort(margin[flagged])]
     return LabelIssues(order, guess[order], margin[order], thresholds)
+
+
+def ensemble_quality_scores(labels, probs_list) -> np.ndarray:
+    """Per sample, the label-quality score of several models weighted by each model's accuracy: each model's normalized
+    margin, averaged with weights ``accuracy_m / sum(accuracies)``, lower meaning more likely mislabelled. It is
+    cleanlab 2.9's ``rank.get_label_quality_ensemble_scores(labels, pred_probs_list, method="normalized_margin",
+    weight_ensemble_members_by="accuracy")`` (the tests compare the two): a weak model's margins count less, where a
+    plain mean of the probabilities lets them pull every score down alike."""
+    labels = np.asarray(labels, dtype=np.int64)
+    scores, accuracy = [], []
+    for probs in probs_list:
+        probs = np.asarray(probs, dtype=np.float64)
+        scores.append(normalized_margin(labels, probs))
+        accuracy.append(float((probs.argmax(axis=1) == labels).mean()))
+    weights = np.asarray(accuracy) / sum(accuracy)
+    return np.stack(scores, axis=1) @ weights
+
+
+def reranked(found: LabelIssues, scores: np.ndarray) -> LabelIssues:
+    """The same flagged samples ranked by ``scores`` (one per sample of the task, lowest first; ties keep the
+    normalized-margin order)."""
+    order = np.argsort(scores[found.indices], kind="stable")
+    return LabelIssues(found.indices[order], found.suggested[order], scores[found.indices][order], found.thresholds)

@@ -10,7 +10,6 @@ to the cache), so this suits a handful to a few dozen checkpoints on one machine
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 from bench.engine.adaptive import AdaptiveSample, Arm, GrowingEvaluation, adaptive_refusal, select_top_k

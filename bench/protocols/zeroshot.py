@@ -11,7 +11,11 @@ import numpy as np
 
 from bench.core.errors import UserError
 from bench.core.paths import user_path
+from bench.core.numbers import real
 from bench.engine.config import option
+
+#: --calibration-fraction: strictly between 0 and 1
+fraction = real(0.0, 1.0, low_open=True, high_open=True)
 from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, PlotKind, Protocol, Unit, View
 
 if TYPE_CHECKING:  # pragma: no cover - the engine's heavy modules load when a protocol evaluates, not when
@@ -34,6 +38,14 @@ class ZeroShotOptions:
         "--load-classifiers", "zero-shot: score with the mean of these saved classifiers instead of building one from "
         "prompts, as CLIP_benchmark's --load_clfs (each a [dim, classes] tensor saved by torch.save or numpy; their "
         "SHA-256 recorded); repeatable", [], kind="list", metavar="PATH")
+    calibrate: str | None = option(
+        "--calibrate", "zero-shot: fit one softmax temperature on held-out samples (the task's training split, or "
+        "--calibration-fraction of the test set) and report ECE, NLL and Brier before and after it beside the figures "
+        "(docs/results.md)", None, choices=("temperature",))
+    calibration_fraction: float | None = option(
+        "--calibration-fraction", "zero-shot --calibrate: hold out this seeded, class-stratified fraction of the test "
+        "set to fit the temperature on (its calibration figures are over the rest; top-1 and the others stay over "
+        "every image) instead of the training split", None, parse=fraction, metavar="F")
 
 
 class ZeroShot(Protocol):
@@ -50,7 +62,11 @@ class ZeroShot(Protocol):
 
     @classmethod
     def views(cls) -> tuple[View, ...]:
-        return (View("languages", "per model and multilingual task: each language's figure (the task's own "
+        return (View("calibration", "per record that keeps per-sample probabilities (zero-shot, probes): ECE (15 "
+                     "equal-mass bins, and 15 equal-width), NLL, Brier; with --calibrate, the temperature and the "
+                     "calibrated figures", "bench.protocols.zeroshot:calibration_table",
+                     index_name="model, task, protocol"),
+                View("languages", "per model and multilingual task: each language's figure (the task's own "
                      "templates), the mean over the languages the model has and how many", 
                      "bench.protocols.zeroshot:language_table", index_name="model, task"),)
 
@@ -60,6 +76,9 @@ class ZeroShot(Protocol):
 
         return (PlotKind("prompt-ensemble", "each template set's accuracy for one model and task (CLIP paper Fig. 4 "
                          "idea)", "bench.protocols.zeroshot:plot_prompt_ensemble"), LEADERBOARD_PLOT, CHECKPOINTS_PLOT,
+                PlotKind("reliability", "reliability diagrams (accuracy against top-1 confidence in 15 equal-width "
+                         "bins) of the task with the most records that keep probabilities",
+                         "bench.protocols.zeroshot:plot_reliability"),
                 PlotKind("languages", "language x model heat map of a multilingual task, languages sorted by the gap "
                          "to English (largest last)", "bench.protocols.zeroshot:plot_languages_by_english_gap"),
                 PlotKind("languages-by-resource", "the same heat map, languages sorted by resource level (Babel-"
@@ -74,8 +93,28 @@ class ZeroShot(Protocol):
         """Loaded classifiers replace the prompts: one pass."""
         return [None] if config.options_for(self).load_classifiers else super().template_sets(config)
 
+    def needs_train(self, config: "RunConfig") -> bool:
+        """--calibrate without a fraction fits its temperature on the training split's features."""
+        own = config.options_for(self)
+        return bool(own.calibrate) and own.calibration_fraction is None
+
+    def units(self, requested: str, config: "RunConfig") -> list[Unit]:
+        units = super().units(requested, config)
+        if self.needs_train(config):
+            from tasks.registry import get_task
+
+            spec = get_task(requested)
+            if not spec.train_split:
+                raise UserError(f"--calibrate temperature needs a held-out split and task {spec.name} has no training "
+                                "split: add --calibration-fraction 0.2 (a seeded, class-stratified fifth of the test "
+                                "set, left out of the calibrated figures)")
+        return units
+
     def check(self, config: "RunConfig") -> None:
         own = config.options_for(self)
+        if own.calibration_fraction is not None and not own.calibrate:
+            raise UserError("--calibration-fraction is the held-out part of --calibrate temperature: add --calibrate "
+                            "temperature or drop it")
         if own.load_classifiers and (config.target_ci is not None or config.top_k is not None):
             raise UserError("--load-classifiers scores the whole test set with the loaded classifiers: drop "
                             "--target-ci / --top, which evaluate on a growing sample")
@@ -94,10 +133,14 @@ class ZeroShot(Protocol):
         metrics, top5, logits = score_zero_shot(ev, feats, clf.weights)
         metrics.update(task_metrics(ev.spec, ev.task.source, feats, top5))
         metrics["primary"] = metrics[ev.spec.metric]
+        calibration = {}
+        if own.calibrate:
+            figures, calibration = temperature_calibration(ev, feats, logits, clf.weights, own.calibration_fraction)
+            metrics.update(figures)
         return [Outcome(
             metrics, int(len(feats.labels)), templates=clf.name,
             config={"n_templates": clf.n_templates, "task_templates": templates is None,
-                    **({"classifiers_loaded": clf.info["loaded"]} if own.load_classifiers else {})},
+                    **({"classifiers_loaded": clf.info["loaded"]} if own.load_classifiers else {}), **calibration},
             timings={"features": feats.info["seconds"], "classifier": clf.info["seconds"],
                      "evaluate": time.perf_counter() - t0,
                      # of "features": the image tower's own time (the rest: decoding, preprocessing, the cache)
@@ -326,3 +369,119 @@ def plot_languages_by_english_gap(runs: "pd.DataFrame", plt):
 def plot_languages_by_resource(runs: "pd.DataFrame", plt):
     task, grid = _heat_task(runs)
     return _heat_map(task, grid, _resource_order(task, grid), "resource level", plt)
+
+
+def temperature_calibration(ev: "Evaluation", feats, logits: np.ndarray, weights: np.ndarray,
+                            fraction: float | None) -> tuple[dict, dict]:
+    """``--calibrate temperature``: one temperature fitted to the model's softmax logits (its logit scale on the
+    cosines) on held-out samples, and ECE / NLL / Brier of the evaluated samples before and after it. Held out: the
+    training split's features, or a seeded class-stratified ``fraction`` of the test set (whose figures are then over
+    the rest)."""
+    from bench.engine.calibration import fit_temperature, from_probabilities, softmax_t
+    from bench.engine.sampling import stratified_subset
+    from bench.engine.zeroshot import LOGIT_SCALE, zeroshot_logits
+
+    backend = ev.backend
+    if backend.probability != "softmax":
+        raise UserError("--calibrate temperature scales a softmax, and this model scores each class by a sigmoid "
+                        "(SigLIP): drop --calibrate")
+    scale = float(backend.logit_scale) / LOGIT_SCALE
+    test_logits, labels = np.asarray(logits, dtype=np.float64) * scale, np.asarray(feats.labels)
+    if fraction is None:
+        train = ev.features("train")
+        held_logits = np.asarray(zeroshot_logits(train.features, weights), dtype=np.float64) * scale
+        held_labels, keep, split = np.asarray(train.labels), np.arange(len(labels)), "train"
+    else:
+        held = stratified_subset(labels, max(1, int(round(fraction * len(labels)))), ev.config.seed)
+        keep = np.setdiff1d(np.arange(len(labels)), held)
+        held_logits, held_labels, split = test_logits[held], labels[held], f"test fraction {fraction:g}"
+        if not len(keep):
+            raise UserError(f"--calibration-fraction {fraction:g} leaves no test image to measure: lower it")
+    t = fit_temperature(held_logits, held_labels)
+    before = from_probabilities(softmax_t(test_logits[keep], 1.0), labels[keep])
+    after = from_probabilities(softmax_t(test_logits[keep], t), labels[keep])
+    figures = {"temperature": t, **before.as_dict(), **after.as_dict("calibrated_")}
+    return figures, {"calibration": {"method": "temperature", "held_out": split, "n_held_out": int(len(held_labels)),
+                                     "n_measured": int(len(keep)), "temperature": t}}
+
+
+def calibration_records(runs: "pd.DataFrame") -> list:
+    """(row, predictions) of the newest record per model, task, protocol and settings whose per-sample results keep
+    probabilities (its top-1 confidence and the true class's probability)."""
+    from bench.engine.records import load_predictions
+    from bench.report.collect import newest
+
+    out = []
+    for r in newest(runs).itertuples():
+        try:
+            preds = load_predictions(r.path)
+        except Exception:  # noqa: BLE001 - a record without its arrays (deleted, older): nothing to measure
+            continue
+        if "topk_prob" in preds and "true_prob" in preds and "labels" in preds:
+            out.append((r, preds))
+    if not out:
+        raise UserError("no record keeps per-sample probabilities: zero-shot and probe runs do (`zsbench run ...`)")
+    return out
+
+
+def record_calibration(preds: dict):
+    """A record's calibration figures from its per-sample arrays."""
+    from bench.engine.calibration import calibration_of
+
+    top = np.asarray(preds["topk"] if "topk" in preds else preds["top5"])[:, 0]
+    return calibration_of(np.asarray(preds["topk_prob"])[:, 0], top == np.asarray(preds["labels"]),
+                          preds["true_prob"], preds.get("prob_sq_sum"))
+
+
+def calibration_table(runs: "pd.DataFrame") -> "pd.DataFrame":
+    """Rows: model, task and protocol (language and templates where not the task's own); ECE (equal mass, equal
+    width), NLL and Brier from the stored probabilities, top-1, images; a ``--calibrate`` run's temperature and
+    calibrated figures beside them."""
+    import pandas as pd
+
+    from bench.report.collect import task_column
+
+    rows = []
+    for r, preds in calibration_records(runs):
+        cal = record_calibration(preds)
+        m = r.record.metrics
+        task = task_column(r.task, r.language) + ("" if r.task_templates else f" [{r.templates}]")
+        rows.append({"model": r.label, "task": task, "protocol": r.protocol, "n": cal.n,
+                     "top1": 100 * r.top1 if r.top1 is not None else None, "ECE": 100 * cal.ece,
+                     "ECE (equal width)": 100 * cal.ece_equal_width, "NLL": cal.nll,
+                     "Brier": cal.brier, "T": m.get("temperature"),
+                     "ECE calibrated": 100 * m["calibrated_ece"] if m.get("calibrated_ece") is not None else None,
+                     "NLL calibrated": m.get("calibrated_nll")})
+    table = pd.DataFrame(rows).set_index(["model", "task", "protocol"])
+    return table.dropna(axis=1, how="all").sort_values("ECE")
+
+
+def plot_reliability(runs: "pd.DataFrame", plt):
+    from bench.engine.calibration import reliability
+
+    found = calibration_records(runs)
+    counts: dict[str, int] = {}
+    for r, _ in found:
+        counts[r.task] = counts.get(r.task, 0) + 1
+    task = sorted(counts, key=lambda t: (-counts[t], t))[0]
+    chosen = [(r, p) for r, p in found if r.task == task][:4]
+    fig, axes = plt.subplots(1, len(chosen), figsize=(3.2 * len(chosen), 3.4), squeeze=False)
+    for ax, (r, preds) in zip(axes[0], chosen):
+        cal = record_calibration(preds)
+        top = np.asarray(preds["topk"] if "topk" in preds else preds["top5"])[:, 0]
+        diagram = reliability(np.asarray(preds["topk_prob"])[:, 0], top == np.asarray(preds["labels"]))
+        width = 1 / len(diagram["edge"])
+        filled = diagram["count"] > 0
+        ax.bar(diagram["edge"][filled], diagram["accuracy"][filled], width=width, align="edge", color="#4c72b0",
+               edgecolor="white", label="accuracy")
+        ax.bar(diagram["edge"][filled], diagram["confidence"][filled] - diagram["accuracy"][filled], width=width,
+               bottom=diagram["accuracy"][filled], align="edge", color="#c44e52", alpha=0.35, label="gap")
+        ax.plot([0, 1], [0, 1], color="black", lw=0.8, ls="--")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("top-1 confidence")
+        ax.set_title(f"{r.label}\nECE {100 * cal.ece:.1f} (equal mass), n={cal.n}", fontsize=8)
+    axes[0][0].set_ylabel("accuracy")
+    axes[0][0].legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"{task} [{chosen[0][0].protocol}]: reliability", fontsize=9)
+    return fig

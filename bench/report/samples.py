@@ -192,13 +192,26 @@ def mean_probabilities(samples: TaskSamples, models: list[int] | None = None) ->
     return total / len(chosen), exact
 
 
-def find_issues(samples: TaskSamples, models: list[int] | None = None):
+#: how flagged samples are ranked: the normalized margin of the mean probabilities, or cleanlab's accuracy-weighted
+#: ensemble of each model's margin (``samples --rank-by``)
+RANKINGS = ("margin", "ensemble")
+
+
+def find_issues(samples: TaskSamples, models: list[int] | None = None, rank_by: str = "margin"):
     """Confident learning on the mean probabilities of ``models`` (default: :func:`issue_models`'s choice)
-    (:func:`bench.engine.label_issues.find_label_issues`; positions in ``samples``), and whether the probabilities
-    were exact."""
+    (:func:`bench.engine.label_issues.find_label_issues`; positions in ``samples``), ranked by ``rank_by``, and
+    whether the probabilities were exact."""
+    from bench.engine.label_issues import ensemble_quality_scores, reranked
+
     samples.require_classes("--label-issues")
-    probs, exact = mean_probabilities(samples, issue_models(samples)[0] if models is None else models)
-    return find_label_issues(samples.labels, probs), exact
+    chosen = issue_models(samples)[0] if models is None else models
+    probs, exact = mean_probabilities(samples, chosen)
+    found = find_label_issues(samples.labels, probs)
+    if rank_by == "ensemble":
+        n_classes = probs.shape[1]
+        matrices = [probability_matrix(samples.models[i].preds, n_classes)[0] for i in chosen]
+        found = reranked(found, ensemble_quality_scores(samples.labels, matrices))
+    return found, exact
 
 
 def issue_rows(samples: TaskSamples, found) -> list[dict[str, Any]]:

@@ -27,6 +27,23 @@ SPECS.append(TaskSpec(
     sizes={"val": 50000, "train": 1281167},
 ))
 SPECS.append(TaskSpec(
+    name="imagenet-w",
+    description="ImageNet-W (Li et al. 2023): ImageNet's validation images with a transparent watermark drawn in "
+                "each model's centre crop before its Normalize, as CLIP_benchmark builds it (pip install imagenet-w, "
+                "CC BY-NC 4.0)",
+    sources=tuple(SourceSpec(spec.type, {**spec.options, "model_transform": "imagenet_w"}) for spec in IMAGENET_SOURCES),
+    classnames="imagenet", templates="openai_imagenet", split="val", n_classes=1000, parent="imagenet",
+    sizes={"val": 50000},
+))
+SPECS.append(TaskSpec(
+    name="dummy",
+    description="CLIP_benchmark's smoke test: one sample, label 0, classes 'blank image' and 'noisy image', fed to "
+                "the model as zeros in place of its preprocessed pixels (no data needed)",
+    sources=(SourceSpec("constant", {"labels": [0], "origin": "dummy", "model_transform": "zero_pixels"}),),
+    # its names (builder.py's Dummy) and its one template (its en_zeroshot_classification_templates.json "dummy")
+    classnames=["blank image", "noisy image"], templates=["a photo of a {}"], n_classes=2, sizes={"test": 1},
+))
+SPECS.append(TaskSpec(
     name="babel_imagenet",
     description="Babel-ImageNet (Geigle et al. 2023): ImageNet's validation images in 90 languages, each the classes "
                 "with a translation (18-1000), NLLB-translated templates (CLIP_benchmark's tables; --language CODE, "

@@ -158,6 +158,15 @@ def _multilingual_captions(options: dict, split: str, ctx: DataContext, fetch: b
     return _missing({"missing_hint": hint.replace("{root}", str(root))}, file, fetch, "annotation file")
 
 
+def _constant(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
+    """Blank images with given labels (CLIP_benchmark's dummy set: one sample, label 0, its two class names)."""
+    import numpy as np
+
+    labels = list(options.get("labels", [0]))
+    return ArraySource(np.zeros((len(labels), 224, 224, 3), dtype=np.uint8), labels, origin=options.get("origin", "blank"),
+                       classes=options.get("classes"))
+
+
 def _voc2007(options: dict, split: str, ctx: DataContext, fetch: bool) -> ImageSource | None:
     from tasks.sources.multilabel import open_voc2007
 
@@ -211,7 +220,7 @@ def _corrupted(options: dict, split: str, ctx: DataContext, fetch: bool) -> Imag
 
 for _type, _opener in (("torchvision", _torchvision), ("mirror", _mirror), ("imagefolder", _imagefolder), ("csv", _csv),
                        ("hf", _hf), ("hf_captions", _hf_captions), ("webdataset", _webdataset), ("corrupted", _corrupted), ("captions", _captions),
-                       ("multilingual_captions", _multilingual_captions),
+                       ("multilingual_captions", _multilingual_captions), ("constant", _constant),
                        ("association", _association), ("sugar_crepe", _sugar_crepe), ("paired_images", _paired_images),
                        ("voc2007", _voc2007), ("multilabel_csv", _multilabel_csv)):
     SOURCE_TYPES.register(_type, _opener)
@@ -283,6 +292,9 @@ def open_source(task: TaskSpec, split: str, ctx: DataContext, fetch: bool = True
                 continue
             if source is not None:
                 source.spec_options = spec.options  # per-source class-name rules (see tasks.classes)
+                if spec.options.get("model_transform"):  # applied inside each model's preprocessing (ImageNet-W)
+                    source.model_transform = spec.options["model_transform"]
+                    source.identity = f"{source.identity}+model:{source.model_transform}"
                 source.choice_note = _choice_note(task, spec, source, ctx, ordered[0])
                 return source
     if not fetch:

@@ -70,7 +70,7 @@ def test_plot_all_draws_what_the_records_allow_and_lists_the_rest(tmp_path):
     skipped = [ln for ln in out.stdout.splitlines() if ln.startswith("skipped ")]
     assert {ln.split()[1].rstrip(":") for ln in skipped} == {"prompt-ensemble", "zeroshot-vs-probe", "few-shot",
                                                               "robustness", "checkpoints", "languages",
-                                                              "languages-by-resource"}
+                                                              "languages-by-resource", "reliability"}
     out = zsbench("plot", "robustness", "--results", str(results), cache=tmp_path, cwd=tmp_path)
     assert out.returncode == 2 and out.stderr.count("\n") == 1
 

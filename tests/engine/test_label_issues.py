@@ -56,6 +56,29 @@ def test_a_class_nobody_is_labelled_with_and_float16_matrices():
     assert np.array_equal(find_label_issues(labels, probs16).indices, theirs)
 
 
+@pytest.mark.parametrize("seed", [5, 6])
+def test_weighted_ensemble_scores_equal_cleanlab(seed):
+    """A good and a near-useless model: cleanlab's accuracy-weighted ensemble of normalized margins, value for value;
+    and on flipped labels the weighted ranking puts flips first at least as well as the plain mean's margin."""
+    from cleanlab.rank import get_label_quality_ensemble_scores
+
+    from bench.engine.label_issues import ensemble_quality_scores, reranked
+
+    rng = np.random.default_rng(seed)
+    labels, truth, good = noisy_probs(rng, 1500, 8, 0.05)
+    weak = rng.dirichlet(np.ones(8), size=1500)  # ~1/8 accurate: its margins are noise
+    ours = ensemble_quality_scores(labels, [good, weak])
+    theirs = get_label_quality_ensemble_scores(labels, [good, weak], method="normalized_margin",
+                                               weight_ensemble_members_by="accuracy", verbose=False)
+    assert np.allclose(ours, theirs, atol=1e-12)
+    found = find_label_issues(labels, (good + weak) / 2)
+    again = reranked(found, ours)
+    assert sorted(again.indices) == sorted(found.indices) and np.all(np.diff(again.score) >= 0)
+    flips = labels != truth
+    k = int(flips.sum())
+    assert flips[again.indices[:k]].mean() >= flips[found.indices[:k]].mean()
+
+
 COLOURS = {"red": (200, 40, 40), "blue": (40, 40, 200), "green": (40, 190, 40), "café": (190, 190, 50)}
 
 
@@ -111,6 +134,11 @@ def test_samples_finds_flipped_labels_from_two_models(flipped_task, plugin, tmp_
         if x["key"] in moved:
             assert x["suggested"] == moved[x["key"]] and x["label"] == x["key"].split("/")[0]
     assert [x["score"] for x in issues] == sorted(x["score"] for x in issues)
+    # ranked by cleanlab's accuracy-weighted ensemble instead: the same flagged samples, in that score's order
+    r = run_cli("samples", str(out), "--task", copy.name, "--label-issues", "--rank-by", "ensemble", "--json")
+    weighted = json.loads(r.stdout)["issues"]
+    assert sorted(x["key"] for x in weighted) == sorted(x["key"] for x in issues)
+    assert [x["score"] for x in weighted] == sorted(x["score"] for x in weighted)
     # without the flagged samples: each model's top-1 by hand, and the grid of the flagged images
     grid = tmp_path / "grid.png"
     r = run_cli("samples", str(out), "--task", copy.name, "--without-issues", "--grid", str(grid), "--json")

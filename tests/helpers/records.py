@@ -9,7 +9,7 @@ from bench.engine.records import RunRecord, save_record
 
 
 def add(out, model, pretrained, task, acc, *, protocol="zeroshot", templates="t", created="20260101T000000",
-        n=400, seed=0, metric="top1", parent=None, own=True, extra=None, shots=None, more=None):
+        n=400, seed=0, metric="top1", parent=None, own=True, extra=None, shots=None, more=None, probs=False):
     # one uniform draw per image, shared by all models: the better model is right on a superset (paired data)
     rng = np.random.default_rng(zlib.crc32(f"{task}|{n}".encode()))
     labels = np.arange(n) % 10
@@ -25,7 +25,15 @@ def add(out, model, pretrained, task, acc, *, protocol="zeroshot", templates="t"
     rec = RunRecord(model=model, pretrained=pretrained, task=task, split="test", protocol=protocol, metrics=metrics,
                     n_samples=n, templates=templates, seed=seed, config=config, versions={"zsbench": "0.1.0"},
                     timings={"features": 1.0}, task_info={"parent": parent}, created=created)
-    save_record(rec, out, {"indices": np.arange(n), "labels": labels, "top5": top5.astype(np.int32)})
+    arrays = {"indices": np.arange(n), "labels": labels, "top5": top5.astype(np.int32)}
+    if probs:  # per-sample probabilities as a run keeps them: a seeded confidence for the top class, the rest spread
+        from bench.engine.sample_scores import sample_scores
+
+        confidence = 0.3 + 0.7 * rng.random(n)
+        matrix = np.tile(((1 - confidence) / 9)[:, None], (1, 10))
+        matrix[np.arange(n), pred] = confidence
+        arrays.update(sample_scores(matrix, labels))
+    save_record(rec, out, arrays)
     return right
 
 

@@ -9,60 +9,11 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from helpers.cli import run_cli
 
 LANGUAGES = ["om", "xh"]  # Babel's two smallest: 18 and 35 classes, 6 of them shared
-
-
-@pytest.fixture(scope="module")
-def imagenet_val(tmp_path_factory):
-    """An ImageNet layout both tools read: DATA/imagenet/val/<wnid>/ (1000 folders, one image each, as
-    CLIP_benchmark's BabelImageNet needs the same count per class) and torchvision's meta.bin."""
-    from tasks.subsets import imagenet_wnids
-
-    data = tmp_path_factory.mktemp("data")
-    root = data / "imagenet"
-    rng = np.random.default_rng(0)
-    wnids = imagenet_wnids()
-    for w in wnids:
-        (root / "val" / w).mkdir(parents=True)
-        Image.fromarray(rng.integers(0, 255, size=(12, 14, 3), dtype=np.uint8)).save(root / "val" / w / f"{w}_1.JPEG")
-    torch.save(({w: (f"class {i}",) for i, w in enumerate(wnids)}, []), root / "meta.bin")
-    return data
-
-
-TINY = "zsbench-tiny-clip"
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    """A random-init CLIP with two-layer, 64-wide towers, registered with open_clip (both tools build the same
-    model from the same checkpoint): these tests compare thousands of prompts through CLIP_benchmark's own
-    per-class text loop, which ViT-S-32's tower would take minutes for on two cores."""
-    import open_clip
-
-    folder = tmp_path_factory.mktemp("configs")
-    (folder / f"{TINY}.json").write_text(json.dumps({
-        "embed_dim": 64, "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "patch_size": 32, "head_width": 32},
-        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2}}))
-    open_clip.add_model_config(folder)
-    torch.manual_seed(7)
-    path = folder / "tiny.pt"
-    torch.save(open_clip.create_model(TINY, pretrained=None).state_dict(), path)
-    return path
-
-
-@pytest.fixture
-def tiny(tiny_checkpoint, monkeypatch):
-    """The tiny model by name in this process (open_clip knows it; zsbench's cached catalog of open_clip's names is
-    bypassed for it)."""
-    import bench.models.openclip as openclip
-
-    check = openclip._check_name
-    monkeypatch.setattr(openclip, "_check_name", lambda name: None if name == TINY else check(name))
-    return tiny_checkpoint
+TINY = "zsbench-tiny-clip"  # conftest's tiny_checkpoint / tiny fixtures
 
 
 @pytest.fixture

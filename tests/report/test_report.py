@@ -144,6 +144,9 @@ def test_every_plot_kind_renders_deterministically(kind, results, tmp_path):
     if kind == "checkpoints":  # a training run's checkpoints as records of their own
         for step, acc in ((1, 0.3), (2, 0.5), (5, 0.6)):
             add(results, "ViT-B-32", f"/runs/a/epoch_{step}.pt", "cifar10", acc)
+    if kind == "reliability":  # records that keep per-sample probabilities
+        for model, acc in (("ViT-B-32", 0.8), ("RN50", 0.6)):
+            add(results, model, "openai", "cifar100", acc, probs=True, created="20260301T000000")
     if kind in LANGUAGE_KINDS:  # one task in several languages
         for model, base in (("ViT-B-32", 0.6), ("RN50", 0.5)):
             for i, language in enumerate(("en", "de", "zh", "om")):
@@ -181,7 +184,8 @@ def test_cli_leaderboard_compare_plot_report(results, tmp_path):
     out = zsbench("plot", "all", "--results", str(results), cache=tmp_path, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     # every kind the fixture records allow (no training-run checkpoints among them)
-    assert {p.stem for p in (results / "plots").glob("*.png")} == set(KINDS) - {"checkpoints", *LANGUAGE_KINDS}
+    assert {p.stem for p in (results / "plots").glob("*.png")} == set(KINDS) - {"checkpoints", "reliability",
+                                                                                 *LANGUAGE_KINDS}
 
 
 @pytest.mark.slow
