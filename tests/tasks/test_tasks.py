@@ -244,7 +244,7 @@ def test_clip_benchmark_and_datacomp_dataset_names_are_accepted():
     assert set(CLIP_BENCHMARK) - theirs <= {"cifar10", "cifar100", "food101", "dtd", "pets", "flowers", "eurosat",
                                             "pcam", "imagenet-o", "imagenet1k-unverified",  # outside its collections
                                             "babel_imagenet", "xtd10", "xtd200", "crossmodal3600", "flickr30k-200",
-                                            "multilingual_mscoco_captions",
+                                            "multilingual_mscoco_captions", "imagenet-w", "dummy",
                                             *(f"vtab/{n}" for n in ("cub", "inaturalist", "dsprites_label_shape",
                                                                     "cars", "food101", "sun397",
                                                                     "dsprites_label_scale", "dsprites_label_y_position",
