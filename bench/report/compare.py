@@ -11,7 +11,7 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.engine.metrics import holm, mcnemar_exact, paired_bootstrap_ci, paired_bootstrap_mpcr
 from bench.engine.records import load_predictions, read_record
-from bench.report.collect import default_board, load_runs, newest, of_protocol
+from bench.report.collect import ENGLISH, default_board, load_runs, newest, of_protocol, task_column
 from bench.report.protocols import describe
 from bench.report.text import format_table
 from bench.core.paths import user_path
@@ -113,8 +113,8 @@ def _same_weights(recorded: str, given: str) -> bool:
 
 def _select(runs: pd.DataFrame, spec: str | tuple[str, str], protocol: str) -> pd.DataFrame:
     """A run record path, a model as ``NAME`` / ``NAME:PRETRAINED``, a checkpoint path or pretrained
-    tag that one model's records name, or a ``(name, pretrained)`` pair; the newest record per task
-    and profile."""
+    tag that one model's records name, or a ``(name, pretrained)`` pair; the newest record per task,
+    profile and language."""
     sel = of_protocol(runs, protocol)
     if isinstance(spec, tuple):
         name, tag = spec
@@ -129,7 +129,7 @@ def _select(runs: pd.DataFrame, spec: str | tuple[str, str], protocol: str) -> p
             if len(models) > 1:
                 raise UserError(f"'{spec}' is the weights of several models' records ({', '.join(models)}): "
                                 f"give MODEL:{spec}")
-            return newest(by_weights, keys=("task", "profile"))
+            return newest(by_weights, keys=("task", "profile", "language"))
         name, tag = (spec, "") if spec in set(runs.model) else spec.rsplit(":", 1) if ":" in spec else (spec, "")
     sel = sel[sel.model == name]
     if tag:
@@ -146,7 +146,7 @@ def _select(runs: pd.DataFrame, spec: str | tuple[str, str], protocol: str) -> p
         if len(variants) > 1:
             raise UserError(f"'{spec}' has {len(variants)} {protocol} classifiers on {task} ({'; '.join(variants)}): "
                             "compare one record of each side (give the record .json files)")
-    return newest(sel, keys=("task", "profile"))
+    return newest(sel, keys=("task", "profile", "language"))
 
 
 def paired_records(runs: pd.DataFrame, a: str, b: str, tasks: list[str] | None = None,
@@ -176,9 +176,13 @@ def paired_records(runs: pd.DataFrame, a: str, b: str, tasks: list[str] | None =
     several = ra.profile.nunique() > 1
     for task in shared:
         for profile in sorted(set(ra[ra.task == task].profile) & set(rb[rb.task == task].profile)):
-            x = ra[(ra.task == task) & (ra.profile == profile)].iloc[0]
-            y = rb[(rb.task == task) & (rb.profile == profile)].iloc[0]
-            pairs.append((f"{task} [{profile}]" if several else task, x.path, y.path, x.label, y.label))
+            xa = ra[(ra.task == task) & (ra.profile == profile)]
+            yb = rb[(rb.task == task) & (rb.profile == profile)]
+            # each language both were run in is its own comparison (English first), never one standing for another
+            for language in sorted(set(xa.language) & set(yb.language), key=lambda c: (c not in ENGLISH, str(c))):
+                x, y = xa[xa.language == language].iloc[0], yb[yb.language == language].iloc[0]
+                label = task_column(task, language)
+                pairs.append((f"{label} [{profile}]" if several else label, x.path, y.path, x.label, y.label))
     return pairs
 
 

@@ -275,3 +275,19 @@ def test_the_ensemble_averages_each_class_over_its_own_prompts():
         for column, owned in enumerate(prompts):
             mean = torch.stack([torch.nn.functional.normalize(table[p], dim=0) for p in owned]).mean(dim=0)
             assert torch.allclose(got[:, column], mean / mean.norm(), atol=1e-6)
+
+
+def test_compare_pairs_each_language_apart(tmp_path):
+    """Two checkpoints on Babel-ImageNet in English and German: two comparisons, one per language (before, the newest
+    record of either language silently stood for the task)."""
+    from bench.report.collect import load_runs
+    from bench.report.compare import compare
+
+    from helpers.records import add
+
+    for i, (language, a, b) in enumerate((("en", 0.70, 0.60), ("de", 0.50, 0.55))):
+        add(tmp_path, "M", "a", "babel_imagenet", a, extra={"language": language}, created=f"2026010{i + 1}T000000")
+        add(tmp_path, "M", "b", "babel_imagenet", b, extra={"language": language}, created=f"2026010{i + 1}T000000")
+    out = compare(load_runs(tmp_path), "M:a", "M:b", n_resamples=200)
+    assert [c.task for c in out] == ["babel_imagenet", "babel_imagenet (de)"]
+    assert out[0].acc_a > out[0].acc_b and out[1].acc_a < out[1].acc_b
