@@ -35,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--per-class", action="store_true", help="top-1 per class and model")
     p.add_argument("--models", action="append", metavar="MODEL[:PRETRAINED]",
                    help="only these models' records (repeatable; default: every model recorded on the task's data)")
+    p.add_argument("--language", metavar="CODE", help="only this language's records (default: English where the task "
+                                                       "has records in several languages; the others are listed as "
+                                                       "left out)")
     p.add_argument("--protocol", metavar="NAME", help="only this protocol's records (e.g. linear-probe; default: every "
                                                       "classification record of the task)")
     p.add_argument("--top", type=positive_count, default=20, help="rows shown per table (default 20; --json has all)")
@@ -60,7 +63,7 @@ def execute(args: argparse.Namespace) -> int:
             from bench.core.paths import ensure_writable_dir, user_path
 
             ensure_writable_dir(user_path(value).resolve().parent, flag)
-    data = s.load_task_samples(load_runs(args.results), args.task, args.models, args.protocol)
+    data = s.load_task_samples(load_runs(args.results), args.task, args.models, args.protocol, args.language)
     models = [m.label for m in data.models]
     out: dict = {"task": args.task, "models": models, "samples": int(len(data.indices))}
     notes = [f"left out: {x}" for x in data.left_out]

@@ -22,7 +22,7 @@ from bench.engine.metrics import wilson_interval
 from bench.engine.protocol import SampleResults
 from bench.engine.records import fingerprint_of
 from bench.engine.sample_scores import probability_matrix
-from bench.report.collect import newest
+from bench.report.collect import ENGLISH, newest
 from bench.report.protocols import describe
 
 
@@ -93,10 +93,23 @@ def _matches(spec: str, row) -> bool:
 
 
 def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = None,
-                      protocol: str | None = None) -> TaskSamples:
+                      protocol: str | None = None, language: str | None = None) -> TaskSamples:
     """The task's records lined up sample by sample (see the module docstring); ``protocol``: only that
-    protocol's records (e.g. linear-probe)."""
+    protocol's records (e.g. linear-probe); ``language``: only that language's (default: English where the task
+    has records in several languages, the others listed as left out, never lined up with it)."""
     rows = newest(runs[runs.task == task])
+    language_note = None
+    if language is not None:
+        if not (rows.language == language).any():
+            raise UserError(f"no records of task {task} in language {language} (languages recorded: "
+                            f"{', '.join(sorted(set(map(str, rows.language)))) or 'none'})")
+        rows = rows[rows.language == language]
+    elif rows.language.nunique() > 1:
+        recorded = sorted(set(map(str, rows.language)))
+        chosen = next((c for c in ENGLISH if c in recorded), recorded[0])
+        language_note = (f"records in {', '.join(c for c in recorded if c != chosen)} (another language; give "
+                         f"--language to read one of them)")
+        rows = rows[rows.language == chosen]
     if protocol is not None:
         if not (rows.protocol == protocol).any():
             raise UserError(f"no {protocol} records of task {task} (protocols recorded: "
@@ -138,6 +151,7 @@ def load_task_samples(runs: pd.DataFrame, task: str, models: list[str] | None = 
     for fingerprint, m in loaded:
         groups.setdefault(fingerprint, []).append(m)
     chosen = max(groups.values(), key=len)
+    skipped += [language_note] if language_note else []
     left_out = skipped + [f"{m.label} (other data: another --limit, split or source)"
                           for g in groups.values() if g is not chosen for m in g]
     common = chosen[0].preds["indices"]

@@ -291,3 +291,22 @@ def test_compare_pairs_each_language_apart(tmp_path):
     out = compare(load_runs(tmp_path), "M:a", "M:b", n_resamples=200)
     assert [c.task for c in out] == ["babel_imagenet", "babel_imagenet (de)"]
     assert out[0].acc_a > out[0].acc_b and out[1].acc_a < out[1].acc_b
+
+
+def test_samples_read_one_language(tmp_path):
+    """ImageNet's English and Chinese records share images: `samples` reads English by default and lists the other
+    as left out; --language cn reads the Chinese ones; an unrecorded language is one line."""
+    from helpers.records import add
+
+    for i, language in enumerate(("en", "cn")):
+        for model, acc in (("A", 0.7), ("B", 0.5)):
+            add(tmp_path, model, "x", "imagenet", acc - 0.1 * i, extra={"language": language},
+                created=f"2026010{i + 1}T000000")
+    english = run_cli("samples", str(tmp_path), "--task", "imagenet", "--hard", "--json")
+    assert english.returncode == 0, english.stderr
+    assert [m.split(" [")[0] for m in json.loads(english.stdout)["models"]] == ["A / x", "B / x"]
+    assert "records in cn (another language" in english.stdout + english.stderr
+    chinese = run_cli("samples", str(tmp_path), "--task", "imagenet", "--hard", "--language", "cn", "--json")
+    assert chinese.returncode == 0 and len(json.loads(chinese.stdout)["models"]) == 2, chinese.stderr
+    missing = run_cli("samples", str(tmp_path), "--task", "imagenet", "--hard", "--language", "de")
+    assert missing.returncode == 2 and "languages recorded: cn, en" in missing.stderr
