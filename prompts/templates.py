@@ -211,9 +211,11 @@ class ClassPrompts(tuple):
         return {"class_prompts": self.name, "sha256": self.digest(), "n_prompts": [len(p) for p in self]}
 
 
-def class_prompts_by_name(table: dict, classnames: list[str], where: str) -> ClassPrompts:
+def class_prompts_by_name(table: dict, classnames: list[str], where: str, allow_extra: bool = False) -> ClassPrompts:
     """A ``{class name: [prompts]}`` table in the task's label order, matched by name (case and spacing as
-    written); a class the table leaves out, or an entry with no prompt, is refused in one line."""
+    written); a class the table leaves out, or an entry with no prompt, is refused in one line. An entry for a class
+    the task lacks is refused too, unless ``allow_extra`` (a published table looked up by name, as CLIP_benchmark
+    looks up CuPL's 1000 ImageNet classes for a task of some of them)."""
     if not isinstance(table, dict) or not table:
         raise UserError(f"{where}: a class -> prompts table must be a non-empty JSON object")
     out = []
@@ -228,7 +230,8 @@ def class_prompts_by_name(table: dict, classnames: list[str], where: str) -> Cla
         if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
             raise UserError(f"{where}: the prompts of class '{name}' must be a non-empty list of non-empty strings")
         out.append(prompts)
-    extra = [k for k in table if k not in set(classnames)]
+    known = set(classnames)
+    extra = [] if allow_extra else [k for k in table if k not in known]
     if extra:
         raise UserError(f"{where}: class '{extra[0]}' is not a class of the task ({len(extra)} such); key the table by "
                         "the task's class names")

@@ -268,27 +268,19 @@ def resolve_templates(task: TaskSpec, override: str | None, source: ImageSource 
             return get_templates(cb_templates("imagenet", prompts.language), verbatim=True), \
                 f"clip_benchmark:{prompts.language}:imagenet"
     if key is None:
-        key = _template_file_key(path, task.name)
-        if key is not None:
-            table = _class_table(path, key)
-            if table is not None:  # CLIP_benchmark's --custom_template_file with class-specific prompts (CuPL's)
+        found = _template_file_entry(path, task.name)
+        if found is not None:
+            key, entry = found
+            if isinstance(entry, dict):  # CLIP_benchmark's --custom_template_file with class-specific prompts (CuPL's)
                 names = classnames if classnames is not None else resolve_classnames(task, source, prompts)
-                return class_prompts_by_name(table, [display_name(n) for n in names], f"--templates {path}#{key}"), \
-                    f"{chosen}#{key}"
+                return class_prompts_by_name(entry, [display_name(n) for n in names], f"--templates {path}#{key}",
+                                             allow_extra=True), f"{chosen}#{key}"
             return get_templates(path, dataset_key=key), f"{chosen}#{key}"
     return get_templates(path, dataset_key=key or task.name), str(chosen)
 
 
 #: ``--templates cupl``: CLIP_benchmark's CuPL prompts for ImageNet-class tasks
 CUPL = "cupl"
-
-
-def _class_table(path: str, key: str) -> dict | None:
-    """The entry ``key`` of a JSON template file when it is a class -> prompts table (else None: a list)."""
-    import json
-
-    entry = json.loads(user_path(path).read_text(encoding="utf-8")).get(key)
-    return entry if isinstance(entry, dict) else None
 
 
 def imagenet_classes(task: TaskSpec, prompts: PromptChoice = DEFAULT) -> list[int] | None:
@@ -315,11 +307,9 @@ def cupl_prompts(task: TaskSpec, prompts: PromptChoice = DEFAULT) -> ClassPrompt
     if classes is None:
         raise UserError(f"--templates {CUPL}: CuPL's prompts are written for ImageNet's classes and task {task.name} "
                         "is not an ImageNet-class task; use a template set, or a class -> prompts table in a task file")
-    english, table = cb_file("classnames", "en")["imagenet1k"], cupl_table()["imagenet1k"]
-    names = [english[i] for i in classes]
-    return ClassPrompts(class_prompts_by_name({n: table[n] for n in names if n in table}, names,
-                                              "clip-benchmark's cupl_prompts.json"),
-                        "clip-benchmark's cupl_prompts.json (imagenet1k)")
+    english = cb_file("classnames", "en")["imagenet1k"]
+    return class_prompts_by_name(cupl_table()["imagenet1k"], [english[i] for i in classes],
+                                 "clip-benchmark's cupl_prompts.json (imagenet1k)", allow_extra=True)
 
 
 def language_label_map(task: TaskSpec, prompts: PromptChoice) -> np.ndarray | None:
@@ -343,10 +333,11 @@ def _check_parent_labels(task: TaskSpec, source: ImageSource | None, classes) ->
                         "1000 validation folders)")
 
 
-def _template_file_key(path: str, task: str) -> str | None:
+def _template_file_entry(path: str, task: str) -> tuple[str, object] | None:
     """For a JSON template file keyed by dataset (CLIP_benchmark's --custom_template_file layout): the key that
-    holds ``task``'s templates, with CLIP_benchmark's fallback to ``imagenet1k``; None for any other file (read
-    and checked by ``get_templates``)."""
+    holds ``task``'s templates, with CLIP_benchmark's fallback to ``imagenet1k``, and its entry (a list of templates,
+    or a class -> prompts table: CuPL's file has that one key); None for any other file (read and checked by
+    ``get_templates``)."""
     import json
 
     from tasks.reference_names import TEMPLATE_FALLBACK_KEY
@@ -358,9 +349,12 @@ def _template_file_key(path: str, task: str) -> str | None:
         data = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None  # get_templates says what is wrong with it
-    if not isinstance(data, dict) or "templates" in data or len(data) < 2:
+    if not isinstance(data, dict) or "templates" in data:
         return None
-    return keyed_entry(data, task, f"--templates {path}", fallback=TEMPLATE_FALLBACK_KEY)
+    if len(data) < 2 and not isinstance(next(iter(data.values()), None), dict):
+        return None  # one list under one key: get_templates reads it
+    key = keyed_entry(data, task, f"--templates {path}", fallback=TEMPLATE_FALLBACK_KEY)
+    return None if key is None else (key, data[key])
 
 
 def reference_differences(name: str) -> list[str]:

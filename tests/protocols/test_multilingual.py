@@ -310,3 +310,17 @@ def test_samples_read_one_language(tmp_path):
     assert chinese.returncode == 0 and len(json.loads(chinese.stdout)["models"]) == 2, chinese.stderr
     missing = run_cli("samples", str(tmp_path), "--task", "imagenet", "--hard", "--language", "de")
     assert missing.returncode == 2 and "languages recorded: cn, en" in missing.stderr
+
+
+def test_clip_benchmarks_cupl_file_as_templates_is_cupl():
+    """CLIP_benchmark's own `--custom_template_file cupl_prompts.json` (one key, imagenet1k, a class -> prompts table)
+    given as --templates: the same prompts as --templates cupl for a task named with CLIP_benchmark's English names."""
+    from prompts.languages import clip_benchmark_data
+    from tasks.classes import PromptChoice, resolve_classnames, resolve_templates
+    from tasks.registry import get_task
+
+    spec, choice = get_task("imagenette"), PromptChoice("clip_benchmark", "en", "clip_benchmark")
+    names = resolve_classnames(spec, None, choice)
+    path = str(clip_benchmark_data("cupl_prompts.json"))
+    from_file, label = resolve_templates(spec, path, None, choice, names)
+    assert label == f"{path}#imagenet1k" and list(from_file) == list(resolve_templates(spec, "cupl")[0])
