@@ -29,6 +29,8 @@ from bench.core.errors import UserError
 CLIP_BENCHMARK_LANGUAGES = ("en", "cn", "it", "jp", "ar")
 #: ``--language`` words that are not codes
 ALL = "all"
+#: the codes that mean English (``eng_Latn`` in the FLORES-200 sets): a task's default, an untagged column, first
+ENGLISH = ("en", "eng_Latn")
 INSTALL_HINT = "pip install 'zsbench[multilingual]' (or pip install clip-benchmark)"
 
 

@@ -7,7 +7,7 @@ opened, so a language a task cannot take stops the run in one line that lists th
 from __future__ import annotations
 
 from bench.core.errors import UserError
-from prompts.languages import ALL, CLIP_BENCHMARK_LANGUAGES, language_set
+from prompts.languages import ALL, CLIP_BENCHMARK_LANGUAGES, ENGLISH, language_set
 from tasks.spec import TaskSpec
 
 
@@ -53,4 +53,4 @@ def languages_for(spec: TaskSpec, requested: list[str]) -> list[str]:
 def default_language(spec: TaskSpec) -> str:
     """The language a task runs in when ``--language`` is not given: English (``eng_Latn`` in the FLORES-200 sets)."""
     available = task_languages(spec)
-    return next((code for code in ("en", "eng_Latn") if code in available), available[0])
+    return next((code for code in ENGLISH if code in available), available[0])

@@ -19,10 +19,9 @@ from bench.core.errors import StorageFull, UserError
 from bench.core.paths import default_cache_dir, default_data_dir, ensure_writable_dir
 from bench.core.store import Store
 from bench.engine.evaluation import Evaluation, OpenedTask, open_task
-from bench.models.base import check_language, prepare_language
 from bench.engine.features import extractor_for
 from bench.models import check_model, load_model
-from bench.models.base import ModelBackend, check_precision
+from bench.models.base import ModelBackend, check_language, check_precision, prepare_language
 from bench.engine.protocol_registry import get_protocol
 from bench.engine.records import (RunRecord, build_record, read_records_if_any, save_record, with_keys,
                                   work_keys_of)

@@ -17,6 +17,7 @@ from bench.engine.config import option
 #: --calibration-fraction: strictly between 0 and 1
 fraction = real(0.0, 1.0, low_open=True, high_open=True)
 from bench.engine.protocol import CLASSIFICATION_COLUMNS, Outcome, PlotKind, Protocol, Unit, View
+from prompts.languages import ENGLISH
 
 if TYPE_CHECKING:  # pragma: no cover - the engine's heavy modules load when a protocol evaluates, not when
     import pandas as pd
@@ -306,7 +307,7 @@ def language_table(runs: "pd.DataFrame") -> "pd.DataFrame":
     recs = language_records(runs)
     table = recs.assign(value=100 * recs.primary).pivot_table(index=["label", "task"], columns="language",
                                                               values="value", aggfunc="first")
-    table = table.reindex(sorted(table.columns, key=lambda c: (c not in ("en", "eng_Latn"), c)), axis=1)
+    table = table.reindex(sorted(table.columns, key=lambda c: (c not in ENGLISH, c)), axis=1)
     languages = list(table.columns)
     table["mean"] = table[languages].mean(axis=1)
     table["languages"] = table[languages].notna().sum(axis=1)
@@ -328,7 +329,7 @@ def _heat_task(runs: "pd.DataFrame") -> tuple[str, "pd.DataFrame"]:
 def _english_gap_order(grid: "pd.DataFrame") -> list[str]:
     """Languages by the mean gap to the English figure of the same model (smallest gap first); without an English
     record, by the mean figure (highest first)."""
-    english = next((c for c in ("en", "eng_Latn") if c in grid.index), None)
+    english = next((c for c in ENGLISH if c in grid.index), None)
     key = (grid.loc[english] - grid).mean(axis=1) if english else -grid.mean(axis=1)
     return list(key.sort_values(kind="stable").index)
 
@@ -408,14 +409,13 @@ def temperature_calibration(ev: "Evaluation", feats, logits: np.ndarray, weights
 def calibration_records(runs: "pd.DataFrame") -> list:
     """(row, predictions) of the newest record per model, task, protocol and settings whose per-sample results keep
     probabilities (its top-1 confidence and the true class's probability)."""
-    from bench.engine.records import load_predictions
     from bench.report.collect import newest
 
     out = []
     for r in newest(runs).itertuples():
         try:
-            preds = load_predictions(r.path)
-        except Exception:  # noqa: BLE001 - a record without its arrays (deleted, older): nothing to measure
+            preds = r.record.predictions()
+        except OSError:  # a record without its arrays (deleted, older): nothing to measure
             continue
         if "topk_prob" in preds and "true_prob" in preds and "labels" in preds:
             out.append((r, preds))

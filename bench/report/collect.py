@@ -8,6 +8,7 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.engine.records import read_records, records_folder
 from bench.report.protocols import describe
+from prompts.languages import ENGLISH
 
 COLUMNS = ["model", "pretrained", "label", "task", "protocol", "board", "zero_shot", "published", "uses_templates",
            "templates", "profile", "prompt_source", "language", "split",
@@ -48,10 +49,6 @@ def load_runs(results: Path | str, strict: bool = False) -> pd.DataFrame:
 #: profile, template set or classifier variant (``Protocol.variant``: a probe's features and training subset)
 #: is another number and keeps its own row; so is another language
 SAME_NUMBER = ("model", "pretrained", "templates", "task", "protocol", "features", "profile", "language")
-
-
-#: the languages a task's column needs no tag for (English; ``eng_Latn`` in the FLORES-200 sets)
-ENGLISH = ("en", "eng_Latn")
 
 
 def task_column(task: str, language: str | None) -> str:

@@ -11,7 +11,8 @@ import pandas as pd
 from bench.core.errors import UserError
 from bench.engine.metrics import holm, mcnemar_exact, paired_bootstrap_ci, paired_bootstrap_mpcr
 from bench.engine.records import load_predictions, read_record
-from bench.report.collect import ENGLISH, default_board, load_runs, newest, of_protocol, task_column
+from bench.report.collect import default_board, load_runs, newest, of_protocol, task_column
+from prompts.languages import ENGLISH
 from bench.report.protocols import describe
 from bench.report.text import format_table
 from bench.core.paths import user_path

@@ -22,7 +22,8 @@ from bench.engine.metrics import wilson_interval
 from bench.engine.protocol import SampleResults
 from bench.engine.records import fingerprint_of
 from bench.engine.sample_scores import probability_matrix
-from bench.report.collect import ENGLISH, newest
+from bench.report.collect import newest
+from prompts.languages import ENGLISH
 from bench.report.protocols import describe
 
 

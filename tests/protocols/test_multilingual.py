@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import TINY
 from helpers.cli import run_cli
 
 LANGUAGES = ["om", "xh"]  # Babel's two smallest: 18 and 35 classes, 6 of them shared
-TINY = "zsbench-tiny-clip"  # conftest's tiny_checkpoint / tiny fixtures
 
 
 @pytest.fixture
