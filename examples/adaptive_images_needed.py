@@ -28,6 +28,8 @@ def main() -> None:
     parser.add_argument("--versus", help="a second model's full record on the same data: compare --sequential")
     parser.add_argument("--widths", default="1,2,3,5", help="target widths in points (default 1,2,3,5)")
     parser.add_argument("--seeds", type=int, default=200)
+    parser.add_argument("--assist", default="none", help="--versus: compare --sequential's --assist (auto: the other "
+                        "full records in the record's results folder; default none)")
     args = parser.parse_args()
     record, preds = read_record(Path(args.record)), load_predictions(Path(args.record))
     correct = (preds["top5"][:, 0] == preds["labels"]).astype(float)
@@ -47,11 +49,12 @@ def main() -> None:
         print(f"| {width:g} | {int(np.median(used)):,} | {int(np.percentile(used, 10)):,}-"
               f"{int(np.percentile(used, 90)):,} | {np.median(used) / N:.0%} | {held}/{args.seeds} |")
     if args.versus:
-        results = [sequential_compare(args.record, args.versus, record.task, "A", "B", 0.05, seed)
+        folder = Path(args.record).resolve().parent.parent
+        results = [sequential_compare(args.record, args.versus, record.task, "A", "B", 0.05, seed, args.assist, folder)
                    for seed in range(args.seeds)]
         used = np.array([c.n for c in results])
         verdicts = {v: sum(c.verdict == v for c in results) for v in ("A better", "B better", "undecided")}
-        print(f"compare --sequential (A = {args.record}, B = {args.versus}): images needed median "
+        print(f"compare --sequential --assist {args.assist} (A = {args.record}, B = {args.versus}): images needed median "
               f"{int(np.median(used)):,}, 10th-90th percentile {int(np.percentile(used, 10)):,}-"
               f"{int(np.percentile(used, 90)):,} of {N:,}; verdicts over {args.seeds} seeds: {verdicts}")
 

@@ -5,7 +5,8 @@ with a seed (each to another class, uniformly), and runs the same confident-lear
 models' mean probabilities with the flipped labels. This equals evaluating on a copy of the test split
 whose labels were flipped: no protocol's test-time probabilities depend on the test labels (a probe is
 trained on the training split). Prints how many samples are flagged, precision at k = the number
-flipped, and the AUROC of the score (1 - normalized margin) for "this label was flipped".
+flipped, and the AUROC of the score (1 - normalized margin) for "this label was flipped"; the same for
+``--rank-by ensemble``'s ranking (cleanlab's accuracy-weighted ensemble score of the same flagged set).
 
     python examples/label_issue_flips.py results/ --task cifar10 --flip 0.02 --seed 0
 """
@@ -15,7 +16,8 @@ import argparse
 
 import numpy as np
 
-from bench.engine.label_issues import find_label_issues, normalized_margin
+from bench.engine.label_issues import ensemble_quality_scores, find_label_issues, normalized_margin, reranked
+from bench.engine.sample_scores import probability_matrix
 from bench.report.collect import load_runs
 from bench.report.samples import load_task_samples, mean_probabilities
 
@@ -57,6 +59,12 @@ def main() -> None:
     print(f"  {n} labels flipped ({args.flip:.0%}, seed {args.seed}): {len(found.indices):,} flagged; precision at "
           f"k={n}: {precision:.3f}; recall among all flagged: {recall:.3f}; AUROC of 1 - normalized margin: "
           f"{auroc(1 - normalized_margin(labels, probs), flipped):.4f}")
+    matrices = [probability_matrix(m.preds, k)[0] for m in samples.models]
+    weighted = ensemble_quality_scores(labels, matrices)
+    ranked = reranked(found, weighted)
+    precision = float(flipped[ranked.indices[:n]].mean()) if len(ranked.indices) >= 1 else 0.0
+    print(f"  --rank-by ensemble (accuracy-weighted): precision at k={n}: {precision:.3f}; AUROC of 1 - weighted "
+          f"score: {auroc(1 - weighted, flipped):.4f}")
 
 
 if __name__ == "__main__":

@@ -66,7 +66,11 @@ def sweep_top_k(entries: list, config: RunConfig, run_round: Callable[[list, Run
             say(f"sweep --top: {name} runs in full on every model: {reason}")
             full.append(name)
             continue
-        sample = AdaptiveSample.of(open_task(spec, config, ctx), spec.metric, config.seed)
+        task = open_task(spec, config, ctx)
+        sample = AdaptiveSample.of(task, spec.metric, config.seed)
+        assist = sample.attach_assist(config.assist, task, config.out_for(name))
+        if assist is not None and assist.controls is None:
+            say(f"sweep --top: {name}: {assist.note}")
         selections.append(Selection(name, sample, {e.label: "running" for e in entries}))
     if not selections:
         raise UserError("sweep --top: no task's metric can be bounded (top-1, top-5 or mean per-class recall): "

@@ -5,6 +5,7 @@ import argparse
 
 from bench.commands.base import Command, add_json, add_results, board, print_json, runs_of
 from bench.core.numbers import count, fraction, seed_value
+from bench.engine.config import assist_value
 
 
 def add_arguments(cp: argparse.ArgumentParser) -> None:
@@ -25,6 +26,10 @@ def add_arguments(cp: argparse.ArgumentParser) -> None:
                          "or the shared sample runs out; prints the images used out of all. Two --target-ci records "
                          "with the same --seed are read along their shared order")
     cp.add_argument("--alpha", type=fraction, default=0.05, help="--sequential: the test's level (default 0.05)")
+    cp.add_argument("--assist", type=assist_value, default="auto", metavar="auto|none|RESULTS",
+                    help="--sequential: bet on the residuals of the difference given earlier models' per-sample "
+                         "results on the same images (still valid however unrelated they are; docs/adaptive.md): "
+                         "auto (default: the other full records in the results folder), none, or a results folder")
     add_json(cp, "print one JSON object per task (accuracies, difference, interval, p, Holm-adjusted p, verdict)")
     add_results(cp)
 
@@ -52,7 +57,7 @@ def _sequential(args: argparse.Namespace) -> int:
 
     if not 0 < args.alpha < 1:
         raise UserError(f"--alpha {args.alpha:g} must be between 0 and 1, e.g. 0.05")
-    results = [sequential_compare(pa, pb, task, la, lb, args.alpha, args.seed)
+    results = [sequential_compare(pa, pb, task, la, lb, args.alpha, args.seed, args.assist, args.results)
                for task, pa, pb, la, lb in paired_records(runs_of(args), args.a, args.b, args.task, args.protocol)]
     if args.json:
         print_json([c.as_dict() for c in results])

@@ -35,6 +35,9 @@ def add_arguments(lb: argparse.ArgumentParser) -> None:
                     help="add open_clip's published rows for the same checkpoints")
     lb.add_argument("--suite", help="columns: this suite's tasks (e.g. clip, imagenet-shifts, retrieval, or a file); "
                                     "the average only for rows that have all of them")
+    lb.add_argument("--review", action="append", metavar="review.json",
+                    help="add a column TASK (reviewed): each row's top-1 on the labels a review from the explorer "
+                         "corrects (zsbench samples --review); records never change; repeatable")
     lb.add_argument("--missing", action="store_true", help="list the tasks each row without an average lacks")
     add_results(lb)
 
@@ -43,6 +46,7 @@ def execute(args: argparse.Namespace) -> int:
     from bench.report.leaderboard import (below_published, leaderboard as table_of, missing_tasks, prompt_source_notes,
                                           render)
     from bench.report.protocols import all_views, view
+    from bench.report.review import reviewed_figures
 
     if args.list_views:
         print("table: models x tasks, each task's own metric (the default)")
@@ -54,9 +58,14 @@ def execute(args: argparse.Namespace) -> int:
         chosen = view(args.view)
         print(render(view_table(chosen.table(runs), chosen.index_name), args.format, chosen.index_name))
         return 0
+    reviews = [reviewed_figures(runs, path) for path in args.review or ()]
     table = table_of(runs, protocol=args.protocol, metric=args.metric, history=args.all,
-                     with_published=args.with_published, suite=args.suite)
+                     with_published=args.with_published, suite=args.suite,
+                     reviewed=[(task, figures) for task, figures, _ in reviews])
     print(render(table, args.format))
+    if args.format == "md":
+        for _, _, note in reviews:
+            print(f"reviewed: {note}")
     if args.missing and args.format == "md":
         for row, tasks_missing in missing_tasks(table).items():
             print(f"missing ({len(tasks_missing)}): {row}: {', '.join(tasks_missing)}")

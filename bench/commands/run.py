@@ -121,6 +121,16 @@ def adaptive_lines(records) -> list[str]:
         lines.append(f"adaptive: {r.model} {r.pretrained} {r.task}: {a['metric']} in [{pct(lo)}, {pct(hi)}] "
                      f"({a['confidence']:.0%} anytime-valid, whole test set) from {a['n']:,} of {a['N']:,} images; "
                      f"{how}")
+        assist = a.get("assist") or {}
+        if assist.get("used"):
+            saved = (f"; the plain sequence would need about {assist['images_plain_estimate']:,}"
+                     if "images_plain_estimate" in assist else "")
+            reduction = (f", variance {100 * assist['variance_reduction']:.0f}% lower"
+                         if "variance_reduction" in assist else "")
+            lines.append(f"  assisted by {len(assist['records'])} earlier record(s) on the same images{reduction}"
+                         f"{saved}")
+        elif assist.get("note") and assist.get("mode") != "none":
+            lines.append(f"  {assist['note']}")
         if sel:
             selections[(r.task, r.templates)] = sel
     for (task, _), sel in selections.items():

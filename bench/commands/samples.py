@@ -40,6 +40,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                        "left out)")
     p.add_argument("--protocol", metavar="NAME", help="only this protocol's records (e.g. linear-probe; default: every "
                                                       "classification record of the task)")
+    p.add_argument("--review", metavar="review.json",
+                   help="apply a label review downloaded from the explorer (zsbench report): every model's top-1 on "
+                        "the corrected labels with its 95%% interval, the rank changes and the labels changed; "
+                        "records never change")
     p.add_argument("--top", type=positive_count, default=20, help="rows shown per table (default 20; --json has all)")
     p.add_argument("--json", action="store_true", help="one JSON object per question (label issues: "
                                                        '{"task", "models", "issues": [{"key", "index", "label", '
@@ -52,6 +56,8 @@ def execute(args: argparse.Namespace) -> int:
     from bench.report import samples as s
 
     asked = [q for q in QUESTIONS if getattr(args, q)]
+    if args.review:
+        return _review(args)
     if not asked:
         if not args.grid:
             raise UserError("say what to show: --label-issues, --without-issues, --grid FILE.png, --hard, --disagree, "
@@ -115,6 +121,21 @@ def _write_csv(path, out: dict, question: str) -> None:
     rows = out[key]
     frame = pd.DataFrame.from_dict(rows, orient="index") if isinstance(rows, dict) else pd.json_normalize(rows)
     frame.to_csv(path, index=isinstance(rows, dict))
+
+
+def _review(args: argparse.Namespace) -> int:
+    from bench.report.collect import load_runs
+    from bench.report.review import apply_review, read_review, review_lines
+    from bench.report.samples import load_task_samples
+
+    review = read_review(args.review)
+    out = apply_review(load_task_samples(load_runs(args.results), args.task, args.models, args.protocol,
+                                         args.language), review)
+    if args.json:
+        print_json(out)
+    else:
+        print("\n".join(review_lines(out, args.top)))
+    return 0
 
 
 def samples_lines(out: dict[str, Any], asked: list[str], top: int) -> list[str]:

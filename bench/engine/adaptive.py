@@ -27,9 +27,13 @@ import numpy as np
 
 from bench.core.errors import UserError
 from bench.engine.sampling import stratified_order
+from bench.engine.assisted import AssistedWidthSequence, assisted_cs
 from bench.engine.sequential import FIRST_CHUNK, WidthSequence, empirical_bernstein_cs
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
+    from bench.engine.assist import Assist
     from bench.engine.record_schema import Adaptive
     from bench.engine.evaluation import Evaluation, OpenedTask
     from bench.engine.features import FeatureSet
@@ -70,6 +74,7 @@ class AdaptiveSample:
     seed: int
     protocol: Any = None     # whose ``unit_values`` give a metric of its own (``bounded_metrics``)
     ends: np.ndarray | None = None   # grouped: images in the first 1, 2, ... units of the order
+    assist: "Assist | None" = None   # --assist: earlier models' per-sample values as controls (None: plain)
 
     @classmethod
     def of(cls, task: "OpenedTask", metric: str, seed: int, protocol: Any = None) -> "AdaptiveSample":
@@ -139,8 +144,33 @@ class AdaptiveSample:
 
         ``n_seen``: samples drawn so far; those dropped as undecodable leave the population too."""
         values = self.values(predictions)
-        lower, upper = empirical_bernstein_cs(values, alpha, self.population(n_seen, len(values)))
+        controls = self.controls(n_seen, predictions)
+        if controls is None:
+            lower, upper = empirical_bernstein_cs(values, alpha, self.population(n_seen, len(values)))
+        else:
+            lower, upper, _ = assisted_cs(values, controls, alpha)
         return float(lower[-1] * self.scale), float(upper[-1] * self.scale)
+
+    def attach_assist(self, mode: str, task: "OpenedTask", results: "Path | None",
+                      exclude: tuple[str, ...] = ()) -> "Assist | None":
+        """Find and keep ``--assist``'s controls for this sample (None under ``none``; see
+        :func:`bench.engine.assist.collect`)."""
+        from bench.engine.assist import NONE, Population, collect
+
+        if mode == NONE:
+            self.assist = None
+            return None
+        population = Population(task.source.identity, task.split, np.asarray(self.units),
+                                None if self.ends is not None else np.asarray(self.labels), self.values, self.metric,
+                                self.scale)
+        self.assist = collect(mode, population, results, exclude)
+        return self.assist
+
+    def controls(self, n_seen: int, predictions: dict | None) -> np.ndarray | None:
+        """The assist's controls of the units still in the population after ``n_seen`` drawn (None: plain)."""
+        if self.assist is None or self.assist.controls is None:
+            return None
+        return self.assist.population(self.units[:n_seen], np.asarray((predictions or {}).get("indices", [])))
 
     def population(self, n_seen: int, n_scored: int) -> int:
         """N less the samples drawn so far that could not be scored (undecodable images leave the test set)."""
@@ -150,6 +180,9 @@ class AdaptiveSample:
                 **extra: Any) -> "Adaptive":
         """The record's ``adaptive`` section (typed; what a selection or a target adds rides in its ``extra``)."""
         from bench.engine.record_schema import Adaptive
+
+        if self.assist is not None and "assist" not in extra:
+            extra["assist"] = self.assist.section()
 
         return Adaptive.from_dict({"n": int(n), "N": self.N, "interval": [float(interval[0]), float(interval[1])], "metric": self.metric,
                 "method": METHOD, "confidence": confidence, "seed": self.seed,
@@ -200,23 +233,34 @@ class GrowingEvaluation:
 
 
 def evaluate_to_width(protocol: "Protocol", ev: "Evaluation", unit: "Unit", templates: str | None,
-                      width: float, confidence: float, seed: int) -> "Outcome":
-    """``--target-ci``: grow the sample until the interval is at most ``width`` wide (a fraction)."""
+                      width: float, confidence: float, seed: int, assist: str = "none",
+                      results: "Path | None" = None) -> "Outcome":
+    """``--target-ci``: grow the sample until the interval is at most ``width`` wide (a fraction); ``assist``:
+    ``--assist`` (auto, none or a results folder; ``results``: the run's own folder, which auto reads), whose
+    earlier models' controls make the assisted sequence (:mod:`bench.engine.assist`)."""
     sample = AdaptiveSample.of(ev.task, ev.spec.metric, seed, protocol)
+    assist = sample.attach_assist(assist, ev.task, results)
     run = GrowingEvaluation(protocol, ev, unit, templates, sample)
-    sequence = WidthSequence(sample.N, width / sample.scale, 1 - confidence)
+    controls = None if assist is None else assist.controls
+    sequence = (WidthSequence(sample.N, width / sample.scale, 1 - confidence) if controls is None else
+                AssistedWidthSequence(sample.N, width / sample.scale, controls, 1 - confidence))
     while not sequence.done:
         outcome = run.grow(sequence.next_n)
         values = sample.values(outcome.predictions)
-        sequence.look(values, sample.population(run.n, len(values)), run.n)
+        population = sample.population(run.n, len(values))
+        if controls is None:
+            sequence.look(values, population, run.n)
+        else:
+            sequence.look(values, population, run.n, sample.controls(run.n, outcome.predictions))
     lo, hi = (v * sample.scale for v in sequence.interval)
     n, looks = run.n, sequence.looks
     reached = hi - lo <= width
     note = ("the task is no larger than one chunk: evaluated in full" if sample.N <= FIRST_CHUNK else
             None if reached else "the data ran out before the target width")
+    extra = {} if assist is None else {"assist": assist.section(sequence, width / sample.scale, n, sample.N)}
     outcome.adaptive = sample.section(n, (lo, hi), confidence, looks, target_width=width, reached=bool(reached),
                                       horizons=[round(h, 1) for h in sequence.horizons],
-                                      **({"note": note} if note else {}))
+                                      **({"note": note} if note else {}), **extra)
     return outcome
 
 

@@ -125,3 +125,11 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
 
     best = minimize_scalar(loss, bounds=(np.log(1e-2), np.log(1e2)), method="bounded", options={"xatol": 1e-6})
     return float(np.exp(best.x))
+
+
+def prediction_calibration(preds: dict) -> Calibration:
+    """A record's calibration figures from its per-sample arrays (``topk_prob``, ``true_prob`` and, where kept,
+    ``prob_sq_sum``; KeyError when the record kept no probabilities)."""
+    top = np.asarray(preds["topk"] if "topk" in preds else preds["top5"])[:, 0]
+    return calibration_of(np.asarray(preds["topk_prob"])[:, 0], top == np.asarray(preds["labels"]),
+                          preds["true_prob"], preds.get("prob_sq_sum"))

@@ -69,6 +69,16 @@ def option(flag: str | None, help: "str | Callable[[], str]", default: Any = Non
     return field(default=default, metadata=meta)
 
 
+def assist_value(text: str) -> str:
+    """``--assist``: auto, none, or a results folder / record file that exists."""
+    if text in ("auto", "none"):
+        return text
+    if not Path(text).exists():
+        raise argparse.ArgumentTypeError(f"no such results folder or record file '{text}': give auto, none or an "
+                                         "existing results folder")
+    return text
+
+
 #: images per forward pass: at most this many (a larger batch fits no device)
 MAX_BATCH = 1 << 20
 _batch = count(1, MAX_BATCH, also=" or 'auto'")
@@ -189,6 +199,13 @@ class RunConfig:
         "(a model leaves once its upper bound is below the K-th best lower bound; intervals at (1-confidence)/M "
         "each) instead of evaluating every model on every image", None, parse=positive_int, metavar="K",
         commands=(RUN, SWEEP), legacy=None)
+    assist: str = option(
+        "--assist", "--target-ci and --top: earlier models' per-sample results on the same test set as controls for "
+        "an assisted confidence sequence, still valid however unrelated they are (docs/adaptive.md): auto (default: "
+        "the full records in the results folder on the same data fingerprint; none there: the plain sequence, and "
+        "the record says so), none, or a results folder / record file to take them from; the record's "
+        "adaptive.assist names the records, the coefficients and the variance reduction", "auto",
+        parse=assist_value, metavar="auto|none|RESULTS", commands=(RUN, SWEEP), result=False)
     on_bad_image: str = option("--on-bad-image", "an undecodable image: leave it out and warn once (default), "
                                "or stop with its path", "skip", choices=BAD_IMAGE_POLICIES)
     # compute

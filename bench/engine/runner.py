@@ -149,7 +149,7 @@ class Runner:
                                     config.seed)]
         if reason is None:
             return [evaluate_to_width(step.protocol, ev, step.unit, templates, config.target_ci / 100,
-                                      config.confidence, config.seed)]
+                                      config.confidence, config.seed, config.assist, config.out_for(step.unit.task))]
         outcomes = step.protocol.evaluate(ev, step.unit, templates)
         flag = "--target-ci" if config.target_ci is not None else "--top"
         for outcome in outcomes:

@@ -66,6 +66,7 @@ def run_top_k(config, load: Callable[..., Any], steps: list, opened, ctx) -> lis
                     keep(loaded, work, outcome)
             continue
         sample = AdaptiveSample.of(task, task.spec.metric, config.seed, step.protocol)
+        sample.attach_assist(config.assist, task, config.out_for(step.unit.task))
         arms = [Arm(m.label, GrowingEvaluation(step.protocol, m.evaluation(task), step.unit, templates, sample))
                 for m in models]
         looks = select_top_k(arms, config.top_k, config.confidence)

@@ -33,11 +33,11 @@ FIRST_CHUNK = 512
 MIN_GROWTH, MAX_GROWTH = 1.25, 2.0
 
 
-def _steps(x: np.ndarray) -> np.ndarray:
+def steps_of(x: np.ndarray) -> np.ndarray:
     return np.arange(1, x.shape[-1] + 1, dtype=float)
 
 
-def _shift(a: np.ndarray, first: float) -> np.ndarray:
+def shifted(a: np.ndarray, first: float) -> np.ndarray:
     """``a`` one step later along the last axis: position t holds a[t-1], position 0 ``first``."""
     out = np.empty_like(a)
     out[..., 0] = first
@@ -54,28 +54,28 @@ def predmix_bets(x: np.ndarray, alpha: float, truncation: float = math.inf, prio
     sqrt(2 log(1/alpha) / (n* sigma2_{t-1})) (confseq's ``fixed_n``). A number, or one n* per step:
     any n* known before x_t is drawn keeps the sequence valid (adaptive runs use the end of the
     chunk that x_t belongs to, planned before the chunk starts)."""
-    t = _steps(x)
+    t = steps_of(x)
     mu = np.minimum((fake_obs * prior_mean + np.cumsum(x, axis=-1)) / (t + fake_obs), 1)
     sigma2 = (fake_obs * prior_variance + np.cumsum((x - mu) ** 2, axis=-1)) / (t + fake_obs)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = t * np.log1p(t) if horizon is None else np.broadcast_to(np.asarray(horizon, dtype=float), t.shape)
-        bets = np.sqrt(2 * math.log(1 / alpha) / (scale * _shift(sigma2, prior_variance)))
+        bets = np.sqrt(2 * math.log(1 / alpha) / (scale * shifted(sigma2, prior_variance)))
     bets[np.isnan(bets)] = 0
     return np.minimum(truncation, bets)
 
 
 def _eb_lower(x: np.ndarray, alpha: float, N: int | None, truncation: float = 0.5, horizon=None) -> np.ndarray:
     """The one-sided empirical-Bernstein lower sequence (``predmix_empbern_lower_cs``), running max."""
-    t = _steps(x)
+    t = steps_of(x)
     s = np.cumsum(x, axis=-1)
-    mu_prev = _shift(s / t, 0.0)
+    mu_prev = shifted(s / t, 0.0)
     v = (x - mu_prev) ** 2
     bets = predmix_bets(x, alpha, truncation, horizon=horizon)
     psi = -np.log1p(-bets) - bets
     if N is None:
         z = w = 0.0
     else:
-        z = _shift(s, 0.0) / (N - t + 1)
+        z = shifted(s, 0.0) / (N - t + 1)
         w = (t - 1) / (N - t + 1)
     denom = np.cumsum(bets * (1 + w), axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -99,7 +99,7 @@ def empirical_bernstein_cs(x, alpha: float = 0.05, N: int | None = None, finite_
     lower = _eb_lower(x, alpha / 2, N, horizon=horizon)
     upper = 1 - _eb_lower(1 - x, alpha / 2, N, horizon=horizon)
     if N is not None and finite_bounds:
-        t = _steps(x)
+        t = steps_of(x)
         s = np.cumsum(x, axis=-1)
         lower = np.maximum(lower, s / N)
         upper = np.minimum(upper, (s + N - t) / N)
@@ -107,37 +107,45 @@ def empirical_bernstein_cs(x, alpha: float = 0.05, N: int | None = None, finite_
 
 
 def hedged_capital(x, m, alpha: float = 0.05, N: int | None = None, theta: float = 0.5,
-                   trunc_scale: float = 0.5) -> np.ndarray:
+                   trunc_scale: float = 0.5, increments=None, low=None, high=None) -> np.ndarray:
     """The hedged betting capital process against "the mean is ``m``", in sampling order.
 
     Under that null it is a nonnegative martingale starting at 1, so by Ville's inequality the
     chance it ever reaches 1/alpha is at most alpha: reject the first time it does, at any
     stopping rule (``confseq.betting.betting_mart``: max(theta K+, (1 - theta) K-), bets from
     :func:`predmix_bets`, truncated at trunc_scale / mu_t and trunc_scale / (1 - mu_t)).
-    ``m``: a number, or a column of candidate means (shape [G, 1]) for :func:`betting_interval`."""
+    ``m``: a number, or a column of candidate means (shape [G, 1]) for :func:`betting_interval`.
+
+    ``increments``: bet on these instead of ``x`` (the residuals of :mod:`bench.engine.assisted`, whose
+    conditional mean is the unread mean of ``x`` too), which lie in [``low``_t, ``high``_t] (predictable);
+    the truncations become trunc_scale / (mu_t - low_t) and trunc_scale / (high_t - mu_t), so every factor
+    stays positive. Without them: ``x`` itself in [0, 1]."""
     x = np.asarray(x, dtype=float)
     m = np.asarray(m, dtype=float)
-    t = _steps(x)
+    y = x if increments is None else np.asarray(increments, dtype=float)
+    low = 0.0 if low is None else np.asarray(low, dtype=float)
+    high = 1.0 if high is None else np.asarray(high, dtype=float)
+    t = steps_of(x)
     if N is None:
         mu = np.broadcast_to(m, np.broadcast(x, m).shape).astype(float)
     else:
-        mu = (N * m - _shift(np.cumsum(x, axis=-1), 0.0)) / (N - (t - 1))
+        mu = (N * m - shifted(np.cumsum(x, axis=-1), 0.0)) / (N - (t - 1))
     processes = []
     for sign, weight, share in ((1, theta, theta), (-1, 1 - theta, 1 - theta)):
         if weight == 0:
             processes.append(np.zeros(mu.shape))
             continue
-        bets = predmix_bets(x, alpha * share)
+        bets = predmix_bets(y, alpha * share)
         with np.errstate(divide="ignore"):
-            up, down = trunc_scale / mu, trunc_scale / (1 - mu)
+            up, down = trunc_scale / (mu - low), trunc_scale / (high - mu)
         if sign > 0:
             bets = np.maximum(np.minimum(bets, up), -down)
         else:
             bets = np.maximum(np.minimum(bets, down), -up)
         with np.errstate(invalid="ignore"):
-            factor = 1 + sign * bets * (x - mu)
+            factor = 1 + sign * bets * (y - mu)
         factor = np.array(factor, dtype=float)
-        factor[np.broadcast_to((bets == math.inf) & (x - mu == 0), factor.shape)] = 1
+        factor[np.broadcast_to((bets == math.inf) & (y - mu == 0), factor.shape)] = 1
         with np.errstate(invalid="ignore", over="ignore"):
             capital = np.cumprod(factor, axis=-1)
         capital[np.isnan(capital)] = 0
@@ -147,7 +155,8 @@ def hedged_capital(x, m, alpha: float = 0.05, N: int | None = None, theta: float
     return capital
 
 
-def betting_interval(x, alpha: float = 0.05, N: int | None = None, breaks: int = 1000) -> tuple[float, float]:
+def betting_interval(x, alpha: float = 0.05, N: int | None = None, breaks: int = 1000, increments=None,
+                     low=None, high=None) -> tuple[float, float]:
     """The hedged betting confidence sequence for the mean of ``x`` (in [0, 1]) after all of ``x``, with
     the running intersection: every candidate mean on a grid of ``breaks`` steps whose capital process
     never reached 1/alpha, widened by one step (``confseq.betting.cs_from_martingale``'s grid rule) and
@@ -155,7 +164,8 @@ def betting_interval(x, alpha: float = 0.05, N: int | None = None, breaks: int =
     :func:`hedged_capital` rejects it, so a sequential comparison's verdict and interval agree."""
     x = np.asarray(x, dtype=float)
     grid = np.arange(breaks + 1) / breaks
-    crossed = (hedged_capital(x, grid[:, None], alpha, N) >= 1 / alpha).any(axis=1)
+    crossed = (hedged_capital(x, grid[:, None], alpha, N, increments=increments, low=low, high=high)
+               >= 1 / alpha).any(axis=1)
     inside = grid[~crossed]
     lo, hi = (0.0, 1.0) if not len(inside) else (max(0.0, inside[0] - 1 / breaks), min(1.0, inside[-1] + 1 / breaks))
     if N is not None:
@@ -211,13 +221,18 @@ class WidthSequence:
         self.horizons.append(self._horizon)
         ends = np.asarray(self.looks, dtype=float)
         steps = np.minimum(np.searchsorted(ends, np.arange(1, n + 1)), len(ends) - 1)
-        lower, upper = empirical_bernstein_cs(values, self.alpha, population or self.N,
-                                              horizon=np.asarray(self.horizons)[steps])
+        lower, upper, increments = self.bounds(values, population or self.N, np.asarray(self.horizons)[steps])
         self.interval = (float(lower[-1]), float(upper[-1])) if n else (0.0, 1.0)
-        variance = (0.25 + float(((values - values.mean()) ** 2).sum())) / (n + 1) if n else 0.25
+        variance = (0.25 + float(((increments - increments.mean()) ** 2).sum())) / (n + 1) if n else 0.25
         self._horizon = plan_horizon(self.width, self.N, self.alpha, variance)
         self.next_n = next_size(self.looks[-1], self.interval[1] - self.interval[0], self.width, self.N)
         return self.interval
+
+    def bounds(self, values: np.ndarray, population: int, horizon: np.ndarray):
+        """The sequence's lower and upper bounds after each value, and the increments it was built on (whose
+        variance plans the next chunk's horizon): here the plain empirical-Bernstein sequence on the values."""
+        lower, upper = empirical_bernstein_cs(values, self.alpha, population, horizon=horizon)
+        return lower, upper, values
 
     @property
     def done(self) -> bool:
@@ -225,10 +240,10 @@ class WidthSequence:
 
 
 def run_to_width(x: np.ndarray, N: int, width: float, alpha: float = 0.05,
-                 first: int = FIRST_CHUNK) -> tuple[int, float, float, list[int]]:
+                 first: int = FIRST_CHUNK, seq: WidthSequence | None = None) -> tuple[int, float, float, list[int]]:
     """The adaptive procedure on values already in sampling order (what the engine does with a model,
-    for simulations): returns (n, lower, upper, looks)."""
-    seq = WidthSequence(N, width, alpha, first)
+    for simulations): returns (n, lower, upper, looks). ``seq``: another sequence to run (an assisted one)."""
+    seq = seq or WidthSequence(N, width, alpha, first)
     while True:
         lo, hi = seq.look(x[:seq.next_n])
         if seq.done:

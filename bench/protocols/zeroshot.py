@@ -12,6 +12,7 @@ import numpy as np
 from bench.core.errors import UserError
 from bench.core.paths import user_path
 from bench.core.numbers import real
+from bench.engine.calibration import prediction_calibration
 from bench.engine.config import option
 
 #: --calibration-fraction: strictly between 0 and 1
@@ -424,15 +425,6 @@ def calibration_records(runs: "pd.DataFrame") -> list:
     return out
 
 
-def record_calibration(preds: dict):
-    """A record's calibration figures from its per-sample arrays."""
-    from bench.engine.calibration import calibration_of
-
-    top = np.asarray(preds["topk"] if "topk" in preds else preds["top5"])[:, 0]
-    return calibration_of(np.asarray(preds["topk_prob"])[:, 0], top == np.asarray(preds["labels"]),
-                          preds["true_prob"], preds.get("prob_sq_sum"))
-
-
 def calibration_table(runs: "pd.DataFrame") -> "pd.DataFrame":
     """Rows: model, task and protocol (language and templates where not the task's own); ECE (equal mass, equal
     width), NLL and Brier from the stored probabilities, top-1, images; a ``--calibrate`` run's temperature and
@@ -443,7 +435,7 @@ def calibration_table(runs: "pd.DataFrame") -> "pd.DataFrame":
 
     rows = []
     for r, preds in calibration_records(runs):
-        cal = record_calibration(preds)
+        cal = prediction_calibration(preds)
         m = r.record.metrics
         task = task_column(r.task, r.language) + ("" if r.task_templates else f" [{r.templates}]")
         rows.append({"model": r.label, "task": task, "protocol": r.protocol, "n": cal.n,
@@ -467,7 +459,7 @@ def plot_reliability(runs: "pd.DataFrame", plt):
     chosen = [(r, p) for r, p in found if r.task == task][:4]
     fig, axes = plt.subplots(1, len(chosen), figsize=(3.2 * len(chosen), 3.4), squeeze=False)
     for ax, (r, preds) in zip(axes[0], chosen):
-        cal = record_calibration(preds)
+        cal = prediction_calibration(preds)
         top = np.asarray(preds["topk"] if "topk" in preds else preds["top5"])[:, 0]
         diagram = reliability(np.asarray(preds["topk_prob"])[:, 0], top == np.asarray(preds["labels"]))
         width = 1 / len(diagram["edge"])

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from bench.core.errors import UserError
+from bench.engine.calibration import prediction_calibration
 from bench.engine.metrics import wilson_interval
 from bench.report.collect import SAME_NUMBER, default_board, newest
 from bench.report.leaderboard import model_label
@@ -199,6 +200,17 @@ def _n_answers(samples: TaskSamples, position: int) -> int:
     return sum(1 for a in answers[position] if str(a))
 
 
+def _calibration(m) -> list | None:
+    """[ECE equal mass, ECE equal width (both in %), NLL, Brier] of a model from its stored probabilities, or None
+    (a record without them)."""
+    try:
+        cal = prediction_calibration(m.preds)
+    except KeyError:
+        return None
+    return [_pct(cal.ece), _pct(cal.ece_equal_width), round(float(cal.nll), 4),
+            None if cal.brier is None else round(float(cal.brier), 4)]
+
+
 def task_payload(samples: TaskSamples, model_index: dict[str, int], budget: int) -> tuple[dict[str, Any], np.ndarray]:
     """One task's per-sample data for the page, and the sample positions it shows as images."""
     if samples.per_item:
@@ -239,7 +251,8 @@ def task_payload(samples: TaskSamples, model_index: dict[str, int], budget: int)
         "models": [model_index[m.label] for m in samples.models],
         "class_counts": counts.astype(int).tolist(), "issues": int(len(flagged)),
         "issues_per_class": issues_per_class.astype(int).tolist(),
-        "per_class": per_class, "correct": correct_bits,
+        "per_class": per_class, "correct": correct_bits, "fingerprint": samples.fingerprint,
+        "calibration": [_calibration(m) for m in samples.models],
         "shown": {"pos": shown.astype(int).tolist(), "key": [str(samples.keys[i]) for i in shown], "label": samples.labels[shown].astype(int).tolist(),
                   "index": samples.indices[shown].astype(int).tolist(), "pred": preds, "flag": flags},
         "notes": notes,

@@ -70,13 +70,17 @@ GROUPS = {"imagenet dist. shifts": "imagenet-dist-shifts", "vtab": "datacomp-vta
 
 
 def leaderboard(runs: pd.DataFrame, protocol: str | None = None, metric: str = "primary", history: bool = False,
-                with_published: bool = False, suite: str | None = None) -> pd.DataFrame:
+                with_published: bool = False, suite: str | None = None,
+                reviewed: list[tuple[str, dict[str, float]]] | None = None) -> pd.DataFrame:
     """Rows: model (+ templates for zero-shot); columns: tasks, group means, ``average``, ``tasks``; in %.
 
     Honest averages: ``average`` is shown only for rows that have every task column (with
     ``suite``, every task of the suite, each on its own main metric); other rows show none, and
     ``tasks`` says how many they have. A group mean (DataComp's: ImageNet distribution shifts, VTAB,
     retrieval) likewise needs all of the group's tasks.
+
+    ``reviewed``: (task, record path -> top-1 on reviewed labels) pairs (:mod:`bench.report.review`): each adds a
+    column ``TASK (reviewed)`` beside the task's, marked as such and left out of every mean.
     """
     if metric not in METRICS:
         raise UserError(f"--metric must be one of {', '.join(METRICS)}, not '{metric}'")
@@ -116,6 +120,11 @@ def leaderboard(runs: pd.DataFrame, protocol: str | None = None, metric: str = "
     table["average"] = table[columns].mean(axis=1).where(complete)
     table["tasks"] = table[columns].notna().sum(axis=1)
     table["profile"] = profiles.reindex(table.index)
+    for task, by_path in reviewed or ():
+        values = pd.Series({row: 100 * by_path[str(path)] for row, path in zip(sel.row, sel.path)
+                            if str(path) in by_path}, dtype=float)
+        at = table.columns.get_loc(task) + 1 if task in table.columns else len(table.columns)
+        table.insert(at, f"{task} (reviewed)", values.reindex(table.index))
     return table.sort_values(["average", "tasks"], ascending=False, na_position="last")
 
 
@@ -127,7 +136,8 @@ def suite_tasks(suite: str) -> list[str]:
 
 def missing_tasks(table: pd.DataFrame) -> dict[str, list[str]]:
     """Per row without an average, the task columns it lacks."""
-    columns = [c for c in table.columns if c not in ("average", "tasks", "profile") and not str(c).startswith("mean ")]
+    columns = [c for c in table.columns if c not in ("average", "tasks", "profile") and not str(c).startswith("mean ")
+               and not str(c).endswith("(reviewed)")]
     return {row: [c for c in columns if pd.isna(table.loc[row, c])] for row in table.index
             if pd.isna(table.loc[row, "average"])}
 

@@ -67,6 +67,12 @@ class TaskSamples:
         images = self.models[0].results.images
         return self.indices if images is None else np.asarray(images)
 
+    @property
+    def fingerprint(self) -> str:
+        """The data these lined-up samples are (source, split, the sample set): what a review file names."""
+        first = self.models[0].record
+        return fingerprint_of(first.task_info.get("data_identity"), first.split, self.indices)
+
     def name(self, label: int) -> str:
         return self.classnames[label] if 0 <= label < len(self.classnames) else str(label)
 

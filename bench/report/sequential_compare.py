@@ -23,6 +23,7 @@ import numpy as np
 from bench.core.errors import UserError
 from bench.engine.records import load_predictions, read_record
 from bench.engine.sampling import stratified_order
+from bench.engine.assisted import residuals
 from bench.engine.sequential import betting_interval, hedged_capital
 from bench.report.protocols import describe
 
@@ -46,6 +47,7 @@ class SequentialComparison:
     e_value: float         # the largest betting capital up to the stop (reject at >= 1/alpha)
     alpha: float
     verdict: str           # "A better", "B better", "undecided"
+    assist: dict | None = None   # --assist: the records whose per-sample results were the controls, and how
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -73,8 +75,25 @@ def _shared_order(ra, rb, pa: dict, pb: dict, task: str, seed: int) -> tuple[np.
     return order, order, pa["labels"][order], len(ida)
 
 
+def _controls(mode: str, results, ra, pa, path_a: str, path_b: str, values, rows: np.ndarray,
+              adaptive: bool) -> tuple[np.ndarray | None, dict | None]:
+    """The earlier models' controls in reading order (``rows``: positions into A's arrays), or None."""
+    from bench.engine.assist import NONE, Population, collect
+
+    if mode == NONE:
+        return None, None
+    if adaptive:
+        return None, {"mode": mode, "used": False, "note": "two adaptive records: their unread images have no "
+                      "known reading order, so the plain test ran"}
+    population = Population(ra.task_info.get("data_identity"), ra.split, np.asarray(pa["indices"]),
+                            np.asarray(pa["labels"]), values, "top1")
+    assist = collect(mode, population, Path(results) if results else Path(path_a).parent.parent,
+                     exclude=(path_a, path_b))
+    return (None if assist.controls is None else assist.controls[rows]), assist.section()
+
+
 def sequential_compare(path_a: str, path_b: str, task: str, label_a: str, label_b: str, alpha: float = 0.05,
-                       seed: int = 0) -> SequentialComparison:
+                       seed: int = 0, assist: str = "none", results=None) -> SequentialComparison:
     ra, rb = read_record(Path(path_a)), read_record(Path(path_b))
     try:
         pa, pb = load_predictions(Path(path_a)), load_predictions(Path(path_b))
@@ -92,17 +111,24 @@ def sequential_compare(path_a: str, path_b: str, task: str, label_a: str, label_
     x = (ca - cb + 1) / 2
     if not len(x):
         raise UserError(f"task {task}: the two records share no sample to compare")
-    capital = hedged_capital(x, 0.5, alpha, N)
+    controls, assisted = _controls(assist, results, ra, pa, path_a, path_b,
+                                   lambda p: protocol.sample_results(p).correct.astype(float), oa,
+                                   bool(ra.adaptive))
+    bet = {}
+    if controls is not None:  # the residuals of x given the controls: the same null mean, lower variance
+        res = residuals(x, controls)
+        bet = {"increments": res.y, "low": 1 - res.scale_low, "high": res.scale_high}
+    capital = hedged_capital(x, 0.5, alpha, N, **bet)
     looks = np.unique(np.minimum(np.arange(BATCH, len(x) + BATCH, BATCH), len(x)))
     ever = np.maximum.accumulate(capital) >= 1 / alpha  # Ville: the process ever reaching 1/alpha is the test
     crossed = [n for n in looks if ever[n - 1]]
     n = int(crossed[0]) if crossed else len(x)
-    lower, upper = betting_interval(x[:n], alpha, N)
+    lower, upper = betting_interval(x[:n], alpha, N, **{k: v[:n] for k, v in bet.items()})
     diff = float(ca[:n].mean() - cb[:n].mean())
     verdict = ("A better" if diff > 0 else "B better") if crossed else "undecided"
     return SequentialComparison(task, label_a, label_b, n, len(x), N, float(ca[:n].mean()), float(cb[:n].mean()),
                                 diff, 2 * lower - 1, 2 * upper - 1, float(capital[:n].max()),
-                                alpha, verdict)
+                                alpha, verdict, assisted)
 
 
 def sequential_lines(comparisons: list[SequentialComparison]) -> list[str]:
@@ -117,5 +143,7 @@ def sequential_lines(comparisons: list[SequentialComparison]) -> list[str]:
                      f"A {100 * c.acc_a:.2f}, B {100 * c.acc_b:.2f}, A-B {100 * c.diff:+.2f} "
                      f"[{100 * c.ci_low:+.2f}, {100 * c.ci_high:+.2f}] over the whole test set; e-value {c.e_value:.3g}"
                      + ("" if c.available >= c.N or c.verdict != "undecided" else
-                        f"; the records share only {c.available:,} images"))
+                        f"; the records share only {c.available:,} images")
+                     + (f"; assisted by {len(c.assist['records'])} other record(s) on the same images"
+                        if c.assist and c.assist.get("used") else ""))
     return lines

@@ -183,3 +183,52 @@ def test_rows_reused_from_other_entries_equal_computed_ones(colours, plugin, tmp
                              num_workers=0, chunk_size=256)
     assert np.array_equal(again.features, fresh.features) and np.array_equal(again.labels, fresh.labels)
     assert np.array_equal(again.indices, np.arange(len(source)))
+
+
+def test_target_ci_assisted_by_earlier_records_and_its_bad_input(colours, plugin, tmp_path):
+    cache, out = tmp_path / "c", tmp_path / "res"
+    args = ("--model", "colour:v1", "--task", str(colours), "--target-ci", "6")
+    r = run(*args, cache=cache, out=out)  # no earlier record: the plain sequence, and it says so
+    assert r.returncode == 0, r.stderr
+    assert "no full record with per-sample results on this test set" in r.stdout and "ran the plain sequence" in r.stdout
+    [plain] = records(out)
+    assert plain["adaptive"]["assist"]["used"] is False and plain["config"]["assist"] == "auto"
+    for relative in ("colour:mix0.05", "colour:mix0.1"):
+        assert run("--model", relative, "--task", str(colours), cache=cache, out=out).returncode == 0
+    truth = json.loads(run("--model", "colour:v1", "--task", str(colours), "--no-save", "--json", cache=cache,
+                           out=out).stdout)[0]["metrics"]["top1"]
+    r = run(*args, cache=cache, out=out)
+    assert r.returncode == 0, r.stderr
+    assert "assisted by 2 earlier record(s) on the same images" in r.stdout
+    [assisted] = [rec for rec in records(out) if rec["adaptive"] and rec["adaptive"]["assist"]["used"]]
+    a = assisted["adaptive"]
+    assert sorted(x["model"] for x in a["assist"]["records"]) == ["colour:mix0.05", "colour:mix0.1"]
+    assert len(a["assist"]["beta"]) == 2 and 0 < a["assist"]["variance_reduction"] <= 1
+    assert a["interval"][0] <= truth <= a["interval"][1] and a["interval"][1] - a["interval"][0] <= 0.06
+    assert a["n"] < plain["adaptive"]["n"]          # close relatives: fewer images for the same width
+    none = run(*args, "--assist", "none", "--no-save", "--json", cache=cache, out=out)
+    assert json.loads(none.stdout)[0]["adaptive"]["n"] == plain["adaptive"]["n"]
+    empty = tmp_path / "empty"
+    (empty / "runs").mkdir(parents=True)
+    for bad, words in ((str(empty), "no full record with per-sample results on this test set"),
+                       (str(tmp_path / "nowhere"), "no such results folder or record file")):
+        r = run(*args, "--assist", bad, cache=cache, out=out)
+        assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_compare_sequential_bets_on_residuals_given_the_other_records(colours, plugin, tmp_path):
+    out = tmp_path / "res"
+    for m in ("colour:v1", "colour:mix0.9", "colour:mix0.05", "colour:mix0.1"):
+        assert run("--model", m, "--task", str(colours), cache=tmp_path / "c", out=out).returncode == 0
+    by_mode = {}
+    for mode in ("auto", "none"):
+        r = run_cli("compare", "colour:v1", "colour:mix0.9", "--sequential", "--json", "--results", str(out),
+                    "--assist", mode)
+        assert r.returncode == 0, r.stderr
+        [by_mode[mode]] = json.loads(r.stdout)
+    auto, none = by_mode["auto"], by_mode["none"]
+    assert auto["assist"]["used"] and len(auto["assist"]["records"]) == 2  # the compared models' own left out
+    assert {x["model"] for x in auto["assist"]["records"]} == {"colour:mix0.05", "colour:mix0.1"}
+    assert none["assist"] is None
+    for c in (auto, none):
+        assert c["verdict"] == "A better" and c["ci_low"] > 0 and c["n"] < c["N"]

@@ -13,6 +13,7 @@ import torch
 
 from bench.protocols.caption_selection import select
 from conftest import make_image
+from helpers.browser import explorer_page, require_chromium
 from helpers.cli import run_cli
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 30), "yellow": (200, 200, 40)}
@@ -204,22 +205,11 @@ def test_items_in_samples_and_the_explorer(sugar_crepe_root, vit_s32_checkpoint,
 
 
 def _explorer_items_in_chromium(results, tmp_path, items):
-    import shutil
-
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it")
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    require_chromium()
     res = run_cli("report", "--results", results, "--out", tmp_path / "r.html", "--quiet", cache=tmp_path / "c",
                   cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto((tmp_path / "r.html").as_uri())
-        page.wait_for_selector("body[data-explorer=ready]")
+    with explorer_page(tmp_path / "r.html") as (page, errors):
         page.locator("#zs-board-table td.cell").first.click()
         page.wait_for_selector("#zs-grid figure img")
         figures = page.locator("#zs-grid figure")
@@ -233,7 +223,6 @@ def _explorer_items_in_chromium(results, tmp_path, items):
         assert [t.split(" (")[0] for t in sides] == ["A right, B wrong", "B right, A wrong", "both wrong"]
         shown = sum(int(t.split("(")[1].split(" of ")[0]) for t in sides)
         assert shown == sum(int(t.split(" of ")[1].split(" ")[0]) for t in sides)  # all 14 items fit the budget
-        browser.close()
     assert errors == []
 
 

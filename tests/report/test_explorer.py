@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,7 @@ from bench.engine.records import load_predictions
 from bench.report.collect import load_runs
 from bench.report.explorer import bits, explorer_data, script_json, shown_samples
 from bench.report.samples import TaskSamples
+from helpers.browser import explorer_page, require_chromium
 from helpers.cli import run_cli as zsbench
 from helpers.records import add
 
@@ -96,10 +96,7 @@ def _evil_folder(root: Path) -> Path:
 
 @pytest.mark.slow
 def test_explorer_in_chromium_from_leaderboard_cell_to_image_grid(vit_s32_checkpoint, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (Debian: apt-get install chromium); .ci/run installs it")
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    require_chromium()
     folder = _evil_folder(tmp_path / "evil")
     res = zsbench("run", "--model", "ViT-S-32", "--pretrained", "none", "--model", "ViT-S-32", "--pretrained",
                   str(vit_s32_checkpoint), "--task", str(folder), "--workers", "0", "--quiet", "--out",
@@ -113,15 +110,7 @@ def test_explorer_in_chromium_from_leaderboard_cell_to_image_grid(vit_s32_checkp
     assert '<em id="pwned">' not in text
     preds = [load_predictions(p) for p in sorted((tmp_path / "results" / "runs").glob("*.json"))]
     right = [p["top5"][:, 0] == p["labels"] for p in preds]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
-        page = browser.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(page_file.as_uri())
-        page.wait_for_selector("body[data-explorer=ready]")
+    with explorer_page(page_file) as (page, errors):
         assert page.locator("#zs-board-table td.cell").count() == 2
         page.locator("#zs-board-table td.cell").first.click()
         page.wait_for_selector("#zs-classes tr.cls")
@@ -146,7 +135,6 @@ def test_explorer_in_chromium_from_leaderboard_cell_to_image_grid(vit_s32_checkp
             assert page.evaluate(f"zsMcnemar({b}, {c})") == pytest.approx(ref, rel=1e-9, abs=1e-300)
         page.click("#zs-flagged")
         page.wait_for_selector("#zs-grid")
-        browser.close()
     assert errors == []
 
 

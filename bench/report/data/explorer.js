@@ -187,6 +187,15 @@
     root.appendChild(el("p", { cls: "muted", text: T.n + " samples, " + T.classnames.length + " classes, " + T.models.length +
       " models; " + T.issues + " flagged as likely label errors (confident learning on the models' mean probabilities). Click a class for its images." }));
     root.appendChild(el("div", { cls: "bar-controls" }, ["model: ", modelSelect(T, k, "model", function (v) { openTask(j, T.models[v]); })]));
+    if ((T.calibration || []).some(function (c) { return c; })) {  // from each record's stored probabilities
+      var cal = el("table", { id: "zs-calibration" });
+      cal.appendChild(el("tr", null, ["model", "ECE % (15 equal-mass bins)", "ECE % (equal width)", "NLL", "Brier"].map(function (h) { return el("th", { text: h }); })));
+      T.calibration.forEach(function (c, m) {
+        cal.appendChild(el("tr", { cls: "cal" }, [el("td", { text: B.models[T.models[m]].label })].concat(
+          (c || [null, null, null, null]).map(function (v) { return el("td", { cls: "num", text: v == null ? "-" : String(v) }); }))));
+      });
+      root.appendChild(el("details", null, [el("summary", { text: "calibration" }), cal]));
+    }
     var rows = T.classnames.map(function (name, c) {
       var accs = T.per_class.map(function (pc) { return pc[c]; }).filter(function (v) { return v != null; });
       var mean = accs.length ? accs.reduce(function (a, b) { return a + b; }, 0) / accs.length : null;
@@ -239,6 +248,7 @@
     });
     else f.appendChild(el("div", { text: "label: " + names[label] }));
     if (flag) f.appendChild(el("div", { cls: "bad", text: "flagged: likely " + names[flag[0]] + " (normalized margin " + flag[1] + ")" }));
+    if (flag && !T.items) f.appendChild(reviewBar(T, s));
     (emphasis || [k]).forEach(function (m) {
       var p = S.pred[m][s];
       f.appendChild(el("div", { cls: ok(m) ? "ok" : "bad" }, [el("b", { text: B.models[T.models[m]].label + ": " }), names[p]]));
@@ -268,9 +278,66 @@
       " shown (the explorer keeps, per task, " + (mode === "items" ? "" : "flagged label issues first, then ") +
       "the most disputed samples; zsbench report --samples-per-task raises it)" + (mode === "items" ?
       ". Each item: its (first) image, its caption and the others; each model's choice, right when it is right on both sides" : "") }));
+    if (mode === "flagged" && !T.items) root.appendChild(el("p", { cls: "review-bar" }, [
+      el("button", { id: "zs-review-download", text: "download review.json", on: { click: function () { download(T); } } }),
+      " ", el("span", { id: "zs-review-count", text: reviewCount(T) }),
+      el("span", { cls: "muted", text: " (marks stay in this browser; apply them with: zsbench samples " + B.results +
+        " --task " + T.task + " --review review.json)" })]));
     var grid = el("div", { cls: "grid", id: "zs-grid" });
     picked.forEach(function (s) { grid.appendChild(figure(j, T, s)); });
     root.appendChild(grid);
+  }
+
+  // -- label review: a reviewer's marks, kept in the browser's storage, downloaded as review.json --------
+  var reviewMemory = {};  // where the page cannot keep storage (a locked-down browser): this session only
+  function reviewKey(T) { return "zsbench-review:" + T.task + ":" + T.fingerprint; }
+  function marks(T) {
+    var k = reviewKey(T);
+    try { var v = window.localStorage.getItem(k); if (v) return JSON.parse(v); } catch (e) { /* no storage */ }
+    return reviewMemory[k] || {};
+  }
+  function saveMark(T, mark) {
+    var all = marks(T), k = reviewKey(T);
+    all[mark.key] = mark;
+    reviewMemory[k] = all;
+    try { window.localStorage.setItem(k, JSON.stringify(all)); } catch (e) { /* kept in memory */ }
+  }
+  function reviewCount(T) {
+    var all = marks(T), n = { wrong: 0, right: 0, unsure: 0 };
+    Object.keys(all).forEach(function (k) { n[all[k].verdict]++; });
+    return Object.keys(all).length + " marked (" + n.wrong + " wrong, " + n.right + " right, " + n.unsure + " unsure)";
+  }
+  function reviewBar(T, s) {
+    var S = T.shown, key = S.key[s], flag = S.flag[String(s)], mark = marks(T)[key];
+    var sel = el("select", { cls: "review-class", "aria-label": "correct class" });
+    T.classnames.forEach(function (name) { sel.appendChild(el("option", { value: name, text: name })); });
+    sel.value = mark && mark.correct ? mark.correct : T.classnames[flag[0]];
+    var bar = el("div", { cls: "review", "data-verdict": mark ? mark.verdict : "" });
+    function set(verdict) {
+      var m = { key: key, label: T.classnames[S.label[s]], verdict: verdict };
+      if (verdict === "wrong") m.correct = sel.value;
+      saveMark(T, m);
+      bar.setAttribute("data-verdict", verdict);
+      var c = document.getElementById("zs-review-count");
+      if (c) c.textContent = reviewCount(T);
+    }
+    bar.appendChild(el("button", { cls: "mark-wrong", text: "label wrong \u2192", on: { click: function () { set("wrong"); } } }));
+    bar.appendChild(sel);
+    bar.appendChild(el("button", { cls: "mark-right", text: "label right", on: { click: function () { set("right"); } } }));
+    bar.appendChild(el("button", { cls: "mark-unsure", text: "unsure", on: { click: function () { set("unsure"); } } }));
+    return bar;
+  }
+  function reviewFile(T) {
+    var all = marks(T);
+    return { format: "zsbench-review-v1", task: T.task, fingerprint: T.fingerprint, classnames: T.classnames,
+             marks: Object.keys(all).sort().map(function (k) { return all[k]; }) };
+  }
+  function download(T) {
+    var blob = new Blob([JSON.stringify(reviewFile(T), null, 1)], { type: "application/json" });
+    var a = el("a", { href: URL.createObjectURL(blob), download: "review.json" });
+    document.body.appendChild(a);
+    a.click();
+    document.body.removeChild(a);
   }
 
   // -- A vs B --------------------------------------------------------------------------------------------
@@ -312,7 +379,7 @@
     });
   }
 
-  window.zsExplorer = { openTask: openTask, drawGrid: drawGrid, drawAB: drawAB, drawBoard: drawBoard };
+  window.zsExplorer = { openTask: openTask, drawGrid: drawGrid, drawAB: drawAB, drawBoard: drawBoard, reviewFile: function (j) { return reviewFile(task(j)); } };
   drawBoard();
   document.body.setAttribute("data-explorer", "ready");
   if (window.performance && performance.mark) performance.mark("zs-board");
