@@ -33,6 +33,7 @@ class Selection:
     status: dict[str, str] = field(default_factory=dict)            # model label -> running | top-k | out
     interval: dict[str, tuple[float, float]] = field(default_factory=dict)
     used: dict[str, int] = field(default_factory=dict)              # images each model read
+    assist: dict[str, Any] | None = None                            # --assist: the controls' records, or why none
 
 
 def _interval(sample: AdaptiveSample, preds: dict[str, np.ndarray], alpha: float) -> tuple[float, float, int]:
@@ -71,7 +72,8 @@ def sweep_top_k(entries: list, config: RunConfig, run_round: Callable[[list, Run
         assist = sample.attach_assist(config.assist, task, config.out_for(name))
         if assist is not None and assist.controls is None:
             say(f"sweep --top: {name}: {assist.note}")
-        selections.append(Selection(name, sample, {e.label: "running" for e in entries}))
+        selections.append(Selection(name, sample, {e.label: "running" for e in entries},
+                                    assist=None if assist is None else assist.section()))
     if not selections:
         raise UserError("sweep --top: no task's metric can be bounded (top-1, top-5 or mean per-class recall): "
                         "drop --top to run the sweep in full")
@@ -112,7 +114,8 @@ def selection_lines(selections: list[Selection], k: int) -> list[str]:
     total_used = total_full = 0
     for s in selections:
         ranked = sorted(s.interval, key=lambda m: -(s.interval[m][0] + s.interval[m][1]))
-        lines.append(f"{s.task}: top {k}")
+        lines.append(f"{s.task}: top {k}" + (f" (assisted by {len(s.assist['records'])} earlier record(s))"
+                                             if s.assist and s.assist.get("used") else ""))
         for m in ranked:
             lo, hi = s.interval[m]
             lines.append(f"  {s.status[m]:<8} {m:<50} [{100 * lo:6.2f}, {100 * hi:6.2f}]  {s.used[m]:>9,} of "
@@ -128,6 +131,6 @@ def selection_lines(selections: list[Selection], k: int) -> list[str]:
 
 
 def as_json(selections: list[Selection]) -> list[dict[str, Any]]:
-    return [{"task": s.task, "N": s.sample.N, "models": [
+    return [{"task": s.task, "N": s.sample.N, "assist": s.assist, "models": [
         {"model": m, "status": s.status[m], "interval": list(s.interval[m]), "images": s.used[m]} for m in s.status]}
         for s in selections]

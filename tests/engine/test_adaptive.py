@@ -232,3 +232,33 @@ def test_compare_sequential_bets_on_residuals_given_the_other_records(colours, p
     assert none["assist"] is None
     for c in (auto, none):
         assert c["verdict"] == "A better" and c["ci_low"] > 0 and c["n"] < c["N"]
+
+
+def test_top_k_and_sweep_top_k_read_the_assisted_sequences(colours, plugin, tmp_path):
+    out = tmp_path / "res"
+    for relative in ("colour:mix0.05", "colour:mix0.1"):   # earlier full records on the same images
+        assert run("--model", relative, "--task", str(colours), cache=tmp_path / "c", out=out).returncode == 0
+    models = ["colour:v1", "colour:mix0.5", "colour:mix0.9"]
+    truth = {r["model"]: r["metrics"]["top1"] for r in json.loads(run(
+        *[a for m in models for a in ("--model", m)], "--task", str(colours), "--no-save", "--json",
+        cache=tmp_path / "c", out=out).stdout)}
+    r = run(*[a for m in models for a in ("--model", m)], "--task", str(colours), "--top", "1",
+            cache=tmp_path / "c", out=out)
+    assert r.returncode == 0, r.stderr
+    recs = {rec["model"]: rec for rec in records(out) if rec["adaptive"]}
+    for m, rec in recs.items():
+        assist = rec["adaptive"]["assist"]
+        assert assist["used"] and {x["model"] for x in assist["records"]} == {"colour:mix0.05", "colour:mix0.1"}
+        lo, hi = rec["adaptive"]["interval"]
+        assert lo <= truth[m] <= hi
+    assert recs["colour:v1"]["adaptive"]["selection"]["status"] == "top-k"
+    listed = tmp_path / "models.txt"
+    listed.write_text("\n".join(models) + "\n")
+    r = run_cli("sweep", "--models", str(listed), "--task", str(colours), "--top", "1", "--executor", "debug",
+                "--out", str(tmp_path / "sweep"), "--assist", str(out), "--json", cache=tmp_path / "c")
+    assert r.returncode == 0, r.stderr
+    [selection] = json.loads(r.stdout)
+    assert selection["assist"]["used"] and len(selection["assist"]["records"]) == 2
+    assert {m["model"]: m["status"] for m in selection["models"]}["colour:v1"] == "top-k"
+    for m in selection["models"]:
+        assert m["interval"][0] <= truth[m["model"]] <= m["interval"][1]
