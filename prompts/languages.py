@@ -129,7 +129,6 @@ def nllb_languages() -> list[str]:
     return list(_shipped()["nllb_clip"])
 
 
-#: language set name -> how to list it
 def language_set(name: str) -> list[str]:
     """The codes of a named language set (``@NAME`` on the command line)."""
     if name == "clip_benchmark":

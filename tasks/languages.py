@@ -54,3 +54,16 @@ def default_language(spec: TaskSpec) -> str:
     """The language a task runs in when ``--language`` is not given: English (``eng_Latn`` in the FLORES-200 sets)."""
     available = task_languages(spec)
     return next((code for code in ENGLISH if code in available), available[0])
+
+
+def run_languages(name: str, requested: list[str]) -> list[str] | None:
+    """The codes a task named in a run runs in: ``requested`` (``--language``) resolved on it, or its English when the
+    flag is not given; None for a name that is no task (a protocol's own unit, robustness's shift groups, which runs
+    in the run's language)."""
+    from tasks.registry import get_task
+
+    try:
+        spec = get_task(name)
+    except UserError:
+        return None
+    return languages_for(spec, requested) if requested else [default_language(spec)]

@@ -60,8 +60,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.engine.sequential import (FIRST_CHUNK, WidthSequence, empirical_bernstein_cs, predmix_bets, shifted,
-                                     steps_of)
+from bench.engine.sequential import (FIRST_CHUNK, WidthSequence, closed_sequence, eb_lower,
+                                     empirical_bernstein_cs, shifted, steps_of)
 
 #: the ridge on the centred controls' scatter (in squared units of z: about the weight of 16 to 40 reads)
 RIDGE = 4.0
@@ -117,8 +117,9 @@ def residuals(x: np.ndarray, Z: np.ndarray, looks=(), ridge: float = RIDGE, fixe
     n = x.shape[-1]
     N = Z.shape[-2]
     drawn = Z[..., :n, :]
+    refits = refit_points(n, looks) if fixed is None else np.empty(0, dtype=int)
     if fixed is None:
-        betas = control_coefficients(x, drawn, refit_points(n, looks), ridge)
+        betas = control_coefficients(x, drawn, refits, ridge)
     else:
         betas = np.broadcast_to(np.asarray(fixed, dtype=float), x.shape + (Z.shape[-1],)).copy()
     total = Z.sum(-2)[..., None, :]
@@ -127,37 +128,12 @@ def residuals(x: np.ndarray, Z: np.ndarray, looks=(), ridge: float = RIDGE, fixe
     own = np.einsum("...tk,...tk->...t", betas, drawn)
     gbar = np.einsum("...tk,...tk->...t", betas, remaining)
     g_max, g_min = np.zeros_like(own), np.zeros_like(own)
-    flat_b = betas.reshape(-1, n, betas.shape[-1])
-    flat_z = np.broadcast_to(Z, x.shape[:-1] + Z.shape[-2:]).reshape(-1, N, Z.shape[-1])
-    gmax_f, gmin_f = g_max.reshape(-1, n), g_min.reshape(-1, n)
-    for row in range(flat_b.shape[0]):
-        change = np.flatnonzero(np.r_[True, (np.diff(flat_b[row], axis=0) != 0).any(axis=1)])
-        for a, b in zip(change, [*change[1:], n]):
-            g = flat_z[row] @ flat_b[row, a]
-            gmax_f[row, a:b], gmin_f[row, a:b] = g.max(), g.min()
-    g_max, g_min = gmax_f.reshape(own.shape), gmin_f.reshape(own.shape)
+    for a, b in zip([0, *refits], [*refits, n]):   # beta is constant between refits: g over the population once
+        if b > a:
+            g = np.einsum("...nk,...k->...n", Z, betas[..., a, :])
+            g_max[..., a:b], g_min[..., a:b] = g.max(-1)[..., None], g.min(-1)[..., None]
     y = x - (own - gbar)
     return Residuals(y, 1 + np.maximum(0, g_max - gbar), 1 + np.maximum(0, gbar - g_min), betas)
-
-
-def eb_lower(y: np.ndarray, alpha: float, N: int, sums_before: np.ndarray, scale: np.ndarray,
-             truncation: float = 0.5, horizon=None) -> np.ndarray:
-    """The lower sequence L_t of the module's docstring, with its running maximum (not clipped to [0, 1]
-    here). ``sums_before``: S_{t-1} of the x (not the y); ``scale``: c_t. With y = x, c = 1 this is the
-    plain predictable-mixture empirical-Bernstein lower sequence."""
-    t = steps_of(y)
-    s = np.cumsum(y, axis=-1)
-    m_prev = np.clip(shifted(s / t, 0.0), 0, 1)
-    v = (y - m_prev) ** 2
-    bets = np.minimum(predmix_bets(y, alpha, horizon=horizon), truncation / scale)
-    psi = (-np.log1p(-bets * scale) - bets * scale) / scale ** 2
-    unread = N - t + 1
-    denom = np.cumsum(bets * N / unread, axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        margin = (math.log(1 / alpha) + np.cumsum(v * psi, axis=-1)) / denom
-        centre = np.cumsum(bets * (y + sums_before / unread), axis=-1) / denom
-    lower = np.nan_to_num(centre - margin, nan=-np.inf, neginf=-np.inf)
-    return np.maximum.accumulate(lower, axis=-1)
 
 
 def assisted_cs(x, Z, alpha: float = 0.05, horizon=None, looks=(), ridge: float = RIDGE,
@@ -174,16 +150,11 @@ def assisted_cs(x, Z, alpha: float = 0.05, horizon=None, looks=(), ridge: float 
         raise ValueError("assisted confidence sequences take values and controls in [0, 1]")
     N = Z.shape[-2]
     res = residuals(x, Z, looks, ridge, fixed)
-    t = steps_of(x)
-    s_before = shifted(np.cumsum(x, axis=-1), 0.0)
-    lower = eb_lower(res.y, alpha / 2, N, s_before, res.scale_low, horizon=horizon)
-    upper = 1 - eb_lower(1 - res.y, alpha / 2, N, (t - 1) - s_before, res.scale_high, horizon=horizon)
-    lower, upper = np.maximum(lower, 0), np.minimum(upper, 1)
-    if finite_bounds:
-        s = np.cumsum(x, axis=-1)
-        lower = np.maximum(lower, s / N)
-        upper = np.minimum(upper, (s + N - t) / N)
-    return np.maximum.accumulate(lower, axis=-1), np.minimum.accumulate(upper, axis=-1), res
+    before = shifted(np.cumsum(x, axis=-1), 0.0)   # S_{t-1} of the values: the unread mean's centre
+    lower = eb_lower(res.y, alpha / 2, N, horizon=horizon, sums_before=before, scale=res.scale_low)
+    upper = 1 - eb_lower(1 - res.y, alpha / 2, N, horizon=horizon, sums_before=(steps_of(x) - 1) - before,
+                         scale=res.scale_high)
+    return (*closed_sequence(x, lower, upper, N, finite_bounds), res)
 
 
 def variance_reduction(res: Residuals, x: np.ndarray) -> float:
@@ -206,7 +177,7 @@ class AssistedWidthSequence(WidthSequence):
         self.population_controls = self.controls
         self.beta: list[float] = []
         self.reduction = 0.0
-        self.plain_interval = (0.0, 1.0)
+        self._last: tuple = ()   # the last look's values, population and horizons (for the plain interval)
 
     def look(self, values: np.ndarray, population: int | None = None, drawn: int | None = None,
              controls: np.ndarray | None = None) -> tuple[float, float]:
@@ -219,8 +190,15 @@ class AssistedWidthSequence(WidthSequence):
             raise ValueError(f"{len(Z)} units' controls for a population of {population}")
         lower, upper, res = assisted_cs(values, Z, self.alpha, horizon=horizon, looks=self.looks[:-1],
                                         fixed=self.fixed)
-        plain = empirical_bernstein_cs(values, self.alpha, population, horizon=horizon)
-        self.plain_interval = (float(plain[0][-1]), float(plain[1][-1])) if len(values) else (0.0, 1.0)
+        self._last = (values, population, horizon)
         self.beta = [float(b) for b in res.betas[-1]] if len(values) else []
         self.reduction = variance_reduction(res, values) if len(values) > 1 else 0.0
         return lower, upper, res.y
+
+    @property
+    def plain_interval(self) -> tuple[float, float]:
+        """The plain sequence's interval on the last look's values (what the controls gained; asked once, at the end)."""
+        if not self._last or not len(self._last[0]):
+            return (0.0, 1.0)
+        lower, upper = empirical_bernstein_cs(self._last[0], self.alpha, self._last[1], horizon=self._last[2])
+        return float(lower[-1]), float(upper[-1])

@@ -76,17 +76,11 @@ class LanguagePass:
 def language_plan(config: RunConfig) -> list[tuple[str, list[str]]]:
     """(language, task names) in order: every requested task (suites expanded) in each language ``--language`` asks
     of it (codes, ``all``, ``@SET``), or in its own English without the flag."""
-    from tasks.languages import default_language, languages_for
+    from tasks.languages import run_languages
 
     plan: dict[str, list[str]] = {}
     for name in expand_task_names(config.tasks):
-        try:
-            spec = get_task(name)
-        except UserError:  # a name a protocol expands into its own units (robustness's shift groups): its language
-            plan.setdefault(config.language, []).append(name)
-            continue
-        codes = languages_for(spec, config.languages) if config.languages else [default_language(spec)]
-        for code in codes:
+        for code in run_languages(name, config.languages) or [config.language]:
             plan.setdefault(code, []).append(name)
     return list(plan.items())
 
@@ -105,17 +99,9 @@ class Runner:
         #: a disk that refused a write (records, cache): the run stopped there; what finished is in ``records``
         self.storage_error: StorageFull | None = None
 
-    def plan(self) -> list[Step]:
-        """The steps: each requested task (suites expanded) under each protocol asked for, or the
-        default protocol of the task's kind (zero-shot; retrieval for captioned images; ...)."""
-        steps = plan_steps(expand_task_names(self.config.tasks), self.config)
-        self.check_adaptive(steps)
-        return steps
-
-    def check_adaptive(self, steps: list[Step], config: RunConfig | None = None) -> None:
+    def check_adaptive(self, steps: list[Step], config: RunConfig) -> None:
         """``--target-ci`` / ``--top``: a protocol asked for by name must support a growing sample, and some
         step must have a metric a confidence sequence bounds; the other steps run in full (and say so)."""
-        config = config or self.config
         flag = "--target-ci" if config.target_ci is not None else "--top" if config.top_k else None
         if flag is None:
             return
@@ -156,7 +142,7 @@ class Runner:
             outcome.task_info["adaptive_note"] = f"{flag}: ran in full, {reason}"
         return outcomes
 
-    def open_tasks(self, steps: list[Step], ctx: DataContext, config: RunConfig | None = None) -> dict[str, OpenedTask]:
+    def open_tasks(self, steps: list[Step], ctx: DataContext, config: RunConfig) -> dict[str, OpenedTask]:
         """Every task the steps need, opened once (with training splits where a step needs them)."""
         wanted: dict[str, bool] = {}
         optional: dict[str, bool] = {}
@@ -167,16 +153,15 @@ class Runner:
         opened: dict[str, OpenedTask] = {}
         for name, train in wanted.items():
             try:
-                opened[name] = open_task(get_task(name), config or self.config, ctx, train=train)
+                opened[name] = open_task(get_task(name), config, ctx, train=train)
             except UserError as exc:
                 if not optional[name]:
                     raise
                 self.skipped.append(f"{name}: {exc}")
         return opened
 
-    def check_templates(self, steps: list[Step], opened: dict[str, OpenedTask], config: RunConfig | None = None) -> None:
+    def check_templates(self, steps: list[Step], opened: dict[str, OpenedTask], config: RunConfig) -> None:
         """Resolve every template set now: a bad name or file fails before any model loads."""
-        config = config or self.config
         for step in steps:
             if step.protocol.uses_templates:
                 task = opened[step.unit.task]

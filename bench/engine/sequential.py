@@ -64,18 +64,24 @@ def predmix_bets(x: np.ndarray, alpha: float, truncation: float = math.inf, prio
     return np.minimum(truncation, bets)
 
 
-def _eb_lower(x: np.ndarray, alpha: float, N: int | None, truncation: float = 0.5, horizon=None) -> np.ndarray:
-    """The one-sided empirical-Bernstein lower sequence (``predmix_empbern_lower_cs``), running max."""
+def eb_lower(x: np.ndarray, alpha: float, N: int | None, truncation: float = 0.5, horizon=None,
+             sums_before=None, scale=1.0) -> np.ndarray:
+    """The one-sided empirical-Bernstein lower sequence (``predmix_empbern_lower_cs``), running max, at least 0.
+
+    ``sums_before`` and ``scale`` make it the assisted sequence's (:mod:`bench.engine.assisted`): ``x`` are then the
+    residuals y_t, ``sums_before`` the sums S_{t-1} of the values themselves (default: of ``x``), which centre the
+    without-replacement mean, and ``scale`` the predictable c_t with y_t - m >= -c_t for the running mean m in
+    [0, 1]: every bet is capped at truncation / c_t and its penalty is psi(lambda c) / c^2 (1 for values in [0, 1])."""
     t = steps_of(x)
     s = np.cumsum(x, axis=-1)
-    mu_prev = shifted(s / t, 0.0)
+    mu_prev = np.clip(shifted(s / t, 0.0), 0, 1)
     v = (x - mu_prev) ** 2
-    bets = predmix_bets(x, alpha, truncation, horizon=horizon)
-    psi = -np.log1p(-bets) - bets
+    bets = np.minimum(predmix_bets(x, alpha, horizon=horizon), truncation / scale)
+    psi = (-np.log1p(-bets * scale) - bets * scale) / scale ** 2
     if N is None:
         z = w = 0.0
     else:
-        z = shifted(s, 0.0) / (N - t + 1)
+        z = (shifted(s, 0.0) if sums_before is None else sums_before) / (N - t + 1)
         w = (t - 1) / (N - t + 1)
     denom = np.cumsum(bets * (1 + w), axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -85,25 +91,32 @@ def _eb_lower(x: np.ndarray, alpha: float, N: int | None, truncation: float = 0.
     return np.maximum.accumulate(np.maximum(lower, 0), axis=-1)
 
 
-def empirical_bernstein_cs(x, alpha: float = 0.05, N: int | None = None, finite_bounds: bool = True,
-                           horizon=None) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper ``1 - alpha`` confidence sequences for the mean of values in [0, 1].
-
-    ``N``: the population size when sampling without replacement (the test set), None for i.i.d.
-    ``finite_bounds``: also intersect with what N alone proves, [S_t / N, (S_t + N - t) / N] (the
-    unseen values lie in [0, 1]), so the interval closes on the exact mean at t = N.
-    ``horizon``: see :func:`predmix_bets` (None: confseq's default, good at every t alike)."""
-    x = np.asarray(x, dtype=float)
-    if x.size and (np.nanmin(x) < 0 or np.nanmax(x) > 1):
-        raise ValueError("confidence sequences here take values in [0, 1]")
-    lower = _eb_lower(x, alpha / 2, N, horizon=horizon)
-    upper = 1 - _eb_lower(1 - x, alpha / 2, N, horizon=horizon)
+def closed_sequence(x: np.ndarray, lower: np.ndarray, upper: np.ndarray, N: int | None,
+                    finite_bounds: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Two one-sided sequences as one interval sequence: intersected with what N alone proves about the values
+    ``x`` in [0, 1], [S_t / N, (S_t + N - t) / N] (the unseen values lie in [0, 1], so it closes on the exact mean at
+    t = N), and the upper one made non-increasing (the running intersection)."""
     if N is not None and finite_bounds:
         t = steps_of(x)
         s = np.cumsum(x, axis=-1)
         lower = np.maximum(lower, s / N)
         upper = np.minimum(upper, (s + N - t) / N)
     return lower, np.minimum.accumulate(upper, axis=-1) if x.shape[-1] else upper
+
+
+def empirical_bernstein_cs(x, alpha: float = 0.05, N: int | None = None, finite_bounds: bool = True,
+                           horizon=None) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper ``1 - alpha`` confidence sequences for the mean of values in [0, 1].
+
+    ``N``: the population size when sampling without replacement (the test set), None for i.i.d.
+    ``finite_bounds``: also intersect with what N alone proves (:func:`closed_sequence`).
+    ``horizon``: see :func:`predmix_bets` (None: confseq's default, good at every t alike)."""
+    x = np.asarray(x, dtype=float)
+    if x.size and (np.nanmin(x) < 0 or np.nanmax(x) > 1):
+        raise ValueError("confidence sequences here take values in [0, 1]")
+    lower = eb_lower(x, alpha / 2, N, horizon=horizon)
+    upper = 1 - eb_lower(1 - x, alpha / 2, N, horizon=horizon)
+    return closed_sequence(x, lower, upper, N, finite_bounds)
 
 
 def hedged_capital(x, m, alpha: float = 0.05, N: int | None = None, theta: float = 0.5,

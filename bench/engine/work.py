@@ -103,15 +103,9 @@ def plan_work(steps: Iterable[Step], config: "RunConfig") -> Iterator[Work]:
 def work_keys_for(model: str, pretrained: str | None, task: str, config: "RunConfig") -> list[str]:
     """Every work key one requested task name stands for under the config's protocols, templates and languages
     (each language the run asks of the task, as the runner plans them)."""
-    from tasks.languages import default_language, languages_for
-    from tasks.registry import get_task
+    from tasks.languages import run_languages
 
-    try:
-        spec = get_task(task)
-    except UserError:  # a name a protocol expands (robustness's shift groups): the run's language
-        configs = [config]
-    else:
-        codes = languages_for(spec, config.languages) if config.languages else [default_language(spec)]
-        configs = [config.for_language(code) for code in codes]
+    codes = run_languages(task, config.languages)
+    configs = [config] if codes is None else [config.for_language(code) for code in codes]
     return [w.key(model, pretrained) for one in configs
             for w in plan_work(plan_steps([task], one, check_kinds=False), one)]

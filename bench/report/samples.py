@@ -213,11 +213,6 @@ def mean_probabilities(samples: TaskSamples, models: list[int] | None = None) ->
     return total / len(chosen), exact
 
 
-#: how flagged samples are ranked: the normalized margin of the mean probabilities, or cleanlab's accuracy-weighted
-#: ensemble of each model's margin (``samples --rank-by``)
-RANKINGS = ("margin", "ensemble")
-
-
 def find_issues(samples: TaskSamples, models: list[int] | None = None, rank_by: str = "margin"):
     """Confident learning on the mean probabilities of ``models`` (default: :func:`issue_models`'s choice)
     (:func:`bench.engine.label_issues.find_label_issues`; positions in ``samples``), ranked by ``rank_by``, and

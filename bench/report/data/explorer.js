@@ -379,7 +379,7 @@
     });
   }
 
-  window.zsExplorer = { openTask: openTask, drawGrid: drawGrid, drawAB: drawAB, drawBoard: drawBoard, reviewFile: function (j) { return reviewFile(task(j)); } };
+  window.zsExplorer = { openTask: openTask, drawGrid: drawGrid, drawAB: drawAB, drawBoard: drawBoard };
   drawBoard();
   document.body.setAttribute("data-explorer", "ready");
   if (window.performance && performance.mark) performance.mark("zs-board");
